@@ -1,0 +1,1 @@
+"""Sub-commands of the ``twin`` CLI; each module registers its commands on :data:`twin.cli.app`."""

@@ -1,0 +1,124 @@
+"""Routing as functions of topology and link state.
+
+* WAN: k shortest tunnels per site pair on a plane (recomputed only on topology events),
+  and a B4-style split of each flow group over its tunnels in quantised ratios.
+* Fabric: ECMP over a fat-tree by index arithmetic: a flow's hash picks one of the alive
+  (aggregation, core) choices; a dead link only removes the choices that use it.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+import networkx as nx
+import numpy as np
+
+from twin.model.fabric import FatTree
+from twin.model.topology import Topology
+
+__all__ = ["plane_tunnels", "quantised_split", "fat_tree_ecmp", "path_arcs"]
+
+
+def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
+    """The directed arcs along a node path."""
+    return [topology.arc(u, v) for u, v in zip(nodes[:-1], nodes[1:])]
+
+
+def plane_tunnels(
+    topology: Topology,
+    plane: str,
+    usable: np.ndarray,
+    pairs: list[tuple[str, str]],
+    k: int,
+) -> dict[tuple[str, str], list[list[int]]]:
+    """Up to ``k`` shortest (by IGP metric) loop-free tunnels per site pair on ``plane``.
+
+    ``usable`` masks links routing may use (up and not drained). A pair with no path gets
+    an empty list: its traffic is blackholed until the topology changes.
+    """
+    g = nx.Graph()
+    for i, p in enumerate(topology.link_plane):
+        if p == plane and usable[i]:
+            g.add_edge(int(topology.link_a[i]), int(topology.link_b[i]), weight=float(topology.metric[i]))
+    result: dict[tuple[str, str], list[list[int]]] = {}
+    for src, dst in pairs:
+        s, d = topology.router(plane, src), topology.router(plane, dst)
+        if s not in g or d not in g or not nx.has_path(g, s, d):
+            result[(src, dst)] = []
+            continue
+        paths = islice(nx.shortest_simple_paths(g, s, d, weight="weight"), k)
+        result[(src, dst)] = [path_arcs(topology, p) for p in paths]
+    return result
+
+
+def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:
+    """Split ratios proportional to ``weights`` in multiples of ``quantum``, summing to 1.
+
+    Rounds by largest remainder, as a TE controller installing weighted ECMP groups does.
+
+    >>> quantised_split(np.array([2.0, 1.0, 1.0]), 0.25).tolist()
+    [0.5, 0.25, 0.25]
+    """
+    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+    if w.size == 0:
+        return w
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    units = int(round(1.0 / quantum))
+    exact = w / w.sum() * units
+    base = np.floor(exact).astype(int)
+    short = units - base.sum()
+    order = np.argsort(-(exact - base), kind="stable")
+    base[order[:short]] += 1
+    return base / units
+
+
+def fat_tree_ecmp(
+    ft: FatTree,
+    src_tor: np.ndarray,
+    dst_tor: np.ndarray,
+    flow_hash: np.ndarray,
+    link_ok: np.ndarray,
+    arc_of_link: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ECMP paths for ToR-to-ToR flows in one fat-tree, by index arithmetic.
+
+    Returns ``(links, routable)``: ``links`` is an ``(n, 4)`` array of link ids along each
+    flow's path in order (ToR-agg, agg-core, core-agg, agg-ToR; -1 where unused, e.g. inside
+    a pod), and ``routable`` is False for flows with no alive path. A flow's hash picks the
+    ``hash mod n_alive``-th alive choice, so a failure moves only the flows that used it.
+    """
+    half = ft.half
+    sp, st = np.divmod(src_tor, half)
+    dp, dt = np.divmod(dst_tor, half)
+    n = src_tor.shape[0]
+    links = np.full((n, 4), -1, dtype=np.int64)
+    routable = np.ones(n, dtype=bool)
+    # choices: (agg a, core i) flattened as a*half + i
+    a_idx = np.repeat(np.arange(half), half)
+    i_idx = np.tile(np.arange(half), half)
+    up1 = ft.tor_agg[sp[:, None], st[:, None], a_idx[None, :]]
+    up2 = ft.agg_core[sp[:, None], a_idx[None, :], i_idx[None, :]]
+    dn1 = ft.agg_core[dp[:, None], a_idx[None, :], i_idx[None, :]]
+    dn2 = ft.tor_agg[dp[:, None], dt[:, None], a_idx[None, :]]
+    same_pod = sp == dp
+    alive = link_ok[up1] & link_ok[dn2]
+    alive &= same_pod[:, None] | (link_ok[up2] & link_ok[dn1])
+    # inside a pod only the aggregation choice matters: keep one core column per agg
+    alive &= ~same_pod[:, None] | (i_idx[None, :] == 0)
+    n_alive = alive.sum(axis=1)
+    routable &= n_alive > 0
+    pick = np.where(n_alive > 0, flow_hash % np.maximum(n_alive, 1), 0)
+    rank = np.cumsum(alive, axis=1) - 1
+    choice = np.argmax(alive & (rank == pick[:, None]), axis=1)
+    rows = np.arange(n)
+    links[:, 0] = up1[rows, choice]
+    links[:, 3] = dn2[rows, choice]
+    inter = ~same_pod
+    links[inter, 1] = up2[rows, choice][inter]
+    links[inter, 2] = dn1[rows, choice][inter]
+    same_tor = src_tor == dst_tor
+    links[same_tor] = -1
+    routable |= same_tor
+    links[~routable] = -1
+    return links, routable

@@ -1,0 +1,406 @@
+"""Scenario schema and loader.
+
+A scenario is a YAML file: the topology (a generated or explicit WAN with planes, fat-tree
+fabrics at sites), the services and their placement, traffic, control-plane settings, SLOs,
+the fault schedule with cascade conditions, and ground truth (read only by scoring code).
+Loading checks the schema (pydantic) and then referential integrity, and every problem is
+reported as ``FILE: field.path: what is wrong (allowed values)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from twin.errors import ScenarioError
+from twin.units import parse_duration
+
+__all__ = [
+    "Scenario",
+    "load_scenario",
+    "scenario_paths",
+    "SCENARIO_DIR",
+    "FAULT_KINDS",
+    "parse_scenario",
+]
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+#: The fault catalogue: kind -> what it does (parameters are checked in twin.sim.faults).
+FAULT_KINDS: dict[str, str] = {
+    "link_down": "a link stops carrying traffic",
+    "link_degraded": "a link drops a fraction of packets (params.loss)",
+    "link_flap": "a link goes down and up every params.period",
+    "device_failure": "a router or switch stops; all its links go down",
+    "traffic_surge": "demand of a class (or one demand) multiplies by params.factor",
+    "config_push": "a change is pushed; params.inconsistency leaves several prefix views",
+    "control_plane_bug": "a controller misreads state (params.bug)",
+    "latent_protocol_defect": "devices running params.feature stop forwarding when a traffic pattern crosses them",
+    "control_plane_jobs_down": "routing control jobs at sites stop; those sites keep params.capacity_left of WAN capacity",
+    "route_attraction": "a router announces routes with high preference and attracts traffic",
+    "replica_crash": "replicas of a service crash (params.count)",
+    "cpu_hog": "a process steals params.share of a service's CPU",
+    "memory_leak": "a service leaks params.mb_per_min per replica until it is killed at its limit",
+    "bad_deploy": "a deploy makes a service fail params.error_rate of requests",
+    "retry_storm": "clients of a service retry params.factor times more aggressively",
+    "load_surge": "requests at an entry service multiply by params.factor",
+    "monitoring_outage": "monitors of params.scope stop reporting",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Duration = Annotated[float, Field(ge=0)]
+
+
+def _duration(v: Any) -> float:
+    return parse_duration(v)
+
+
+class _Timed(_Strict):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _durations(cls, v: Any, info: Any) -> Any:
+        name = info.field_name or ""
+        if name in cls.DURATIONS and v is not None:
+            return _duration(v)
+        return v
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset()
+
+
+class SiteSpec(_Strict):
+    name: str
+    region: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+class LinkSpec(_Strict):
+    a: str
+    b: str
+    capacity_gbps: float = Field(gt=0)
+    delay_ms: float = Field(default=5.0, ge=0)
+    metric: float | None = Field(default=None, gt=0)
+
+
+class PlaneSpec(_Strict):
+    name: str
+    role: Literal["user", "interdc", "both"] = "both"
+    links: list[LinkSpec] = Field(default_factory=list)
+
+
+class WanGeneratorSpec(_Strict):
+    sites: int = Field(ge=2, le=200)
+    planes: list[str] = Field(default_factory=lambda: ["b2", "b4"])
+    degree: int = Field(default=3, ge=1)
+    capacity_gbps: float = Field(default=400.0, gt=0)
+    delay_ms_per_hop: float = Field(default=15.0, ge=0)
+
+
+class FabricSpec(_Strict):
+    site: str
+    k: int = Field(default=4, ge=2, le=64)
+    oversubscription: float = Field(default=1.0, ge=1.0)
+    link_gbps: float = Field(default=100.0, gt=0)
+    flows_per_tor: int = Field(default=16, ge=0)
+    utilisation: float = Field(default=0.25, ge=0, le=2)
+
+    @field_validator("k")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"must be even (a k-ary fat-tree), got {v}")
+        return v
+
+
+class TopologySpec(_Strict):
+    sites: list[SiteSpec] = Field(default_factory=list)
+    planes: list[PlaneSpec] = Field(default_factory=list)
+    generator: WanGeneratorSpec | None = None
+    fabrics: list[FabricSpec] = Field(default_factory=list)
+
+
+class ServicesSpec(_Strict):
+    callgraph: str | dict[str, Any] | None = None
+    generate: int | None = Field(default=None, ge=2, le=500)
+    placement: dict[str, str] = Field(default_factory=dict)
+    default_site: str | None = None
+    entry_rps: dict[str, float] = Field(default_factory=dict)
+
+
+class DemandSpec(_Strict):
+    src: str
+    dst: str
+    traffic_class: Literal["user", "interdc"] = Field(alias="class")
+    gbps: float = Field(ge=0)
+    pattern: str | None = None
+
+
+class GravitySpec(_Strict):
+    user_gbps: float = Field(default=0.0, ge=0)
+    interdc_gbps: float = Field(default=0.0, ge=0)
+
+
+class DiurnalSpec(_Strict):
+    amplitude: float = Field(default=0.15, ge=0, lt=1)
+    peak_hour: float = Field(default=14.0, ge=0, lt=24)
+    start_hour: float = Field(default=10.0, ge=0, lt=24)
+
+
+class TrafficSpec(_Strict):
+    demands: list[DemandSpec] = Field(default_factory=list)
+    gravity: GravitySpec | None = None
+    diurnal: DiurnalSpec = Field(default_factory=DiurnalSpec)
+    noise: float = Field(default=0.02, ge=0, le=0.5)
+    planes: dict[str, str] = Field(default_factory=lambda: {"user": "b2", "interdc": "b4"})
+
+
+class TESpec(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"period", "reaction"})
+    period: Duration = 60.0
+    reaction: Duration = 10.0
+    tunnels: int = Field(default=3, ge=1, le=16)
+    quantum: float = Field(default=0.125, gt=0, le=1)
+
+
+class HealthSpec(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"period"})
+    period: Duration = 10.0
+    failures: int = Field(default=2, ge=1)
+
+
+class AutoscalerSpec(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"period", "provision"})
+    enabled: bool = True
+    period: Duration = 30.0
+    target_cpu: float = Field(default=0.75, gt=0, le=1)
+    provision: Duration = 60.0
+
+
+class ControlSpec(_Strict):
+    te: TESpec = Field(default_factory=TESpec)
+    health: HealthSpec = Field(default_factory=HealthSpec)
+    autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec)
+    features: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SLOSpec(_Strict):
+    p99_ms: float = Field(default=300.0, gt=0)
+    error_rate: float = Field(default=0.01, gt=0, le=1)
+    link_loss: float = Field(default=0.01, gt=0, le=1)
+    user_loss: float = Field(default=0.01, gt=0, le=1)
+    services: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class ConditionSpec(_Timed):
+    """A cascade condition: the fault fires only once this holds (checked every tick)."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"within"})
+    fault_active: str | None = None
+    prefix_views_at_least: int | None = Field(default=None, ge=1)
+    plane: str | None = None
+    metric: str | None = None
+    entity: str | None = None
+    above: float | None = None
+    below: float | None = None
+    within: Duration | None = None
+
+
+class FaultSpec(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"at", "duration"})
+    id: str
+    kind: str
+    at: Duration = 0.0
+    duration: Duration | None = None
+    when: ConditionSpec | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {v!r} (allowed: {', '.join(sorted(FAULT_KINDS))})")
+        return v
+
+
+class ChangeSpec(_Timed):
+    """A change in the change log: a config push or a deploy, benign unless a fault rides on it."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"at"})
+    id: str
+    at: Duration
+    kind: Literal["config_push", "deploy", "maintenance"] = "config_push"
+    target: str
+    description: str = ""
+
+
+class MitigationRef(_Strict):
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class RootCauseSpec(_Strict):
+    fault: str
+    component: str = ""
+    summary: str = ""
+    keywords: list[str] = Field(default_factory=list)
+
+
+class GroundTruthSpec(_Strict):
+    root_cause: RootCauseSpec
+    effective: list[MitigationRef] = Field(default_factory=list)
+    harmful: list[MitigationRef] = Field(default_factory=list)
+    wrong_guesses: list[str] = Field(default_factory=list)
+
+
+class AlertRuleSpec(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"for_"})
+    name: str
+    entity_kind: Literal["link", "service", "device"]
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    for_: Duration = Field(default=30.0, alias="for")
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class Scenario(_Timed):
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"duration", "tick", "settle"})
+    name: str
+    description: str
+    category: Literal["historical", "novel", "synthetic"] = "synthetic"
+    source: str = ""
+    assumed: list[str] = Field(default_factory=list)
+    duration: Duration = 3600.0
+    tick: Duration = Field(default=10.0, gt=0)
+    settle: Duration = 120.0
+    seed: int = 0
+    topology: TopologySpec
+    services: ServicesSpec = Field(default_factory=ServicesSpec)
+    traffic: TrafficSpec = Field(default_factory=TrafficSpec)
+    control: ControlSpec = Field(default_factory=ControlSpec)
+    slo: SLOSpec = Field(default_factory=SLOSpec)
+    faults: list[FaultSpec] = Field(default_factory=list)
+    changes: list[ChangeSpec] = Field(default_factory=list)
+    alerts: list[AlertRuleSpec] = Field(default_factory=list)
+    ground_truth: GroundTruthSpec | None = None
+    path: str = Field(default="", exclude=True)
+    _world: Any = PrivateAttr(default=None)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return f"unknown field {err['loc'][-1]!r}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    given = err.get("input")
+    if kind not in ("missing",) and not isinstance(given, (dict, list)):
+        msg += f" (got {given!r})"
+    return msg
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """Names the fields allowed where an unknown one was found, walking the schema by ``loc``."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
+        if field is None:
+            by_alias = {f.alias: f for f in current.model_fields.values() if f.alias}
+            field = by_alias.get(part)
+        if field is None:
+            return ""
+        current = _model_in(field.annotation)
+    if current is None or not hasattr(current, "model_fields"):
+        return ""
+    names = [f.alias or n for n, f in current.model_fields.items() if n != "path"]
+    return ", ".join(sorted(names))
+
+
+def _model_in(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as plain data (as read from YAML)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", f"expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        message = _pydantic_message(err)
+        if err.get("type") == "extra_forbidden":
+            allowed = _allowed_fields(Scenario, loc)
+            if allowed:
+                message += f" (allowed: {allowed})"
+        more = len(exc.errors()) - 1
+        if more:
+            message += f"; and {more} more problem{'s' if more > 1 else ''}"
+        raise ScenarioError(source, _format_loc(loc), message) from None
+    scenario.path = source
+    from twin.sim.world import check_references
+
+    check_references(scenario)
+    return scenario
+
+
+def scenario_paths() -> dict[str, Path]:
+    """Built-in scenarios by name (file stem) in ``scenarios/``."""
+    if not SCENARIO_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(SCENARIO_DIR.glob("*.yaml"))}
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    """Load and validate a scenario from a YAML path or a built-in name.
+
+    Raises :class:`ScenarioError` naming the file, field path and allowed values.
+    """
+    candidate = Path(path_or_name)
+    if not candidate.suffix and not candidate.exists():
+        known = scenario_paths()
+        if str(path_or_name) not in known:
+            raise ScenarioError(
+                str(path_or_name), "", f"no such scenario (built-in: {', '.join(known) or 'none'})"
+            )
+        candidate = known[str(path_or_name)]
+    if not candidate.is_file():
+        raise ScenarioError(str(candidate), "", "file not found")
+    try:
+        data = yaml.safe_load(candidate.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ScenarioError(str(candidate), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_scenario(data, str(candidate))

@@ -1,0 +1,284 @@
+"""Operator actions (mitigations) on a twin: what they change and how long they take.
+
+An action starts now and lands after its duration, like a drain that waits for traffic to
+move. Actions change state only; whether they help shows in telemetry. An action that
+removes a fault's cause (rolling back the change a fault rode in on, disabling a defective
+feature) ends that fault through :meth:`Twin.mitigate_fault`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from twin.errors import SimulationError
+from twin.sim.world import CLASSES
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action"]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    description: str
+    params: dict[str, str]  # param -> entity kind (link, device, change, feature, plane, class, service, site, number)
+    duration: float  # simulated seconds until it lands
+    apply: Callable[["Twin", dict[str, Any]], str]
+    optional: tuple[str, ...] = ()
+
+
+def _link(twin: "Twin", name: str) -> int:
+    return twin.world.topology.link_index[name]
+
+
+def _node(twin: "Twin", name: str) -> int:
+    return twin.world.topology.node_index[name]
+
+
+def _svc(twin: "Twin", name: str) -> int:
+    return twin.world.callgraph.index()[name]
+
+
+def _faults_where(twin: "Twin", pred: Callable[[Any], bool]) -> list[str]:
+    return [fid for fid, spec in twin._faults.items()
+            if twin.state.fault_phase.get(fid) in ("active", "waiting", "pending") and pred(spec)]
+
+
+def _drain_link(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.link_drained[_link(twin, a["link"])] = True
+    twin.topology_changed()
+    return f"drained link {a['link']}"
+
+
+def _undrain_link(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.link_drained[_link(twin, a["link"])] = False
+    twin.topology_changed()
+    return f"undrained link {a['link']}"
+
+
+def _drain_device(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.node_drained[_node(twin, a["device"])] = True
+    twin.topology_changed()
+    return f"drained device {a['device']}"
+
+
+def _undrain_device(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.node_drained[_node(twin, a["device"])] = False
+    twin.topology_changed()
+    return f"undrained device {a['device']}"
+
+
+def _rollback_change(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    for rec in st.changes:
+        if rec.id == a["change"]:
+            rec.status = "rolled_back"
+    for fid in _faults_where(twin, lambda f: st.fault_data.get(f.id, {}).get("change") == a["change"]):
+        twin.mitigate_fault(fid, f"change {a['change']} rolled back")
+    return f"rolled back change {a['change']}"
+
+
+def _disable_feature(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    st.features_enabled[a["feature"]] = False
+    for node in twin.world.features.get(a["feature"], []):
+        st.node_blackhole[node] = False
+    for fid in _faults_where(twin, lambda f: f.kind == "latent_protocol_defect" and f.params.get("feature") == a["feature"]):
+        twin.mitigate_fault(fid, f"feature {a['feature']} disabled")
+    twin.topology_changed()
+    return f"disabled {a['feature']} on {len(twin.world.features.get(a['feature'], []))} devices"
+
+
+def _freeze_te(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    st.te_mode = "frozen"
+    good = st.known_good or dict(twin.world.class_plane)
+    moved = {c: p for c, p in good.items() if st.te_class_plane.get(c) != p}
+    st.te_class_plane = dict(good)
+    st.te_plane_up = {p: True for p in twin.world.topology.planes}
+    st.routing = None
+    return "froze the TE controller and restored its last known-good placement" + (
+        f" ({', '.join(f'{c} -> {p}' for c, p in moved.items())})" if moved else "")
+
+
+def _unfreeze_te(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.te_mode = "normal"
+    twin.kick_te(now=True)
+    return "unfroze the TE controller"
+
+
+def _override_te(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.te_override[a["plane"]] = True
+    twin.kick_te(now=True)
+    return f"TE controller told to treat {a['plane']} as up"
+
+
+def _shift_traffic(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    st.te_shift[a["traffic_class"]] = a["plane"]
+    if st.te_mode == "frozen":
+        st.te_class_plane[a["traffic_class"]] = a["plane"]
+        st.routing = None
+    twin.kick_te(now=True)
+    return f"shifted {a['traffic_class']} traffic to {a['plane']}"
+
+
+def _restart_control_jobs(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    st.site_capacity.pop(a["site"], None)
+    for fid in _faults_where(twin, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
+        spec = twin._faults[fid]
+        if all(s not in st.site_capacity for s in spec.params["sites"]):
+            twin.mitigate_fault(fid, "control jobs restarted")
+    return f"restarted network control-plane jobs at {a['site']}"
+
+
+def _halt_automation(twin: "Twin", a: dict[str, Any]) -> str:
+    twin.state.automation_halted = True
+    return "halted maintenance and scaling automation"
+
+
+def _scale_service(twin: "Twin", a: dict[str, Any]) -> str:
+    st, i = twin.state, _svc(twin, a["service"])
+    target = float(a["replicas"])
+    if target > st.replicas[i]:
+        st.replicas_up[i] = min(st.replicas_up[i], st.replicas[i]) + (target - st.replicas[i])
+    else:
+        st.replicas_up[i] = min(st.replicas_up[i], target)
+    st.replicas[i] = target
+    return f"scaled {a['service']} to {int(target)} replicas"
+
+
+def _restart_service(twin: "Twin", a: dict[str, Any]) -> str:
+    st, i = twin.state, _svc(twin, a["service"])
+    st.memory_mb[i] = 0.3 * twin.world.callgraph.services[i].memory_limit_mb
+    for fid in _faults_where(twin, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
+        twin.mitigate_fault(fid, "replicas restarted")
+    st.attempt_fail[twin.world.call_dst == i] = 0.0
+    return f"restarted the replicas of {a['service']}"
+
+
+def _rollback_deploy(twin: "Twin", a: dict[str, Any]) -> str:
+    st, i = twin.state, _svc(twin, a["service"])
+    for fid in _faults_where(twin, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
+                             and f.params.get("service") == a["service"] and "change" in st.fault_data.get(f.id, {})):
+        twin.mitigate_fault(fid, "deploy rolled back")
+    for fid in _faults_where(twin, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
+                             and f.params.get("service") == a["service"]):
+        twin.mitigate_fault(fid, "deploy rolled back")
+    st.version[i] = max(1, st.version[i] - 1)
+    st.memory_mb[i] = 0.3 * twin.world.callgraph.services[i].memory_limit_mb
+    return f"rolled back the last deploy of {a['service']}"
+
+
+def _rate_limit(twin: "Twin", a: dict[str, Any]) -> str:
+    st, i = twin.state, _svc(twin, a["service"])
+    st.entry_limit[i] = float(a["rps"])
+    for j in np.flatnonzero(twin.world.call_dst == i):
+        st.attempt_fail[j] = min(st.attempt_fail[j], 0.1)
+    return f"rate-limited {a['service']} to {a['rps']:.0f} requests/s"
+
+
+def _shed_traffic(twin: "Twin", a: dict[str, Any]) -> str:
+    st = twin.state
+    st.class_limit[CLASSES.index(a["traffic_class"])] = 1.0 - float(a["fraction"])
+    return f"shedding {float(a['fraction']):.0%} of {a['traffic_class']} traffic"
+
+
+ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
+    ActionSpec("drain_link", "Drain a link: routing stops using it", {"link": "link"}, 120.0, _drain_link),
+    ActionSpec("undrain_link", "Return a drained link to service", {"link": "link"}, 120.0, _undrain_link),
+    ActionSpec("drain_device", "Drain a router or switch: routing avoids it", {"device": "device"}, 180.0, _drain_device),
+    ActionSpec("undrain_device", "Return a drained device to service", {"device": "device"}, 180.0, _undrain_device),
+    ActionSpec("rollback_change", "Roll back a configuration change from the change log", {"change": "change"}, 300.0,
+               _rollback_change),
+    ActionSpec("disable_feature", "Disable a protocol feature on every device running it", {"feature": "feature"}, 300.0,
+               _disable_feature),
+    ActionSpec("freeze_te", "Big red button: freeze the TE controller and restore its last known-good routing", {}, 60.0,
+               _freeze_te),
+    ActionSpec("unfreeze_te", "Let the TE controller act again", {}, 30.0, _unfreeze_te),
+    ActionSpec("override_te", "Tell the TE controller a plane is healthy whatever it infers", {"plane": "plane"}, 60.0,
+               _override_te),
+    ActionSpec("shift_traffic", "Move a traffic class onto a plane", {"traffic_class": "class", "plane": "plane"}, 120.0,
+               _shift_traffic),
+    ActionSpec("restart_control_jobs", "Restart network control-plane jobs at a site and rebuild their config",
+               {"site": "site"}, 600.0, _restart_control_jobs),
+    ActionSpec("halt_automation", "Stop maintenance and scaling automation", {}, 60.0, _halt_automation),
+    ActionSpec("scale_service", "Set a service's replica count", {"service": "service", "replicas": "count"}, 60.0,
+               _scale_service),
+    ActionSpec("restart_service", "Restart a service's replicas", {"service": "service"}, 60.0, _restart_service),
+    ActionSpec("rollback_deploy", "Roll back a service's last deploy", {"service": "service"}, 180.0, _rollback_deploy),
+    ActionSpec("rate_limit", "Cap requests/s admitted at a service", {"service": "service", "rps": "number"}, 30.0,
+               _rate_limit),
+    ActionSpec("shed_traffic", "Shed a fraction of a traffic class at the edge",
+               {"traffic_class": "class", "fraction": "fraction"}, 60.0, _shed_traffic),
+]}
+
+
+def entity_names(twin: "Twin", kind: str) -> list[str]:
+    """The names an action parameter of ``kind`` may take in this twin."""
+    w = twin.world
+    topo = w.topology
+    return {
+        "link": lambda: list(topo.links),
+        "device": lambda: list(w.device_names),
+        "change": lambda: [c.id for c in twin.state.changes],
+        "feature": lambda: list(w.features),
+        "plane": lambda: list(topo.planes),
+        "class": lambda: list(CLASSES),
+        "service": lambda: list(w.services),
+        "site": lambda: list(topo.sites),
+    }.get(kind, lambda: [])()
+
+
+def check_action(twin: "Twin", kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Validate an action's name and arguments; raise SimulationError naming what is wrong."""
+    if kind not in ACTIONS:
+        raise SimulationError(f"unknown action {kind!r} (allowed: {', '.join(ACTIONS)})")
+    spec = ACTIONS[kind]
+    for name in args:
+        if name not in spec.params:
+            raise SimulationError(f"{kind}: unknown argument {name!r} (allowed: {', '.join(spec.params) or 'none'})")
+    clean: dict[str, Any] = {}
+    for name, ekind in spec.params.items():
+        if name not in args:
+            raise SimulationError(f"{kind}: missing argument {name!r}")
+        value = args[name]
+        if ekind in ("number", "count", "fraction"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SimulationError(f"{kind}: {name} must be a number, got {value!r}")
+            if value < 0 or (ekind == "fraction" and value > 1) or (ekind == "count" and value < 1):
+                raise SimulationError(f"{kind}: {name} out of range, got {value!r}")
+        else:
+            known = entity_names(twin, ekind)
+            if value not in known:
+                shown = ", ".join(map(str, known[:15])) + (f", ... ({len(known)} in all)" if len(known) > 15 else "")
+                raise SimulationError(f"{kind}: unknown {ekind} {value!r} (known: {shown or 'none'})")
+        clean[name] = value
+    return clean
+
+
+def start_action(twin: "Twin", kind: str, args: dict[str, Any]) -> int:
+    clean = check_action(twin, kind, args)
+    st = twin.state
+    action_id = len(st.actions)
+    spec = ACTIONS[kind]
+    st.actions.append({"id": action_id, "kind": kind, "args": clean, "start": twin.now, "lands": twin.now + spec.duration,
+                       "status": "in_flight", "result": ""})
+    twin.log("action", ",".join(str(v) for v in clean.values()) or "-", f"operator starts {kind} {clean}", action=kind)
+    twin._wake_at(f"action:{action_id}", twin.now + spec.duration)
+    return action_id
+
+
+def complete_action(twin: "Twin", action_id: int) -> None:
+    record = twin.state.actions[action_id]
+    result = ACTIONS[record["kind"]].apply(twin, record["args"])
+    record["status"], record["result"] = "done", result
+    twin.log("action", ",".join(str(v) for v in record["args"].values()) or "-", f"action done: {result}",
+             action=record["kind"])
+    return None

@@ -1,0 +1,262 @@
+"""Network routing tables and the per-tick network physics of a twin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from twin.physics.links import link_latency_ms, link_loss
+from twin.physics.maxmin import max_min_rates
+from twin.physics.routing import fat_tree_ecmp, path_arcs, quantised_split
+from twin.sim.state import TwinState
+from twin.sim.world import CLASSES, World
+
+__all__ = ["Routing", "build_routing", "te_split", "NetworkResult", "network_step", "usable_links", "arc_capacity"]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The installed forwarding state, flattened into a flow table for the physics."""
+
+    flow_group: np.ndarray  # WAN flows: pair * 2 + class; fabric flows: -1
+    flow_ratio: np.ndarray  # WAN: share of the group; fabric: 1
+    flow_fabric: np.ndarray  # index into the concatenated fabric flows, -1 for WAN
+    routable: np.ndarray
+    flow_of: np.ndarray
+    arc_of: np.ndarray
+    class_plane: dict[str, str]
+    call_flow: np.ndarray  # per call edge inside a fabric: its probe flow, else -1
+    n_fabric: int
+
+    @property
+    def n_flows(self) -> int:
+        return self.flow_group.shape[0]
+
+
+def usable_links(world: World, state: TwinState) -> np.ndarray:
+    """Links routing may use: up, not drained, both ends up and not drained."""
+    topo = world.topology
+    node_ok = (state.node_down == 0) & ~state.node_drained
+    return (state.link_down == 0) & ~state.link_drained & node_ok[topo.link_a] & node_ok[topo.link_b]
+
+
+def arc_capacity(world: World, state: TwinState) -> np.ndarray:
+    """What each arc can carry now: zero when down or when an end blackholes traffic."""
+    topo = world.topology
+    node_live = (state.node_down == 0) & ~state.node_blackhole
+    live = (state.link_down == 0) & node_live[topo.link_a] & node_live[topo.link_b]
+    cap = topo.capacity_gbps * live
+    if state.site_capacity:
+        for site, left in state.site_capacity.items():
+            for plane in topo.planes:
+                router = topo.node_index.get(f"{plane}-{site}")
+                if router is not None:
+                    cap = cap.copy() if cap is topo.capacity_gbps else cap
+                    attached = (topo.link_a == router) | (topo.link_b == router)
+                    cap[attached] *= left
+    return np.repeat(cap, 2)
+
+
+def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> dict[int, list[list[int]]]:
+    topo = world.topology
+    g = nx.Graph()
+    for i, p in enumerate(topo.link_plane):
+        if p == plane and usable[i]:
+            g.add_edge(int(topo.link_a[i]), int(topo.link_b[i]), weight=float(topo.metric[i]))
+    via = state.attraction.get(plane)
+    if via is not None and (state.node_drained[via] or state.node_down[via] or via not in g):
+        via = None
+    out: dict[int, list[list[int]]] = {}
+    paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight")) if k == 1 or via is not None else None
+    for p, (src, dst) in enumerate(world.pairs):
+        s, d = topo.router(plane, src), topo.router(plane, dst)
+        if s not in g or d not in g or not nx.has_path(g, s, d):
+            out[p] = []
+            continue
+        if via is not None and via not in (s, d) and nx.has_path(g, s, via):
+            path = paths_cache[s][via] + paths_cache[via][d][1:]
+            out[p] = [path_arcs(topo, path)] if len(set(path)) == len(path) else [path_arcs(topo, paths_cache[s][d])]
+        elif k == 1:
+            out[p] = [path_arcs(topo, paths_cache[s][d])]
+        else:
+            tunnels = []
+            for path in nx.shortest_simple_paths(g, s, d, weight="weight"):
+                tunnels.append(path_arcs(topo, path))
+                if len(tunnels) >= k:
+                    break
+            out[p] = tunnels
+    return out
+
+
+def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quantum: float) -> np.ndarray:
+    """Fill a flow group onto its tunnels shortest first, up to each tunnel's residual capacity.
+
+    Whatever does not fit spills onto the tunnels in proportion to their capacity, as a TE
+    controller does when demand exceeds what it can place; ratios are then quantised.
+    Updates ``residual`` in place with the placed volume.
+    """
+    amounts = np.zeros(len(tunnels))
+    left = volume
+    for i, t in enumerate(tunnels):
+        room = max(0.0, float(residual[t].min()))
+        take = min(left, room)
+        amounts[i] = take
+        left -= take
+        if left <= 1e-9:
+            break
+    if left > 1e-9:
+        room = np.array([max(float(residual[t].min()), 0.0) for t in tunnels]) + 1e-6
+        amounts += left * room / room.sum()
+    split = quantised_split(amounts if volume > 0 else np.eye(len(tunnels))[0], quantum)
+    for t, r in zip(tunnels, split):
+        residual[t] -= volume * r
+    return split
+
+
+def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
+                  demand_scale: float = 1.0) -> Routing:
+    """Compute tunnels, TE splits and fabric ECMP for the current topology."""
+    topo = world.topology
+    usable = usable_links(world, state)
+    residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
+    groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
+    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k) for plane in set(class_plane.values())}
+    n_groups = 2 * len(world.pairs)
+    volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
+                         minlength=n_groups)
+    splits: dict[int, np.ndarray] = {}
+    for g in np.argsort(-volume, kind="stable"):
+        p, c = divmod(int(g), 2)
+        tunnels = tunnels_by_plane[class_plane[CLASSES[c]]][p]
+        if tunnels:
+            splits[int(g)] = te_split(tunnels, residual, float(volume[g]), quantum)
+    n = 0
+    for p in range(len(world.pairs)):
+        for c, cls in enumerate(CLASSES):
+            tunnels = tunnels_by_plane[class_plane[cls]][p]
+            if not tunnels:
+                groups.append(p * 2 + c), ratios.append(1.0), fabric_idx.append(-1), routable.append(False)
+                n += 1
+                continue
+            for t, r in zip(tunnels, splits[p * 2 + c]):
+                if r <= 0:
+                    continue
+                groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(True)
+                flow_of.extend([n] * len(t)), arc_of.extend(t)
+                n += 1
+    link_ok = usable
+    call_flow = np.full(world.call_src.shape[0], -1, dtype=np.int64)
+    offset = 0
+    for site, ft in world.fabrics.items():
+        src, dst, _gbps, hashes = world.fabric_flows.get(site, (np.zeros(0, int),) * 4)
+        in_site = np.flatnonzero((world.call_pair < 0) & (world.service_tor[world.call_src] >= 0)
+                                 & (world.service_site[world.call_src] == world.site_index[site]))
+        all_src = np.concatenate([src, world.service_tor[world.call_src[in_site]]]).astype(np.int64)
+        all_dst = np.concatenate([dst, world.service_tor[world.call_dst[in_site]]]).astype(np.int64)
+        all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
+        links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
+        arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
+        for j in range(all_src.shape[0]):
+            row = arcs[j][arcs[j] >= 0]
+            flow_of.extend([n] * row.size), arc_of.extend(row.tolist())
+            groups.append(-1), ratios.append(1.0), routable.append(bool(ok[j]))
+            fabric_idx.append(offset + j if j < src.shape[0] else -1)
+            if j >= src.shape[0]:
+                call_flow[in_site[j - src.shape[0]]] = n
+            n += 1
+        offset += src.shape[0]
+    return Routing(
+        flow_group=np.array(groups, dtype=np.int64),
+        flow_ratio=np.array(ratios, dtype=float),
+        flow_fabric=np.array(fabric_idx, dtype=np.int64),
+        routable=np.array(routable, dtype=bool),
+        flow_of=np.array(flow_of, dtype=np.int64),
+        arc_of=np.array(arc_of, dtype=np.int64),
+        class_plane=dict(class_plane),
+        call_flow=call_flow,
+        n_fabric=offset,
+    )
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    arc_offered: np.ndarray
+    arc_carried: np.ndarray
+    arc_loss: np.ndarray
+    arc_latency: np.ndarray
+    arc_capacity: np.ndarray
+    flow_loss: np.ndarray
+    flow_latency: np.ndarray
+    group_gbps: np.ndarray  # offered per (pair, class)
+    group_loss: np.ndarray
+    group_latency: np.ndarray
+    node_gbps: np.ndarray  # traffic each node forwards
+    node_offered: np.ndarray  # traffic offered to each node, dropped or not
+    pattern_node_gbps: dict[str, np.ndarray]
+
+
+def network_step(world: World, state: TwinState, routing: Routing, demand_scale: float, noise: np.ndarray,
+                 fabric_scale: float) -> NetworkResult:
+    """One tick of flow-level network physics."""
+    topo = world.topology
+    n_arcs = topo.n_arcs
+    n_groups = 2 * len(world.pairs)
+    vol = world.demand_gbps * demand_scale * noise * state.class_factor[world.demand_class] * state.class_limit[world.demand_class]
+    key = world.demand_pair * 2 + world.demand_class
+    group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
+    fabric_base = np.concatenate([world.fabric_flows[s][2] for s in world.fabrics]) if world.fabrics else np.zeros(0)
+    demand = np.where(routing.flow_group >= 0, group_gbps[np.maximum(routing.flow_group, 0)] * routing.flow_ratio, 0.0)
+    fab = routing.flow_fabric >= 0
+    demand[fab] = fabric_base[routing.flow_fabric[fab]] * fabric_scale
+    demand = np.where(routing.routable, demand, 0.0)
+    cap = arc_capacity(world, state)
+    flow_of, arc_of = routing.flow_of, routing.arc_of
+    offered = np.bincount(arc_of, weights=demand[flow_of], minlength=n_arcs)
+    if np.all(offered <= cap + 1e-9):
+        rate = demand
+        carried = offered
+    else:
+        rate = max_min_rates(flow_of, arc_of, cap, demand)
+        carried = np.bincount(arc_of, weights=rate[flow_of], minlength=n_arcs)
+    base_loss = np.repeat(state.link_loss, 2)
+    loss = link_loss(offered, cap, base_loss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(cap > 0, offered / cap, np.where(offered > 0, np.inf, 0.0))
+    latency = link_latency_ms(topo.arc_delay(), np.minimum(util, 10.0))
+    log_ok = np.bincount(flow_of, weights=np.log1p(-np.minimum(loss[arc_of], 1 - 1e-12)), minlength=routing.n_flows)
+    flow_loss = np.where(routing.routable, 1.0 - np.exp(log_ok), 1.0)
+    flow_latency = np.bincount(flow_of, weights=latency[arc_of], minlength=routing.n_flows)
+    wan = routing.flow_group >= 0
+    g = routing.flow_group[wan]
+    w = routing.flow_ratio[wan]
+    weight = np.bincount(g, weights=w, minlength=n_groups)
+    safe = np.maximum(weight, 1e-12)
+    group_loss = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
+    group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
+    arc_dst = np.empty(n_arcs, dtype=np.int64)
+    arc_dst[0::2], arc_dst[1::2] = topo.link_b, topo.link_a
+    node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
+    patterns: dict[str, np.ndarray] = {}
+    for pattern in {p for p in world.demand_pattern if p}:
+        pv = np.where(np.array([p == pattern for p in world.demand_pattern]), vol, 0.0)
+        pg = np.bincount(key, weights=pv, minlength=n_groups)
+        fd = np.where(routing.flow_group >= 0, pg[np.maximum(routing.flow_group, 0)] * routing.flow_ratio, 0.0)
+        arc_load = np.bincount(arc_of, weights=fd[flow_of], minlength=n_arcs)
+        patterns[pattern] = np.bincount(arc_dst, weights=arc_load, minlength=len(topo.nodes))
+    return NetworkResult(
+        arc_offered=offered,
+        arc_carried=carried,
+        arc_loss=loss,
+        arc_latency=latency,
+        arc_capacity=cap,
+        flow_loss=flow_loss,
+        flow_latency=flow_latency,
+        group_gbps=group_gbps,
+        group_loss=group_loss,
+        group_latency=group_latency,
+        node_gbps=node_gbps,
+        node_offered=np.bincount(arc_dst, weights=offered, minlength=len(topo.nodes)),
+        pattern_node_gbps=patterns,
+    )

@@ -1,0 +1,626 @@
+"""The Twin: SimPy time over the world's state; numpy physics on every tick.
+
+Processes (workload tick, TE controller, health checks, autoscaler, change management,
+fault triggers, in-flight operator actions) are named timers whose next wake time and
+scheduling order live in :class:`TwinState`. A fork copies the state and rebuilds the
+processes from it in the same order, so it costs the same at any simulated time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import simpy
+
+from twin.errors import SimulationError
+from twin.physics.services import service_step
+from twin.scenario import FaultSpec, Scenario, load_scenario
+from twin.sim import faults as fault_catalogue
+from twin.sim.network import NetworkResult, Routing, build_routing, network_step
+from twin.sim.state import ChangeRecord, TwinState
+from twin.sim.world import CLASSES, World, build_world
+from twin.telemetry.alerts import Alert, AlertRule, default_rules
+from twin.telemetry.recorder import METRICS, Event, Sample, Telemetry
+
+__all__ = ["Twin"]
+
+#: Extra attempts per request a client may spend on retries (a 20% retry budget).
+RETRY_BUDGET = 0.2
+
+
+class Twin:
+    """A running digital twin of one scenario.
+
+    >>> from twin import Twin, load_scenario
+    >>> t = Twin(load_scenario("b2b4-casc1"), seed=1)
+    >>> t.run(until=600)
+    >>> t.now
+    600.0
+    """
+
+    def __init__(self, scenario: Scenario | str, seed: int | None = None) -> None:
+        if isinstance(scenario, str):
+            scenario = load_scenario(scenario)
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else int(seed)
+        self.world: World = build_world(scenario)
+        self.state = self._initial_state()
+        self.telemetry = Telemetry(self._entities())
+        self._rules = self._alert_rules()
+        self._faults = {f.id: f for f in scenario.faults}
+        self.env = simpy.Environment(initial_time=0.0)
+        self._procs: dict[str, simpy.Process] = {}
+        self.work = 0  # elements copied or rebuilt by the last fork (a cost measure)
+        self._bootstrap()
+
+    # -- construction ----------------------------------------------------------------------
+    def _entities(self) -> dict[str, tuple[str, ...]]:
+        return {"link": self.world.topology.links, "service": self.world.services, "device": self.world.device_names}
+
+    def _initial_state(self) -> TwinState:
+        w, sc = self.world, self.scenario
+        topo = w.topology
+        n_svc = len(w.services)
+        cg = w.callgraph
+        st = TwinState(now=0.0, rng=np.random.default_rng(self.seed))
+        st.link_down = np.zeros(topo.n_links, dtype=np.int64)
+        st.link_drained = np.zeros(topo.n_links, dtype=bool)
+        st.link_loss = np.zeros(topo.n_links)
+        st.node_down = np.zeros(len(topo.nodes), dtype=np.int64)
+        st.node_drained = np.zeros(len(topo.nodes), dtype=bool)
+        st.node_blackhole = np.zeros(len(topo.nodes), dtype=bool)
+        st.te_plane_up = {p: True for p in topo.planes}
+        st.te_class_plane = dict(w.class_plane)
+        st.features_enabled = {f: True for f in w.features}
+        reps = np.array([s.replicas for s in cg.services], dtype=float) if cg else np.zeros(0)
+        st.replicas, st.replicas_up = reps.copy(), reps.copy()
+        st.crashloop = np.zeros(n_svc)
+        st.cpu_hog = np.zeros(n_svc)
+        st.memory_mb = np.array([0.3 * s.memory_limit_mb for s in cg.services]) if cg else np.zeros(0)
+        st.leak_mb_per_s = np.zeros(n_svc)
+        st.injected_error = np.zeros(n_svc)
+        st.version = np.ones(n_svc, dtype=np.int64)
+        st.retry_factor = np.ones(w.call_src.shape[0])
+        st.entry_factor = np.ones(n_svc)
+        st.retry_budget = np.full(w.call_src.shape[0], RETRY_BUDGET)
+        st.entry_limit = np.full(n_svc, np.inf)
+        st.attempt_fail = np.zeros(w.call_src.shape[0])
+        st.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
+        st.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
+        return st
+
+    def _alert_rules(self) -> list[AlertRule]:
+        sc, w = self.scenario, self.world
+        p99 = np.array([sc.slo.services.get(s, {}).get("p99_ms", sc.slo.p99_ms) for s in w.services])
+        err = np.array([sc.slo.services.get(s, {}).get("error_rate", sc.slo.error_rate) for s in w.services])
+        self._slo_p99, self._slo_err = p99, err
+        rules = default_rules(p99, err, sc.slo.link_loss)
+        for r in sc.alerts:
+            above = r.above is not None
+            rules.append(AlertRule(r.name, r.entity_kind, r.metric, r.above if above else r.below, above, r.for_, r.severity))
+        return rules
+
+    def _bootstrap(self) -> None:
+        st, sc = self.state, self.scenario
+        self._schedule("tick", 0.0)
+        self._schedule("te", 0.0)
+        self._schedule("health", sc.control.health.period)
+        if sc.control.autoscaler.enabled and self.world.callgraph:
+            self._schedule("autoscaler", sc.control.autoscaler.period)
+        for change in sc.changes:
+            self._schedule(f"change:{change.id}", change.at)
+        for fault in sc.faults:
+            st.fault_phase[fault.id] = "pending"
+            self._schedule(f"fault:{fault.id}", fault.at)
+        self._start_all()
+
+    def _start_all(self) -> None:
+        for name, _ in sorted(self.state.wake.items(), key=lambda kv: kv[1][1]):
+            self._procs[name] = self.env.process(self._loop(name))
+
+    # -- timers ----------------------------------------------------------------------------
+    def _schedule(self, name: str, t: float) -> None:
+        self.state.seq += 1
+        self.state.wake[name] = (float(t), self.state.seq)
+
+    def _wake_at(self, name: str, t: float) -> None:
+        """Bring a sleeping process forward to ``t`` (used by topology events and actions)."""
+        current = self.state.wake.get(name)
+        if current is not None and current[0] <= t:
+            return
+        self._schedule(name, t)
+        proc = self._procs.get(name)
+        if proc is None or not proc.is_alive:
+            self._procs[name] = self.env.process(self._loop(name))
+        elif self.env.active_process is not proc:
+            proc.interrupt("rescheduled")
+
+    def _loop(self, name: str):
+        while True:
+            entry = self.state.wake.get(name)
+            if entry is None:
+                return
+            t = entry[0]
+            try:
+                yield self.env.timeout(max(0.0, t - self.env.now))
+            except simpy.Interrupt:
+                continue
+            if self.state.wake.get(name, (None,))[0] != t:
+                continue
+            self.state.now = self.env.now
+            nxt = self._step(name)
+            if nxt is None:
+                self.state.wake.pop(name, None)
+                return
+            after = self.state.wake.get(name)
+            if after is not None and after[0] != t and after[0] < nxt:
+                continue  # woken earlier during the step
+            self._schedule(name, nxt)
+
+    def _step(self, name: str) -> float | None:
+        kind, _, key = name.partition(":")
+        if kind == "tick":
+            return self._tick()
+        if kind == "te":
+            return self._te_step()
+        if kind == "health":
+            return self._health_step()
+        if kind == "autoscaler":
+            return self._autoscaler_step()
+        if kind == "change":
+            spec = next(c for c in self.scenario.changes if c.id == key)
+            self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
+            return None
+        if kind == "fault":
+            return self._fault_step(self._faults[key])
+        if kind == "action":
+            from twin.sim.actions import complete_action
+
+            return complete_action(self, int(key))
+        raise SimulationError(f"unknown process {name!r}")
+
+    # -- public API --------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def run(self, until: float | str) -> None:
+        """Advance simulated time to ``until`` (seconds or a duration like ``"30m"``)."""
+        from twin.units import parse_duration
+
+        target = parse_duration(until) if isinstance(until, str) else float(until)
+        if target < self.env.now:
+            raise SimulationError(f"until={target} is in the past (now={self.env.now})")
+        if target > self.env.now:
+            self.env.run(until=target)
+        self.state.now = self.now
+
+    def fork(self) -> "Twin":
+        """An independent twin at this instant; running it never touches this one."""
+        other = Twin.__new__(Twin)
+        other.scenario, other.seed, other.world = self.scenario, self.seed, self.world
+        other.state = self.state.copy()
+        other.telemetry = self.telemetry.fork()
+        other._rules, other._faults = self._rules, self._faults
+        other._slo_p99, other._slo_err = self._slo_p99, self._slo_err
+        other.env = simpy.Environment(initial_time=self.env.now)
+        other._procs = {}
+        other._start_all()
+        other.work = other.state.size() + len(other._procs)
+        return other
+
+    def log(self, kind: str, entity: str, message: str, **data: Any) -> None:
+        self.telemetry.events.append(Event(self.now, kind, entity, message, data))
+
+    def record_change(self, change: ChangeRecord, fault_id: str | None = None) -> None:
+        """Record a change as change management would; remember which fault rides on it."""
+        if fault_id:
+            self.state.fault_data.setdefault(fault_id, {})["change"] = change.id
+        self.state.changes.append(change)
+        self.log("change", change.target, f"{change.kind} {change.id} on {change.target}: {change.description}".rstrip(": "),
+                 change=change.id)
+
+    def deploy(self, svc: int, fault_id: str | None = None, version: str | None = None) -> None:
+        self.state.version[svc] += 1
+        name = self.world.services[svc]
+        label = version or f"v{self.state.version[svc]}"
+        change_id = f"deploy-{name}-{label}"
+        self.record_change(ChangeRecord(change_id, self.now, "deploy", name, f"deploy {name} {label}"), fault_id)
+
+    def topology_changed(self) -> None:
+        self.state.routing = None
+        self.kick_te()
+
+    def kick_te(self, now: bool = False) -> None:
+        self.state.te_pending = True
+        delay = 0.0 if now else self.scenario.control.te.reaction
+        self._wake_at("te", self.now + delay)
+
+    def open_alerts(self) -> list[Alert]:
+        return [Alert(**a) for a in self.state.alerts_open.values()]
+
+    def alerts(self):
+        """All alerts so far (open ones have ``end`` = None) as a DataFrame."""
+        return self.telemetry.alert_frame(self.open_alerts())
+
+    def events(self):
+        return self.telemetry.event_frame()
+
+    def metrics(self, kind: str = "link", **kw: Any):
+        return self.telemetry.frame(kind, **kw)
+
+    def slo_violated(self) -> bool:
+        latest = self.telemetry.latest()
+        return bool(latest and latest.kpi.get("slo_violations", 0) > 0)
+
+    def act(self, kind: str, **args: Any) -> int:
+        """Start an operator action (a mitigation); it lands after its duration. Returns its id."""
+        from twin.sim.actions import start_action
+
+        return start_action(self, kind, args)
+
+    def fault_spec(self, fault_id: str) -> FaultSpec:
+        return self._faults[fault_id]
+
+    def mitigate_fault(self, fault_id: str, reason: str) -> None:
+        """End a fault because an operator action removed its cause."""
+        if self.state.fault_phase.get(fault_id) == "active":
+            fault_catalogue.revert_fault(self, self._faults[fault_id])
+            self.state.fault_phase[fault_id] = "mitigated"
+            self.state.wake.pop(f"fault:{fault_id}", None)
+        elif self.state.fault_phase.get(fault_id) in ("pending", "waiting"):
+            self.state.fault_phase[fault_id] = "mitigated"
+            self.state.wake.pop(f"fault:{fault_id}", None)
+
+    # -- processes ----------------------------------------------------------------------------
+    def _condition_holds(self, fault: FaultSpec) -> bool:
+        cond = fault.when
+        st = self.state
+        if cond is None:
+            return True
+        ok = True
+        if cond.fault_active is not None:
+            ok &= st.fault_phase.get(cond.fault_active) == "active"
+        if cond.prefix_views_at_least is not None:
+            ok &= st.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
+        if cond.metric is not None and cond.entity is not None:
+            latest = self.telemetry.latest()
+            kind = next((k for k, names in self.telemetry.entities.items() if cond.entity in names), None)
+            if latest is None or kind is None or cond.metric not in METRICS[kind]:
+                return False
+            value = getattr(latest, kind)[self.telemetry.entity_index(kind, cond.entity), METRICS[kind].index(cond.metric)]
+            if cond.above is not None:
+                ok &= bool(value > cond.above)
+            if cond.below is not None:
+                ok &= bool(value < cond.below)
+        return bool(ok)
+
+    def _fault_step(self, fault: FaultSpec) -> float | None:
+        st = self.state
+        phase = st.fault_phase[fault.id]
+        if phase in ("pending", "waiting"):
+            if phase == "pending" and fault.when is not None:
+                st.fault_phase[fault.id] = "waiting"
+                st.fault_data.setdefault(fault.id, {})["deadline"] = (
+                    self.now + fault.when.within if fault.when.within is not None else math.inf)
+            if not self._condition_holds(fault):
+                if self.now >= st.fault_data.get(fault.id, {}).get("deadline", math.inf):
+                    st.fault_phase[fault.id] = "ended"
+                    return None
+                return self.now + self.scenario.tick
+            st.fault_phase[fault.id] = "active"
+            st.fault_started[fault.id] = self.now
+            fault_catalogue.apply_fault(self, fault)
+            if fault.kind == "link_flap":
+                return self.now + 0.0
+            return self.now + fault.duration if fault.duration is not None else None
+        if phase == "active" and fault.kind == "link_flap":
+            data = st.fault_data[fault.id]
+            ends = st.fault_started[fault.id] + (fault.duration if fault.duration is not None else math.inf)
+            link = self.world.topology.link_index[fault.params["link"]]
+            if self.now >= ends:
+                fault_catalogue.revert_fault(self, fault)
+                st.fault_phase[fault.id] = "ended"
+                return None
+            data["down"] = not data.get("down", False)
+            st.link_down[link] += 1 if data["down"] else -1
+            self.topology_changed()
+            from twin.units import parse_duration
+
+            return min(ends, self.now + parse_duration(fault.params.get("period", 30.0)))
+        if phase == "active":
+            fault_catalogue.revert_fault(self, fault)
+            st.fault_phase[fault.id] = "ended"
+        return None
+
+    def _te_believes_up(self, plane: str) -> bool:
+        st = self.state
+        if st.te_override.get(plane):
+            return True
+        threshold = st.te_bug.get(plane)
+        return not (threshold is not None and st.prefix_views.get(plane, 0) >= threshold)
+
+    def _te_step(self) -> float | None:
+        st, w = self.state, self.world
+        te = self.scenario.control.te
+        pending, st.te_pending = st.te_pending, False
+        if st.te_mode == "frozen":
+            return self.now + te.period
+        view = {p: self._te_believes_up(p) for p in w.topology.planes}
+        for plane in w.topology.planes:
+            if view[plane] != st.te_plane_up.get(plane, True):
+                reason = (f"{st.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
+                          if not view[plane] else "plane healthy again")
+                self.log("te", plane, f"TE controller marks {plane} {'up' if view[plane] else 'FAILED'} ({reason})",
+                         plane=plane, up=view[plane])
+        st.te_plane_up = view
+        placement = {}
+        for cls, plane in w.class_plane.items():
+            target = st.te_shift.get(cls, plane)
+            if not view.get(target, True):
+                alternatives = [p for p in w.topology.planes if view[p] and p != target]
+                target = alternatives[0] if alternatives else target
+            placement[cls] = target
+        if placement != st.te_class_plane:
+            for cls in CLASSES:
+                if cls in placement and placement[cls] != st.te_class_plane.get(cls):
+                    self.log("te", placement[cls],
+                             f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
+                             traffic_class=cls, to=placement[cls])
+            st.te_class_plane = placement
+            st.routing = None
+        if all(view.values()):
+            st.known_good = dict(placement)
+        if pending and st.routing is not None:
+            st.routing = None
+        return self.now + te.period
+
+    def _health_step(self) -> float | None:
+        st, w = self.state, self.world
+        health = self.scenario.control.health
+        down = st.node_down[w.devices] > 0
+        st.health_fail = np.where(down, st.health_fail + 1, 0)
+        alarm = st.health_fail >= health.failures
+        for i in np.flatnonzero(alarm != st.health_alarm):
+            name = w.device_names[i]
+            self.log("health", name, f"health check {'FAILED' if alarm[i] else 'recovered'}: {name}")
+        st.health_alarm = alarm
+        return self.now + health.period
+
+    def _autoscaler_step(self) -> float | None:
+        st, w = self.state, self.world
+        spec = self.scenario.control.autoscaler
+        cpu = st.last.get("svc_cpu")
+        if cpu is not None and not st.automation_halted:
+            for i, svc in enumerate(w.callgraph.services):
+                if not svc.autoscale:
+                    continue
+                if cpu[i] > spec.target_cpu and st.replicas[i] < svc.max_replicas:
+                    if any(r[1] == i and r[3] for r in st.replicas_ready_at):
+                        continue  # a scale-out is already provisioning
+                    add = min(svc.max_replicas - st.replicas[i], max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))))
+                    st.replicas_ready_at.append((self.now + spec.provision, i, add, True))
+                    self.log("autoscaler", svc.name, f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})")
+                elif cpu[i] < spec.target_cpu / 3 and st.replicas[i] > svc.min_replicas and st.replicas_up[i] >= st.replicas[i]:
+                    st.replicas[i] -= 1
+                    st.replicas_up[i] -= 1
+                    self.log("autoscaler", svc.name, f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas")
+        return self.now + spec.period
+
+    # -- the tick: physics and monitors -------------------------------------------------------
+    def _diurnal(self, t: float) -> float:
+        d = self.scenario.traffic.diurnal
+        hour = (d.start_hour + t / 3600.0) % 24.0
+        return 1.0 + d.amplitude * math.cos(2 * math.pi * (hour - d.peak_hour) / 24.0)
+
+    def routing(self) -> Routing:
+        st = self.state
+        if st.routing is None:
+            te = self.scenario.control.te
+            st.routing = build_routing(self.world, st, st.te_class_plane, te.tunnels, te.quantum, self._diurnal(self.now))
+        return st.routing
+
+    def _tick(self) -> float:
+        st, w, sc = self.state, self.world, self.scenario
+        dt = sc.tick
+        now = self.now
+        if st.replicas_ready_at:
+            keep = []
+            for t, svc, count, grow in st.replicas_ready_at:
+                if t <= now:
+                    if grow:
+                        st.replicas[svc] += count
+                    st.replicas_up[svc] = min(st.replicas[svc], st.replicas_up[svc] + count)
+                else:
+                    keep.append((t, svc, count, grow))
+            st.replicas_ready_at = keep
+        routing = self.routing()
+        scale = self._diurnal(now)
+        sigma = sc.traffic.noise
+        noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
+        fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
+        net = network_step(w, st, routing, scale, noise, scale * fabric_noise)
+        self._latent_defects(net)
+        svc = self._services(net, scale, dt) if w.callgraph else None
+        self._record(net, svc)
+        return now + dt
+
+    def _latent_defects(self, net: NetworkResult) -> None:
+        st, w = self.state, self.world
+        for feature, (pattern, threshold) in st.defects.items():
+            if not st.features_enabled.get(feature, True):
+                continue
+            load = net.pattern_node_gbps.get(pattern)
+            if load is None:
+                continue
+            for node in w.features.get(feature, []):
+                if not st.node_blackhole[node] and not st.node_drained[node] and load[node] > threshold:
+                    st.node_blackhole[node] = True
+
+    def _services(self, net: NetworkResult, scale: float, dt: float):
+        st, w = self.state, self.world
+        cg = w.callgraph
+        services = cg.services
+        limit = np.array([s.memory_limit_mb for s in services])
+        st.memory_mb = st.memory_mb + st.leak_mb_per_s * dt
+        oom = st.memory_mb >= limit
+        for i in np.flatnonzero(oom):
+            lost = math.ceil(st.replicas_up[i] / 2)
+            st.replicas_up[i] -= lost
+            st.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
+            st.memory_mb[i] = 0.3 * limit[i]
+            self.log("health", services[i].name, f"{int(lost)} replica(s) of {services[i].name} OOM-killed and restarting")
+        mem_frac = st.memory_mb / limit
+        gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
+        up = np.maximum(st.replicas_up - st.crashloop, 0.0)
+        per = np.array([s.capacity_rps for s in services])
+        capacity = up * per * (1.0 - st.cpu_hog) * gc
+        base_entry = np.zeros(len(services))
+        idx = cg.index()
+        for name, rps in cg.entries:
+            base_entry[idx[name]] = self.scenario.services.entry_rps.get(name, rps)
+        entry = base_entry * scale * st.entry_factor
+        admitted = np.minimum(entry, st.entry_limit)
+        calls = cg.calls
+        n_calls = len(calls)
+        net_loss = np.zeros(n_calls)
+        net_lat = np.full(n_calls, 0.05)
+        cross = w.call_pair >= 0
+        if cross.any():
+            g = w.call_pair[cross] * 2 + CLASSES.index("interdc")
+            net_loss[cross] = net.group_loss[g]
+            net_lat[cross] = net.group_latency[g]
+        probe = self.routing().call_flow
+        fab = probe >= 0
+        if fab.any():
+            net_loss[fab] = net.flow_loss[probe[fab]]
+            net_lat[fab] = net.flow_latency[probe[fab]]
+        depth = st.last.get("depth")
+        if depth is None:
+            import networkx as nx
+
+            depth = st.last["depth"] = nx.dag_longest_path_length(cg.graph()) if n_calls else 0
+        res = service_step(
+            admitted, capacity, np.array([s.service_time_ms for s in services]) / gc,
+            w.call_src, w.call_dst, np.array([c.fanout for c in calls]), np.array([c.timeout_ms for c in calls]),
+            np.array([c.retries for c in calls]) * st.retry_factor, net_loss, net_lat, st.injected_error,
+            st.attempt_fail, depth, st.retry_budget,
+        )
+        st.attempt_fail = res.attempt_fail
+        cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.cpu_hog) + st.cpu_hog, 0, 1)
+        cpu = np.where(up > 0, cpu, 0.0)
+        st.last["svc_cpu"] = cpu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
+        customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
+        return res, cpu, mem_frac, up, entry, customer_err
+
+    def _record(self, net: NetworkResult, svc) -> None:
+        st, w, sc = self.state, self.world, self.scenario
+        topo = w.topology
+        n_l = topo.n_links
+        cap = net.arc_capacity.reshape(n_l, 2)
+        offered = net.arc_offered.reshape(n_l, 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            util = np.where(cap > 0, offered / np.maximum(cap, 1e-12), np.where(offered > 0, 10.0, 0.0)).max(axis=1)
+        link = np.empty((n_l, 5), dtype=np.float32)
+        link[:, 0] = np.minimum(util, 10.0)
+        link[:, 1] = net.arc_loss.reshape(n_l, 2).max(axis=1)
+        link[:, 2] = net.arc_latency.reshape(n_l, 2).max(axis=1)
+        link[:, 3] = net.arc_carried.reshape(n_l, 2).sum(axis=1)
+        link[:, 4] = (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
+        devs = w.devices
+        device = np.empty((devs.shape[0], 3), dtype=np.float32)
+        device[:, 0] = ~st.health_alarm
+        attached_cap = np.bincount(np.concatenate([topo.link_a, topo.link_b]),
+                                   weights=np.concatenate([topo.capacity_gbps, topo.capacity_gbps]), minlength=len(topo.nodes))
+        through = net.node_gbps[devs]
+        # forwarding CPU follows the packets offered to the device, dropped ones included
+        device[:, 1] = np.clip(0.1 + 0.6 * net.node_offered[devs] / np.maximum(attached_cap[devs], 1e-9), 0, 1)
+        device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, device[:, 1])
+        device[:, 2] = through
+        n_s = len(w.services)
+        service = np.zeros((n_s, 8), dtype=np.float32)
+        kpi: dict[str, float] = {}
+        vol = net.group_gbps
+        lost = vol * net.group_loss
+        user = np.arange(vol.shape[0]) % 2 == 0
+        kpi["user_gbps"] = float(vol[user].sum())
+        kpi["interdc_gbps"] = float(vol[~user].sum())
+        kpi["user_loss"] = float(lost[user].sum() / max(vol[user].sum(), 1e-9))
+        kpi["interdc_loss"] = float(lost[~user].sum() / max(vol[~user].sum(), 1e-9))
+        for plane in topo.planes:
+            mask = np.array([p == plane for p in topo.link_plane])
+            kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
+            kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
+        violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(kpi["interdc_loss"] > sc.slo.user_loss)
+        net_bad = float(lost.sum() / max(vol.sum(), 1e-9))
+        impact = net_bad
+        if svc is not None:
+            res, cpu, mem_frac, up, entry, customer_err = svc
+            service[:, 0] = res.rps
+            service[:, 1] = res.p50_ms
+            service[:, 2] = res.p99_ms
+            service[:, 3] = customer_err
+            service[:, 4] = up
+            service[:, 5] = cpu
+            service[:, 6] = mem_frac
+            service[:, 7] = np.maximum(st.replicas - up, 0.0)
+            bad = (res.p99_ms > self._slo_p99) | (customer_err > self._slo_err)
+            violations += int(bad.sum())
+            slow = np.where(res.p99_ms > self._slo_p99, 0.5, 0.0)
+            weight = entry / max(entry.sum(), 1e-9)
+            svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
+            kpi["service_bad"] = svc_bad
+            impact = 0.5 * (net_bad + svc_bad)
+        kpi["net_bad"] = net_bad
+        kpi["impact"] = impact
+        kpi["slo_violations"] = float(violations)
+        if "links" in st.monitoring_down:
+            link[:] = np.nan
+        if "services" in st.monitoring_down:
+            service[:] = np.nan
+        if "devices" in st.monitoring_down:
+            device[:] = np.nan
+        for site in topo.sites:
+            if site in st.monitoring_down:
+                link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
+                service[w.service_site == w.site_index[site]] = np.nan
+        sample = Sample(self.now, link, service, device, kpi)
+        self.telemetry.samples.append(sample)
+        self._evaluate_alerts(sample)
+
+    def _evaluate_alerts(self, sample: Sample) -> None:
+        st = self.state
+        dt = self.scenario.tick
+        names = self.telemetry.entities
+        for rule in self._rules:
+            values = getattr(sample, rule.entity_kind)
+            if values.shape[0] == 0 or rule.metric not in METRICS[rule.entity_kind]:
+                continue
+            col = values[:, METRICS[rule.entity_kind].index(rule.metric)].astype(float)
+            hit = rule.condition(col)
+            pending = st.alert_pending.get(rule.name)
+            if pending is None or pending.shape[0] != hit.shape[0]:
+                pending = np.zeros(hit.shape[0])
+            pending = np.where(hit, pending + dt, 0.0)
+            st.alert_pending[rule.name] = pending
+            firing = hit & (pending >= rule.for_s + dt - 1e-9) if rule.for_s > 0 else hit
+            for i in np.flatnonzero(firing):
+                key = (rule.name, names[rule.entity_kind][i])
+                if key not in st.alerts_open:
+                    thr = rule.threshold[i] if isinstance(rule.threshold, np.ndarray) else rule.threshold
+                    entity = names[rule.entity_kind][i]
+                    st.alerts_open[key] = dict(
+                        name=rule.name, entity=entity, entity_kind=rule.entity_kind, severity=rule.severity,
+                        start=self.now, end=None, value=float(col[i]),
+                        message=f"{rule.name}: {entity} {rule.metric}={col[i]:.3g} {'>' if rule.above else '<'} {thr:.3g}",
+                    )
+            for key in [k for k in st.alerts_open if k[0] == rule.name]:
+                i = self.telemetry.entity_index(rule.entity_kind, key[1])
+                if not hit[i] and not np.isnan(col[i]):
+                    alert = st.alerts_open.pop(key)
+                    alert["end"] = self.now
+                    self.telemetry.closed_alerts.append(Alert(**alert))

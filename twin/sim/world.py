@@ -1,0 +1,264 @@
+"""The immutable part of a twin, built once from a scenario and shared by every fork."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twin.errors import ScenarioError
+from twin.model.callgraph import BUILTIN_CALLGRAPHS, CallGraph, builtin_callgraph, callgraph_from_dict, generate_callgraph
+from twin.model.fabric import FatTree, add_fat_tree
+from twin.model.topology import Topology, TopologyBuilder
+from twin.model.wan import generate_wan, gravity_demands
+
+if TYPE_CHECKING:
+    from twin.scenario import Scenario
+
+__all__ = ["World", "build_world", "check_references", "CLASSES"]
+
+CLASSES = ("user", "interdc")
+
+
+@dataclass(frozen=True)
+class World:
+    """Topology, services, placement and demand definitions: everything a run does not change."""
+
+    scenario: "Scenario"
+    topology: Topology
+    fabrics: dict[str, FatTree]
+    class_plane: dict[str, str]
+    pairs: tuple[tuple[str, str], ...]
+    demand_pair: np.ndarray  # index into pairs
+    demand_class: np.ndarray  # index into CLASSES
+    demand_gbps: np.ndarray
+    demand_pattern: tuple[str, ...]
+    callgraph: CallGraph | None
+    service_site: np.ndarray
+    service_tor: np.ndarray  # flat ToR index in its site's fabric, -1 without a fabric
+    call_src: np.ndarray
+    call_dst: np.ndarray
+    call_pair: np.ndarray  # index into pairs for cross-site calls, -1 inside a site
+    devices: np.ndarray  # node ids that are routers or switches
+    features: dict[str, np.ndarray]
+    fabric_flows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    site_index: dict[str, int] = field(repr=False)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.callgraph.services) if self.callgraph else ()
+
+    @property
+    def device_names(self) -> tuple[str, ...]:
+        return tuple(self.topology.nodes[i] for i in self.devices)
+
+
+def _fail(scenario: "Scenario", field_path: str, message: str) -> None:
+    raise ScenarioError(scenario.path or scenario.name, field_path, message)
+
+
+def _known(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _build_topology(sc: "Scenario", rng: np.random.Generator) -> tuple[Topology, dict[str, FatTree]]:
+    spec = sc.topology
+    builder = TopologyBuilder()
+    if spec.generator is not None and spec.planes:
+        _fail(sc, "topology.generator", "give either a generator or explicit planes, not both")
+    if spec.generator is not None:
+        generate_wan(builder, spec.generator, rng)
+        site_names = list(builder._sites)
+    else:
+        site_names = [s.name for s in spec.sites]
+        if not site_names:
+            _fail(sc, "topology.sites", "at least one site is required (or a topology.generator)")
+        seen: set[str] = set()
+        for i, name in enumerate(site_names):
+            if name in seen:
+                _fail(sc, f"topology.sites[{i}].name", f"duplicate site {name!r}")
+            seen.add(name)
+            builder.site(name)
+        for p, plane in enumerate(spec.planes):
+            builder.plane(plane.name)
+            for name in site_names:
+                builder.node(f"{plane.name}-{name}", "router", name, plane.name)
+            for j, link in enumerate(plane.links):
+                for end in ("a", "b"):
+                    site = getattr(link, end)
+                    if site not in seen:
+                        _fail(sc, f"topology.planes[{p}].links[{j}].{end}",
+                              f"unknown site {site!r} (known: {_known(site_names)})")
+                if link.a == link.b:
+                    _fail(sc, f"topology.planes[{p}].links[{j}]", f"a link needs two different sites, got {link.a!r} twice")
+                metric = link.metric if link.metric is not None else max(link.delay_ms, 1.0)
+                builder.link(f"{plane.name}:{link.a}-{link.b}", f"{plane.name}-{link.a}", f"{plane.name}-{link.b}",
+                             link.capacity_gbps, link.delay_ms, metric, plane.name)
+    fabrics: dict[str, FatTree] = {}
+    for i, fab in enumerate(spec.fabrics):
+        if fab.site not in builder._sites:
+            _fail(sc, f"topology.fabrics[{i}].site", f"unknown site {fab.site!r} (known: {_known(builder._sites)})")
+        if fab.site in fabrics:
+            _fail(sc, f"topology.fabrics[{i}].site", f"site {fab.site!r} already has a fabric")
+        fabrics[fab.site] = add_fat_tree(builder, fab.site, fab.k, oversubscription=fab.oversubscription,
+                                         link_gbps=fab.link_gbps)
+    return builder.build(), fabrics
+
+
+def _build_callgraph(sc: "Scenario", rng: np.random.Generator) -> CallGraph | None:
+    spec = sc.services
+    try:
+        if isinstance(spec.callgraph, str):
+            if spec.callgraph not in BUILTIN_CALLGRAPHS:
+                _fail(sc, "services.callgraph",
+                      f"unknown call graph {spec.callgraph!r} (built-in: {', '.join(BUILTIN_CALLGRAPHS)})")
+            return builtin_callgraph(spec.callgraph)
+        if isinstance(spec.callgraph, dict):
+            return callgraph_from_dict(spec.callgraph)
+        if spec.generate:
+            return generate_callgraph(spec.generate, rng)
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(sc, "services.callgraph", str(exc))
+    return None
+
+
+def build_world(sc: "Scenario") -> World:
+    """Build (once per scenario object) the immutable world a twin runs on."""
+    if sc._world is not None:
+        return sc._world
+    rng = np.random.default_rng(sc.seed)
+    topo, fabrics = _build_topology(sc, rng)
+    sites = list(topo.sites)
+    site_index = {s: i for i, s in enumerate(sites)}
+    class_plane = dict(sc.traffic.planes)
+    for cls, plane in class_plane.items():
+        if cls not in CLASSES:
+            _fail(sc, f"traffic.planes.{cls}", f"unknown traffic class (allowed: {', '.join(CLASSES)})")
+        if plane not in topo.planes:
+            _fail(sc, f"traffic.planes.{cls}", f"unknown plane {plane!r} (known: {_known(topo.planes)})")
+
+    demands: list[tuple[str, str, int, float, str]] = []
+    for i, d in enumerate(sc.traffic.demands):
+        for end in ("src", "dst"):
+            if getattr(d, end) not in site_index:
+                _fail(sc, f"traffic.demands[{i}].{end}", f"unknown site {getattr(d, end)!r} (known: {_known(sites)})")
+        if d.src == d.dst:
+            _fail(sc, f"traffic.demands[{i}]", f"src and dst are both {d.src!r}")
+        demands.append((d.src, d.dst, CLASSES.index(d.traffic_class), d.gbps, d.pattern or ""))
+    if sc.traffic.gravity is not None:
+        demands += gravity_demands(sites, sc.traffic.gravity, rng)
+
+    cg = _build_callgraph(sc, rng)
+    n_svc = len(cg.services) if cg else 0
+    default_site = sc.services.default_site or sites[0]
+    if default_site not in site_index:
+        _fail(sc, "services.default_site", f"unknown site {default_site!r} (known: {_known(sites)})")
+    service_site = np.full(n_svc, site_index[default_site], dtype=np.int64)
+    service_tor = np.full(n_svc, -1, dtype=np.int64)
+    names = [s.name for s in cg.services] if cg else []
+    for svc, where in sc.services.placement.items():
+        if svc not in names:
+            _fail(sc, f"services.placement.{svc}", f"unknown service (known: {_known(names)})")
+        site = where.split("/")[0]
+        if site not in site_index:
+            _fail(sc, f"services.placement.{svc}", f"unknown site {site!r} (known: {_known(sites)})")
+        service_site[names.index(svc)] = site_index[site]
+    for i in range(n_svc):
+        fab = fabrics.get(sites[service_site[i]])
+        if fab is not None:
+            # spread services over ToRs by index so intra-site calls cross the fabric
+            service_tor[i] = (i * 7 + 3) % fab.n_tors
+    for svc in sc.services.entry_rps:
+        if svc not in names:
+            _fail(sc, f"services.entry_rps.{svc}", f"unknown service (known: {_known(names)})")
+
+    pairs: list[tuple[str, str]] = []
+    pair_index: dict[tuple[str, str], int] = {}
+
+    def pair(a: str, b: str) -> int:
+        if (a, b) not in pair_index:
+            pair_index[(a, b)] = len(pairs)
+            pairs.append((a, b))
+        return pair_index[(a, b)]
+
+    demand_pair = np.array([pair(d[0], d[1]) for d in demands], dtype=np.int64)
+    call_src = call_dst = call_pair = np.zeros(0, dtype=np.int64)
+    if cg:
+        idx = cg.index()
+        call_src = np.array([idx[c.caller] for c in cg.calls], dtype=np.int64)
+        call_dst = np.array([idx[c.callee] for c in cg.calls], dtype=np.int64)
+        call_pair = np.array(
+            [pair(sites[service_site[s]], sites[service_site[d]]) if service_site[s] != service_site[d] else -1
+             for s, d in zip(call_src, call_dst)], dtype=np.int64)
+
+    features: dict[str, np.ndarray] = {}
+    for feat, devices in sc.control.features.items():
+        ids = []
+        for j, dev in enumerate(devices):
+            if dev not in topo.node_index or topo.node_kind[topo.node_index[dev]] == "host":
+                devs = [n for n, k in zip(topo.nodes, topo.node_kind) if k != "host"]
+                _fail(sc, f"control.features.{feat}[{j}]", f"unknown device {dev!r} (known: {_known(devs)})")
+            ids.append(topo.node_index[dev])
+        features[feat] = np.array(ids, dtype=np.int64)
+
+    fabric_flows = {}
+    for fab_spec in sc.topology.fabrics:
+        ft = fabrics[fab_spec.site]
+        n = ft.n_tors * fab_spec.flows_per_tor
+        src = rng.integers(0, ft.n_tors, n)
+        dst = (src + rng.integers(1, ft.n_tors, n)) % ft.n_tors
+        size = rng.pareto(3.0, n) + 1.0
+        # scale so the mean ToR uplink runs at the requested utilisation under even ECMP
+        uplink = ft.half * fab_spec.link_gbps * ft.n_tors
+        gbps = size / size.sum() * uplink * fab_spec.utilisation
+        fabric_flows[fab_spec.site] = (src, dst, gbps, rng.integers(0, 2**31 - 1, n))
+
+    world = World(
+        scenario=sc,
+        topology=topo,
+        fabrics=fabrics,
+        class_plane=class_plane,
+        pairs=tuple(pairs),
+        demand_pair=demand_pair,
+        demand_class=np.array([d[2] for d in demands], dtype=np.int64),
+        demand_gbps=np.array([d[3] for d in demands], dtype=float),
+        demand_pattern=tuple(d[4] for d in demands),
+        callgraph=cg,
+        service_site=service_site,
+        service_tor=service_tor,
+        call_src=call_src,
+        call_dst=call_dst,
+        call_pair=call_pair,
+        devices=np.array([i for i, k in enumerate(topo.node_kind) if k != "host"], dtype=np.int64),
+        features=features,
+        fabric_flows=fabric_flows,
+        site_index=site_index,
+    )
+    sc._world = world
+    return world
+
+
+def check_references(sc: "Scenario") -> None:
+    """Build the world and check that faults, changes and ground truth name real things."""
+    world = build_world(sc)
+    from twin.sim.faults import check_fault
+
+    ids: set[str] = set()
+    for i, fault in enumerate(sc.faults):
+        if fault.id in ids:
+            _fail(sc, f"faults[{i}].id", f"duplicate fault id {fault.id!r}")
+        ids.add(fault.id)
+        check_fault(world, fault, f"faults[{i}]")
+    fault_ids = [f.id for f in sc.faults]
+    for i, fault in enumerate(sc.faults):
+        if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
+            _fail(sc, f"faults[{i}].when.fault_active", f"unknown fault {fault.when.fault_active!r} (known: {_known(fault_ids)})")
+    change_ids = [c.id for c in sc.changes]
+    if len(set(change_ids)) != len(change_ids):
+        _fail(sc, "changes", "change ids must be unique")
+    if sc.ground_truth and sc.ground_truth.root_cause.fault not in fault_ids:
+        _fail(sc, "ground_truth.root_cause.fault",
+              f"unknown fault {sc.ground_truth.root_cause.fault!r} (known: {_known(fault_ids)})")

@@ -1,0 +1,62 @@
+"""An append-only log whose forks share their past: forking costs O(1), whatever its length."""
+
+from __future__ import annotations
+
+from typing import Generic, Iterator, TypeVar
+
+__all__ = ["History"]
+
+T = TypeVar("T")
+
+
+class History(Generic[T]):
+    """Append-only sequence. ``fork()`` returns a child that sees this log up to now and
+    appends to its own tail; later appends here never show in the child."""
+
+    __slots__ = ("_parent", "_upto", "_own")
+
+    def __init__(self, parent: "History[T] | None" = None, upto: int = 0) -> None:
+        self._parent = parent
+        self._upto = upto
+        self._own: list[T] = []
+
+    def append(self, item: T) -> None:
+        self._own.append(item)
+
+    def __len__(self) -> int:
+        return self._upto + len(self._own)
+
+    def fork(self) -> "History[T]":
+        return History(self, len(self))
+
+    def _segments(self) -> list[list[T]]:
+        segments: list[list[T]] = []
+        node: History[T] | None = self
+        limit = None
+        while node is not None:
+            own = node._own if limit is None else node._own[: max(0, limit - node._upto)]
+            segments.append(own)
+            limit = node._upto
+            node = node._parent
+        segments.reverse()
+        return segments
+
+    def __iter__(self) -> Iterator[T]:
+        for seg in self._segments():
+            yield from seg
+
+    def tail(self, n: int) -> list[T]:
+        """The last ``n`` items, walking back only as far as needed."""
+        out: list[T] = []
+        node: History[T] | None = self
+        limit = None
+        while node is not None and len(out) < n:
+            own = node._own if limit is None else node._own[: max(0, limit - node._upto)]
+            take = own[-(n - len(out)):] if n - len(out) < len(own) else own
+            out = list(take) + out
+            limit = node._upto
+            node = node._parent
+        return out[-n:] if n else []
+
+    def to_list(self) -> list[T]:
+        return list(self)
