@@ -53,4 +53,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run through the imported module so sub-commands register on the same app
+    from twin.cli import main as _main
+
+    _main()

@@ -108,7 +108,7 @@ class FabricSpec(_Strict):
     k: int = Field(default=4, ge=2, le=64)
     oversubscription: float = Field(default=1.0, ge=1.0)
     link_gbps: float = Field(default=100.0, gt=0)
-    flows_per_tor: int = Field(default=16, ge=0)
+    flows_per_tor: int = Field(default=4, ge=0)
     utilisation: float = Field(default=0.25, ge=0, le=2)
 
     @field_validator("k")

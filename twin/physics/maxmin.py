@@ -1,11 +1,13 @@
 """Max-min fair rate allocation by vectorised water-filling.
 
 Flows and links meet in a sparse incidence given as two aligned index arrays
-(``flow_of[i]`` crosses ``link_of[i]``). Each round does one of two things for all
-flows at once: satisfy every flow whose remaining demand fits under the fair share
-of every link it crosses (such flows can never be bottlenecked later, because shares
-only grow as flows freeze), or, if none fits, freeze the flows on the links with the
-smallest fair share at that share. Rounds are few: one per distinct bottleneck level.
+(``flow_of[i]`` crosses ``link_of[i]``). Flows that cross no overloaded link (offered
+load at full demand within capacity) get their demand outright: such a link can never
+become their bottleneck. For the rest, each round does one of two things for all flows
+at once: satisfy every flow whose remaining demand fits under the fair share of every
+link it crosses (shares only grow as flows freeze, so it is never bottlenecked later),
+or, if none fits, freeze the flows of every link whose fair share is the smallest among
+the links its flows cross (a local bottleneck) at that share. Rounds are few.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ def max_min_rates(
     active = residual > 0
     flow_of = np.asarray(flow_of, dtype=np.int64)
     link_of = np.asarray(link_of, dtype=np.int64)
+    finite = np.where(np.isfinite(residual), residual, 0.0)
+    offered = np.bincount(link_of, weights=finite[flow_of], minlength=n_links)
+    unbounded = np.bincount(link_of, weights=(~np.isfinite(residual))[flow_of].astype(float), minlength=n_links)
+    hot = (offered > remaining * (1 + 1e-12)) | (unbounded > 0)
+    touches_hot = np.zeros(n_flows, dtype=bool)
+    touches_hot[flow_of[hot[link_of]]] = True
+    easy = active & ~touches_hot
+    rate[easy] = residual[easy]
+    remaining -= np.bincount(link_of, weights=np.where(easy, residual, 0.0)[flow_of], minlength=n_links)
+    residual[easy] = 0.0
+    active &= ~easy
     # flows that cross no link are limited by demand alone
     crosses = np.zeros(n_flows, dtype=bool)
     crosses[flow_of] = True
@@ -60,13 +73,13 @@ def max_min_rates(
         if fits.any():
             grant = np.where(fits, residual, 0.0)
         else:
-            level = share[count > 0].min()
-            at_level = np.zeros(n_links, dtype=bool)
-            at_level[(count > 0) & (share <= level * (1 + 1e-12) + 1e-15)] = True
+            local = np.full(n_links, np.inf)
+            np.minimum.at(local, l, bottleneck[f])
+            at_level = (count > 0) & (share <= local * (1 + 1e-12) + 1e-15)
             hit = np.zeros(n_flows, dtype=bool)
             hit[f[at_level[l]]] = True
             fits = hit & active
-            grant = np.where(fits, max(level, 0.0), 0.0)
+            grant = np.where(fits, np.maximum(bottleneck, 0.0), 0.0)
         rate += grant
         used = np.bincount(l, weights=grant[f], minlength=n_links)
         remaining = np.maximum(remaining - used, 0.0)

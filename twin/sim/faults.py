@@ -25,7 +25,7 @@ __all__ = ["check_fault", "apply_fault", "revert_fault", "PARAMS"]
 # kind -> {param: (type, entity kind or None, required)}
 PARAMS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
     "link_down": {"link": ("str", "link", False), "links": ("list", "link", False), "plane": ("str", "plane", False),
-                  "site": ("str", "site", False)},
+                  "site": ("str", "site", False), "change": ("str", None, False), "description": ("str", None, False)},
     "link_degraded": {"link": ("str", "link", True), "loss": ("fraction", None, True)},
     "link_flap": {"link": ("str", "link", True), "period": ("duration", None, False)},
     "device_failure": {"device": ("str", "device", True)},
@@ -141,6 +141,9 @@ def apply_fault(twin: "Twin", fault: "FaultSpec") -> None:
     kind = fault.kind
     svc = world.callgraph.index()[p["service"]] if "service" in p and world.callgraph else None
     if kind == "link_down":
+        if p.get("change"):  # a maintenance command that took links down is in the change log
+            twin.record_change(ChangeRecord(p["change"], st.now, "maintenance", p.get("plane") or p.get("site") or "links",
+                                            p.get("description", "")), fault_id=fault.id)
         ids = _fault_links(world, p)
         st.link_down[ids] += 1
         data["links"] = ids.tolist()
@@ -168,6 +171,7 @@ def apply_fault(twin: "Twin", fault: "FaultSpec") -> None:
             twin.kick_te()
         elif p["bug"] == "dns_withdraw":
             st.class_limit[CLASSES.index("user")] = 0.0
+            twin.log("health", "dns", "DNS servers cannot reach the data centers and withdraw their BGP announcements")
     elif kind == "latent_protocol_defect":
         st.defects[p["feature"]] = (p["pattern"], float(p["threshold_gbps"]))
     elif kind == "control_plane_jobs_down":
@@ -182,6 +186,7 @@ def apply_fault(twin: "Twin", fault: "FaultSpec") -> None:
             twin.record_change(ChangeRecord(p["change"], st.now, "config_push", p["device"], p.get("description", "")),
                                fault_id=fault.id)
         st.attraction[topo.node_plane[node]] = node
+        st.node_cpu[node] += 0.85  # processing the flood of preferred routes
         twin.kick_te(now=True)
     elif kind == "replica_crash":
         count = min(float(p["count"]), float(st.replicas_up[svc]))
@@ -245,6 +250,7 @@ def revert_fault(twin: "Twin", fault: "FaultSpec") -> None:
             twin.kick_te()
         elif p["bug"] == "dns_withdraw":
             st.class_limit[CLASSES.index("user")] = 1.0
+            twin.log("health", "dns", "DNS servers reach the data centers again and re-announce their prefixes")
     elif kind == "latent_protocol_defect":
         st.defects.pop(p["feature"], None)
         for node in world.features.get(p["feature"], []):
@@ -254,6 +260,7 @@ def revert_fault(twin: "Twin", fault: "FaultSpec") -> None:
             st.site_capacity.pop(site, None)
     elif kind == "route_attraction":
         st.attraction.pop(topo.node_plane[topo.node_index[p["device"]]], None)
+        st.node_cpu[topo.node_index[p["device"]]] -= 0.85
         twin.kick_te(now=True)
     elif kind == "replica_crash":
         if p.get("crashloop"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
@@ -29,6 +29,7 @@ class Routing:
     class_plane: dict[str, str]
     call_flow: np.ndarray  # per call edge inside a fabric: its probe flow, else -1
     n_fabric: int
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # derived arrays, see _prepared
 
     @property
     def n_flows(self) -> int:
@@ -59,6 +60,29 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
     return np.repeat(cap, 2)
 
 
+#: Metric multiplier on links already used by a pair's tunnels when looking for the next one.
+TUNNEL_PENALTY = 4.0
+
+
+def _penalised_tunnels(topo, g: nx.Graph, s: int, d: int, k: int, first: list[int] | None) -> list[list[int]]:
+    """Up to ``k`` distinct tunnels: the shortest path, then shortest paths with the links of
+    earlier tunnels penalised (the diverse-path heuristic TE controllers use, far cheaper than
+    enumerating k shortest simple paths)."""
+    first = first or nx.dijkstra_path(g, s, d, weight="weight")
+    tunnels = [first]
+    used: set[tuple[int, int]] = {tuple(sorted(e)) for e in zip(first[:-1], first[1:])}
+    for _ in range(k - 1):
+        def weight(u, v, data, used=used):
+            return data["weight"] * (TUNNEL_PENALTY if (min(u, v), max(u, v)) in used else 1.0)
+
+        path = nx.dijkstra_path(g, s, d, weight=weight)
+        if path in tunnels:
+            break
+        tunnels.append(path)
+        used |= {tuple(sorted(e)) for e in zip(path[:-1], path[1:])}
+    return [path_arcs(topo, p) for p in tunnels]
+
+
 def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> dict[int, list[list[int]]]:
     topo = world.topology
     g = nx.Graph()
@@ -69,24 +93,17 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
     if via is not None and (state.node_drained[via] or state.node_down[via] or via not in g):
         via = None
     out: dict[int, list[list[int]]] = {}
-    paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight")) if k == 1 or via is not None else None
+    paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
     for p, (src, dst) in enumerate(world.pairs):
         s, d = topo.router(plane, src), topo.router(plane, dst)
-        if s not in g or d not in g or not nx.has_path(g, s, d):
+        if d not in paths_cache.get(s, {}):
             out[p] = []
             continue
-        if via is not None and via not in (s, d) and nx.has_path(g, s, via):
+        if via is not None and via not in (s, d) and via in paths_cache.get(s, {}):
             path = paths_cache[s][via] + paths_cache[via][d][1:]
             out[p] = [path_arcs(topo, path)] if len(set(path)) == len(path) else [path_arcs(topo, paths_cache[s][d])]
-        elif k == 1:
-            out[p] = [path_arcs(topo, paths_cache[s][d])]
         else:
-            tunnels = []
-            for path in nx.shortest_simple_paths(g, s, d, weight="weight"):
-                tunnels.append(path_arcs(topo, path))
-                if len(tunnels) >= k:
-                    break
-            out[p] = tunnels
+            out[p] = _penalised_tunnels(topo, g, s, d, k, paths_cache[s][d] if paths_cache else None)
     return out
 
 
@@ -158,14 +175,16 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
         all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
         links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
         arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
-        for j in range(all_src.shape[0]):
-            row = arcs[j][arcs[j] >= 0]
-            flow_of.extend([n] * row.size), arc_of.extend(row.tolist())
-            groups.append(-1), ratios.append(1.0), routable.append(bool(ok[j]))
-            fabric_idx.append(offset + j if j < src.shape[0] else -1)
-            if j >= src.shape[0]:
-                call_flow[in_site[j - src.shape[0]]] = n
-            n += 1
+        m = all_src.shape[0]
+        ids = n + np.arange(m)
+        valid = arcs >= 0
+        flow_of.extend(np.repeat(ids, valid.sum(axis=1)).tolist())
+        arc_of.extend(arcs[valid].tolist())
+        groups.extend([-1] * m), ratios.extend([1.0] * m), routable.extend(ok.tolist())
+        n_bg = src.shape[0]
+        fabric_idx.extend((offset + np.arange(n_bg)).tolist() + [-1] * (m - n_bg))
+        call_flow[in_site] = ids[n_bg:]
+        n += m
         offset += src.shape[0]
     return Routing(
         flow_group=np.array(groups, dtype=np.int64),
@@ -193,57 +212,83 @@ class NetworkResult:
     group_loss: np.ndarray
     group_latency: np.ndarray
     node_gbps: np.ndarray  # traffic each node forwards
-    node_offered: np.ndarray  # traffic offered to each node, dropped or not
     pattern_node_gbps: dict[str, np.ndarray]
+
+
+def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
+    """Arrays derived from a routing once, reused every tick until the routing changes."""
+    cache = routing.cache
+    if cache:
+        return cache
+    flow_of, arc_of = routing.flow_of, routing.arc_of
+    wan = routing.flow_group >= 0
+    fab = routing.flow_fabric >= 0
+    probes = np.zeros(routing.n_flows, dtype=bool)
+    probes[routing.call_flow[routing.call_flow >= 0]] = True
+    nnz_wan = wan[flow_of]
+    nnz_fab = fab[flow_of]
+    fab_demand = np.zeros(routing.n_flows)
+    fab_demand[fab] = world.fabric_base[routing.flow_fabric[fab]]
+    fab_demand *= routing.routable
+    cache.update(
+        wan=wan,
+        wan_group=np.maximum(routing.flow_group, 0),
+        wan_flow_of=flow_of[nnz_wan],
+        wan_arc_of=arc_of[nnz_wan],
+        fab_demand=fab_demand,
+        fab_arc_base=np.bincount(arc_of[nnz_fab], weights=fab_demand[flow_of[nnz_fab]], minlength=world.topology.n_arcs),
+        needed_flow_of=flow_of[(wan | probes)[flow_of]],
+        needed_arc_of=arc_of[(wan | probes)[flow_of]],
+    )
+    return cache
 
 
 def network_step(world: World, state: TwinState, routing: Routing, demand_scale: float, noise: np.ndarray,
                  fabric_scale: float) -> NetworkResult:
-    """One tick of flow-level network physics."""
+    """One tick of flow-level network physics.
+
+    Fabric background flows all scale by one factor per tick, so their per-arc load is the
+    routing's base load times that factor; the sparse incidence is walked in full only when
+    some arc is overloaded and max-min allocation is needed.
+    """
     topo = world.topology
     n_arcs = topo.n_arcs
     n_groups = 2 * len(world.pairs)
+    prep = _prepared(world, routing)
     vol = world.demand_gbps * demand_scale * noise * state.class_factor[world.demand_class] * state.class_limit[world.demand_class]
     key = world.demand_pair * 2 + world.demand_class
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
-    fabric_base = np.concatenate([world.fabric_flows[s][2] for s in world.fabrics]) if world.fabrics else np.zeros(0)
-    demand = np.where(routing.flow_group >= 0, group_gbps[np.maximum(routing.flow_group, 0)] * routing.flow_ratio, 0.0)
-    fab = routing.flow_fabric >= 0
-    demand[fab] = fabric_base[routing.flow_fabric[fab]] * fabric_scale
-    demand = np.where(routing.routable, demand, 0.0)
+    wan = prep["wan"]
+    demand_wan = np.where(wan & routing.routable, group_gbps[prep["wan_group"]] * routing.flow_ratio, 0.0)
     cap = arc_capacity(world, state)
+    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs)
+    offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
-    offered = np.bincount(arc_of, weights=demand[flow_of], minlength=n_arcs)
     if np.all(offered <= cap + 1e-9):
-        rate = demand
         carried = offered
     else:
+        demand = demand_wan + fabric_scale * prep["fab_demand"]
         rate = max_min_rates(flow_of, arc_of, cap, demand)
         carried = np.bincount(arc_of, weights=rate[flow_of], minlength=n_arcs)
-    base_loss = np.repeat(state.link_loss, 2)
-    loss = link_loss(offered, cap, base_loss)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(cap > 0, offered / cap, np.where(offered > 0, np.inf, 0.0))
+    loss = link_loss(offered, cap, np.repeat(state.link_loss, 2))
+    util = np.divide(offered, cap, out=np.where(offered > 0, np.inf, 0.0), where=cap > 0)
     latency = link_latency_ms(topo.arc_delay(), np.minimum(util, 10.0))
-    log_ok = np.bincount(flow_of, weights=np.log1p(-np.minimum(loss[arc_of], 1 - 1e-12)), minlength=routing.n_flows)
+    nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
+    log_ok = np.bincount(nf, weights=np.log1p(-np.minimum(loss[na], 1 - 1e-12)), minlength=routing.n_flows)
     flow_loss = np.where(routing.routable, 1.0 - np.exp(log_ok), 1.0)
-    flow_latency = np.bincount(flow_of, weights=latency[arc_of], minlength=routing.n_flows)
-    wan = routing.flow_group >= 0
+    flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
     g = routing.flow_group[wan]
     w = routing.flow_ratio[wan]
-    weight = np.bincount(g, weights=w, minlength=n_groups)
-    safe = np.maximum(weight, 1e-12)
+    safe = np.maximum(np.bincount(g, weights=w, minlength=n_groups), 1e-12)
     group_loss = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
     group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
-    arc_dst = np.empty(n_arcs, dtype=np.int64)
-    arc_dst[0::2], arc_dst[1::2] = topo.link_b, topo.link_a
+    arc_dst = world.arc_dst
     node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
     patterns: dict[str, np.ndarray] = {}
-    for pattern in {p for p in world.demand_pattern if p}:
-        pv = np.where(np.array([p == pattern for p in world.demand_pattern]), vol, 0.0)
-        pg = np.bincount(key, weights=pv, minlength=n_groups)
-        fd = np.where(routing.flow_group >= 0, pg[np.maximum(routing.flow_group, 0)] * routing.flow_ratio, 0.0)
-        arc_load = np.bincount(arc_of, weights=fd[flow_of], minlength=n_arcs)
+    for pattern, mask in world.pattern_masks.items():
+        pg = np.bincount(key, weights=np.where(mask, vol, 0.0), minlength=n_groups)
+        fd = np.where(wan, pg[prep["wan_group"]] * routing.flow_ratio, 0.0)
+        arc_load = np.bincount(prep["wan_arc_of"], weights=fd[prep["wan_flow_of"]], minlength=n_arcs)
         patterns[pattern] = np.bincount(arc_dst, weights=arc_load, minlength=len(topo.nodes))
     return NetworkResult(
         arc_offered=offered,
@@ -257,6 +302,5 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         group_loss=group_loss,
         group_latency=group_latency,
         node_gbps=node_gbps,
-        node_offered=np.bincount(arc_dst, weights=offered, minlength=len(topo.nodes)),
         pattern_node_gbps=patterns,
     )

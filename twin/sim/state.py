@@ -38,6 +38,7 @@ class TwinState:
     node_down: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     node_drained: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     node_blackhole: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # up, but drops what it forwards
+    node_cpu: np.ndarray = field(default_factory=lambda: np.zeros(0))  # extra control-plane CPU load
     site_capacity: dict[str, float] = field(default_factory=dict)
     class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))
     class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # rate limit as a fraction of demand

@@ -71,6 +71,7 @@ class Twin:
         st.node_down = np.zeros(len(topo.nodes), dtype=np.int64)
         st.node_drained = np.zeros(len(topo.nodes), dtype=bool)
         st.node_blackhole = np.zeros(len(topo.nodes), dtype=bool)
+        st.node_cpu = np.zeros(len(topo.nodes))
         st.te_plane_up = {p: True for p in topo.planes}
         st.te_class_plane = dict(w.class_plane)
         st.features_enabled = {f: True for f in w.features}
@@ -273,6 +274,10 @@ class Twin:
         elif self.state.fault_phase.get(fault_id) in ("pending", "waiting"):
             self.state.fault_phase[fault_id] = "mitigated"
             self.state.wake.pop(f"fault:{fault_id}", None)
+        # faults cascading from this one (``when.fault_active``) lose their cause with it
+        for other in self._faults.values():
+            if other.when is not None and other.when.fault_active == fault_id and other.id != fault_id:
+                self.mitigate_fault(other.id, f"{reason} (cause {fault_id} removed)")
 
     # -- processes ----------------------------------------------------------------------------
     def _condition_holds(self, fault: FaultSpec) -> bool:
@@ -463,7 +468,8 @@ class Twin:
         st, w = self.state, self.world
         cg = w.callgraph
         services = cg.services
-        limit = np.array([s.memory_limit_mb for s in services])
+        arr = w.service_arrays
+        limit = arr["memory_limit_mb"]
         st.memory_mb = st.memory_mb + st.leak_mb_per_s * dt
         oom = st.memory_mb >= limit
         for i in np.flatnonzero(oom):
@@ -475,16 +481,11 @@ class Twin:
         mem_frac = st.memory_mb / limit
         gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
         up = np.maximum(st.replicas_up - st.crashloop, 0.0)
-        per = np.array([s.capacity_rps for s in services])
+        per = arr["capacity_rps"]
         capacity = up * per * (1.0 - st.cpu_hog) * gc
-        base_entry = np.zeros(len(services))
-        idx = cg.index()
-        for name, rps in cg.entries:
-            base_entry[idx[name]] = self.scenario.services.entry_rps.get(name, rps)
-        entry = base_entry * scale * st.entry_factor
+        entry = arr["entry_rps"] * scale * st.entry_factor
         admitted = np.minimum(entry, st.entry_limit)
-        calls = cg.calls
-        n_calls = len(calls)
+        n_calls = w.call_src.shape[0]
         net_loss = np.zeros(n_calls)
         net_lat = np.full(n_calls, 0.05)
         cross = w.call_pair >= 0
@@ -497,16 +498,10 @@ class Twin:
         if fab.any():
             net_loss[fab] = net.flow_loss[probe[fab]]
             net_lat[fab] = net.flow_latency[probe[fab]]
-        depth = st.last.get("depth")
-        if depth is None:
-            import networkx as nx
-
-            depth = st.last["depth"] = nx.dag_longest_path_length(cg.graph()) if n_calls else 0
         res = service_step(
-            admitted, capacity, np.array([s.service_time_ms for s in services]) / gc,
-            w.call_src, w.call_dst, np.array([c.fanout for c in calls]), np.array([c.timeout_ms for c in calls]),
-            np.array([c.retries for c in calls]) * st.retry_factor, net_loss, net_lat, st.injected_error,
-            st.attempt_fail, depth, st.retry_budget,
+            admitted, capacity, arr["service_time_ms"] / gc, w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"],
+            arr["retries"] * st.retry_factor, net_loss, net_lat, st.injected_error, st.attempt_fail, w.call_depth,
+            st.retry_budget,
         )
         st.attempt_fail = res.attempt_fail
         cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.cpu_hog) + st.cpu_hog, 0, 1)
@@ -534,11 +529,11 @@ class Twin:
         devs = w.devices
         device = np.empty((devs.shape[0], 3), dtype=np.float32)
         device[:, 0] = ~st.health_alarm
-        attached_cap = np.bincount(np.concatenate([topo.link_a, topo.link_b]),
-                                   weights=np.concatenate([topo.capacity_gbps, topo.capacity_gbps]), minlength=len(topo.nodes))
+        attached_cap = w.attached_capacity
         through = net.node_gbps[devs]
-        # forwarding CPU follows the packets offered to the device, dropped ones included
-        device[:, 1] = np.clip(0.1 + 0.6 * net.node_offered[devs] / np.maximum(attached_cap[devs], 1e-9), 0, 1)
+        # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
+        # plus route processing load a fault or churn puts on it
+        device[:, 1] = np.clip(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 0, 1)
         device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, device[:, 1])
         device[:, 2] = through
         n_s = len(w.services)
@@ -552,7 +547,7 @@ class Twin:
         kpi["user_loss"] = float(lost[user].sum() / max(vol[user].sum(), 1e-9))
         kpi["interdc_loss"] = float(lost[~user].sum() / max(vol[~user].sum(), 1e-9))
         for plane in topo.planes:
-            mask = np.array([p == plane for p in topo.link_plane])
+            mask = w.plane_masks[plane]
             kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
             kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
         violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(kpi["interdc_loss"] > sc.slo.user_loss)
@@ -603,24 +598,28 @@ class Twin:
             col = values[:, METRICS[rule.entity_kind].index(rule.metric)].astype(float)
             hit = rule.condition(col)
             pending = st.alert_pending.get(rule.name)
-            if pending is None or pending.shape[0] != hit.shape[0]:
-                pending = np.zeros(hit.shape[0])
+            if pending is None:
+                pending = st.alert_pending[rule.name] = np.zeros(hit.shape[0])
+                st.alert_pending[rule.name + "/open"] = np.zeros(hit.shape[0], dtype=bool)
+            is_open = st.alert_pending[rule.name + "/open"]
             pending = np.where(hit, pending + dt, 0.0)
             st.alert_pending[rule.name] = pending
             firing = hit & (pending >= rule.for_s + dt - 1e-9) if rule.for_s > 0 else hit
-            for i in np.flatnonzero(firing):
-                key = (rule.name, names[rule.entity_kind][i])
-                if key not in st.alerts_open:
-                    thr = rule.threshold[i] if isinstance(rule.threshold, np.ndarray) else rule.threshold
-                    entity = names[rule.entity_kind][i]
-                    st.alerts_open[key] = dict(
-                        name=rule.name, entity=entity, entity_kind=rule.entity_kind, severity=rule.severity,
-                        start=self.now, end=None, value=float(col[i]),
-                        message=f"{rule.name}: {entity} {rule.metric}={col[i]:.3g} {'>' if rule.above else '<'} {thr:.3g}",
-                    )
-            for key in [k for k in st.alerts_open if k[0] == rule.name]:
-                i = self.telemetry.entity_index(rule.entity_kind, key[1])
-                if not hit[i] and not np.isnan(col[i]):
-                    alert = st.alerts_open.pop(key)
-                    alert["end"] = self.now
-                    self.telemetry.closed_alerts.append(Alert(**alert))
+            opened = firing & ~is_open
+            # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
+            cleared = is_open & ~hit & ~np.isnan(col)
+            if not (opened.any() or cleared.any()):
+                continue
+            for i in np.flatnonzero(opened):
+                thr = rule.threshold[i] if isinstance(rule.threshold, np.ndarray) else rule.threshold
+                entity = names[rule.entity_kind][i]
+                st.alerts_open[(rule.name, entity)] = dict(
+                    name=rule.name, entity=entity, entity_kind=rule.entity_kind, severity=rule.severity,
+                    start=self.now, end=None, value=float(col[i]),
+                    message=f"{rule.name}: {entity} {rule.metric}={col[i]:.3g} {'>' if rule.above else '<'} {thr:.3g}",
+                )
+            for i in np.flatnonzero(cleared):
+                alert = st.alerts_open.pop((rule.name, names[rule.entity_kind][i]))
+                alert["end"] = self.now
+                self.telemetry.closed_alerts.append(Alert(**alert))
+            st.alert_pending[rule.name + "/open"] = (is_open | opened) & ~cleared

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,8 +21,11 @@ __all__ = ["World", "build_world", "check_references", "CLASSES"]
 
 CLASSES = ("user", "interdc")
 
+#: Hash buckets each ToR-to-ToR aggregate is spread over by ECMP.
+SUBFLOWS = 8
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class World:
     """Topology, services, placement and demand definitions: everything a run does not change."""
 
@@ -44,6 +48,58 @@ class World:
     features: dict[str, np.ndarray]
     fabric_flows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     site_index: dict[str, int] = field(repr=False)
+
+    @cached_property
+    def fabric_base(self) -> np.ndarray:
+        """Base Gbps of every fabric flow, in routing order."""
+        return np.concatenate([self.fabric_flows[s][2] for s in self.fabrics]) if self.fabrics else np.zeros(0)
+
+    @cached_property
+    def pattern_masks(self) -> dict[str, np.ndarray]:
+        return {p: np.array([q == p for q in self.demand_pattern]) for p in sorted({q for q in self.demand_pattern if q})}
+
+    @cached_property
+    def plane_masks(self) -> dict[str, np.ndarray]:
+        planes = (*self.topology.planes, "fabric", "access")
+        return {p: np.array([q == p for q in self.topology.link_plane], dtype=bool) for p in planes}
+
+    @cached_property
+    def arc_dst(self) -> np.ndarray:
+        """The node each directed arc leads to."""
+        topo = self.topology
+        out = np.empty(topo.n_arcs, dtype=np.int64)
+        out[0::2], out[1::2] = topo.link_b, topo.link_a
+        return out
+
+    @cached_property
+    def attached_capacity(self) -> np.ndarray:
+        topo = self.topology
+        return np.bincount(np.concatenate([topo.link_a, topo.link_b]),
+                           weights=np.concatenate([topo.capacity_gbps, topo.capacity_gbps]), minlength=len(topo.nodes))
+
+    @cached_property
+    def service_arrays(self) -> dict[str, np.ndarray]:
+        """Per-service and per-call parameters as arrays, for the per-tick physics."""
+        cg = self.callgraph
+        idx = cg.index()
+        entry = np.zeros(len(cg.services))
+        for name, rps in cg.entries:
+            entry[idx[name]] = self.scenario.services.entry_rps.get(name, rps)
+        return {
+            "capacity_rps": np.array([s.capacity_rps for s in cg.services], dtype=float),
+            "service_time_ms": np.array([s.service_time_ms for s in cg.services], dtype=float),
+            "memory_limit_mb": np.array([s.memory_limit_mb for s in cg.services], dtype=float),
+            "entry_rps": entry,
+            "fanout": np.array([c.fanout for c in cg.calls], dtype=float),
+            "timeout_ms": np.array([c.timeout_ms for c in cg.calls], dtype=float),
+            "retries": np.array([c.retries for c in cg.calls], dtype=float),
+        }
+
+    @cached_property
+    def call_depth(self) -> int:
+        import networkx as nx
+
+        return int(nx.dag_longest_path_length(self.callgraph.graph())) if self.callgraph and self.callgraph.calls else 0
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -208,9 +264,12 @@ def build_world(sc: "Scenario") -> World:
     for fab_spec in sc.topology.fabrics:
         ft = fabrics[fab_spec.site]
         n = ft.n_tors * fab_spec.flows_per_tor
-        src = rng.integers(0, ft.n_tors, n)
+        src = np.repeat(np.arange(ft.n_tors), fab_spec.flows_per_tor)  # every ToR sources the same count
         dst = (src + rng.integers(1, ft.n_tors, n)) % ft.n_tors
-        size = rng.pareto(3.0, n) + 1.0
+        size = rng.lognormal(0.0, 0.4, n)
+        # ECMP hashes 5-tuples, not aggregates: each ToR pair is spread over SUBFLOWS hashes
+        src, dst, size = np.repeat(src, SUBFLOWS), np.repeat(dst, SUBFLOWS), np.repeat(size / SUBFLOWS, SUBFLOWS)
+        n *= SUBFLOWS
         # scale so the mean ToR uplink runs at the requested utilisation under even ECMP
         uplink = ft.half * fab_spec.link_gbps * ft.n_tors
         gbps = size / size.sum() * uplink * fab_spec.utilisation

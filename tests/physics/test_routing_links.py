@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from twin.model.fabric import add_fat_tree
+from twin.model.topology import TopologyBuilder
+from twin.physics.links import link_latency_ms, link_loss
+from twin.physics.routing import fat_tree_ecmp, quantised_split
+
+
+def test_quantised_split_sums_to_one_in_quanta():
+    split = quantised_split(np.array([3.0, 1.0, 1.0]), 0.125)
+    assert split.sum() == pytest.approx(1.0)
+    assert np.allclose(split * 8, np.round(split * 8))
+    assert split.tolist() == [0.625, 0.25, 0.125]
+
+
+def test_loss_is_overflow_share_and_dead_link_drops_all():
+    loss = link_loss(np.array([50.0, 200.0, 10.0]), np.array([100.0, 100.0, 0.0]))
+    assert loss == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_latency_grows_with_utilisation_and_caps_at_buffer():
+    lat = link_latency_ms(np.array([10.0, 10.0, 10.0]), np.array([0.1, 0.9, 2.0]))
+    assert lat[0] < lat[1] < lat[2]
+    assert lat[2] == pytest.approx(50.0)
+
+
+def fat_tree(k=4):
+    b = TopologyBuilder()
+    b.site("dc")
+    ft = add_fat_tree(b, "dc", k)
+    return b.build(), ft
+
+
+def test_fat_tree_sizes():
+    topo, ft = fat_tree(4)
+    kinds = topo.node_kind
+    assert kinds.count("spine") == 4 and kinds.count("agg") == 8 and kinds.count("tor") == 8
+    assert kinds.count("host") == 16
+    assert topo.n_links == 16 + 16 + 16  # tor-agg, agg-core, host-tor
+
+
+def test_ecmp_spreads_over_all_paths_and_avoids_dead_links():
+    topo, ft = fat_tree(4)
+    n = 400
+    src = np.zeros(n, dtype=np.int64)  # pod 0 tor 0
+    dst = np.full(n, 2, dtype=np.int64)  # pod 1 tor 0
+    ok = np.ones(topo.n_links, dtype=bool)
+    links, routable = fat_tree_ecmp(ft, src, dst, np.arange(n), ok)
+    assert routable.all()
+    used_cores = {int(l) for l in links[:, 1]}
+    assert len(used_cores) == 4  # (k/2)^2 paths, each hash lands on one
+    dead = int(ft.tor_agg[0, 0, 0])
+    ok[dead] = False
+    links2, routable2 = fat_tree_ecmp(ft, src, dst, np.arange(n), ok)
+    assert routable2.all() and dead not in links2
+    # only flows that used the dead link moved
+    moved = (links != links2).any(axis=1)
+    assert moved.sum() <= (links[:, 0] == dead).sum() + n // 2
+
+
+def test_ecmp_intra_pod_uses_no_core():
+    topo, ft = fat_tree(4)
+    links, routable = fat_tree_ecmp(ft, np.array([0]), np.array([1]), np.array([7]), np.ones(topo.n_links, bool))
+    assert routable[0] and links[0, 1] == -1 and links[0, 2] == -1 and links[0, 0] >= 0

@@ -1,0 +1,149 @@
+"""Configuration-changing mitigations and the diff they make to the rendered configurations.
+
+Kinds: ``acl_block DEVICE PREFIX`` (deny inbound traffic to PREFIX), ``igp_cost LINK COST``
+(OSPF cost on both ends), ``bgp_shutdown DEVICE NEIGHBOR`` (shut an iBGP session),
+``prefix_list DEVICE PREFIX`` (stop exporting PREFIX).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from twin.config.render import RouterConfig, base_configs, render_all, wan_routers
+from twin.errors import SafetyError
+
+if TYPE_CHECKING:
+    from twin.safety.mitigation import Mitigation
+    from twin.sim.twin import Twin
+
+__all__ = ["ConfigChange", "parse_change", "config_diff", "apply_change", "render_change"]
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    kind: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    KINDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "acl_block": ("device", "prefix"),
+        "igp_cost": ("link", "cost"),
+        "bgp_shutdown": ("device", "neighbor"),
+        "prefix_list": ("device", "prefix"),
+    }
+
+    @property
+    def label(self) -> str:
+        return " ".join([self.kind, *(str(v) for v in self.args.values())])
+
+    @property
+    def phrase(self) -> str:
+        a = self.args
+        return {
+            "acl_block": f"blocking {a.get('prefix')} at {a.get('device')}",
+            "igp_cost": f"setting the IGP cost of {a.get('link')} to {a.get('cost')}",
+            "bgp_shutdown": f"shutting BGP from {a.get('device')} to {a.get('neighbor')}",
+            "prefix_list": f"filtering {a.get('prefix')} out of {a.get('device')}'s announcements",
+        }[self.kind]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tool": self.kind, "args": dict(self.args)}
+
+    def equivalent(self, twin: "Twin") -> "Mitigation":
+        """The twin action with the same forwarding effect, or a no-op when the twin has none."""
+        from twin.safety.mitigation import Mitigation
+
+        if self.kind == "igp_cost" and int(self.args["cost"]) >= 65535:
+            return Mitigation("drain_link", {"link": self.args["link"]})
+        return Mitigation("config_only", dict(self.args))
+
+
+def _prefix(value: Any, kind: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(str(value), strict=False))
+    except ValueError:
+        raise SafetyError(f"{kind}: {value!r} is not an IPv4 prefix (e.g. 172.16.1.0/24)") from None
+
+
+def parse_change(twin: "Twin", value: "ConfigChange | str | Mapping[str, Any]") -> ConfigChange:
+    """Validate a config change (object, ``"acl_block b2-us-east 172.16.1.0/24"`` or mapping)."""
+    if isinstance(value, ConfigChange):
+        kind, args = value.kind, dict(value.args)
+    elif isinstance(value, str):
+        parts = value.split()
+        kind = parts[0] if parts else ""
+        args = dict(zip(ConfigChange.KINDS.get(kind, ()), parts[1:]))
+    else:
+        kind, args = str(value.get("tool", value.get("kind", ""))), dict(value.get("args") or {})
+    if kind not in ConfigChange.KINDS:
+        raise SafetyError(f"unknown config change {kind!r} (allowed: {', '.join(ConfigChange.KINDS)})")
+    need = ConfigChange.KINDS[kind]
+    for name in need:
+        if name not in args:
+            raise SafetyError(f"{kind}: missing argument {name!r} (arguments: {', '.join(need)})")
+    routers = wan_routers(twin)
+    topo = twin.world.topology
+    for name in ("device", "neighbor"):
+        if name in args and args[name] not in routers:
+            raise SafetyError(f"{kind}: unknown {name} {args[name]!r} (WAN routers: {', '.join(routers)})")
+    if "neighbor" in args:
+        plane = lambda r: topo.node_plane[topo.node_index[r]]  # noqa: E731
+        if plane(args["neighbor"]) != plane(args["device"]) or args["neighbor"] == args["device"]:
+            raise SafetyError(f"{kind}: {args['neighbor']} is not a BGP neighbor of {args['device']}")
+    if "link" in args:
+        wan = [n for i, n in enumerate(topo.links) if topo.link_plane[i] in topo.planes]
+        if args["link"] not in wan:
+            raise SafetyError(f"{kind}: unknown link {args['link']!r} (WAN links: {', '.join(wan)})")
+    if "cost" in args:
+        try:
+            cost = int(args["cost"])
+        except (TypeError, ValueError):
+            cost = -1
+        if not 1 <= cost <= 65535:
+            raise SafetyError(f"{kind}: cost must be an integer 1-65535, got {args['cost']!r}")
+        args["cost"] = cost
+    if "prefix" in args:
+        args["prefix"] = _prefix(args["prefix"], kind)
+    return ConfigChange(kind, {k: args[k] for k in need})
+
+
+def apply_change(twin: "Twin", change: ConfigChange, configs: dict[str, RouterConfig] | None = None
+                 ) -> dict[str, RouterConfig]:
+    """The router configurations after ``change`` (a copy; the input is untouched)."""
+    out = copy.deepcopy(configs or base_configs(twin))
+    a = change.args
+    topo = twin.world.topology
+    if change.kind == "acl_block":
+        out[a["device"]].acl_deny.append(a["prefix"])
+    elif change.kind == "prefix_list":
+        out[a["device"]].prefix_deny.append(a["prefix"])
+    elif change.kind == "bgp_shutdown":
+        out[a["device"]].bgp_shutdown.append(a["neighbor"])
+        out[a["neighbor"]].bgp_shutdown.append(a["device"])
+    elif change.kind == "igp_cost":
+        i = topo.link_index[a["link"]]
+        for node in (topo.link_a[i], topo.link_b[i]):
+            out[topo.nodes[int(node)]].ospf_cost[i] = int(a["cost"])
+    return out
+
+
+def config_diff(before: dict[str, str], after: dict[str, str]) -> str:
+    """Unified diff of every router whose configuration changed."""
+    chunks = []
+    for name in sorted(before):
+        if before[name] != after.get(name):
+            chunks.extend(difflib.unified_diff(before[name].splitlines(keepends=True),
+                                               after.get(name, "").splitlines(keepends=True),
+                                               fromfile=f"before/{name}.cfg", tofile=f"after/{name}.cfg"))
+    return "".join(chunks)
+
+
+def render_change(twin: "Twin", change: ConfigChange) -> tuple[dict[str, str], dict[str, str], str]:
+    """``(before, after, diff)`` rendered configurations for ``change``."""
+    base = base_configs(twin)
+    before = render_all(twin, base)
+    after = render_all(twin, apply_change(twin, change, base))
+    return before, after, config_diff(before, after)

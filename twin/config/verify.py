@@ -1,0 +1,211 @@
+"""Verify a configuration change before it is pushed: one interface, two back-ends.
+
+* **embedded** (always): the change checked in the twin's own model. For each WAN plane,
+  reachability between all site pairs before and after (networkx over usable links with OSPF
+  costs; BGP sessions and export filters decide whether a site's prefix is learned; inbound ACLs
+  on the shortest path drop traffic), and what traffic the change blocks or moves, in Gbps
+  scaled to the latest telemetry. Rendered configurations are also checked for undefined
+  references (ACLs, prefix-lists, route-maps).
+* **Batfish** (when ``TWIN_BATFISH_HOST`` names a service): before/after snapshots of the
+  rendered configurations through pybatfish: parse status, init issues, undefined references,
+  differential reachability. A Batfish result is only ever reported when Batfish answered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from twin.config.change import ConfigChange, apply_change, config_diff, parse_change
+from twin.config.render import RouterConfig, addressing, base_configs, render_all
+from twin.sim.network import usable_links
+from twin.sim.world import CLASSES
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["VerifyResult", "verify", "embedded_check", "batfish_check", "undefined_references", "BATFISH_PORT"]
+
+BATFISH_PORT = 9996
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    change: str
+    diff: str
+    embedded: dict[str, Any]
+    batfish_status: str  # "Batfish: not configured" | "Batfish: unreachable at HOST" | "Batfish: passed" | ...
+    batfish: dict[str, Any] | None = None
+    blocked_gbps: float = 0.0
+    moved_gbps: float = 0.0
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.blocked_gbps == 0 and not self.embedded.get("undefined_references")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ok"] = self.ok
+        return out
+
+
+_REF = re.compile(r"(?:ip access-group|route-map|prefix-list) (\S+)")
+
+
+def undefined_references(configs: dict[str, str]) -> list[str]:
+    """``router: kind NAME`` for every ACL / prefix-list / route-map used but not defined."""
+    out = []
+    for router, text in configs.items():
+        defined = set(re.findall(r"^ip access-list extended (\S+)", text, re.M))
+        defined |= set(re.findall(r"^ip prefix-list (\S+)", text, re.M))
+        defined |= set(re.findall(r"^route-map (\S+)", text, re.M))
+        for line in text.splitlines():
+            s = line.strip()
+            if s.startswith(("ip access-list", "ip prefix-list", "route-map ")):
+                continue
+            for name in _REF.findall(s):
+                if name not in defined:
+                    out.append(f"{router}: {name}")
+    return sorted(set(out))
+
+
+def _paths(twin: "Twin", configs: dict[str, RouterConfig]) -> dict[tuple[str, int], list[int] | None]:
+    """(plane, pair index) -> router path, or None when unreachable, for every site pair."""
+    topo, w = twin.world.topology, twin.world
+    usable = usable_links(w, twin.state)
+    plan = addressing(twin)
+    out: dict[tuple[str, int], list[int] | None] = {}
+    for plane in topo.planes:
+        g = nx.Graph()
+        for i, p in enumerate(topo.link_plane):
+            if p == plane and usable[i]:
+                a, b = int(topo.link_a[i]), int(topo.link_b[i])
+                cost = max(configs[topo.nodes[a]].ospf_cost.get(i, int(topo.metric[i])),
+                           configs[topo.nodes[b]].ospf_cost.get(i, int(topo.metric[i])))
+                g.add_edge(a, b, weight=cost)
+        for k, (src, dst) in enumerate(w.pairs):
+            s, d = f"{plane}-{src}", f"{plane}-{dst}"
+            if s not in configs or d not in configs:
+                continue
+            si, di = topo.node_index[s], topo.node_index[d]
+            prefix = plan.site_prefix[dst]
+            exported = not any(ipaddress.IPv4Network(prefix).subnet_of(ipaddress.IPv4Network(p))
+                               for p in configs[d].prefix_deny)
+            session = d not in configs[s].bgp_shutdown and s not in configs[d].bgp_shutdown
+            if not (exported and session and si in g and di in g and nx.has_path(g, si, di)):
+                out[(plane, k)] = None
+                continue
+            path = nx.shortest_path(g, si, di, weight="weight")
+            dropped = any(ipaddress.IPv4Network(prefix).overlaps(ipaddress.IPv4Network(p))
+                          for node in path[1:] for p in configs[topo.nodes[node]].acl_deny)
+            out[(plane, k)] = None if dropped else path
+    return out
+
+
+def embedded_check(twin: "Twin", change: ConfigChange) -> dict[str, Any]:
+    """Reachability before/after and the traffic the change blocks or moves, in the twin's model."""
+    w = twin.world
+    base = base_configs(twin)
+    after_cfg = apply_change(twin, change, base)
+    before, after = _paths(twin, base), _paths(twin, after_cfg)
+    latest = twin.telemetry.latest()
+    scale = {}
+    for c, cls in enumerate(CLASSES):
+        base_gbps = float(w.demand_gbps[w.demand_class == c].sum())
+        seen = latest.kpi.get(f"{cls}_gbps") if latest is not None else None
+        scale[cls] = (seen / base_gbps) if seen is not None and base_gbps > 0 else 1.0
+    placement = twin.state.te_class_plane
+    blocked, moved, lost = 0.0, 0.0, []
+    for key in before:
+        plane, k = key
+        if before[key] is not None and after.get(key) is None:
+            lost.append(f"{plane}: {w.pairs[k][0]} -> {w.pairs[k][1]}")
+    for j in range(w.demand_gbps.shape[0]):
+        cls = CLASSES[int(w.demand_class[j])]
+        key = (placement.get(cls, w.class_plane.get(cls)), int(w.demand_pair[j]))
+        gbps = float(w.demand_gbps[j]) * scale[cls]
+        if key not in before or before[key] is None:
+            continue
+        if after.get(key) is None:
+            blocked += gbps
+        elif after[key] != before[key]:
+            moved += gbps
+    rendered = render_all(twin, after_cfg)
+    return {"pairs_checked": len(before), "pairs_reachable_before": sum(v is not None for v in before.values()),
+            "pairs_reachable_after": sum(v is not None for v in after.values()), "pairs_lost": lost,
+            "blocked_gbps": round(blocked, 3), "moved_gbps": round(moved, 3),
+            "undefined_references": undefined_references(rendered)}
+
+
+def _reachable(host: str, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, BATFISH_PORT), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def batfish_check(host: str, before: dict[str, str], after: dict[str, str]) -> dict[str, Any]:
+    """Ask a Batfish service about the before/after snapshots (raises on any failure)."""
+    from pybatfish.client.session import Session  # heavy and optional: imported only here
+
+    bf = Session(host=host)
+    bf.set_network("twin-precheck")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, configs in (("before", before), ("after", after)):
+            d = Path(tmp) / name / "configs"
+            d.mkdir(parents=True)
+            for router, text in configs.items():
+                (d / f"{router}.cfg").write_text(text)
+            bf.init_snapshot(str(Path(tmp) / name), name=name, overwrite=True)
+    parse = bf.q.fileParseStatus().answer(snapshot="after").frame()
+    issues = bf.q.initIssues().answer(snapshot="after").frame()
+    undefined = bf.q.undefinedReferences().answer(snapshot="after").frame()
+    diff = bf.q.differentialReachability().answer(snapshot="after", reference_snapshot="before").frame()
+    bad_parse = parse[parse["Status"] != "PASSED"]["File_Name"].tolist() if "Status" in parse else []
+    return {"parse_failed": bad_parse, "init_issues": len(issues), "undefined_references": len(undefined),
+            "reachability_changes": len(diff),
+            "passed": not bad_parse and len(undefined) == 0 and len(diff) == 0}
+
+
+def verify(change: ConfigChange | str | dict, twin: "Twin") -> VerifyResult:
+    """Check ``change`` with the embedded model and, when one is named, a Batfish service."""
+    change = parse_change(twin, change)
+    base = base_configs(twin)
+    before, after = render_all(twin, base), render_all(twin, apply_change(twin, change, base))
+    diff = config_diff(before, after)
+    emb = embedded_check(twin, change)
+    host = os.environ.get("TWIN_BATFISH_HOST", "").strip()
+    bf: dict[str, Any] | None = None
+    if not host:
+        status = "Batfish: not configured"
+    elif not _reachable(host):
+        status = f"Batfish: unreachable at {host}"
+    else:
+        try:
+            bf = batfish_check(host, before, after)
+            status = "Batfish: passed" if bf["passed"] else (
+                f"Batfish: found issues ({len(bf['parse_failed'])} files failed to parse, "
+                f"{bf['undefined_references']} undefined references, {bf['reachability_changes']} reachability changes)")
+        except Exception as exc:  # a Batfish problem must never read as a pass
+            bf = None
+            status = f"Batfish: error at {host} ({type(exc).__name__}: {exc})"
+    lost = emb["pairs_lost"]
+    summary = (f"Embedded check: {len(lost)} site pair{'s' if len(lost) != 1 else ''} lose reachability"
+               + (f" ({', '.join(lost[:4])}{', ...' if len(lost) > 4 else ''})" if lost else "")
+               + f"; blocks {emb['blocked_gbps']:.1f} Gbps, moves {emb['moved_gbps']:.1f} Gbps; "
+               + (f"undefined references: {', '.join(emb['undefined_references'])}" if emb["undefined_references"]
+                  else "no undefined references") + f". {status}"
+               + ("" if bf is not None else " (embedded result shown)") + ".")
+    return VerifyResult(change.label, diff, emb, status, bf, float(emb["blocked_gbps"]), float(emb["moved_gbps"]),
+                        summary)

@@ -1,0 +1,225 @@
+"""``twin/Incident-v0``: one incident as a gymnasium episode, one tool call per step.
+
+>>> import gymnasium, twin.envs
+>>> env = gymnasium.make("twin/Incident-v0", scenario="b2b4-casc1", max_steps=8)
+>>> obs, info = env.reset(seed=0)
+>>> obs, reward, terminated, truncated, info = env.step(int(info["action_mask"].argmax()))
+
+Episode: ``reset`` builds a Twin (its seed drawn from ``self.np_random``, so a reset seed fixes the
+trajectory) and runs it until the first critical alert. Each step is one tool call through the
+:class:`~twin.tools.Toolbox`, which advances simulated time by the tool's duration.
+
+Action: ``Discrete(n_tools * max_targets)``; index ``tool * max_targets + slot`` (see
+:mod:`twin.envs.actions` for why not MultiDiscrete, the slot order and argument defaults).
+``info["action_mask"]`` (int8) marks valid pairs; a masked action returns a structured error
+result, costs ``BAD_ACTION_S`` of simulated time and ``INVALID_PENALTY``, and the episode goes on.
+
+Reward per step: minus customer impact over the step (sum over the telemetry samples the step
+covered of ``kpi["impact"] * tick / 60``: SLO-violation minutes weighted by traffic), minus
+``HARM_PENALTY`` when a mitigation makes things worse (impact after it lands exceeds impact before
+it by ``HARM_MARGIN``), minus ``STEP_COST``. On truncation the incident is charged as if it went
+on at its last impact until ``time_limit``, so stalling with cheap calls never pays.
+``terminated`` when :func:`twin.episode.is_mitigated` says SLOs are restored and held for the
+scenario's ``settle`` time; ``truncated`` at ``max_steps`` calls or ``time_limit`` seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from twin.envs.actions import ActionTable, default_args
+from twin.envs.observation import ObservationEncoder
+from twin.scenario import Scenario, load_scenario
+from twin.sim.twin import Twin
+from twin.tools.base import Tool, ToolResult
+from twin.tools.registry import ToolRegistry, default_registry
+from twin.tools.toolbox import Toolbox
+
+__all__ = ["IncidentEnv", "STEP_COST", "HARM_PENALTY", "INVALID_PENALTY", "HARM_MARGIN", "BAD_ACTION_S"]
+
+STEP_COST = 0.01
+HARM_PENALTY = 1.0
+HARM_MARGIN = 0.05  # impact is a fraction of traffic harmed; smaller rises are noise
+INVALID_PENALTY = 0.1
+BAD_ACTION_S = 5.0  # a masked action wastes an operator's few seconds, like a malformed call
+DEFAULT_MAX = {"link": 64, "service": 32, "device": 32}
+
+
+class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
+    """One incident of one scenario; see the module docstring for the contract."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, scenario: str | Path | Scenario = "b2b4-casc1", max_steps: int = 64,
+                 time_limit: float | None = None, max_entities: dict[str, int] | int | None = None,
+                 max_targets: int = 16, registry: ToolRegistry | list[Tool] | None = None,
+                 render_mode: str | None = None) -> None:
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.max_steps = int(max_steps)
+        self.time_limit = float(time_limit if time_limit is not None else self.scenario.duration)
+        if isinstance(max_entities, int):
+            max_entities = {k: max_entities for k in DEFAULT_MAX}
+        self.max_entities = {**DEFAULT_MAX, **(max_entities or {})}
+        if isinstance(registry, list):
+            registry = ToolRegistry(registry)
+        self.registry = registry if registry is not None else default_registry()
+        self.render_mode = render_mode
+        probe = Twin(self.scenario, seed=self.scenario.seed)  # building is cheap; nothing runs
+        self.toolbox = Toolbox(probe, self.registry)
+        self.tools: list[Tool] = self.toolbox.tools
+        self.table = ActionTable(self.tools, max_targets)
+        self.encoder = ObservationEncoder(probe, self.tools, self.max_entities, max_targets)
+        self.action_space = spaces.Discrete(self.table.n)
+        self.observation_space = self.encoder.space()
+        self.twin = probe
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.steps = 0
+        self.start = self.twin.now
+        self.last: ToolResult | None = None
+        self.last_slot = -1
+        self.pending: list[tuple[int, float]] = []  # (action record index, impact before it)
+        self._targets = self.table.targets(self.toolbox)
+        self._seen = len(self.twin.telemetry.samples)
+
+    # -- gymnasium API -------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        twin_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.twin = Twin(self.scenario, seed=twin_seed)
+        self.toolbox = Toolbox(self.twin, self.registry)
+        self._run_to_first_critical()
+        self.encoder.reset(self.twin)
+        self._reset_state()
+        return self._obs(0.0), self._info()
+
+    def step(self, action: Any):
+        tool, target, error = self._decode(action)
+        if error is not None:
+            before = self._impact()
+            return self._finish(self._invalid(action, tool, error), -1, before, None)
+        assert tool is not None
+        slot = int(np.asarray(action).reshape(-1)[0]) % self.table.max_targets
+        return self._call(tool.name, default_args(tool, target, self.twin, self.toolbox), slot)
+
+    def action_masks(self) -> np.ndarray:
+        """The current mask as booleans (the hook sb3-contrib's MaskablePPO looks for)."""
+        return self.table.mask(self._targets).astype(bool)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        alerts = ", ".join(f"{a.name}@{a.entity}" for a in self.twin.open_alerts()) or "none"
+        last = self.last.text(200) if self.last is not None else "-"
+        return f"t={self.twin.now:.0f}s step={self.steps} impact={self._impact():.3f} alerts: {alerts}\nlast: {last}"
+
+    # -- tool calls by name (the text wrapper and scripted agents use this) --------------------
+    def call(self, name: str, args: dict[str, Any] | None) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
+        """Step with a named tool call instead of an index; bad calls come back as error results."""
+        slot = -1
+        ti = self.table.index.get(name) if isinstance(name, str) else None
+        if ti is not None and isinstance(args, dict):
+            tool = self.tools[ti]
+            try:
+                idx = self.table.encode(name, args.get(tool.target) if tool.target else None, self._targets)
+            except TypeError:  # an unhashable target value
+                idx = None
+            slot = idx % self.table.max_targets if idx is not None else -1
+        return self._call(name, args if args is not None else {}, slot)
+
+    def _call(self, name: Any, args: Any, slot: int):
+        before = self._impact()
+        n_actions = len(self.twin.state.actions)
+        result = self.toolbox.call(name, args)
+        tool = self.registry.get(name) if result.ok else None
+        if tool is not None and tool.kind == "mitigate":
+            self.pending.extend((i, before) for i in range(n_actions, len(self.twin.state.actions)))
+        return self._finish(result, slot if result.ok else -1, before, tool)
+
+    def _finish(self, result: ToolResult, slot: int, before: float, tool: Tool | None):
+        self.steps += 1
+        self.last, self.last_slot = result, slot
+        penalty = 0.0 if result.ok else INVALID_PENALTY
+        reward = -self._impact_minutes() - STEP_COST - penalty - HARM_PENALTY * self._harm()
+        terminated = self._mitigated()
+        truncated = not terminated and (self.steps >= self.max_steps or self.twin.now >= self.time_limit)
+        if truncated:  # the incident goes on unmitigated until the time limit
+            reward -= self._impact() * max(self.time_limit - self.twin.now, 0.0) / 60.0
+        self._targets = self.table.targets(self.toolbox)
+        return self._obs(self._impact() - before), float(reward), terminated, truncated, self._info()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _decode(self, action: Any) -> tuple[Tool | None, str | None, str | None]:
+        try:
+            a = int(np.asarray(action).reshape(-1)[0]) if np.ndim(action) else int(action)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None, None, f"action must be an integer in [0, {self.table.n}), got {action!r}"
+        return self.table.decode(a, self._targets)
+
+    def _invalid(self, action: Any, tool: Tool | None, error: str) -> ToolResult:
+        t0 = self.twin.now
+        self.twin.run(until=t0 + BAD_ACTION_S)
+        allowed = tuple(self._targets[self.table.index[tool.name]]) if tool is not None and tool.target else None
+        return ToolResult(False, tool.name if tool is not None else "?", {"action": repr(action)}, {},
+                          f"error: {error}", error=error, allowed=allowed, t_start=t0, t_end=self.twin.now)
+
+    def _run_to_first_critical(self) -> None:
+        twin, tick = self.twin, self.scenario.tick
+        while twin.now < self.time_limit:
+            twin.run(until=min(twin.now + tick, self.time_limit))
+            if any(a["severity"] == "critical" for a in twin.state.alerts_open.values()):
+                return
+
+    def _impact(self) -> float:
+        latest = self.twin.telemetry.latest()
+        value = latest.kpi.get("impact", 0.0) if latest is not None else 0.0
+        return float(value) if np.isfinite(value) else 0.0
+
+    def _impact_minutes(self) -> float:
+        """Impact over the samples taken since the last step, in traffic-weighted minutes."""
+        samples = self.twin.telemetry.samples
+        n = len(samples)
+        new = samples.tail(n - self._seen) if n > self._seen else []
+        self._seen = n
+        tick = self.scenario.tick
+        return float(sum(s.kpi.get("impact", 0.0) for s in new)) * tick / 60.0
+
+    def _harm(self) -> float:
+        """Count mitigations that landed (and were sampled since) with impact above where it stood."""
+        latest = self.twin.telemetry.latest()
+        if latest is None or not self.pending:
+            return 0.0
+        actions = self.twin.state.actions
+        harmed, keep = 0, []
+        for i, before in self.pending:
+            rec = actions[i]
+            if rec["status"] == "done" and latest.t > rec["lands"]:
+                harmed += int(self._impact() > before + HARM_MARGIN)
+            else:
+                keep.append((i, before))
+        self.pending = keep
+        return float(harmed)
+
+    def _mitigated(self) -> bool:
+        from twin.episode import is_mitigated
+
+        return bool(is_mitigated(self.twin, self.start))
+
+    def _obs(self, impact_change: float) -> dict[str, np.ndarray]:
+        elapsed = self.twin.now / self.time_limit if self.time_limit > 0 else 1.0
+        return self.encoder.encode(self.twin, elapsed, self.last, self.last_slot, self._impact(), impact_change)
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "action_mask": self.table.mask(self._targets),
+            "sim_time": self.twin.now,
+            "steps": self.steps,
+            "impact": self._impact(),
+            "last_result": self.last.to_dict() if self.last is not None else {},
+        }

@@ -1,0 +1,17 @@
+"""Safety pre-check: trial a mitigation on forks of the twin, with quantified risk, before production.
+
+>>> from twin import Twin
+>>> from twin.safety import precheck
+>>> t = Twin("b2b4-casc1"); t.run(until="12m")
+>>> precheck(t, "freeze_te", draws=2).verdict
+'safe'
+"""
+
+from twin.errors import PolicyError, SafetyError
+from twin.safety.mitigation import Mitigation, describe, parse_mitigation
+from twin.safety.policy import DEFAULT_POLICY, Policy, load_policy
+from twin.safety.precheck import Draw, plan_draws, precheck, rank
+from twin.safety.report import Report, Spread
+
+__all__ = ["precheck", "rank", "Mitigation", "parse_mitigation", "describe", "Report", "Spread", "Policy",
+           "load_policy", "DEFAULT_POLICY", "Draw", "plan_draws", "SafetyError", "PolicyError"]

@@ -1,0 +1,173 @@
+"""Risk figures of one simulated future, read from a fork's telemetry.
+
+Connection-level figures follow SWARM's idea, kept deliberately simple: flows of a traffic
+class see the class's loss ``p`` (kpi ``user_loss`` / ``interdc_loss``) and an RTT of
+``2 * H * L(t)``, where ``H`` is the class's demand-weighted hop count on its home plane and
+``L(t)`` the throughput-weighted one-way latency of WAN links. A flow's rate is the Mathis
+formula ``MSS / RTT * 1.22 / sqrt(p)`` capped by its fair share (``FAIR_SHARE_MBPS * (1 - p)``).
+Flow sizes are lognormal with a Pareto tail; a flow's completion time is ``size / rate`` plus
+``RTT * log2(1 + size / (IW * MSS))`` for slow start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import networkx as nx
+import numpy as np
+
+from twin.sim.world import CLASSES
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+    from twin.telemetry.recorder import Sample
+
+__all__ = ["RunFigures", "read_figures", "flow_percentiles", "wan_links", "MSS_BYTES", "FAIR_SHARE_MBPS"]
+
+MSS_BYTES = 1460
+INITIAL_WINDOW = 10
+FAIR_SHARE_MBPS = 10.0  # per-flow share of an uncongested class (about 100 flows per Gbps)
+FLOWS_PER_CLASS = 400
+_L = {"utilisation": 0, "loss": 1, "latency_ms": 2, "throughput_gbps": 3, "up": 4}
+
+
+@dataclass
+class RunFigures:
+    """What one future (a candidate or doing nothing, under one draw) looked like."""
+
+    values: dict[str, float]
+    plane_loss: dict[str, float]  # throughput-weighted loss per WAN plane after landing
+    alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (rule, entity) -> severity, opened in the window
+    services: tuple[str, ...] = ()
+    active: frozenset[tuple[str, str]] = frozenset()  # every alert firing at some point in the window
+
+
+def wan_links(twin: "Twin") -> np.ndarray:
+    topo = twin.world.topology
+    return np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
+
+
+_HOPS: dict[int, dict[str, float]] = {}
+
+
+def _class_hops(twin: "Twin") -> dict[str, float]:
+    """Demand-weighted hop count of each class on its home plane (cached per world)."""
+    w = twin.world
+    key = id(w)
+    if key not in _HOPS:
+        topo = w.topology
+        out = {}
+        for c, cls in enumerate(CLASSES):
+            plane = w.class_plane.get(cls)
+            if plane not in topo.planes:
+                out[cls] = 2.0
+                continue
+            g = topo.plane_graph(plane)
+            lengths = dict(nx.all_pairs_shortest_path_length(g))
+            hops, weight = 0.0, 0.0
+            for p, gbps in zip(w.demand_pair[w.demand_class == c], w.demand_gbps[w.demand_class == c]):
+                src, dst = w.pairs[int(p)]
+                s, d = topo.node_index.get(f"{plane}-{src}"), topo.node_index.get(f"{plane}-{dst}")
+                h = lengths.get(s, {}).get(d)
+                if h is not None:
+                    hops += h * gbps
+                    weight += gbps
+            out[cls] = hops / weight if weight else 2.0
+        _HOPS[key] = out
+    return _HOPS[key]
+
+
+def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Generator, n: int = FLOWS_PER_CLASS
+                     ) -> dict[str, float]:
+    """Throughput (Mbps) and completion time (ms) percentiles of ``n`` flows over the samples given."""
+    if loss.size == 0:
+        return {}
+    at = rng.integers(0, loss.size, n)
+    body = rng.lognormal(np.log(50e3), 1.5, n)
+    tail = (rng.pareto(1.2, n) + 1.0) * 1e6
+    size = np.where(rng.random(n) < 0.1, tail, body)  # bytes
+    p = np.clip(loss[at], 0.0, 0.999)
+    rtt = np.maximum(rtt_ms[at], 0.1) / 1e3
+    with np.errstate(divide="ignore"):
+        mathis = np.where(p > 0, MSS_BYTES * 8 / rtt * 1.22 / np.sqrt(p), np.inf) / 1e6
+    rate = np.maximum(np.minimum(mathis, FAIR_SHARE_MBPS * (1 - p)), 1e-3)
+    fct = size * 8 / (rate * 1e6) + rtt * np.log2(1 + size / (INITIAL_WINDOW * MSS_BYTES))
+    out = {}
+    for q in (10, 50, 90):
+        out[f"throughput_p{q}_mbps"] = float(np.percentile(rate, q))
+    for q in (50, 90, 99):
+        out[f"fct_p{q}_ms"] = float(np.percentile(fct, q) * 1e3)
+    return out
+
+
+def _plane_loss(samples: list["Sample"], twin: "Twin") -> dict[str, float]:
+    topo = twin.world.topology
+    out = {}
+    if not samples:
+        return {p: 0.0 for p in topo.planes}
+    block = np.stack([s.link for s in samples]).astype(float)
+    for plane in topo.planes:
+        mask = np.array([p == plane for p in topo.link_plane])
+        loss = np.nan_to_num(np.clip(block[:, mask, _L["loss"]], 0, 0.999))
+        carried = np.nan_to_num(block[:, mask, _L["throughput_gbps"]])
+        offered = carried / (1 - loss)
+        out[plane] = float((offered * loss).sum() / offered.sum()) if offered.sum() > 0 else 0.0
+    return out
+
+
+def read_figures(fork: "Twin", n_before: int, t0: float, landing: float, settle: float,
+                 flow_seed: int, closed_before: int) -> RunFigures:
+    """Figures of ``fork`` from ``t0`` on; ``n_before``/``closed_before``: sample/alert counts at t0."""
+    tick = fork.scenario.tick
+    samples = fork.telemetry.samples.tail(len(fork.telemetry.samples) - n_before)
+    after = [s for s in samples if s.t >= landing + settle] or samples[-1:]
+    wan = wan_links(fork)
+    k = {name: np.array([s.kpi.get(name, 0.0) for s in samples]) for name in ("slo_violations", "impact", "user_loss",
+                                                                             "interdc_loss")}
+    ka = {name: np.array([s.kpi.get(name, 0.0) for s in after]) for name in ("slo_violations", "user_loss", "interdc_loss")}
+    links = np.stack([s.link for s in after]).astype(float) if after else np.zeros((0, wan.size, 5))
+    util = np.nan_to_num(links[:, wan, _L["utilisation"]]) if links.size else np.zeros((1, 1))
+    lloss = np.nan_to_num(links[:, wan, _L["loss"]]) if links.size else np.zeros((1, 1))
+    class_loss = np.maximum(ka["user_loss"], ka["interdc_loss"])
+    values = {
+        "slo_minutes": float((k["slo_violations"] > 0).sum() * tick / 60.0),
+        "slo_minutes_after": float((ka["slo_violations"] > 0).sum() * tick / 60.0),
+        "impact_minutes": float(k["impact"].sum() * tick / 60.0),
+        "peak_utilisation": float(util.max()) if util.size else 0.0,
+        "peak_loss": float(class_loss.max()) if class_loss.size else 0.0,
+        "mean_loss": float(class_loss.mean()) if class_loss.size else 0.0,
+        "peak_link_loss": float(lloss.max()) if lloss.size else 0.0,
+        "user_loss": float(ka["user_loss"].mean()) if after else 0.0,
+        "interdc_loss": float(ka["interdc_loss"].mean()) if after else 0.0,
+    }
+    # connection-level figures per class, over the samples after landing
+    if links.size:
+        lat = np.nan_to_num(links[:, wan, _L["latency_ms"]])
+        thr = np.nan_to_num(links[:, wan, _L["throughput_gbps"]])
+        one_way = (lat * thr).sum(axis=1) / np.maximum(thr.sum(axis=1), 1e-9)
+        one_way = np.where(thr.sum(axis=1) > 0, one_way, lat.mean(axis=1))
+        hops = _class_hops(fork)
+        for c, cls in enumerate(CLASSES):
+            rng = np.random.default_rng([flow_seed, c])
+            rtt = 2 * hops[cls] * one_way
+            for name, v in flow_percentiles(np.nan_to_num(ka[f"{cls}_loss"]), rtt, rng).items():
+                values[f"{cls}_{name}"] = v
+    alerts: dict[tuple[str, str], str] = {}
+    services = set()
+    closed = fork.telemetry.closed_alerts
+    active = set()
+    for a in closed.tail(len(closed) - closed_before):
+        active.add((a.name, a.entity))
+        if a.start >= t0:
+            alerts[(a.name, a.entity)] = a.severity
+            if a.entity_kind == "service":
+                services.add(a.entity)
+    for a in fork.state.alerts_open.values():
+        active.add((a["name"], a["entity"]))
+        if a["start"] >= t0:
+            alerts[(a["name"], a["entity"])] = a["severity"]
+            if a["entity_kind"] == "service":
+                services.add(a["entity"])
+    values["services_affected"] = float(len(services))
+    return RunFigures(values, _plane_loss(after, fork), alerts, tuple(sorted(services)), frozenset(active))

@@ -1,0 +1,367 @@
+"""Trial a mitigation on forks of the twin before it touches production.
+
+For each what-if draw ``d`` (common random numbers: the candidate and doing nothing see the
+same draw) the pre-check forks the twin, reseeds the fork's generator from the draw, and:
+
+* scales demand (traffic classes and service entry rates) by a lognormal factor, ``exp(N(0, 0.1))``;
+* delays the mitigation by 0-5 minutes (it lands later than planned);
+* on even draws, fails one further component the mitigation leans on a minute after it lands:
+  one of the three WAN links carrying most traffic then (a replica of the service for service
+  mitigations). Doing nothing gets the same failure at the same time.
+
+Draw 0 is the nominal case: no variation, no delay, no failure. Each future runs ``horizon``
+seconds; figures are read from the fork's telemetry (:mod:`twin.safety.figures`), then an N-1
+check fails the busiest WAN link for one tick on a fork of the fork. A policy turns the
+figures into a verdict. The twin given is never changed: everything runs on forks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from twin.safety.figures import RunFigures, read_figures, wan_links
+from twin.safety.mitigation import Mitigation, describe, parse_mitigation
+from twin.safety.policy import Policy, load_policy
+from twin.safety.report import DrawSummary, Report, Spread
+from twin.sim.actions import ACTIONS
+from twin.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["precheck", "rank", "Draw", "plan_draws", "DEMAND_SIGMA", "MAX_DELAY_S", "FAIL_AFTER_S"]
+
+DEMAND_SIGMA = 0.1
+MAX_DELAY_S = 300.0
+FAIL_AFTER_S = 60.0
+SERVICE_TOOLS = ("scale_service", "restart_service", "rollback_deploy", "rate_limit")
+_ORDER = {"safe": 0, "risky": 1, "harmful": 2}
+
+
+@dataclass(frozen=True)
+class Draw:
+    index: int
+    seed: int
+    demand: float
+    delay: float
+    fail: bool
+    pick: float  # uniform in [0, 1): which of the candidate components fails
+
+
+def plan_draws(rng: np.random.Generator | int | None, n: int) -> list[Draw]:
+    """``n`` draws from ``rng``; draw 0 is nominal."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    seeds = rng.integers(0, 2**31 - 1, max(n, 1))
+    out = []
+    for d in range(max(n, 1)):
+        r = np.random.default_rng(int(seeds[d]))
+        if d == 0:
+            out.append(Draw(0, int(seeds[0]), 1.0, 0.0, False, 0.0))
+            continue
+        demand = float(np.exp(r.normal(0.0, DEMAND_SIGMA)))
+        delay = float(np.round(r.uniform(0.0, MAX_DELAY_S) / 10.0) * 10.0)
+        out.append(Draw(d, int(seeds[d]), demand, delay, d % 2 == 0, float(r.random())))
+    return out
+
+
+# -- running one future ---------------------------------------------------------------------
+def _start(twin: "Twin", draw: Draw) -> "Twin":
+    fork = twin.fork()
+    st = fork.state
+    st.rng = np.random.default_rng(draw.seed)
+    if draw.demand != 1.0:
+        st.class_factor = st.class_factor * draw.demand
+        st.entry_factor = st.entry_factor * draw.demand
+    return fork
+
+
+def _choose_failure(fork: "Twin", m: Mitigation | None, draw: Draw) -> str:
+    if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
+        return f"service:{m.args['service']}"
+    latest = fork.telemetry.latest()
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0) & ~fork.state.link_drained)
+    thr = np.nan_to_num(latest.link[wan, 3]) if latest is not None else np.zeros(wan.size)
+    top = wan[np.argsort(-thr, kind="stable")[:3]]
+    return f"link:{fork.world.topology.links[int(top[int(draw.pick * top.size)])]}"
+
+
+def _apply_failure(fork: "Twin", failure: str) -> None:
+    kind, _, name = failure.partition(":")
+    st = fork.state
+    if kind == "link":
+        st.link_down[fork.world.topology.link_index[name]] += 1
+        fork.topology_changed()
+    else:  # one replica crashes and restarts a minute later
+        i = fork.world.callgraph.index()[name]
+        if st.replicas_up[i] >= 1:
+            st.replicas_up[i] -= 1
+            st.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
+    fork.log("precheck", name, f"what-if: {name} fails")
+
+
+def _n1_ok(fork: "Twin") -> bool:
+    """Fail the busiest WAN link for one tick: does class loss stay under the SLO?"""
+    latest = fork.telemetry.latest()
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0))
+    if latest is None or wan.size == 0:
+        return True
+    i = int(wan[np.argmax(np.nan_to_num(latest.link[wan, 0]))])
+    g = fork.fork()
+    g.state.link_down[i] += 1
+    g.topology_changed()
+    g.run(until=g.now + g.scenario.tick)
+    kpi = g.telemetry.latest().kpi
+    slo = g.scenario.slo.user_loss
+    return bool(kpi.get("user_loss", 0.0) <= slo and kpi.get("interdc_loss", 0.0) <= slo)
+
+
+@dataclass
+class _Future:
+    fork: "Twin"
+    n0: int
+    c0: int
+
+
+def _future(twin: "Twin", draw: Draw, end: float, m: Mitigation | None, failure: str | None, t_fail: float,
+            delay: float) -> tuple[_Future, str | None]:
+    fork = _start(twin, draw)
+    n0, c0 = len(fork.telemetry.samples), len(fork.telemetry.closed_alerts)
+    if m is not None:
+        start = min(twin.now + delay, end)
+        fork.run(until=start)
+        if start < end and m.tool in ACTIONS:  # a config-only change has no twin action
+            fork.act(m.tool, **dict(m.args))
+    if draw.fail and t_fail < end:
+        fork.run(until=t_fail)
+        if failure is None:
+            failure = _choose_failure(fork, m, draw)
+        _apply_failure(fork, failure)
+    fork.run(until=end)
+    return _Future(fork, n0, c0), failure
+
+
+class _Session:
+    """Shared by the candidates of one ranking: the draws and the do-nothing futures."""
+
+    def __init__(self, twin: "Twin", horizon: float, draws: int, policy: Policy, rng: Any) -> None:
+        self.twin, self.horizon, self.policy = twin, horizon, policy
+        self.t0 = twin.now
+        self.end = self.t0 + horizon
+        self.draws = plan_draws(rng, draws)
+        self._baselines: dict[tuple[int, str | None, float], _Future] = {}
+
+    def baseline(self, draw: Draw, failure: str | None, t_fail: float) -> _Future:
+        key = (draw.index, failure, t_fail if failure else 0.0)
+        if key not in self._baselines:
+            self._baselines[key] = _future(self.twin, draw, self.end, None, failure, t_fail, 0.0)[0]
+        return self._baselines[key]
+
+    def run(self, m: Mitigation, draw: Draw) -> tuple[RunFigures, RunFigures, str | None, bool, float]:
+        landing = self.t0 + draw.delay + (ACTIONS[m.tool].duration if m.tool in ACTIONS else 60.0)
+        t_fail = landing + FAIL_AFTER_S
+        cand, failure = _future(self.twin, draw, self.end, m, None, t_fail, draw.delay)
+        base = self.baseline(draw, failure, t_fail)
+        settle = self.policy.settle
+        fc = read_figures(cand.fork, cand.n0, self.t0, landing, settle, draw.seed, cand.c0)
+        fb = read_figures(base.fork, base.n0, self.t0, landing, settle, draw.seed, base.c0)
+        return fc, fb, failure, _n1_ok(cand.fork), landing
+
+
+# -- verdict and explanation ------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.01 or x == 0 else f"{x:.1%}"
+
+
+def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Policy) -> tuple[str, list[str]]:
+    stat = policy.statistic
+    harm, limits = [], []
+    gain = base["impact_minutes"].stat(stat) - fig["impact_minutes"].stat(stat)
+    names = {"slo_minutes": "SLO-violation minutes", "impact_minutes": "impact-minutes", "peak_loss": "peak loss",
+             "new_alerts": "new alerts", "new_critical_alerts": "new critical alerts"}
+    for name, margin in policy.margins.items():
+        c = fig[name].stat(stat)
+        b = base[name].stat(stat) if name in base else 0.0
+        if c - b > margin and (gain < policy.better_by or name not in ("new_alerts", "new_critical_alerts")):
+            harm.append(f"{names.get(name, name)} {c:.3g} vs {b:.3g} doing nothing (margin {margin:g})")
+    if harm:
+        return "harmful", harm
+    for name, limit in policy.thresholds.items():
+        value = fig[name].stat(stat) if name in fig else 0.0
+        if value > limit + 1e-12:
+            limits.append(f"{name.replace('_', ' ')} {value:.3g} above the policy's {limit:g}")
+    if gain < policy.better_by:
+        limits.append(f"saves {gain:.2f} impact-minutes, less than the policy's {policy.better_by:g}")
+    return ("safe" if not limits else "risky"), limits
+
+
+def _explain(m: Mitigation, verdict: str, reasons: list[str], fig: Mapping[str, Spread], base: Mapping[str, Spread],
+             nominal: DrawSummary, new_alerts: Counter, n1: float, n_draws: int, horizon: float,
+             phrase: str | None = None) -> str:
+    what = phrase or describe(m)
+    cp, bp = nominal.candidate_plane_loss, nominal.baseline_plane_loss
+    plane = max(cp, key=lambda p: abs(cp[p] - bp.get(p, 0.0))) if cp else None
+    parts = []
+    moved = plane is not None and abs(cp[plane] - bp.get(plane, 0.0)) >= 0.005
+    if verdict == "harmful":
+        head = f"{what} moves the loss" if moved and cp[plane] > bp.get(plane, 0.0) else f"{what} is worse than doing nothing"
+    elif verdict == "safe":
+        head = f"{what} beats doing nothing"
+    else:
+        head = f"{what} is risky"
+    if moved:
+        verb = "rises" if cp[plane] > bp[plane] else "falls"
+        parts.append(f"{plane.upper()} loss {verb} from {_pct(bp[plane])} to {_pct(cp[plane])} under nominal demand")
+    parts.append(f"SLO violated {fig['slo_minutes'].mean:.1f} min vs {base['slo_minutes'].mean:.1f} doing nothing "
+                 f"over {format_duration(horizon)} (p90 {fig['slo_minutes'].p90:.1f}, {n_draws} draws)")
+    parts.append(f"impact {fig['impact_minutes'].mean:.1f} vs {base['impact_minutes'].mean:.1f} impact-minutes")
+    parts.append(f"peak loss after it lands {_pct(fig['peak_loss'].mean)} (doing nothing {_pct(base['peak_loss'].mean)}), "
+                 f"peak utilisation {_pct(fig['peak_utilisation'].mean)}")
+    if new_alerts:
+        crit = sum(1 for k in new_alerts if k.endswith("(critical)"))
+        top = ", ".join(list(new_alerts)[:3])
+        parts.append(f"{len(new_alerts)} new alert{'s' if len(new_alerts) != 1 else ''}"
+                     + (f" ({crit} critical)" if crit else "") + f": {top}")
+    else:
+        parts.append("no new alerts")
+    parts.append(f"survives the next link failure in {round(n1 * n_draws)} of {n_draws} draws")
+    text = f"{head}: " + "; ".join(parts) + "."
+    if reasons:
+        text += " " + ("Harmful because " if verdict == "harmful" else "Not safe because " if verdict == "risky" else "")
+        text += "; ".join(reasons) + "."
+    return text
+
+
+# -- public API --------------------------------------------------------------------------------
+def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] | None,
+              verification: Mapping[str, Any] | None = None, diff: str | None = None, phrase: str | None = None,
+              label: str | None = None) -> Report:
+    started = time.perf_counter()
+    per_draw, cand_vals, base_vals = [], [], []
+    alerts_seen: Counter = Counter()
+    services: set[str] = set()
+    n1 = 0
+    for draw in session.draws:
+        fc, fb, failure, n1_ok, _ = session.run(m, draw)
+        new = {k: sev for k, sev in fc.alerts.items() if k not in fb.active}  # doing nothing never fires it
+        labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
+        alerts_seen.update(labels)
+        cv = dict(fc.values)
+        cv["new_alerts"] = float(len(new))
+        cv["new_critical_alerts"] = float(sum(1 for s in new.values() if s == "critical"))
+        cv["n1_failure_rate"] = 0.0 if n1_ok else 1.0
+        services.update(fc.services)
+        n1 += n1_ok
+        cand_vals.append(cv)
+        base_vals.append(fb.values)
+        per_draw.append(DrawSummary(draw.index, draw.seed, draw.demand, draw.delay, failure, cv, dict(fb.values),
+                                    fc.plane_loss, fb.plane_loss, labels, n1_ok))
+        if progress:
+            progress(1)
+    fig = {k: Spread.of([v[k] for v in cand_vals]) for k in cand_vals[0]}
+    base = {k: Spread.of([v.get(k, 0.0) for v in base_vals]) for k in base_vals[0]}
+    base["new_alerts"] = base["new_critical_alerts"] = Spread.of([0.0])
+    policy = session.policy
+    verdict, reasons = _verdict(fig, base, policy)
+    if verification is not None and verification.get("blocked_gbps", 0.0) > 0 and verdict == "safe":
+        verdict = "risky"
+        reasons.append(f"the change blocks {verification['blocked_gbps']:.1f} Gbps")
+    n_draws = len(session.draws)
+    explanation = _explain(m, verdict, reasons, fig, base, per_draw[0], alerts_seen, n1 / n_draws, n_draws,
+                           session.horizon, phrase)
+    if verification is not None:
+        explanation += " " + str(verification.get("summary", ""))
+    return Report(
+        mitigation=m.to_dict(), label=label or m.label, verdict=verdict, explanation=explanation,
+        reasons=tuple(reasons), at=session.t0, horizon=session.horizon, draws=n_draws, figures=fig, baseline=base,
+        new_alerts=dict(alerts_seen), services_affected=tuple(sorted(services)), n1_survival=n1 / n_draws,
+        preapproved=m.tool in policy.preapproved, per_draw=tuple(per_draw), policy=policy.to_dict(),
+        verification=verification, config_diff=diff, elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _session(twin: "Twin", horizon: float | str, draws: int, policy: Any, rng: Any) -> _Session:
+    from twin.errors import SafetyError
+
+    h = parse_duration(horizon) if isinstance(horizon, str) else float(horizon)
+    if not h > 0 or not math.isfinite(h):
+        raise SafetyError(f"horizon must be a positive duration, got {horizon!r}")
+    if int(draws) < 1:
+        raise SafetyError(f"draws must be at least 1, got {draws!r}")
+    return _Session(twin, h, int(draws), load_policy(policy), 0 if rng is None else rng)
+
+
+def _one(session: _Session, mitigation: Any, progress: Callable[[int], None] | None) -> Report:
+    from twin.config.change import ConfigChange
+
+    if isinstance(mitigation, ConfigChange) or (isinstance(mitigation, str) and mitigation.split()[:1]
+                                                and mitigation.split()[0] in ConfigChange.KINDS):
+        from twin.config.change import parse_change
+        from twin.config.verify import verify
+
+        change = parse_change(session.twin, mitigation)
+        result = verify(change, session.twin)
+        m = change.equivalent(session.twin) or Mitigation("halt_automation", {})
+        return _evaluate(session, m, progress, verification=result.to_dict(), diff=result.diff,
+                         phrase=change.phrase, label=change.label)
+    return _evaluate(session, parse_mitigation(session.twin, mitigation), progress)
+
+
+def precheck(twin: "Twin", mitigation: Any, *, horizon: float | str = 1800.0, draws: int = 8,
+             policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
+             alternatives: Iterable[Any] | None = None,
+             progress: Callable[[int], None] | None = None) -> Report:
+    """Trial ``mitigation`` on forks of ``twin`` and compare it with doing nothing.
+
+    ``mitigation``: a :class:`Mitigation`, ``{"tool", "args"}``, a string such as
+    ``"drain_link b2:us-east-us-central"``, or a :class:`twin.config.ConfigChange`.
+    ``alternatives``, when given, are trialled on the same draws and named in the explanation
+    when one of them does better. Raises SafetyError / PolicyError on bad input.
+
+    >>> from twin import Twin
+    >>> t = Twin("b2b4-casc1"); t.run(until="12m")
+    >>> precheck(t, "freeze_te", draws=2).verdict
+    'safe'
+    """
+    session = _session(twin, horizon, draws, policy, rng)
+    report = _one(session, mitigation, progress)
+    if alternatives:
+        others = [_one(session, a, progress) for a in alternatives]
+        better = [o for o in others if _key(o) < _key(report)]
+        if better:
+            best = min(better, key=_key)
+            from dataclasses import replace
+
+            report = replace(report, explanation=report.explanation
+                             + f" An alternative does better: {best.label} ({best.verdict}, "
+                               f"{best.figure('impact_minutes'):.1f} impact-minutes).")
+    return report
+
+
+def _key(r: Report) -> tuple[int, float, float]:
+    return (_ORDER[r.verdict], r.figure("impact_minutes"), r.figure("slo_minutes"))
+
+
+def rank(twin: "Twin", candidates: Iterable[Any], *, horizon: float | str = 1800.0, draws: int = 8,
+         policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
+         progress: Callable[[int], None] | None = None) -> list[Report]:
+    """Pre-check every candidate on the same draws; best first (verdict, then impact-minutes)."""
+    session = _session(twin, horizon, draws, policy, rng)
+    items = list(candidates)
+    # validate everything before simulating anything
+    for c in items:
+        if not _is_config(c):
+            parse_mitigation(twin, c)
+    reports = [_one(session, c, progress) for c in items]
+    return sorted(reports, key=_key)
+
+
+def _is_config(c: Any) -> bool:
+    from twin.config.change import ConfigChange
+
+    return isinstance(c, ConfigChange) or (isinstance(c, str) and c.split()[:1] != [] and c.split()[0] in ConfigChange.KINDS)

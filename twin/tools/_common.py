@@ -1,0 +1,52 @@
+"""Small helpers the built-in tools share: schema fragments and monitor lookups."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from twin.telemetry.recorder import METRICS
+from twin.units import parse_duration
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["WINDOW", "entity_arg", "schema", "kind_of", "series", "r"]
+
+#: A time window argument such as "10m" or "1h30m".
+WINDOW: dict[str, Any] = {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d)?)+$",
+                          "description": "time window, e.g. 10m or 1h"}
+
+
+def entity_arg(kind: str, description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description, "x-entity": kind}
+
+
+def schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False}
+
+
+def kind_of(twin: "Twin", name: str) -> str:
+    """Which monitored kind (link, service, device) an entity name belongs to."""
+    for kind, names in twin.telemetry.entities.items():
+        if name in names:
+            return kind
+    raise KeyError(f"unknown entity {name!r}")
+
+
+def series(twin: "Twin", kind: str, name: str, metric: str, window: str | float) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of one entity's metric over the last ``window``."""
+    since = twin.now - parse_duration(window)
+    times, values = twin.telemetry.array(kind, metric, since=since)
+    return times, values[:, twin.telemetry.entity_index(kind, name)] if len(times) else np.zeros(0)
+
+
+def r(x: Any, nd: int = 4) -> float | None:
+    """A JSON-friendly float (None for NaN: a monitor that saw nothing)."""
+    v = float(x)
+    return None if np.isnan(v) else round(v, nd)
+
+
+def metrics_of(kind: str) -> tuple[str, ...]:
+    return METRICS[kind]
