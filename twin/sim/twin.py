@@ -205,6 +205,8 @@ class Twin:
         other.state = self.state.copy()
         other.telemetry = self.telemetry.fork()
         other._rules, other._faults = self._rules, self._faults
+        if "_groups" in self.__dict__:
+            other._groups = self._groups
         other._slo_p99, other._slo_err = self._slo_p99, self._slo_err
         other.env = simpy.Environment(initial_time=self.env.now)
         other._procs = {}
@@ -518,10 +520,10 @@ class Twin:
         n_l = topo.n_links
         cap = net.arc_capacity.reshape(n_l, 2)
         offered = net.arc_offered.reshape(n_l, 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(cap > 0, offered / np.maximum(cap, 1e-12), np.where(offered > 0, 10.0, 0.0)).max(axis=1)
+        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0).max(axis=1)
+        np.minimum(util, 10.0, out=util)
         link = np.empty((n_l, 5), dtype=np.float32)
-        link[:, 0] = np.minimum(util, 10.0)
+        link[:, 0] = util
         link[:, 1] = net.arc_loss.reshape(n_l, 2).max(axis=1)
         link[:, 2] = net.arc_latency.reshape(n_l, 2).max(axis=1)
         link[:, 3] = net.arc_carried.reshape(n_l, 2).sum(axis=1)
@@ -533,19 +535,19 @@ class Twin:
         through = net.node_gbps[devs]
         # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
         # plus route processing load a fault or churn puts on it
-        device[:, 1] = np.clip(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 0, 1)
-        device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, device[:, 1])
+        cpu_dev = np.minimum(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0)
+        device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, cpu_dev)
         device[:, 2] = through
         n_s = len(w.services)
         service = np.zeros((n_s, 8), dtype=np.float32)
         kpi: dict[str, float] = {}
         vol = net.group_gbps
         lost = vol * net.group_loss
-        user = np.arange(vol.shape[0]) % 2 == 0
-        kpi["user_gbps"] = float(vol[user].sum())
-        kpi["interdc_gbps"] = float(vol[~user].sum())
-        kpi["user_loss"] = float(lost[user].sum() / max(vol[user].sum(), 1e-9))
-        kpi["interdc_loss"] = float(lost[~user].sum() / max(vol[~user].sum(), 1e-9))
+        by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
+        lost_by_class = lost.reshape(-1, 2).sum(axis=0)
+        kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
+        kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
+        kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
         for plane in topo.planes:
             mask = w.plane_masks[plane]
             kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
@@ -579,47 +581,63 @@ class Twin:
             service[:] = np.nan
         if "devices" in st.monitoring_down:
             device[:] = np.nan
-        for site in topo.sites:
-            if site in st.monitoring_down:
-                link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
-                service[w.service_site == w.site_index[site]] = np.nan
+        for site in sorted(st.monitoring_down & set(topo.sites)):
+            link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
+            service[w.service_site == w.site_index[site]] = np.nan
         sample = Sample(self.now, link, service, device, kpi)
         self.telemetry.samples.append(sample)
         self._evaluate_alerts(sample)
+
+    def _rule_groups(self) -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Alert rules grouped by entity kind as arrays, so one tick evaluates each kind at once."""
+        groups = self.__dict__.get("_groups")
+        if groups is None:
+            groups = []
+            for kind in ("link", "service", "device"):
+                rules = [r for r in self._rules if r.entity_kind == kind and r.metric in METRICS[kind]]
+                n = len(self.telemetry.entities[kind])
+                if not rules or n == 0:
+                    continue
+                cols = np.array([METRICS[kind].index(r.metric) for r in rules])
+                thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+                above = np.array([r.above for r in rules])
+                for_s = np.array([r.for_s for r in rules])
+                groups.append((kind, rules, cols, thr, above, for_s))
+            self._groups = groups
+        return groups
 
     def _evaluate_alerts(self, sample: Sample) -> None:
         st = self.state
         dt = self.scenario.tick
         names = self.telemetry.entities
-        for rule in self._rules:
-            values = getattr(sample, rule.entity_kind)
-            if values.shape[0] == 0 or rule.metric not in METRICS[rule.entity_kind]:
-                continue
-            col = values[:, METRICS[rule.entity_kind].index(rule.metric)].astype(float)
-            hit = rule.condition(col)
-            pending = st.alert_pending.get(rule.name)
+        for kind, rules, cols, thr, above, for_s in self._rule_groups():
+            values = getattr(sample, kind)[:, cols].astype(float)
+            valid = ~np.isnan(values)
+            with np.errstate(invalid="ignore"):
+                hit = np.where(above, values > thr, values < thr) & valid
+            pending = st.alert_pending.get(kind)
             if pending is None:
-                pending = st.alert_pending[rule.name] = np.zeros(hit.shape[0])
-                st.alert_pending[rule.name + "/open"] = np.zeros(hit.shape[0], dtype=bool)
-            is_open = st.alert_pending[rule.name + "/open"]
+                pending = np.zeros(values.shape)
+                st.alert_pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
+            is_open = st.alert_pending[kind + "/open"]
             pending = np.where(hit, pending + dt, 0.0)
-            st.alert_pending[rule.name] = pending
-            firing = hit & (pending >= rule.for_s + dt - 1e-9) if rule.for_s > 0 else hit
+            st.alert_pending[kind] = pending
+            firing = hit & ((pending >= for_s + dt - 1e-9) | (for_s <= 0))
             opened = firing & ~is_open
             # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
-            cleared = is_open & ~hit & ~np.isnan(col)
+            cleared = is_open & ~hit & valid
             if not (opened.any() or cleared.any()):
                 continue
-            for i in np.flatnonzero(opened):
-                thr = rule.threshold[i] if isinstance(rule.threshold, np.ndarray) else rule.threshold
-                entity = names[rule.entity_kind][i]
+            for i, r in zip(*np.nonzero(opened)):
+                rule, entity = rules[r], names[kind][i]
                 st.alerts_open[(rule.name, entity)] = dict(
-                    name=rule.name, entity=entity, entity_kind=rule.entity_kind, severity=rule.severity,
-                    start=self.now, end=None, value=float(col[i]),
-                    message=f"{rule.name}: {entity} {rule.metric}={col[i]:.3g} {'>' if rule.above else '<'} {thr:.3g}",
+                    name=rule.name, entity=entity, entity_kind=kind, severity=rule.severity,
+                    start=self.now, end=None, value=float(values[i, r]),
+                    message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
+                            f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
                 )
-            for i in np.flatnonzero(cleared):
-                alert = st.alerts_open.pop((rule.name, names[rule.entity_kind][i]))
+            for i, r in zip(*np.nonzero(cleared)):
+                alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
                 alert["end"] = self.now
                 self.telemetry.closed_alerts.append(Alert(**alert))
-            st.alert_pending[rule.name + "/open"] = (is_open | opened) & ~cleared
+            st.alert_pending[kind + "/open"] = (is_open | opened) & ~cleared
