@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from twin.agent import Agent
     from twin.tools import ToolRegistry
 
-__all__ = ["Episode", "run_episode", "is_mitigated", "restored_at", "first_critical_alert"]
+__all__ = ["Episode", "first_critical_alert", "is_mitigated", "restored_at", "run_episode"]
 
 
 @dataclass
@@ -84,9 +84,9 @@ def _impact_minutes(twin: Twin) -> float:
     return float(sum(s.kpi.get("impact", 0.0) for s in twin.telemetry.samples) * tick / 60.0)
 
 
-def run_episode(scenario_or_twin: Scenario | Twin | str, agent: "Agent", *, seed: int = 0,
+def run_episode(scenario_or_twin: Scenario | Twin | str, agent: Agent, *, seed: int = 0,
                 horizon: float | str | None = None, max_steps: int = 200, warmup: float | str | None = None,
-                registry: "ToolRegistry | None" = None) -> Episode:
+                registry: ToolRegistry | None = None) -> Episode:
     """Run ``agent`` on one incident and score it. Deterministic for a given seed.
 
     The twin runs until the first critical alert (or to ``warmup``), then the agent acts until
@@ -113,10 +113,10 @@ def run_episode(scenario_or_twin: Scenario | Twin | str, agent: "Agent", *, seed
     restored = None
 
     def check() -> float | None:
-        if not box.mitigations_applied:
-            return None
         incident = first_critical_alert(twin)
-        since = max(box.mitigations_applied[0].t_start, incident if incident is not None else 0.0)
+        if not box.mitigations_applied or incident is None:
+            return None  # nothing mitigated yet, or nothing to mitigate
+        since = max(box.mitigations_applied[0].t_start, incident)
         return restored_at(twin, since)
 
     while not stopped:

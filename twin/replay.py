@@ -35,15 +35,15 @@ __all__ = [
     "ReplayAction",
     "RunResult",
     "Score",
+    "event_order",
     "load_replay",
-    "replay_paths",
+    "measure",
+    "no_action_run",
     "parse_replay",
     "reference_run",
-    "no_action_run",
+    "replay_paths",
     "replay_with_agent",
-    "measure",
     "score",
-    "event_order",
 ]
 
 REPLAY_DIR = Path(__file__).resolve().parent.parent / "replays"
@@ -117,11 +117,11 @@ def _tool_names() -> list[str]:
     from twin.sim.actions import ACTIONS
 
     names = list(ACTIONS)
-    try:  # the agent-facing toolbox, when installed, adds observation tools
-        from twin.tools import Toolbox  # type: ignore
+    try:  # the agent-facing toolbox adds observation tools
+        from twin.tools import default_registry
 
-        names += [n for n in getattr(Toolbox, "names", lambda: [])() if n not in names]
-    except Exception:
+        names += [n for n in default_registry().names() if n not in names]
+    except ImportError:
         pass
     return names
 
@@ -228,6 +228,7 @@ class RunResult:
     wall_s: float = 0.0
     tokens: int = 0
     root_cause: str = ""
+    attempted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every call, refused ones too
     twin: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,12 +274,16 @@ def _run_timeline(sc: Scenario, timeline: list[ReplayAction], seed: int | None, 
 
     start = time.perf_counter()
     t = Twin(sc, seed=seed)
+    box = None
     for act in timeline:
         t.run(until=max(act.at, t.now))
         if act.tool in ACTIONS:
             t.act(act.tool, **act.args)
-        else:
-            t.log("action", "-", f"operator runs {act.tool} {act.args}".rstrip(), action=act.tool)
+        else:  # an observation or test the operators ran: through the toolbox
+            from twin.tools import Toolbox
+
+            box = box or Toolbox(t)
+            box.call(act.tool, act.args)
     t.run(until=sc.duration)
     res = measure(t, who)
     res.wall_s = time.perf_counter() - start
@@ -326,7 +331,7 @@ def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent_name: s
     res.tokens = int(getattr(ep, "tokens", 0) or 0)
     diagnosis = getattr(agent, "root_cause", None) or getattr(agent, "diagnosis", None) or getattr(ep, "root_cause", None)
     res.root_cause = str(diagnosis or "")
-    res.attempted = _attempted_calls(steps)  # type: ignore[attr-defined]
+    res.attempted = _attempted_calls(steps)
     return res
 
 
@@ -394,8 +399,8 @@ def score(run: RunResult, scenario: Scenario | str, reference: RunResult | None 
     """Score a run against the scenario's ground truth and a reference run."""
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     gt = sc.ground_truth
-    actions = [a for a in run.actions]
-    attempted = getattr(run, "attempted", None) or [(a["kind"], a["args"]) for a in actions]
+    actions = list(run.actions)
+    attempted = run.attempted or [(a["kind"], a["args"]) for a in actions]
     applied = [(a["kind"], a["args"]) for a in actions if a.get("status") == "done"]
     harmful = list(gt.harmful) if gt else []
     effective = list(gt.effective) if gt else []

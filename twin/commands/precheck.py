@@ -18,7 +18,7 @@ from twin.units import format_duration, parse_duration
 
 __all__ = ["precheck_cmd", "read_candidates"]
 
-console = Console()
+console = Console(width=max(Console().width, 130))  # the ranked table needs room; pipes default to 80
 _COLOUR = {"safe": "green", "risky": "yellow", "harmful": "red"}
 
 

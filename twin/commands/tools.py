@@ -9,7 +9,7 @@ from rich.table import Table
 from twin.cli import app
 from twin.units import format_duration
 
-__all__ = ["tools_cmd", "agents_cmd", "describe_args"]
+__all__ = ["agents_cmd", "describe_args", "tools_cmd"]
 
 console = Console()
 

@@ -11,5 +11,18 @@ from twin.config.change import ConfigChange, apply_change, config_diff, parse_ch
 from twin.config.render import RouterConfig, addressing, render_all, render_router, wan_routers
 from twin.config.verify import VerifyResult, embedded_check, verify
 
-__all__ = ["ConfigChange", "parse_change", "apply_change", "config_diff", "render_change", "RouterConfig",
-           "addressing", "render_all", "render_router", "wan_routers", "VerifyResult", "verify", "embedded_check"]
+__all__ = [
+           "ConfigChange",
+           "RouterConfig",
+           "VerifyResult",
+           "addressing",
+           "apply_change",
+           "config_diff",
+           "embedded_check",
+           "parse_change",
+           "render_all",
+           "render_change",
+           "render_router",
+           "verify",
+           "wan_routers",
+]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import difflib
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twin.config.render import RouterConfig, base_configs, render_all, wan_routers
 from twin.errors import SafetyError
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from twin.safety.mitigation import Mitigation
     from twin.sim.twin import Twin
 
-__all__ = ["ConfigChange", "parse_change", "config_diff", "apply_change", "render_change"]
+__all__ = ["ConfigChange", "apply_change", "config_diff", "parse_change", "render_change"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class ConfigChange:
     def to_dict(self) -> dict[str, Any]:
         return {"tool": self.kind, "args": dict(self.args)}
 
-    def equivalent(self, twin: "Twin") -> "Mitigation":
+    def equivalent(self, twin: Twin) -> Mitigation:
         """The twin action with the same forwarding effect, or a no-op when the twin has none."""
         from twin.safety.mitigation import Mitigation
 
@@ -68,7 +69,7 @@ def _prefix(value: Any, kind: str) -> str:
         raise SafetyError(f"{kind}: {value!r} is not an IPv4 prefix (e.g. 172.16.1.0/24)") from None
 
 
-def parse_change(twin: "Twin", value: "ConfigChange | str | Mapping[str, Any]") -> ConfigChange:
+def parse_change(twin: Twin, value: ConfigChange | str | Mapping[str, Any]) -> ConfigChange:
     """Validate a config change (object, ``"acl_block b2-us-east 172.16.1.0/24"`` or mapping)."""
     if isinstance(value, ConfigChange):
         kind, args = value.kind, dict(value.args)
@@ -90,7 +91,7 @@ def parse_change(twin: "Twin", value: "ConfigChange | str | Mapping[str, Any]") 
         if name in args and args[name] not in routers:
             raise SafetyError(f"{kind}: unknown {name} {args[name]!r} (WAN routers: {', '.join(routers)})")
     if "neighbor" in args:
-        plane = lambda r: topo.node_plane[topo.node_index[r]]  # noqa: E731
+        plane = lambda r: topo.node_plane[topo.node_index[r]]
         if plane(args["neighbor"]) != plane(args["device"]) or args["neighbor"] == args["device"]:
             raise SafetyError(f"{kind}: {args['neighbor']} is not a BGP neighbor of {args['device']}")
     if "link" in args:
@@ -110,7 +111,7 @@ def parse_change(twin: "Twin", value: "ConfigChange | str | Mapping[str, Any]") 
     return ConfigChange(kind, {k: args[k] for k in need})
 
 
-def apply_change(twin: "Twin", change: ConfigChange, configs: dict[str, RouterConfig] | None = None
+def apply_change(twin: Twin, change: ConfigChange, configs: dict[str, RouterConfig] | None = None
                  ) -> dict[str, RouterConfig]:
     """The router configurations after ``change`` (a copy; the input is untouched)."""
     out = copy.deepcopy(configs or base_configs(twin))
@@ -141,7 +142,7 @@ def config_diff(before: dict[str, str], after: dict[str, str]) -> str:
     return "".join(chunks)
 
 
-def render_change(twin: "Twin", change: ConfigChange) -> tuple[dict[str, str], dict[str, str], str]:
+def render_change(twin: Twin, change: ConfigChange) -> tuple[dict[str, str], dict[str, str], str]:
     """``(before, after, diff)`` rendered configurations for ``change``."""
     base = base_configs(twin)
     before = render_all(twin, base)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["Addressing", "RouterConfig", "addressing", "base_configs", "render_router", "render_all", "wan_routers"]
+__all__ = ["Addressing", "RouterConfig", "addressing", "base_configs", "render_all", "render_router", "wan_routers"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,12 @@ class RouterConfig:
     bgp_shutdown: list[str] = field(default_factory=list)  # neighbor routers shut down
 
 
-def wan_routers(twin: "Twin") -> list[str]:
+def wan_routers(twin: Twin) -> list[str]:
     topo = twin.world.topology
     return [n for i, n in enumerate(topo.nodes) if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes]
 
 
-def addressing(twin: "Twin") -> Addressing:
+def addressing(twin: Twin) -> Addressing:
     topo = twin.world.topology
     loop, lip, ifname = {}, {}, {}
     sites = {s: i for i, s in enumerate(topo.sites)}
@@ -77,7 +77,7 @@ def _wildcard(prefix: str) -> tuple[str, str]:
     return str(net.network_address), str(net.hostmask)
 
 
-def render_router(twin: "Twin", cfg: RouterConfig, plan: Addressing | None = None) -> str:
+def render_router(twin: Twin, cfg: RouterConfig, plan: Addressing | None = None) -> str:
     """One router's configuration as IOS text."""
     plan = plan or addressing(twin)
     topo = twin.world.topology
@@ -122,7 +122,7 @@ def render_router(twin: "Twin", cfg: RouterConfig, plan: Addressing | None = Non
     return "\n".join(lines)
 
 
-def base_configs(twin: "Twin") -> dict[str, RouterConfig]:
+def base_configs(twin: Twin) -> dict[str, RouterConfig]:
     topo = twin.world.topology
     out = {}
     for r in wan_routers(twin):
@@ -131,7 +131,7 @@ def base_configs(twin: "Twin") -> dict[str, RouterConfig]:
     return out
 
 
-def render_all(twin: "Twin", configs: dict[str, RouterConfig] | None = None) -> dict[str, str]:
+def render_all(twin: Twin, configs: dict[str, RouterConfig] | None = None) -> dict[str, str]:
     """Every WAN router's configuration: router name -> IOS text."""
     plan = addressing(twin)
     configs = configs or base_configs(twin)

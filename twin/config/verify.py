@@ -18,12 +18,11 @@ import os
 import re
 import socket
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-import numpy as np
 
 from twin.config.change import ConfigChange, apply_change, config_diff, parse_change
 from twin.config.render import RouterConfig, addressing, base_configs, render_all
@@ -33,7 +32,7 @@ from twin.sim.world import CLASSES
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["VerifyResult", "verify", "embedded_check", "batfish_check", "undefined_references", "BATFISH_PORT"]
+__all__ = ["BATFISH_PORT", "VerifyResult", "batfish_check", "embedded_check", "undefined_references", "verify"]
 
 BATFISH_PORT = 9996
 
@@ -66,9 +65,9 @@ def undefined_references(configs: dict[str, str]) -> list[str]:
     """``router: kind NAME`` for every ACL / prefix-list / route-map used but not defined."""
     out = []
     for router, text in configs.items():
-        defined = set(re.findall(r"^ip access-list extended (\S+)", text, re.M))
-        defined |= set(re.findall(r"^ip prefix-list (\S+)", text, re.M))
-        defined |= set(re.findall(r"^route-map (\S+)", text, re.M))
+        defined = set(re.findall(r"^ip access-list extended (\S+)", text, re.MULTILINE))
+        defined |= set(re.findall(r"^ip prefix-list (\S+)", text, re.MULTILINE))
+        defined |= set(re.findall(r"^route-map (\S+)", text, re.MULTILINE))
         for line in text.splitlines():
             s = line.strip()
             if s.startswith(("ip access-list", "ip prefix-list", "route-map ")):
@@ -79,7 +78,7 @@ def undefined_references(configs: dict[str, str]) -> list[str]:
     return sorted(set(out))
 
 
-def _paths(twin: "Twin", configs: dict[str, RouterConfig]) -> dict[tuple[str, int], list[int] | None]:
+def _paths(twin: Twin, configs: dict[str, RouterConfig]) -> dict[tuple[str, int], list[int] | None]:
     """(plane, pair index) -> router path, or None when unreachable, for every site pair."""
     topo, w = twin.world.topology, twin.world
     usable = usable_links(w, twin.state)
@@ -112,7 +111,7 @@ def _paths(twin: "Twin", configs: dict[str, RouterConfig]) -> dict[tuple[str, in
     return out
 
 
-def embedded_check(twin: "Twin", change: ConfigChange) -> dict[str, Any]:
+def embedded_check(twin: Twin, change: ConfigChange) -> dict[str, Any]:
     """Reachability before/after and the traffic the change blocks or moves, in the twin's model."""
     w = twin.world
     base = base_configs(twin)
@@ -178,7 +177,7 @@ def batfish_check(host: str, before: dict[str, str], after: dict[str, str]) -> d
             "passed": not bad_parse and len(undefined) == 0 and len(diff) == 0}
 
 
-def verify(change: ConfigChange | str | dict, twin: "Twin") -> VerifyResult:
+def verify(change: ConfigChange | str | dict, twin: Twin) -> VerifyResult:
     """Check ``change`` with the embedded model and, when one is named, a Batfish service."""
     change = parse_change(twin, change)
     base = base_configs(twin)
@@ -197,7 +196,7 @@ def verify(change: ConfigChange | str | dict, twin: "Twin") -> VerifyResult:
             status = "Batfish: passed" if bf["passed"] else (
                 f"Batfish: found issues ({len(bf['parse_failed'])} files failed to parse, "
                 f"{bf['undefined_references']} undefined references, {bf['reachability_changes']} reachability changes)")
-        except Exception as exc:  # a Batfish problem must never read as a pass
+        except Exception as exc:  # noqa: BLE001  (a Batfish problem of any kind must never read as a pass)
             bf = None
             status = f"Batfish: error at {host} ({type(exc).__name__}: {exc})"
     lost = emb["pairs_lost"]

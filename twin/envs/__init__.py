@@ -18,7 +18,7 @@ from gymnasium.envs.registration import register, registry
 
 from twin.scenario import scenario_paths
 
-__all__ = ["register_envs", "env_ids", "camel_name", "ENTRY_POINT", "TEXT_ENTRY_POINT"]
+__all__ = ["ENTRY_POINT", "TEXT_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
 
 ENTRY_POINT = "twin.envs.incident:IncidentEnv"
 TEXT_ENTRY_POINT = "twin.envs.text:TextIncidentEnv"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
     from twin.tools.base import Tool
 
-__all__ = ["ActionTable", "default_args", "DEFAULTS"]
+__all__ = ["DEFAULTS", "ActionTable", "default_args"]
 
 #: Defaults for arguments the action index does not choose (documented in the env's docstring).
 DEFAULTS: dict[str, Any] = {
@@ -39,24 +39,38 @@ METRIC_FOR = {"link": "loss", "service": "p99_ms", "device": "cpu"}
 class ActionTable:
     """Maps flat action indices to tool calls for one tool list; computes masks per twin state."""
 
-    def __init__(self, tools: list["Tool"], max_targets: int) -> None:
+    def __init__(self, tools: list[Tool], max_targets: int) -> None:
         self.tools = list(tools)
         self.max_targets = int(max_targets)
         self.n = len(self.tools) * self.max_targets
         self.index = {t.name: i for i, t in enumerate(self.tools)}
+        self._cache_twin: Any = None
+        self._cache: dict[tuple, list[str]] = {}
 
     def targets(self, toolbox: Any) -> list[list[str]]:
-        """Per tool, the names its target slots stand for right now (empty for no-target tools)."""
+        """Per tool, the names its target slots stand for right now (empty for no-target tools).
+
+        Entity lists are fixed for a twin's lifetime except the change log, so they are cached per
+        twin and target kind; ``change`` targets are re-read when the log grows.
+        """
+        twin = toolbox.twin
+        if self._cache_twin is not twin:
+            self._cache_twin, self._cache = twin, {}
+        n_changes = len(twin.state.changes)
         out: list[list[str]] = []
         for t in self.tools:
             if t.target is None:
                 out.append([])
                 continue
-            try:
-                names = [str(n) for n in toolbox.targets(t.name)]
-            except Exception:  # a plugin tool whose targets cannot be listed gets no slots
-                names = []
-            out.append(_wan_first(toolbox.twin, names)[: self.max_targets])
+            key = (t.target_kind, n_changes) if t.target_kind == "change" else (t.target_kind or t.name,)
+            names = self._cache.get(key)
+            if names is None:
+                try:
+                    names = [str(n) for n in toolbox.targets(t.name)]
+                except Exception:  # a plugin tool whose targets cannot be listed gets no slots
+                    names = []
+                names = self._cache[key] = _wan_first(twin, names)[: self.max_targets]
+            out.append(names)
         return out
 
     def mask(self, targets: list[list[str]]) -> np.ndarray:
@@ -68,7 +82,7 @@ class ActionTable:
                 m[i, : len(targets[i])] = 1
         return m.reshape(-1)
 
-    def decode(self, action: int, targets: list[list[str]]) -> tuple["Tool | None", str | None, str | None]:
+    def decode(self, action: int, targets: list[list[str]]) -> tuple[Tool | None, str | None, str | None]:
         """``(tool, target, error)``: error names why the pair is not valid now."""
         a = int(action)
         if not 0 <= a < self.n:
@@ -95,7 +109,7 @@ class ActionTable:
         return ti * self.max_targets + names.index(target) if target in names else None
 
 
-def _wan_first(twin: "Twin", names: list[str]) -> list[str]:
+def _wan_first(twin: Twin, names: list[str]) -> list[str]:
     topo = twin.world.topology
     planes = set(topo.planes)
     link_index, node_index = topo.link_index, topo.node_index
@@ -110,7 +124,7 @@ def _wan_first(twin: "Twin", names: list[str]) -> list[str]:
     return sorted(names, key=wan)  # stable: keeps the toolbox's order within each group
 
 
-def _latest(twin: "Twin", kind: str, entity: str, metric: str) -> float | None:
+def _latest(twin: Twin, kind: str, entity: str, metric: str) -> float | None:
     from twin.telemetry.recorder import METRICS
 
     tel = twin.telemetry
@@ -126,7 +140,7 @@ def _latest(twin: "Twin", kind: str, entity: str, metric: str) -> float | None:
     return None
 
 
-def _entity_kind(twin: "Twin", name: str | None) -> str | None:
+def _entity_kind(twin: Twin, name: str | None) -> str | None:
     if name is None:
         return None
     for kind in twin.telemetry.entities:
@@ -138,7 +152,7 @@ def _entity_kind(twin: "Twin", name: str | None) -> str | None:
     return None
 
 
-def default_args(tool: "Tool", target: str | None, twin: "Twin", toolbox: Any) -> dict[str, Any]:
+def default_args(tool: Tool, target: str | None, twin: Twin, toolbox: Any) -> dict[str, Any]:
     """The call's arguments: the target plus a telemetry-derived default for every other required one.
 
     - ``replicas``: twice the replicas the monitors report for the service (at least one more);
@@ -164,7 +178,7 @@ def default_args(tool: "Tool", target: str | None, twin: "Twin", toolbox: Any) -
     return args
 
 
-def _default_for(name: str, prop: dict[str, Any], target: str | None, kind: str | None, twin: "Twin",
+def _default_for(name: str, prop: dict[str, Any], target: str | None, kind: str | None, twin: Twin,
                  toolbox: Any) -> Any:
     typ = prop.get("type")
     if "default" in prop:
@@ -190,7 +204,7 @@ def _default_for(name: str, prop: dict[str, Any], target: str | None, kind: str 
         return DEFAULTS["window"]
     if name in ("n", "top", "limit", "k"):
         return DEFAULTS["n"]
-    if "enum" in prop and prop["enum"]:
+    if prop.get("enum"):
         others = [v for v in prop["enum"] if v != target]
         return (others or prop["enum"])[0]
     entity = prop.get("x-entity")

@@ -25,6 +25,7 @@ scenario's ``settle`` time; ``truncated`` at ``max_steps`` calls or ``time_limit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry
 from twin.tools.toolbox import Toolbox
 
-__all__ = ["IncidentEnv", "STEP_COST", "HARM_PENALTY", "INVALID_PENALTY", "HARM_MARGIN", "BAD_ACTION_S"]
+__all__ = ["BAD_ACTION_S", "HARM_MARGIN", "HARM_PENALTY", "INVALID_PENALTY", "STEP_COST", "IncidentEnv", "flat_result"]
 
 STEP_COST = 0.01
 HARM_PENALTY = 1.0
@@ -221,5 +222,19 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "sim_time": self.twin.now,
             "steps": self.steps,
             "impact": self._impact(),
-            "last_result": self.last.to_dict() if self.last is not None else {},
+            "last_result": flat_result(self.last),
         }
+
+
+def flat_result(result: ToolResult | None) -> dict[str, Any]:
+    """A tool result with the same keys and scalar types every step, so vector envs can stack infos:
+    ``args``, ``data`` and ``allowed`` travel as JSON text."""
+    if result is None:
+        return {"ok": False, "tool": "", "summary": "", "error": "", "args": "{}", "data": "{}", "allowed": "[]",
+                "t_start": 0.0, "t_end": 0.0}
+    return {"ok": bool(result.ok), "tool": result.tool, "summary": result.summary, "error": result.error or "",
+            "args": json.dumps(result.args, default=str), "data": json.dumps(result.data, default=str),
+            "allowed": json.dumps(list(result.allowed or [])), "t_start": float(result.t_start),
+            "t_end": float(result.t_end)}
+
+

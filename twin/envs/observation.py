@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
     from twin.tools.base import Tool, ToolResult
 
-__all__ = ["ObservationEncoder", "ALERT_NAMES", "ENTITY_KINDS", "FEATURES", "RESULT_VALUES"]
+__all__ = ["ALERT_NAMES", "ENTITY_KINDS", "FEATURES", "RESULT_VALUES", "ObservationEncoder"]
 
 #: Alert rules every twin has, then one slot for scenario-specific rules.
 ALERT_NAMES: tuple[str, ...] = (*[r.name for r in default_rules(np.zeros(0), np.zeros(0), 0.0)], "Other")
@@ -36,13 +36,14 @@ HIGH = 10.0  # ratios are clipped here
 
 
 class ObservationEncoder:
-    def __init__(self, twin: "Twin", tools: list["Tool"], max_entities: dict[str, int], max_targets: int) -> None:
+    def __init__(self, twin: Twin, tools: list[Tool], max_entities: dict[str, int], max_targets: int) -> None:
         self.tools = tools
         self.max_targets = max_targets
         self.max = {k: int(max_entities[k]) for k in ENTITY_KINDS}
         names = twin.telemetry.entities
         self.rows = {k: _ordered_rows(twin, k, names[k])[: self.max[k]] for k in ENTITY_KINDS}
         self.alert_index = {name: i for i, name in enumerate(ALERT_NAMES)}
+        self.row_of = {k: {r: i for i, r in enumerate(self.rows[k])} for k in ENTITY_KINDS}
         slo_p99 = np.array([twin.scenario.slo.services.get(s, {}).get("p99_ms", twin.scenario.slo.p99_ms)
                             for s in names["service"]], dtype=float)
         self.slo_p99 = slo_p99[self.rows["service"]] if len(slo_p99) else slo_p99
@@ -60,7 +61,7 @@ class ObservationEncoder:
         d["last_result"] = spaces.Box(-HIGH, HIGH, (len(self.tools) + len(RESULT_VALUES),), f32)
         return spaces.Dict(d)
 
-    def reset(self, twin: "Twin") -> None:
+    def reset(self, twin: Twin) -> None:
         """Take per-entity baselines from the first sample (before any fault in a scenario)."""
         first = next(iter(twin.telemetry.samples), None)
         self.baseline = {}
@@ -70,12 +71,12 @@ class ObservationEncoder:
             vals = getattr(first, kind)[self.rows[kind], METRICS[kind].index(col)].astype(float)
             self.baseline[kind] = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
 
-    def encode(self, twin: "Twin", elapsed: float, last: "ToolResult | None", last_slot: int,
+    def encode(self, twin: Twin, elapsed: float, last: ToolResult | None, last_slot: int,
                impact: float, impact_change: float) -> dict[str, np.ndarray]:
         sample = twin.telemetry.latest()
         alerting = {k: np.zeros(len(self.rows[k]), dtype=np.float32) for k in ENTITY_KINDS}
         alert_vec = np.zeros((len(ALERT_NAMES), len(ENTITY_KINDS)), dtype=np.float32)
-        row_of = {k: {r: i for i, r in enumerate(self.rows[k])} for k in ENTITY_KINDS}
+        row_of = self.row_of
         for (name, entity), alert in twin.state.alerts_open.items():
             kind = alert["entity_kind"]
             if kind not in ENTITY_KINDS:
@@ -134,7 +135,7 @@ class ObservationEncoder:
         return block.astype(np.float32)
 
 
-def _ordered_rows(twin: "Twin", kind: str, names: tuple[str, ...]) -> list[int]:
+def _ordered_rows(twin: Twin, kind: str, names: tuple[str, ...]) -> list[int]:
     """Row indices in observation order: WAN links and routers first, then the rest as listed."""
     topo = twin.world.topology
     planes = set(topo.planes)

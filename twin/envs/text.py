@@ -26,15 +26,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from twin.envs.incident import IncidentEnv
+from twin.envs.incident import IncidentEnv, flat_result
 from twin.telemetry.recorder import METRICS
 from twin.tools.base import ToolResult
 
-__all__ = ["TextIncidentEnv", "parse_action", "MAX_CHARS"]
+__all__ = ["MAX_CHARS", "TextIncidentEnv", "parse_action"]
 
 MAX_CHARS = 8192
 _CHARSET = frozenset(string.printable)
-_CALL = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*\((.*)\)\s*$", re.S)
+_CALL = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*\((.*)\)\s*$", re.DOTALL)
 
 
 def parse_action(action: Any) -> tuple[str, dict[str, Any]] | str:
@@ -141,14 +141,15 @@ class TextIncidentEnv(gym.Env[str, Any]):
         fixed = ToolResult(False, "?", {"action": shown}, {}, f"error: {error}", error=error,
                            allowed=tuple(self.tool_names), t_start=last.t_start, t_end=last.t_end)
         self.core.last = fixed
-        info = dict(info, last_result=fixed.to_dict())
+        info = dict(info, last_result=flat_result(fixed))
         self._text = self._render(fixed)
         return self._text, reward, terminated, truncated, info
 
     def _render(self, last: ToolResult | None) -> str:
         core, twin = self.core, self.core.twin
-        lines = [f"time {twin.now:.0f}s (incident since {core.start:.0f}s), step {core.steps}/{core.max_steps}, "
-                 f"customer impact {core._impact():.3f}"]
+        head = (f"time {twin.now:.0f}s (incident since {core.start:.0f}s), step {core.steps}/{core.max_steps}, "
+                f"customer impact {core._impact():.3f}")
+        lines = [head]
         alerts = sorted(twin.open_alerts(), key=lambda a: (a.severity != "critical", a.start, a.name, a.entity))
         lines.append(f"open alerts ({len(alerts)}):")
         lines += [f"  [{a.severity}] {a.message} (since {a.start:.0f}s)" for a in alerts[: self.max_alerts]]

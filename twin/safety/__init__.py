@@ -13,5 +13,19 @@ from twin.safety.policy import DEFAULT_POLICY, Policy, load_policy
 from twin.safety.precheck import Draw, plan_draws, precheck, rank
 from twin.safety.report import Report, Spread
 
-__all__ = ["precheck", "rank", "Mitigation", "parse_mitigation", "describe", "Report", "Spread", "Policy",
-           "load_policy", "DEFAULT_POLICY", "Draw", "plan_draws", "SafetyError", "PolicyError"]
+__all__ = [
+           "DEFAULT_POLICY",
+           "Draw",
+           "Mitigation",
+           "Policy",
+           "PolicyError",
+           "Report",
+           "SafetyError",
+           "Spread",
+           "describe",
+           "load_policy",
+           "parse_mitigation",
+           "plan_draws",
+           "precheck",
+           "rank",
+]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
     from twin.telemetry.recorder import Sample
 
-__all__ = ["RunFigures", "read_figures", "flow_percentiles", "wan_links", "MSS_BYTES", "FAIR_SHARE_MBPS"]
+__all__ = ["FAIR_SHARE_MBPS", "MSS_BYTES", "RunFigures", "flow_percentiles", "read_figures", "wan_links"]
 
 MSS_BYTES = 1460
 INITIAL_WINDOW = 10
@@ -40,10 +40,10 @@ class RunFigures:
     plane_loss: dict[str, float]  # throughput-weighted loss per WAN plane after landing
     alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (rule, entity) -> severity, opened in the window
     services: tuple[str, ...] = ()
-    active: frozenset[tuple[str, str]] = frozenset()  # every alert firing at some point in the window
+    active: dict[tuple[str, str], str] = field(default_factory=dict)  # every alert firing in the window -> severity
 
 
-def wan_links(twin: "Twin") -> np.ndarray:
+def wan_links(twin: Twin) -> np.ndarray:
     topo = twin.world.topology
     return np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
 
@@ -51,7 +51,7 @@ def wan_links(twin: "Twin") -> np.ndarray:
 _HOPS: dict[int, dict[str, float]] = {}
 
 
-def _class_hops(twin: "Twin") -> dict[str, float]:
+def _class_hops(twin: Twin) -> dict[str, float]:
     """Demand-weighted hop count of each class on its home plane (cached per world)."""
     w = twin.world
     key = id(w)
@@ -101,7 +101,7 @@ def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Genera
     return out
 
 
-def _plane_loss(samples: list["Sample"], twin: "Twin") -> dict[str, float]:
+def _plane_loss(samples: list[Sample], twin: Twin) -> dict[str, float]:
     topo = twin.world.topology
     out = {}
     if not samples:
@@ -116,7 +116,7 @@ def _plane_loss(samples: list["Sample"], twin: "Twin") -> dict[str, float]:
     return out
 
 
-def read_figures(fork: "Twin", n_before: int, t0: float, landing: float, settle: float,
+def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: float,
                  flow_seed: int, closed_before: int) -> RunFigures:
     """Figures of ``fork`` from ``t0`` on; ``n_before``/``closed_before``: sample/alert counts at t0."""
     tick = fork.scenario.tick
@@ -156,18 +156,18 @@ def read_figures(fork: "Twin", n_before: int, t0: float, landing: float, settle:
     alerts: dict[tuple[str, str], str] = {}
     services = set()
     closed = fork.telemetry.closed_alerts
-    active = set()
+    active: dict[tuple[str, str], str] = {}
     for a in closed.tail(len(closed) - closed_before):
-        active.add((a.name, a.entity))
+        active[(a.name, a.entity)] = a.severity
         if a.start >= t0:
             alerts[(a.name, a.entity)] = a.severity
             if a.entity_kind == "service":
                 services.add(a.entity)
     for a in fork.state.alerts_open.values():
-        active.add((a["name"], a["entity"]))
+        active[(a["name"], a["entity"])] = a["severity"]
         if a["start"] >= t0:
             alerts[(a["name"], a["entity"])] = a["severity"]
             if a["entity_kind"] == "service":
                 services.add(a["entity"])
     values["services_affected"] = float(len(services))
-    return RunFigures(values, _plane_loss(after, fork), alerts, tuple(sorted(services)), frozenset(active))
+    return RunFigures(values, _plane_loss(after, fork), alerts, tuple(sorted(services)), active)

@@ -8,8 +8,9 @@ Every mitigation is checked against the twin with :func:`twin.sim.actions.check_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from twin.errors import SafetyError, SimulationError
 from twin.sim.actions import ACTIONS, check_action
@@ -17,7 +18,7 @@ from twin.sim.actions import ACTIONS, check_action
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["Mitigation", "parse_mitigation", "describe"]
+__all__ = ["Mitigation", "describe", "parse_mitigation"]
 
 _CONFIG_KINDS = ("acl_block", "igp_cost", "bgp_shutdown", "prefix_list")  # see twin.config.change
 
@@ -75,7 +76,7 @@ def _from_string(text: str) -> tuple[str, dict[str, Any]]:
     return kind, args
 
 
-def parse_mitigation(twin: "Twin", value: Mitigation | Mapping[str, Any] | str) -> Mitigation:
+def parse_mitigation(twin: Twin, value: Mitigation | Mapping[str, Any] | str) -> Mitigation:
     """Turn any accepted form into a validated :class:`Mitigation`.
 
     Raises :class:`SafetyError` naming the unknown kind, argument or entity and the allowed values.

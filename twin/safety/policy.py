@@ -7,16 +7,17 @@ problem is reported as ``FILE: field: what is wrong (allowed values)`` through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from twin.errors import PolicyError
 from twin.sim.actions import ACTIONS
 
-__all__ = ["Policy", "load_policy", "DEFAULT_POLICY", "THRESHOLD_FIGURES", "MARGIN_FIGURES"]
+__all__ = ["DEFAULT_POLICY", "MARGIN_FIGURES", "THRESHOLD_FIGURES", "Policy", "load_policy"]
 
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.yaml")
 
@@ -24,7 +25,7 @@ DEFAULT_POLICY = Path(__file__).with_name("default_policy.yaml")
 THRESHOLD_FIGURES = ("slo_minutes", "slo_minutes_after", "impact_minutes", "peak_utilisation", "peak_loss",
                      "mean_loss", "new_alerts", "new_critical_alerts", "services_affected", "n1_failure_rate")
 #: Figures a margin may bound (harmful when worse than doing nothing by more than it).
-MARGIN_FIGURES = ("slo_minutes", "impact_minutes", "peak_loss", "new_alerts", "new_critical_alerts")
+MARGIN_FIGURES = ("slo_minutes", "impact_minutes", "peak_loss", "new_alerts", "new_critical_alerts", "blocked_gbps")
 STATISTICS = ("mean", "p90", "max")
 _KEYS = ("statistic", "better_by", "thresholds", "margins", "settle", "preapproved")
 

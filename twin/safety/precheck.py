@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from twin.units import format_duration, parse_duration
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["precheck", "rank", "Draw", "plan_draws", "DEMAND_SIGMA", "MAX_DELAY_S", "FAIL_AFTER_S"]
+__all__ = ["DEMAND_SIGMA", "FAIL_AFTER_S", "MAX_DELAY_S", "Draw", "new_alerts", "plan_draws", "precheck", "rank"]
 
 DEMAND_SIGMA = 0.1
 MAX_DELAY_S = 300.0
@@ -71,7 +72,7 @@ def plan_draws(rng: np.random.Generator | int | None, n: int) -> list[Draw]:
 
 
 # -- running one future ---------------------------------------------------------------------
-def _start(twin: "Twin", draw: Draw) -> "Twin":
+def _start(twin: Twin, draw: Draw) -> Twin:
     fork = twin.fork()
     st = fork.state
     st.rng = np.random.default_rng(draw.seed)
@@ -81,17 +82,19 @@ def _start(twin: "Twin", draw: Draw) -> "Twin":
     return fork
 
 
-def _choose_failure(fork: "Twin", m: Mitigation | None, draw: Draw) -> str:
+def _choose_failure(fork: Twin, m: Mitigation | None, draw: Draw) -> str | None:
     if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
         return f"service:{m.args['service']}"
     latest = fork.telemetry.latest()
     wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0) & ~fork.state.link_drained)
     thr = np.nan_to_num(latest.link[wan, 3]) if latest is not None else np.zeros(wan.size)
     top = wan[np.argsort(-thr, kind="stable")[:3]]
+    if top.size == 0:
+        return None  # no WAN link left to fail
     return f"link:{fork.world.topology.links[int(top[int(draw.pick * top.size)])]}"
 
 
-def _apply_failure(fork: "Twin", failure: str) -> None:
+def _apply_failure(fork: Twin, failure: str) -> None:
     kind, _, name = failure.partition(":")
     st = fork.state
     if kind == "link":
@@ -105,7 +108,7 @@ def _apply_failure(fork: "Twin", failure: str) -> None:
     fork.log("precheck", name, f"what-if: {name} fails")
 
 
-def _n1_ok(fork: "Twin") -> bool:
+def _n1_ok(fork: Twin) -> bool:
     """Fail the busiest WAN link for one tick: does class loss stay under the SLO?"""
     latest = fork.telemetry.latest()
     wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0))
@@ -123,12 +126,12 @@ def _n1_ok(fork: "Twin") -> bool:
 
 @dataclass
 class _Future:
-    fork: "Twin"
+    fork: Twin
     n0: int
     c0: int
 
 
-def _future(twin: "Twin", draw: Draw, end: float, m: Mitigation | None, failure: str | None, t_fail: float,
+def _future(twin: Twin, draw: Draw, end: float, m: Mitigation | None, failure: str | None, t_fail: float,
             delay: float) -> tuple[_Future, str | None]:
     fork = _start(twin, draw)
     n0, c0 = len(fork.telemetry.samples), len(fork.telemetry.closed_alerts)
@@ -141,20 +144,66 @@ def _future(twin: "Twin", draw: Draw, end: float, m: Mitigation | None, failure:
         fork.run(until=t_fail)
         if failure is None:
             failure = _choose_failure(fork, m, draw)
-        _apply_failure(fork, failure)
+        if failure is not None:
+            _apply_failure(fork, failure)
     fork.run(until=end)
     return _Future(fork, n0, c0), failure
 
 
 class _Session:
-    """Shared by the candidates of one ranking: the draws and the do-nothing futures."""
+    """Shared by the candidates of one ranking: the draws and the do-nothing futures.
 
-    def __init__(self, twin: "Twin", horizon: float, draws: int, policy: Policy, rng: Any) -> None:
+    With ``workers > 1`` the (candidate, draw) futures run in a process pool forked from this
+    process, so each worker inherits the twin copy-on-write and only figures travel back; each
+    worker keeps its own cache of do-nothing futures. Results do not depend on the split.
+    """
+
+    def __init__(self, twin: Twin, horizon: float, draws: int, policy: Policy, rng: Any,
+                 workers: int | None = None) -> None:
         self.twin, self.horizon, self.policy = twin, horizon, policy
         self.t0 = twin.now
         self.end = self.t0 + horizon
         self.draws = plan_draws(rng, draws)
         self._baselines: dict[tuple[int, str | None, float], _Future] = {}
+        self.workers = _workers(workers)
+        self._pool: Any = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _WORKER_SESSION
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if _WORKER_SESSION is self:
+            _WORKER_SESSION = None
+
+    def run_all(self, m: Mitigation, progress: Callable[[int], None] | None) -> list[tuple]:
+        """Every draw of ``m``, in draw order, in parallel where the session has workers."""
+        if self.workers <= 1 or len(self.draws) < 2:
+            out = []
+            for draw in self.draws:
+                out.append(self.run(m, draw))
+                if progress:
+                    progress(1)
+            return out
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            global _WORKER_SESSION
+            _WORKER_SESSION = self  # inherited by the forked workers
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        from concurrent.futures import as_completed
+
+        futures = {self._pool.submit(_work, m, d.index): d.index for d in self.draws}
+        results: dict[int, tuple] = {}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if progress:
+                progress(1)
+        return [results[d.index] for d in self.draws]
 
     def baseline(self, draw: Draw, failure: str | None, t_fail: float) -> _Future:
         key = (draw.index, failure, t_fail if failure else 0.0)
@@ -173,6 +222,42 @@ class _Session:
         return fc, fb, failure, _n1_ok(cand.fork), landing
 
 
+_SEVERITY = {"info": 0, "warning": 1, "critical": 2}
+
+
+def new_alerts(candidate: RunFigures, baseline: RunFigures) -> dict[tuple[str, str], str]:
+    """Alerts the candidate opens that doing nothing does not: neither the same alert nor one at
+    least as severe on the same entity fires in the baseline's window (a link that is down
+    when doing nothing is alerting anyway)."""
+    worst: dict[str, int] = {}
+    for (_, entity), sev in baseline.active.items():
+        worst[entity] = max(worst.get(entity, -1), _SEVERITY.get(sev, 0))
+    return {k: sev for k, sev in candidate.alerts.items()
+            if k not in baseline.active and worst.get(k[1], -1) < _SEVERITY.get(sev, 0)}
+
+
+_WORKER_SESSION: _Session | None = None
+
+
+def _work(m: Mitigation, draw: int) -> tuple:
+    session = _WORKER_SESSION
+    assert session is not None, "worker started without a session"
+    return session.run(m, session.draws[draw])
+
+
+def _workers(requested: int | None) -> int:
+    """Processes to use: ``requested``, else ``TWIN_PRECHECK_WORKERS``, else every core (1 = in-process)."""
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # workers inherit the twin by forking; elsewhere run in-process
+    if requested is None:
+        env = os.environ.get("TWIN_PRECHECK_WORKERS", "").strip()
+        requested = int(env) if env.isdigit() else (os.cpu_count() or 1)
+    return max(1, int(requested))
+
+
 # -- verdict and explanation ------------------------------------------------------------------
 def _pct(x: float) -> str:
     return f"{x:.0%}" if x >= 0.01 or x == 0 else f"{x:.1%}"
@@ -183,8 +268,11 @@ def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Poli
     harm, limits = [], []
     gain = base["impact_minutes"].stat(stat) - fig["impact_minutes"].stat(stat)
     names = {"slo_minutes": "SLO-violation minutes", "impact_minutes": "impact-minutes", "peak_loss": "peak loss",
-             "new_alerts": "new alerts", "new_critical_alerts": "new critical alerts"}
+             "new_alerts": "new alerts", "new_critical_alerts": "new critical alerts",
+             "blocked_gbps": "Gbps blocked by the change"}
     for name, margin in policy.margins.items():
+        if name not in fig:
+            continue  # e.g. blocked_gbps, which only a config change has
         c = fig[name].stat(stat)
         b = base[name].stat(stat) if name in base else 0.0
         if c - b > margin and (gain < policy.better_by or name not in ("new_alerts", "new_critical_alerts")):
@@ -193,8 +281,11 @@ def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Poli
         return "harmful", harm
     for name, limit in policy.thresholds.items():
         value = fig[name].stat(stat) if name in fig else 0.0
-        if value > limit + 1e-12:
-            limits.append(f"{name.replace('_', ' ')} {value:.3g} above the policy's {limit:g}")
+        ref = base[name].stat(stat) if name in base else 0.0
+        # a line is crossed by the mitigation only where doing nothing stays on the right side of it
+        if value > limit + 1e-12 and value > ref + 1e-9:
+            limits.append(f"{name.replace('_', ' ')} {value:.3g} above the policy's {limit:g}"
+                          + (f" (doing nothing {ref:.3g})" if name in base else ""))
     if gain < policy.better_by:
         limits.append(f"saves {gain:.2f} impact-minutes, less than the policy's {policy.better_by:g}")
     return ("safe" if not limits else "risky"), limits
@@ -224,8 +315,8 @@ def _explain(m: Mitigation, verdict: str, reasons: list[str], fig: Mapping[str, 
                  f"peak utilisation {_pct(fig['peak_utilisation'].mean)}")
     if new_alerts:
         crit = sum(1 for k in new_alerts if k.endswith("(critical)"))
-        top = ", ".join(list(new_alerts)[:3])
-        parts.append(f"{len(new_alerts)} new alert{'s' if len(new_alerts) != 1 else ''}"
+        top = ", ".join(f"{label} in {n} of {n_draws} draws" for label, n in new_alerts.most_common(3))
+        parts.append(f"{len(new_alerts)} distinct new alert{'s' if len(new_alerts) != 1 else ''}"
                      + (f" ({crit} critical)" if crit else "") + f": {top}")
     else:
         parts.append("no new alerts")
@@ -246,9 +337,8 @@ def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] 
     alerts_seen: Counter = Counter()
     services: set[str] = set()
     n1 = 0
-    for draw in session.draws:
-        fc, fb, failure, n1_ok, _ = session.run(m, draw)
-        new = {k: sev for k, sev in fc.alerts.items() if k not in fb.active}  # doing nothing never fires it
+    for draw, (fc, fb, failure, n1_ok, _) in zip(session.draws, session.run_all(m, progress)):
+        new = new_alerts(fc, fb)
         labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
         alerts_seen.update(labels)
         cv = dict(fc.values)
@@ -261,16 +351,14 @@ def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] 
         base_vals.append(fb.values)
         per_draw.append(DrawSummary(draw.index, draw.seed, draw.demand, draw.delay, failure, cv, dict(fb.values),
                                     fc.plane_loss, fb.plane_loss, labels, n1_ok))
-        if progress:
-            progress(1)
     fig = {k: Spread.of([v[k] for v in cand_vals]) for k in cand_vals[0]}
     base = {k: Spread.of([v.get(k, 0.0) for v in base_vals]) for k in base_vals[0]}
     base["new_alerts"] = base["new_critical_alerts"] = Spread.of([0.0])
     policy = session.policy
+    if verification is not None:  # traffic the embedded check finds the change would drop
+        fig["blocked_gbps"] = Spread.of([float(verification.get("blocked_gbps", 0.0))])
+        base["blocked_gbps"] = Spread.of([0.0])
     verdict, reasons = _verdict(fig, base, policy)
-    if verification is not None and verification.get("blocked_gbps", 0.0) > 0 and verdict == "safe":
-        verdict = "risky"
-        reasons.append(f"the change blocks {verification['blocked_gbps']:.1f} Gbps")
     n_draws = len(session.draws)
     explanation = _explain(m, verdict, reasons, fig, base, per_draw[0], alerts_seen, n1 / n_draws, n_draws,
                            session.horizon, phrase)
@@ -285,7 +373,8 @@ def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] 
     )
 
 
-def _session(twin: "Twin", horizon: float | str, draws: int, policy: Any, rng: Any) -> _Session:
+def _session(twin: Twin, horizon: float | str, draws: int, policy: Any, rng: Any,
+             workers: int | None = None) -> _Session:
     from twin.errors import SafetyError
 
     h = parse_duration(horizon) if isinstance(horizon, str) else float(horizon)
@@ -293,29 +382,26 @@ def _session(twin: "Twin", horizon: float | str, draws: int, policy: Any, rng: A
         raise SafetyError(f"horizon must be a positive duration, got {horizon!r}")
     if int(draws) < 1:
         raise SafetyError(f"draws must be at least 1, got {draws!r}")
-    return _Session(twin, h, int(draws), load_policy(policy), 0 if rng is None else rng)
+    return _Session(twin, h, int(draws), load_policy(policy), 0 if rng is None else rng, workers)
 
 
 def _one(session: _Session, mitigation: Any, progress: Callable[[int], None] | None) -> Report:
-    from twin.config.change import ConfigChange
-
-    if isinstance(mitigation, ConfigChange) or (isinstance(mitigation, str) and mitigation.split()[:1]
-                                                and mitigation.split()[0] in ConfigChange.KINDS):
+    if _is_config(mitigation):
         from twin.config.change import parse_change
         from twin.config.verify import verify
 
         change = parse_change(session.twin, mitigation)
         result = verify(change, session.twin)
-        m = change.equivalent(session.twin) or Mitigation("halt_automation", {})
+        m = change.equivalent(session.twin)
         return _evaluate(session, m, progress, verification=result.to_dict(), diff=result.diff,
                          phrase=change.phrase, label=change.label)
     return _evaluate(session, parse_mitigation(session.twin, mitigation), progress)
 
 
-def precheck(twin: "Twin", mitigation: Any, *, horizon: float | str = 1800.0, draws: int = 8,
+def precheck(twin: Twin, mitigation: Any, *, horizon: float | str = 1800.0, draws: int = 8,
              policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
              alternatives: Iterable[Any] | None = None,
-             progress: Callable[[int], None] | None = None) -> Report:
+             progress: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
     """Trial ``mitigation`` on forks of ``twin`` and compare it with doing nothing.
 
     ``mitigation``: a :class:`Mitigation`, ``{"tool", "args"}``, a string such as
@@ -328,10 +414,10 @@ def precheck(twin: "Twin", mitigation: Any, *, horizon: float | str = 1800.0, dr
     >>> precheck(t, "freeze_te", draws=2).verdict
     'safe'
     """
-    session = _session(twin, horizon, draws, policy, rng)
-    report = _one(session, mitigation, progress)
-    if alternatives:
-        others = [_one(session, a, progress) for a in alternatives]
+    with _session(twin, horizon, draws, policy, rng, workers) as session:
+        report = _one(session, mitigation, progress)
+        others = [_one(session, a, progress) for a in alternatives or ()]
+    if others:
         better = [o for o in others if _key(o) < _key(report)]
         if better:
             best = min(better, key=_key)
@@ -347,21 +433,32 @@ def _key(r: Report) -> tuple[int, float, float]:
     return (_ORDER[r.verdict], r.figure("impact_minutes"), r.figure("slo_minutes"))
 
 
-def rank(twin: "Twin", candidates: Iterable[Any], *, horizon: float | str = 1800.0, draws: int = 8,
+def rank(twin: Twin, candidates: Iterable[Any], *, horizon: float | str = 1800.0, draws: int = 8,
          policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
-         progress: Callable[[int], None] | None = None) -> list[Report]:
+         progress: Callable[[int], None] | None = None, workers: int | None = None) -> list[Report]:
     """Pre-check every candidate on the same draws; best first (verdict, then impact-minutes)."""
-    session = _session(twin, horizon, draws, policy, rng)
     items = list(candidates)
     # validate everything before simulating anything
     for c in items:
-        if not _is_config(c):
+        if _is_config(c):
+            from twin.config.change import parse_change
+
+            parse_change(twin, c)
+        else:
             parse_mitigation(twin, c)
-    reports = [_one(session, c, progress) for c in items]
+    with _session(twin, horizon, draws, policy, rng, workers) as session:
+        reports = [_one(session, c, progress) for c in items]
     return sorted(reports, key=_key)
 
 
 def _is_config(c: Any) -> bool:
+    """A configuration change: a ConfigChange, ``"acl_block ..."`` or ``{"tool": "acl_block", ...}``."""
     from twin.config.change import ConfigChange
 
-    return isinstance(c, ConfigChange) or (isinstance(c, str) and c.split()[:1] != [] and c.split()[0] in ConfigChange.KINDS)
+    if isinstance(c, ConfigChange):
+        return True
+    if isinstance(c, str):
+        return c.split()[:1] != [] and c.split()[0] in ConfigChange.KINDS
+    if isinstance(c, Mapping):
+        return str(c.get("tool", c.get("kind", ""))) in ConfigChange.KINDS
+    return False

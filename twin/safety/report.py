@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Spread", "DrawSummary", "Report", "VERDICTS"]
+__all__ = ["VERDICTS", "DrawSummary", "Report", "Spread"]
 
 VERDICTS = ("safe", "risky", "harmful")
 
@@ -24,7 +25,7 @@ class Spread:
     max: float
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> "Spread":
+    def of(cls, values: Sequence[float]) -> Spread:
         v = np.asarray(values, dtype=float)
         if v.size == 0:
             return cls(0.0, 0.0, 0.0, 0.0, 0.0)

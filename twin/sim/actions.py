@@ -140,6 +140,9 @@ def _restart_control_jobs(twin: "Twin", a: dict[str, Any]) -> str:
 
 def _halt_automation(twin: "Twin", a: dict[str, Any]) -> str:
     twin.state.automation_halted = True
+    # load that automation itself drives (a scaling activity's connection surge) stops with it
+    for fid in _faults_where(twin, lambda f: f.kind == "traffic_surge" and f.params.get("automation")):
+        twin.mitigate_fault(fid, "automation halted")
     return "halted maintenance and scaling automation"
 
 
@@ -187,6 +190,8 @@ def _rate_limit(twin: "Twin", a: dict[str, Any]) -> str:
 def _shed_traffic(twin: "Twin", a: dict[str, Any]) -> str:
     st = twin.state
     st.class_limit[CLASSES.index(a["traffic_class"])] = 1.0 - float(a["fraction"])
+    if float(a["fraction"]) == 0:
+        return f"stopped shedding {a['traffic_class']} traffic"
     return f"shedding {float(a['fraction']):.0%} of {a['traffic_class']} traffic"
 
 
@@ -215,7 +220,7 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
     ActionSpec("rollback_deploy", "Roll back a service's last deploy", {"service": "service"}, 180.0, _rollback_deploy),
     ActionSpec("rate_limit", "Cap requests/s admitted at a service", {"service": "service", "rps": "number"}, 30.0,
                _rate_limit),
-    ActionSpec("shed_traffic", "Shed a fraction of a traffic class at the edge",
+    ActionSpec("shed_traffic", "Shed a fraction of a traffic class at the edge (0 stops shedding)",
                {"traffic_class": "class", "fraction": "fraction"}, 60.0, _shed_traffic),
 ]}
 

@@ -209,6 +209,7 @@ class NetworkResult:
     flow_loss: np.ndarray
     flow_latency: np.ndarray
     group_gbps: np.ndarray  # offered per (pair, class)
+    group_wanted: np.ndarray  # what customers wanted to send, before shedding
     group_loss: np.ndarray
     group_latency: np.ndarray
     node_gbps: np.ndarray  # traffic each node forwards
@@ -255,13 +256,16 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     n_arcs = topo.n_arcs
     n_groups = 2 * len(world.pairs)
     prep = _prepared(world, routing)
-    vol = world.demand_gbps * demand_scale * noise * state.class_factor[world.demand_class] * state.class_limit[world.demand_class]
+    wanted = world.demand_gbps * demand_scale * noise * state.class_factor[world.demand_class]
+    vol = wanted * state.class_limit[world.demand_class]  # what edge rate limits let in
     key = world.demand_pair * 2 + world.demand_class
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
+    group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
     wan = prep["wan"]
     demand_wan = np.where(wan & routing.routable, group_gbps[prep["wan_group"]] * routing.flow_ratio, 0.0)
     cap = arc_capacity(world, state)
-    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs)
+    # float even with no routable WAN flow (bincount of an empty array is int64)
+    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs).astype(float)
     offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
     if np.all(offered <= cap + 1e-9):
@@ -299,6 +303,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         flow_loss=flow_loss,
         flow_latency=flow_latency,
         group_gbps=group_gbps,
+        group_wanted=group_wanted,
         group_loss=group_loss,
         group_latency=group_latency,
         node_gbps=node_gbps,

@@ -60,7 +60,7 @@ class Twin:
         return {"link": self.world.topology.links, "service": self.world.services, "device": self.world.device_names}
 
     def _initial_state(self) -> TwinState:
-        w, sc = self.world, self.scenario
+        w = self.world
         topo = w.topology
         n_svc = len(w.services)
         cg = w.callgraph
@@ -541,8 +541,9 @@ class Twin:
         n_s = len(w.services)
         service = np.zeros((n_s, 8), dtype=np.float32)
         kpi: dict[str, float] = {}
-        vol = net.group_gbps
-        lost = vol * net.group_loss
+        vol = net.group_wanted
+        # traffic shed at the edge is traffic customers could not send: it counts as lost
+        lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
         by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
         lost_by_class = lost.reshape(-1, 2).sum(axis=0)
         kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])

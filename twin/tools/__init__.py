@@ -11,4 +11,4 @@ from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry, tool
 from twin.tools.toolbox import Toolbox
 
-__all__ = ["Tool", "ToolResult", "ToolRegistry", "Toolbox", "tool", "default_registry"]
+__all__ = ["Tool", "ToolRegistry", "ToolResult", "Toolbox", "default_registry", "tool"]

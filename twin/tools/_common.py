@@ -12,10 +12,10 @@ from twin.units import parse_duration
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["WINDOW", "entity_arg", "schema", "kind_of", "series", "r"]
+__all__ = ["WINDOW", "entity_arg", "kind_of", "r", "schema", "series"]
 
 #: A time window argument such as "10m" or "1h30m".
-WINDOW: dict[str, Any] = {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d)?)+$",
+WINDOW: dict[str, Any] = {"type": "string", "pattern": "^([0-9]+([.][0-9]+)?(ms|s|m|h|d)?)+$",
                           "description": "time window, e.g. 10m or 1h"}
 
 
@@ -27,7 +27,7 @@ def schema(properties: dict[str, Any], required: list[str] | None = None) -> dic
     return {"type": "object", "properties": properties, "required": required or [], "additionalProperties": False}
 
 
-def kind_of(twin: "Twin", name: str) -> str:
+def kind_of(twin: Twin, name: str) -> str:
     """Which monitored kind (link, service, device) an entity name belongs to."""
     for kind, names in twin.telemetry.entities.items():
         if name in names:
@@ -35,7 +35,7 @@ def kind_of(twin: "Twin", name: str) -> str:
     raise KeyError(f"unknown entity {name!r}")
 
 
-def series(twin: "Twin", kind: str, name: str, metric: str, window: str | float) -> tuple[np.ndarray, np.ndarray]:
+def series(twin: Twin, kind: str, name: str, metric: str, window: str | float) -> tuple[np.ndarray, np.ndarray]:
     """Times and values of one entity's metric over the last ``window``."""
     since = twin.now - parse_duration(window)
     times, values = twin.telemetry.array(kind, metric, since=since)

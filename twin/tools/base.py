@@ -9,13 +9,14 @@ toolbox can check the value names something that exists in the twin (and list wh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["Tool", "ToolResult", "KINDS", "ENTITY_KINDS"]
+__all__ = ["ENTITY_KINDS", "KINDS", "Tool", "ToolResult"]
 
 #: Tool kinds, in the order toolboxes list them.
 KINDS: tuple[str, ...] = ("observe", "test", "mitigate")
@@ -35,7 +36,7 @@ class Tool:
     description: str
     parameters: dict[str, Any]  # JSON schema: {"type": "object", "properties": ..., "required": [...]}
     duration_s: float  # simulated seconds a call takes
-    func: Callable[["Twin", dict[str, Any]], tuple[dict[str, Any], str]]
+    func: Callable[[Twin, dict[str, Any]], tuple[dict[str, Any], str]]
     target: str | None = None  # the main argument, e.g. "link"
     target_kind: str | None = None  # entity kind of the main argument
 

@@ -40,7 +40,7 @@ def param_schema(kind: str) -> dict[str, Any]:
 def mitigation_tool(spec: ActionSpec) -> Tool:
     """Wrap one ActionSpec as a mitigate-kind Tool."""
 
-    def start(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+    def start(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
         action_id = twin.act(spec.name, **args)
         lands = twin.state.actions[action_id]["lands"]
         data = {"action_id": action_id, "action": spec.name, "args": dict(args), "started": twin.now, "lands_at": lands}

@@ -17,8 +17,16 @@ from twin.units import format_duration, parse_duration
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["list_alerts", "query_metric", "top_links", "top_services", "show_neighbourhood", "recent_changes",
-           "show_config", "wait"]
+__all__ = [
+    "list_alerts",
+    "query_metric",
+    "recent_changes",
+    "show_config",
+    "show_neighbourhood",
+    "top_links",
+    "top_services",
+    "wait",
+]
 
 _ALL_METRICS = sorted({m for ms in METRICS.values() for m in ms})
 _LIMIT = 40  # rows a listing returns; more are counted, not shown
@@ -26,7 +34,7 @@ _LIMIT = 40  # rows a listing returns; more are counted, not shown
 
 @tool("list_alerts", "observe", "List the open alerts (optionally of one severity), oldest first",
       schema({"severity": {"type": "string", "enum": ["critical", "warning"]}}), 5.0)
-def list_alerts(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def list_alerts(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     alerts = sorted(twin.open_alerts(), key=lambda a: (a.start, a.name, a.entity))
     if "severity" in args:
         alerts = [a for a in alerts if a.severity == args["severity"]]
@@ -43,7 +51,7 @@ def list_alerts(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
       schema({"entity": entity_arg("entity", "a link, device or service name"),
               "metric": {"type": "string", "enum": _ALL_METRICS},
               "window": WINDOW}, ["entity", "metric"]), 10.0, target="entity", target_kind="entity")
-def query_metric(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def query_metric(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     name, metric = args["entity"], args["metric"]
     kind = kind_of(twin, name)
     if metric not in METRICS[kind]:
@@ -61,18 +69,18 @@ def query_metric(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("top_links", "observe", "The N links with the highest utilisation or loss right now",
       schema({"by": {"type": "string", "enum": ["utilisation", "loss"]},
               "n": {"type": "integer", "minimum": 1, "maximum": 50}}), 10.0)
-def top_links(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def top_links(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     return _top(twin, "link", args.get("by", "utilisation"), int(args.get("n", 5)), ("utilisation", "loss", "up"))
 
 
 @tool("top_services", "observe", "The N services with the highest error rate or p99 latency right now",
       schema({"by": {"type": "string", "enum": ["error_rate", "p99_ms"]},
               "n": {"type": "integer", "minimum": 1, "maximum": 50}}), 10.0)
-def top_services(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def top_services(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     return _top(twin, "service", args.get("by", "error_rate"), int(args.get("n", 5)), ("error_rate", "p99_ms", "rps", "cpu"))
 
 
-def _top(twin: "Twin", kind: str, by: str, n: int, cols: tuple[str, ...]) -> tuple[dict, str]:
+def _top(twin: Twin, kind: str, by: str, n: int, cols: tuple[str, ...]) -> tuple[dict, str]:
     latest = twin.telemetry.latest()
     names = twin.telemetry.entities[kind]
     if latest is None or not names:
@@ -90,7 +98,7 @@ def _top(twin: "Twin", kind: str, by: str, n: int, cols: tuple[str, ...]) -> tup
       "a service's callers and callees",
       schema({"entity": entity_arg("entity", "a link, device or service name")}, ["entity"]), 5.0,
       target="entity", target_kind="entity")
-def show_neighbourhood(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def show_neighbourhood(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     name = args["entity"]
     topo = twin.world.topology
     kind = kind_of(twin, name)
@@ -118,7 +126,7 @@ def show_neighbourhood(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("recent_changes", "observe",
       "The change log, TE controller decisions, deploys, health checks and operator actions within a window",
       schema({"window": WINDOW}), 10.0)
-def recent_changes(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def recent_changes(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     since = twin.now - parse_duration(args.get("window", "30m"))
     ev = [e for e in twin.telemetry.events if e.t >= since]
     rows = [{"time": e.t, "kind": e.kind, "entity": e.entity, "message": e.message} for e in ev]
@@ -133,7 +141,7 @@ def recent_changes(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("show_config", "observe", "A device's rendered configuration: role, plane, links, enabled features, drain state",
       schema({"device": entity_arg("device", "a router or switch")}, ["device"]), 15.0,
       target="device", target_kind="device")
-def show_config(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def show_config(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     topo, st = twin.world.topology, twin.state
     node = topo.node_index[args["device"]]
     links = [{"link": topo.links[j], "peer": topo.nodes[topo.link_b[j] if topo.link_a[j] == node else topo.link_a[j]],
@@ -155,7 +163,7 @@ def show_config(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 
 @tool("wait", "observe", "Do nothing for a minute and let the network evolve; returns open alert counts first",
       schema({}), 60.0)
-def wait(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def wait(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     alerts = twin.open_alerts()
     critical = sum(a.severity == "critical" for a in alerts)
     return {"open_alerts": len(alerts), "critical": critical}, f"waited; {len(alerts)} open alerts ({critical} critical)"

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Iterator
 from importlib import metadata
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from twin.tools.base import KINDS, Tool
 
-__all__ = ["ToolRegistry", "BUILTIN", "tool", "load_entry_points", "default_registry", "ENTRY_POINT_GROUP"]
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "ToolRegistry", "default_registry", "load_entry_points", "tool"]
 
 ENTRY_POINT_GROUP = "twin.tools"
 _BUILTIN_MODULES = ("twin.tools.observe", "twin.tools.tests_tools", "twin.tools.mitigate")
@@ -49,7 +50,7 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return [t.name for t in self]
 
-    def copy(self) -> "ToolRegistry":
+    def copy(self) -> ToolRegistry:
         return ToolRegistry(list(self._tools.values()))
 
     def __contains__(self, name: object) -> bool:
@@ -97,7 +98,7 @@ def load_entry_points(registry: ToolRegistry | None = None, group: str = ENTRY_P
             tools = [obj] if isinstance(obj, Tool) else list(obj)
             for t in tools:
                 registry.register(t)
-        except Exception as exc:  # a plugin's bug must not take the twin down
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not take the twin down
             warnings.warn(f"twin.tools entry point {ep.name!r} ({ep.value}) skipped: {exc}", RuntimeWarning,
                           stacklevel=2)
     return registry

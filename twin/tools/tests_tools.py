@@ -5,6 +5,7 @@ Probes report symptoms along the path traffic takes now (from link telemetry), n
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from twin.sim.network import Routing
     from twin.sim.twin import Twin
 
-__all__ = ["ping", "traceroute", "check_link_counters", "compare_baseline", "similar_alerts", "BASELINE_S"]
+__all__ = ["BASELINE_S", "check_link_counters", "compare_baseline", "ping", "similar_alerts", "traceroute"]
 
 #: The baseline is what the monitors saw in the run's first five minutes.
 BASELINE_S = 300.0
@@ -29,7 +30,7 @@ _PROBE = schema({"src_site": entity_arg("site", "where the probe starts"),
                  "traffic_class": {"type": "string", "enum": list(CLASSES)}}, ["src_site", "dst_site"])
 
 
-def _routing(twin: "Twin") -> "Routing":
+def _routing(twin: Twin) -> Routing:
     """The installed routing, without caching a rebuild (a probe must not change the twin's future)."""
     saved = twin.state.routing
     routing = twin.routing()
@@ -37,7 +38,7 @@ def _routing(twin: "Twin") -> "Routing":
     return routing
 
 
-def _paths(twin: "Twin", src: str, dst: str, cls: str) -> list[tuple[float, list[int]]]:
+def _paths(twin: Twin, src: str, dst: str, cls: str) -> list[tuple[float, list[int]]]:
     """(share, arcs in order) for each tunnel carrying ``cls`` from ``src`` to ``dst`` now."""
     w, topo = twin.world, twin.world.topology
     routing = _routing(twin)
@@ -58,17 +59,17 @@ def _paths(twin: "Twin", src: str, dst: str, cls: str) -> list[tuple[float, list
     if s not in g or d not in g or not nx.has_path(g, s, d):
         return []
     path = nx.dijkstra_path(g, s, d, weight="weight")
-    return [(1.0, [topo.arc(u, v) for u, v in zip(path, path[1:])])]
+    return [(1.0, [topo.arc(u, v) for u, v in pairwise(path)])]
 
 
-def _link_now(twin: "Twin") -> np.ndarray:
+def _link_now(twin: Twin) -> np.ndarray:
     latest = twin.telemetry.latest()
     if latest is None:
         return np.zeros((twin.world.topology.n_links, len(METRICS["link"])))
     return latest.link.astype(float)
 
 
-def _probe(twin: "Twin", args: dict[str, Any]) -> tuple[dict, list[dict]]:
+def _probe(twin: Twin, args: dict[str, Any]) -> tuple[dict, list[dict]]:
     src, dst, cls = args["src_site"], args["dst_site"], args.get("traffic_class", "user")
     topo = twin.world.topology
     links = _link_now(twin)
@@ -95,7 +96,7 @@ def _probe(twin: "Twin", args: dict[str, Any]) -> tuple[dict, list[dict]]:
 
 @tool("ping", "test", "Probe loss and round-trip time between two sites for a traffic class, along today's routes",
       _PROBE, 20.0, target="src_site", target_kind="site")
-def ping(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def ping(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     data, tunnels = _probe(twin, args)
     data["paths"] = len(tunnels)
     if not data["reachable"]:
@@ -106,7 +107,7 @@ def ping(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 
 @tool("traceroute", "test", "List the hops traffic of a class takes between two sites now, with per-hop loss",
       _PROBE, 30.0, target="src_site", target_kind="site")
-def traceroute(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def traceroute(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     data, tunnels = _probe(twin, args)
     data["paths"] = tunnels
     if not tunnels:
@@ -120,7 +121,7 @@ def traceroute(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("check_link_counters", "test", "A link's interface counters over a window: utilisation, loss, throughput, up",
       schema({"link": entity_arg("link", "a link name"), "window": WINDOW}, ["link"]), 15.0,
       target="link", target_kind="link")
-def check_link_counters(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def check_link_counters(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     data: dict[str, Any] = {"link": args["link"]}
     for metric in ("utilisation", "loss", "throughput_gbps", "up"):
         _, v = series(twin, "link", args["link"], metric, args.get("window", "5m"))
@@ -137,7 +138,7 @@ def check_link_counters(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("compare_baseline", "test", "Compare an entity's metrics now with the first five minutes of the run (ratio per metric)",
       schema({"entity": entity_arg("entity", "a link, device or service name")}, ["entity"]), 20.0,
       target="entity", target_kind="entity")
-def compare_baseline(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def compare_baseline(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     name = args["entity"]
     kind = kind_of(twin, name)
     col = twin.telemetry.entity_index(kind, name)
@@ -162,7 +163,7 @@ def compare_baseline(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
 @tool("similar_alerts", "test", "Which other entities have the same alert open",
       schema({"alert": entity_arg("alert", "an alert name, e.g. PacketLoss")}, ["alert"]), 10.0,
       target="alert", target_kind="alert")
-def similar_alerts(twin: "Twin", args: dict[str, Any]) -> tuple[dict, str]:
+def similar_alerts(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     hits = sorted((a for a in twin.open_alerts() if a.name == args["alert"]), key=lambda a: (a.start, a.entity))
     rows = [{"entity": a.entity, "entity_kind": a.entity_kind, "start": a.start, "value": r(a.value)} for a in hits]
     shown = ", ".join(a.entity for a in hits[:6]) + (" ..." if len(hits) > 6 else "")

@@ -22,14 +22,14 @@ from twin.tools.registry import ToolRegistry, default_registry
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["Toolbox", "BAD_CALL_S", "entity_names"]
+__all__ = ["BAD_CALL_S", "Toolbox", "entity_names"]
 
 #: Simulated seconds a malformed call costs (an operator fumbling a command is not free).
 BAD_CALL_S = 5.0
 _SHOW_ENUM_UP_TO = 64  # entity lists longer than this are left out of prompt schemas
 
 
-def entity_names(twin: "Twin", kind: str) -> list[str]:
+def entity_names(twin: Twin, kind: str) -> list[str]:
     """Names of one entity kind that exist in ``twin`` (monitor-visible names only)."""
     from twin.sim.actions import entity_names as action_entities
     from twin.telemetry.alerts import default_rules
@@ -46,7 +46,7 @@ def entity_names(twin: "Twin", kind: str) -> list[str]:
 class Toolbox:
     """The agent-facing interface to one twin: every call is checked, timed and recorded."""
 
-    def __init__(self, twin: "Twin", registry: ToolRegistry | None = None) -> None:
+    def __init__(self, twin: Twin, registry: ToolRegistry | None = None) -> None:
         self.twin = twin
         self.registry = registry if registry is not None else default_registry()
         self.history: list[ToolResult] = []
@@ -94,14 +94,14 @@ class Toolbox:
         args = {} if args is None else args
         try:
             problem = self._check(name, args)
-        except Exception as exc:  # a validator choking on odd input is still a bad call
+        except Exception as exc:  # noqa: BLE001 - a validator choking on odd input is still a bad call
             problem = (f"malformed call: {type(exc).__name__}: {exc}", None)
         if problem is not None:
             return self._fail(name, args, problem[0], problem[1], t0)
         tool = self.registry.get(name)
         try:
             data, summary = tool.func(self.twin, dict(args))
-        except Exception as exc:  # tools report failures; they never crash an agent loop
+        except Exception as exc:  # noqa: BLE001 - tools report failures; they never crash an agent loop
             return self._fail(name, args, f"{type(exc).__name__}: {exc}", None, t0)
         self._advance(tool.duration_s)
         result = ToolResult(True, name, dict(args), data, summary, t_start=t0, t_end=self.twin.now)

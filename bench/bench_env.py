@@ -1,0 +1,95 @@
+"""Env steps per second on b2b4-casc1 with a random agent over valid actions.
+
+Prints, in one run: reset cost, single-env step rate (resets excluded), 8-env SyncVectorEnv and
+AsyncVectorEnv rates (autoresets included, as a trainer sees them), each as a ratio to the
+2,000 steps/s target. ``--profile`` adds a cProfile of single-env steps.
+
+    python bench/bench_env.py [--steps 2000] [--envs 8] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import twin.envs  # noqa: F401  (registers the ids)
+
+TARGET = 2000.0
+KWARGS = {"scenario": "b2b4-casc1"}
+
+
+def bench_resets(n: int) -> float:
+    env = gym.make("twin/Incident-v0", **KWARGS)
+    t0 = time.perf_counter()
+    for seed in range(n):
+        env.reset(seed=seed)
+    return (time.perf_counter() - t0) / n
+
+
+def bench_single(steps: int, profile: bool = False) -> tuple[float, pstats.Stats | None]:
+    env = gym.make("twin/Incident-v0", **KWARGS)
+    rng = np.random.default_rng(0)
+    _, info = env.reset(seed=0)
+    stepping, done, seed = 0.0, 0, 0
+    prof = cProfile.Profile() if profile else None
+    while done < steps:
+        action = int(rng.choice(np.flatnonzero(info["action_mask"])))
+        if prof:
+            prof.enable()
+        t0 = time.perf_counter()
+        _, _, terminated, truncated, info = env.step(action)
+        stepping += time.perf_counter() - t0
+        if prof:
+            prof.disable()
+        done += 1
+        if terminated or truncated:
+            seed += 1
+            _, info = env.reset(seed=seed)
+    return steps / stepping, (pstats.Stats(prof) if prof else None)
+
+
+def bench_vector(cls, n_envs: int, steps: int) -> float:
+    envs = cls([lambda: gym.make("twin/Incident-v0", **KWARGS) for _ in range(n_envs)])
+    rng = np.random.default_rng(0)
+    _, info = envs.reset(seed=list(range(n_envs)))
+    t0 = time.perf_counter()
+    calls = max(1, steps // n_envs)
+    for _ in range(calls):
+        actions = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+        _, _, _, _, info = envs.step(actions)
+    rate = calls * n_envs / (time.perf_counter() - t0)
+    envs.close()
+    return rate
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--envs", type=int, default=8)
+    p.add_argument("--resets", type=int, default=20)
+    p.add_argument("--profile", action="store_true")
+    a = p.parse_args()
+    reset_s = bench_resets(a.resets)
+    single, stats = bench_single(a.steps, a.profile)
+    sync = bench_vector(gym.vector.SyncVectorEnv, a.envs, a.steps)
+    async_ = bench_vector(gym.vector.AsyncVectorEnv, a.envs, a.steps)
+    print(f"reset (to first critical alert): {reset_s * 1e3:8.1f} ms")
+    print(f"single env step:                 {1e3 / single:8.2f} ms  {single:8.0f} steps/s  "
+          f"ratio to {TARGET:.0f}/s target: {single / TARGET:.3f}")
+    print(f"SyncVectorEnv x{a.envs} (with resets): {sync:8.0f} steps/s  ratio: {sync / TARGET:.3f}")
+    print(f"AsyncVectorEnv x{a.envs} (with resets): {async_:7.0f} steps/s  ratio: {async_ / TARGET:.3f}")
+    if stats is not None:
+        out = io.StringIO()
+        stats.stream = out
+        stats.sort_stats("cumulative").print_stats(25)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
