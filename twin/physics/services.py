@@ -23,6 +23,7 @@ __all__ = ["ServiceResult", "service_step"]
 
 #: Own latency of a service whose queue is full, as a multiple of its service time.
 SATURATED_FACTOR = 60.0
+LN2, LN100 = float(np.log(2.0)), float(np.log(100.0))
 
 
 @dataclass(frozen=True)
@@ -54,41 +55,45 @@ def service_step(
 ) -> ServiceResult:
     """Advance the service model one tick; all arrays are per service or per call edge."""
     n = entry_rps.shape[0]
-    q = np.clip(prev_fail, 0.0, 0.999)
+    q = np.minimum(np.maximum(prev_fail, 0.0), 0.999)
+    r1 = retries + 1.0
     # clients cap retries at a budget (extra attempts per request), as retry throttling does
-    attempts = 1.0 + np.minimum(np.where(q > 1e-9, (1.0 - q ** (retries + 1.0)) / (1.0 - q), 1.0) - 1.0, retry_budget)
-    weight = fanout * attempts
-    # load: lambda = entry + M lambda, M[callee, caller] = weight (a DAG, so I - M is invertible)
-    m = np.zeros((n, n))
-    np.add.at(m, (call_dst, call_src), weight)
-    rps = np.linalg.solve(np.eye(n) - m, entry_rps)
-    rps = np.maximum(rps, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = np.where(capacity_rps > 0, rps / capacity_rps, np.where(rps > 0, np.inf, 0.0))
+    extra = np.divide(1.0 - q**r1, 1.0 - q, out=np.ones_like(q), where=q > 1e-9) - 1.0
+    weight = fanout * (1.0 + np.minimum(extra, retry_budget))
+    # load: lambda = entry + M lambda, M[callee, caller] = weight (a DAG, so I - M is invertible);
+    # call graphs have one edge per caller-callee pair, so plain assignment builds M
+    a = np.eye(n)
+    a[call_dst, call_src] -= weight
+    rps = np.maximum(np.linalg.solve(a, entry_rps), 0.0)
+    rho = np.divide(rps, capacity_rps, out=np.where(rps > 0, np.inf, 0.0), where=capacity_rps > 0)
     shed = np.where(rho > 1.0, 1.0 - 1.0 / np.maximum(rho, 1e-12), 0.0)
-    shed = np.where(np.isinf(rho), 1.0, shed)
     own = np.where(rho < 0.98, service_time_ms / (1.0 - np.minimum(rho, 0.98)), service_time_ms * SATURATED_FACTOR)
-    latency = own.copy()
-    error = 1.0 - (1.0 - injected_error) * (1.0 - shed)
+    latency = own
+    healthy = (1.0 - injected_error) * (1.0 - shed)
+    error = 1.0 - healthy
     fail = q
-    for _ in range(depth + 1):
+    net_ok = (1.0 - net_loss) ** 2  # request and response both cross the path
+    rtt = 2 * net_latency_ms
+    w_fan = fanout
+    # after i rounds every service of height <= i is exact; roots have height ``depth``
+    for _ in range(max(depth, 1)):
         child_lat = latency[call_dst]
-        p_timeout = np.exp(-timeout_ms / np.maximum(child_lat + 2 * net_latency_ms, 1e-6))
-        ok = (1.0 - net_loss) ** 2 * (1.0 - error[call_dst]) * (1.0 - p_timeout)
-        fail = 1.0 - ok
-        all_fail = fail ** (retries + 1.0)
-        att = np.where(fail > 1e-9, (1.0 - fail ** (retries + 1.0)) / np.maximum(1.0 - fail, 1e-9), 1.0)
-        per_call = (2 * net_latency_ms + np.minimum(child_lat, timeout_ms)) * att
-        latency = own + np.bincount(call_src, weights=fanout * per_call, minlength=n)
-        log_ok = np.bincount(call_src, weights=fanout * np.log1p(-np.minimum(all_fail, 1 - 1e-12)), minlength=n)
-        error = 1.0 - (1.0 - injected_error) * (1.0 - shed) * np.exp(log_ok)
+        p_timeout = np.exp(-timeout_ms / np.maximum(child_lat + rtt, 1e-6))
+        fail = 1.0 - net_ok * (1.0 - error[call_dst]) * (1.0 - p_timeout)
+        all_fail = fail**r1
+        att = np.divide(1.0 - all_fail, 1.0 - fail, out=np.ones_like(fail), where=(fail > 1e-9) & (fail < 1 - 1e-9))
+        att = np.where(fail >= 1 - 1e-9, r1, att)
+        per_call = (rtt + np.minimum(child_lat, timeout_ms)) * att
+        latency = own + np.bincount(call_src, weights=w_fan * per_call, minlength=n)
+        log_ok = np.bincount(call_src, weights=w_fan * np.log1p(-np.minimum(all_fail, 1 - 1e-12)), minlength=n)
+        error = 1.0 - healthy * np.exp(log_ok)
     # exponential-tailed latency: median ln2 x mean, p99 ln100 x mean
     return ServiceResult(
         rps=rps,
         utilisation=np.minimum(rho, 10.0),
         latency_ms=latency,
-        p50_ms=latency * np.log(2.0),
-        p99_ms=latency * np.log(100.0),
-        error_rate=np.clip(error, 0.0, 1.0),
-        attempt_fail=np.clip(fail, 0.0, 1.0),
+        p50_ms=latency * LN2,
+        p99_ms=latency * LN100,
+        error_rate=np.minimum(np.maximum(error, 0.0), 1.0),
+        attempt_fail=np.minimum(np.maximum(fail, 0.0), 1.0),
     )

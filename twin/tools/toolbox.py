@@ -43,6 +43,9 @@ def entity_names(twin: Twin, kind: str) -> list[str]:
     return action_entities(twin, kind)
 
 
+_VALIDATORS: dict[int, tuple[Any, Any]] = {}
+
+
 class Toolbox:
     """The agent-facing interface to one twin: every call is checked, timed and recorded."""
 
@@ -147,9 +150,11 @@ class Toolbox:
     def _schema_error(self, tool: Tool, args: dict[str, Any]) -> tuple[str, list[str] | None] | None:
         import jsonschema
 
-        validator = self._validators.get(tool.name)
-        if validator is None:
-            validator = self._validators[tool.name] = jsonschema.Draft202012Validator(tool.parameters)
+        # compiled once per tool object and shared by every toolbox (episodes build many)
+        validator = _VALIDATORS.get(id(tool))
+        if validator is None or validator[0] is not tool:
+            validator = _VALIDATORS[id(tool)] = (tool, jsonschema.Draft202012Validator(tool.parameters))
+        validator = validator[1]
         error = jsonschema.exceptions.best_match(validator.iter_errors(args))
         if error is None:
             return None
