@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from twin.errors import ReplayError, TwinError
 from twin.scenario import Scenario, load_scenario, scenario_paths
 from twin.units import parse_duration
+from twin.yamlfile import read_yaml
 
 __all__ = [
     "REPLAY_DIR",
@@ -191,18 +191,7 @@ def parse_replay(data: Any, source: str) -> Replay:
 
 def load_replay(path_or_name: str | Path) -> Replay:
     """Load a replay by name (``replays/NAME.yaml``) or path."""
-    candidate = Path(path_or_name)
-    if not candidate.suffix and not candidate.exists():
-        known = replay_paths()
-        if str(path_or_name) not in known:
-            raise ReplayError(str(path_or_name), "", f"no such replay (known: {', '.join(known) or 'none'})")
-        candidate = known[str(path_or_name)]
-    if not candidate.is_file():
-        raise ReplayError(str(candidate), "", "file not found")
-    try:
-        data = yaml.safe_load(candidate.read_text())
-    except yaml.YAMLError as exc:
-        raise ReplayError(str(candidate), "", f"not valid YAML: {exc}") from None
+    data, candidate = read_yaml(path_or_name, ReplayError, "replay", replay_paths())
     return parse_replay(data, str(candidate))
 
 

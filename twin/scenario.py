@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from twin.errors import ScenarioError
 from twin.units import parse_duration
+from twin.yamlfile import read_yaml
 
 __all__ = [
     "Scenario",
@@ -387,20 +387,5 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
 
     Raises :class:`ScenarioError` naming the file, field path and allowed values.
     """
-    candidate = Path(path_or_name)
-    if not candidate.suffix and not candidate.exists():
-        known = scenario_paths()
-        if str(path_or_name) not in known:
-            raise ScenarioError(
-                str(path_or_name), "", f"no such scenario (built-in: {', '.join(known) or 'none'})"
-            )
-        candidate = known[str(path_or_name)]
-    if not candidate.is_file():
-        raise ScenarioError(str(candidate), "", "file not found")
-    try:
-        data = yaml.safe_load(candidate.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else ""
-        raise ScenarioError(str(candidate), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data, candidate = read_yaml(path_or_name, ScenarioError, "scenario", scenario_paths())
     return parse_scenario(data, str(candidate))

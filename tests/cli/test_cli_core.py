@@ -34,3 +34,8 @@ def test_run_writes_outputs_and_prints_cascade(tmp_path):
 def test_bad_duration_flag():
     proc = twin("run", "b2b4-casc1", "--until", "5x")
     assert proc.returncode == 2 and "--until" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_option_value_is_a_usage_error_not_a_traceback():
+    proc = twin("run", "b2b4-casc1", "--seed", "abc")
+    assert proc.returncode == 2 and "--seed" in proc.stderr and "Traceback" not in proc.stderr

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from twin.errors import PolicyError
 from twin.sim.actions import ACTIONS
+from twin.yamlfile import read_yaml
 
 __all__ = ["DEFAULT_POLICY", "MARGIN_FIGURES", "THRESHOLD_FIGURES", "Policy", "load_policy"]
 
@@ -97,12 +96,5 @@ def load_policy(path: str | Path | Policy | None = None) -> Policy:
     """Read a policy file (``None``: the default policy). Raises PolicyError naming file and field."""
     if isinstance(path, Policy):
         return path
-    file = Path(path) if path is not None else DEFAULT_POLICY
-    if not file.is_file():
-        raise PolicyError(str(file), "", "file not found")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(str(file), f"line {mark.line + 1}" if mark else "", f"not valid YAML: {exc}") from None
+    data, file = read_yaml(path if path is not None else DEFAULT_POLICY, PolicyError, "policy")
     return parse_policy(data, str(file))
