@@ -20,15 +20,17 @@ def link_loss(offered: np.ndarray, capacity: np.ndarray, base_loss: np.ndarray |
 
     A link with no capacity left (down) drops everything offered to it.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        overflow = np.where(offered > capacity, 1.0 - capacity / np.where(offered > 0, offered, 1.0), 0.0)
-    overflow = np.where((capacity <= 0) & (offered > 0), 1.0, overflow)
-    return 1.0 - (1.0 - np.clip(overflow, 0.0, 1.0)) * (1.0 - np.clip(base_loss, 0.0, 1.0))
+    # share delivered of what is offered: capacity / offered above capacity, else all of it
+    delivered = np.divide(capacity, offered, out=np.ones_like(offered, dtype=float), where=offered > capacity)
+    np.maximum(delivered, 0.0, out=delivered)
+    if np.any(base_loss):
+        delivered *= 1.0 - np.clip(base_loss, 0.0, 1.0)
+    return 1.0 - delivered
 
 
 def link_latency_ms(delay_ms: np.ndarray, utilisation: np.ndarray, serialisation_ms: float = 0.05) -> np.ndarray:
     """One-way latency: propagation plus an M/M/1-shaped queueing term that saturates at a full buffer."""
-    u = np.clip(utilisation, 0.0, None)
-    with np.errstate(divide="ignore"):
-        queue = np.where(u < 1.0, serialisation_ms * u / np.maximum(1.0 - u, 1e-9), FULL_BUFFER_MS)
-    return delay_ms + np.minimum(queue, FULL_BUFFER_MS)
+    u = np.maximum(utilisation, 0.0)
+    # at or above capacity the denominator bottoms out and the buffer cap takes over
+    queue = np.minimum(serialisation_ms * u / np.maximum(1.0 - u, 1e-9), FULL_BUFFER_MS)
+    return delay_ms + queue

@@ -60,11 +60,11 @@ def service_step(
     # clients cap retries at a budget (extra attempts per request), as retry throttling does
     extra = np.divide(1.0 - q**r1, 1.0 - q, out=np.ones_like(q), where=q > 1e-9) - 1.0
     weight = fanout * (1.0 + np.minimum(extra, retry_budget))
-    # load: lambda = entry + M lambda, M[callee, caller] = weight (a DAG, so I - M is invertible);
-    # call graphs have one edge per caller-callee pair, so plain assignment builds M
-    a = np.eye(n)
-    a[call_dst, call_src] -= weight
-    rps = np.maximum(np.linalg.solve(a, entry_rps), 0.0)
+    # load flows down the DAG: after i rounds every service at depth <= i from an entry is exact
+    rps = entry_rps
+    for _ in range(max(depth, 1)):
+        rps = entry_rps + np.bincount(call_dst, weights=weight * rps[call_src], minlength=n)
+    rps = np.maximum(rps, 0.0)
     rho = np.divide(rps, capacity_rps, out=np.where(rps > 0, np.inf, 0.0), where=capacity_rps > 0)
     shed = np.where(rho > 1.0, 1.0 - 1.0 / np.maximum(rho, 1e-12), 0.0)
     own = np.where(rho < 0.98, service_time_ms / (1.0 - np.minimum(rho, 0.98)), service_time_ms * SATURATED_FACTOR)
@@ -81,8 +81,8 @@ def service_step(
         p_timeout = np.exp(-timeout_ms / np.maximum(child_lat + rtt, 1e-6))
         fail = 1.0 - net_ok * (1.0 - error[call_dst]) * (1.0 - p_timeout)
         all_fail = fail**r1
-        att = np.divide(1.0 - all_fail, 1.0 - fail, out=np.ones_like(fail), where=(fail > 1e-9) & (fail < 1 - 1e-9))
-        att = np.where(fail >= 1 - 1e-9, r1, att)
+        # expected attempts (1 - f^(r+1)) / (1 - f), whose limit at f -> 1 is r + 1
+        att = np.where(fail < 1 - 1e-9, (1.0 - all_fail) / np.maximum(1.0 - fail, 1e-9), r1)
         per_call = (rtt + np.minimum(child_lat, timeout_ms)) * att
         latency = own + np.bincount(call_src, weights=w_fan * per_call, minlength=n)
         log_ok = np.bincount(call_src, weights=w_fan * np.log1p(-np.minimum(all_fail, 1 - 1e-12)), minlength=n)

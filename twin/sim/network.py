@@ -274,9 +274,9 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         demand = demand_wan + fabric_scale * prep["fab_demand"]
         rate = max_min_rates(flow_of, arc_of, cap, demand)
         carried = np.bincount(arc_of, weights=rate[flow_of], minlength=n_arcs)
-    loss = link_loss(offered, cap, np.repeat(state.link_loss, 2))
+    loss = link_loss(offered, cap, np.repeat(state.link_loss, 2) if state.link_loss.any() else 0.0)
     util = np.divide(offered, cap, out=np.where(offered > 0, np.inf, 0.0), where=cap > 0)
-    latency = link_latency_ms(topo.arc_delay(), np.minimum(util, 10.0))
+    latency = link_latency_ms(world.arc_delay, np.minimum(util, 10.0))
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
     log_ok = np.bincount(nf, weights=np.log1p(-np.minimum(loss[na], 1 - 1e-12)), minlength=routing.n_flows)
     flow_loss = np.where(routing.routable, 1.0 - np.exp(log_ok), 1.0)

@@ -518,15 +518,15 @@ class Twin:
         st, w, sc = self.state, self.world, self.scenario
         topo = w.topology
         n_l = topo.n_links
-        cap = net.arc_capacity.reshape(n_l, 2)
-        offered = net.arc_offered.reshape(n_l, 2)
-        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0).max(axis=1)
-        np.minimum(util, 10.0, out=util)
+        # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
+        cap, offered = net.arc_capacity, net.arc_offered
+        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
+        util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
         link = np.empty((n_l, 5), dtype=np.float32)
         link[:, 0] = util
-        link[:, 1] = net.arc_loss.reshape(n_l, 2).max(axis=1)
-        link[:, 2] = net.arc_latency.reshape(n_l, 2).max(axis=1)
-        link[:, 3] = net.arc_carried.reshape(n_l, 2).sum(axis=1)
+        link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
+        link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
+        link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
         link[:, 4] = (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
         devs = w.devices
         device = np.empty((devs.shape[0], 3), dtype=np.float32)
@@ -602,7 +602,8 @@ class Twin:
                 cols = np.array([METRICS[kind].index(r.metric) for r in rules])
                 thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
                 above = np.array([r.above for r in rules])
-                for_s = np.array([r.for_s for r in rules])
+                # seconds a condition must hold before firing, counted in whole samples
+                for_s = np.array([r.for_s + self.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
                 groups.append((kind, rules, cols, thr, above, for_s))
             self._groups = groups
         return groups
@@ -623,7 +624,7 @@ class Twin:
             is_open = st.alert_pending[kind + "/open"]
             pending = np.where(hit, pending + dt, 0.0)
             st.alert_pending[kind] = pending
-            firing = hit & ((pending >= for_s + dt - 1e-9) | (for_s <= 0))
+            firing = hit & (pending >= for_s)
             opened = firing & ~is_open
             # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
             cleared = is_open & ~hit & valid

@@ -64,6 +64,10 @@ class World:
         return {p: np.array([q == p for q in self.topology.link_plane], dtype=bool) for p in planes}
 
     @cached_property
+    def arc_delay(self) -> np.ndarray:
+        return self.topology.arc_delay()
+
+    @cached_property
     def arc_dst(self) -> np.ndarray:
         """The node each directed arc leads to."""
         topo = self.topology
