@@ -17,12 +17,13 @@ import simpy
 from twin.errors import SimulationError
 from twin.physics.services import service_step
 from twin.scenario import FaultSpec, Scenario, load_scenario
+from twin.sim import control, monitors
 from twin.sim import faults as fault_catalogue
 from twin.sim.network import NetworkResult, Routing, build_routing, network_step
 from twin.sim.state import ChangeRecord, TwinState
 from twin.sim.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
-from twin.telemetry.recorder import METRICS, Event, Sample, Telemetry
+from twin.telemetry.recorder import Event, Telemetry
 
 __all__ = ["Twin"]
 
@@ -165,17 +166,17 @@ class Twin:
         if kind == "tick":
             return self._tick()
         if kind == "te":
-            return self._te_step()
+            return control.te_step(self)
         if kind == "health":
-            return self._health_step()
+            return control.health_step(self)
         if kind == "autoscaler":
-            return self._autoscaler_step()
+            return control.autoscaler_step(self)
         if kind == "change":
             spec = next(c for c in self.scenario.changes if c.id == key)
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
             return None
         if kind == "fault":
-            return self._fault_step(self._faults[key])
+            return control.fault_step(self, self._faults[key])
         if kind == "action":
             from twin.sim.actions import complete_action
 
@@ -282,141 +283,6 @@ class Twin:
                 self.mitigate_fault(other.id, f"{reason} (cause {fault_id} removed)")
 
     # -- processes ----------------------------------------------------------------------------
-    def _condition_holds(self, fault: FaultSpec) -> bool:
-        cond = fault.when
-        st = self.state
-        if cond is None:
-            return True
-        ok = True
-        if cond.fault_active is not None:
-            ok &= st.fault_phase.get(cond.fault_active) == "active"
-        if cond.prefix_views_at_least is not None:
-            ok &= st.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
-        if cond.metric is not None and cond.entity is not None:
-            latest = self.telemetry.latest()
-            kind = next((k for k, names in self.telemetry.entities.items() if cond.entity in names), None)
-            if latest is None or kind is None or cond.metric not in METRICS[kind]:
-                return False
-            value = getattr(latest, kind)[self.telemetry.entity_index(kind, cond.entity), METRICS[kind].index(cond.metric)]
-            if cond.above is not None:
-                ok &= bool(value > cond.above)
-            if cond.below is not None:
-                ok &= bool(value < cond.below)
-        return bool(ok)
-
-    def _fault_step(self, fault: FaultSpec) -> float | None:
-        st = self.state
-        phase = st.fault_phase[fault.id]
-        if phase in ("pending", "waiting"):
-            if phase == "pending" and fault.when is not None:
-                st.fault_phase[fault.id] = "waiting"
-                st.fault_data.setdefault(fault.id, {})["deadline"] = (
-                    self.now + fault.when.within if fault.when.within is not None else math.inf)
-            if not self._condition_holds(fault):
-                if self.now >= st.fault_data.get(fault.id, {}).get("deadline", math.inf):
-                    st.fault_phase[fault.id] = "ended"
-                    return None
-                return self.now + self.scenario.tick
-            st.fault_phase[fault.id] = "active"
-            st.fault_started[fault.id] = self.now
-            fault_catalogue.apply_fault(self, fault)
-            if fault.kind == "link_flap":
-                return self.now + 0.0
-            return self.now + fault.duration if fault.duration is not None else None
-        if phase == "active" and fault.kind == "link_flap":
-            data = st.fault_data[fault.id]
-            ends = st.fault_started[fault.id] + (fault.duration if fault.duration is not None else math.inf)
-            link = self.world.topology.link_index[fault.params["link"]]
-            if self.now >= ends:
-                fault_catalogue.revert_fault(self, fault)
-                st.fault_phase[fault.id] = "ended"
-                return None
-            data["down"] = not data.get("down", False)
-            st.link_down[link] += 1 if data["down"] else -1
-            self.topology_changed()
-            from twin.units import parse_duration
-
-            return min(ends, self.now + parse_duration(fault.params.get("period", 30.0)))
-        if phase == "active":
-            fault_catalogue.revert_fault(self, fault)
-            st.fault_phase[fault.id] = "ended"
-        return None
-
-    def _te_believes_up(self, plane: str) -> bool:
-        st = self.state
-        if st.te_override.get(plane):
-            return True
-        threshold = st.te_bug.get(plane)
-        return not (threshold is not None and st.prefix_views.get(plane, 0) >= threshold)
-
-    def _te_step(self) -> float | None:
-        st, w = self.state, self.world
-        te = self.scenario.control.te
-        pending, st.te_pending = st.te_pending, False
-        if st.te_mode == "frozen":
-            return self.now + te.period
-        view = {p: self._te_believes_up(p) for p in w.topology.planes}
-        for plane in w.topology.planes:
-            if view[plane] != st.te_plane_up.get(plane, True):
-                reason = (f"{st.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
-                          if not view[plane] else "plane healthy again")
-                self.log("te", plane, f"TE controller marks {plane} {'up' if view[plane] else 'FAILED'} ({reason})",
-                         plane=plane, up=view[plane])
-        st.te_plane_up = view
-        placement = {}
-        for cls, plane in w.class_plane.items():
-            target = st.te_shift.get(cls, plane)
-            if not view.get(target, True):
-                alternatives = [p for p in w.topology.planes if view[p] and p != target]
-                target = alternatives[0] if alternatives else target
-            placement[cls] = target
-        if placement != st.te_class_plane:
-            for cls in CLASSES:
-                if cls in placement and placement[cls] != st.te_class_plane.get(cls):
-                    self.log("te", placement[cls],
-                             f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
-                             traffic_class=cls, to=placement[cls])
-            st.te_class_plane = placement
-            st.routing = None
-        if all(view.values()):
-            st.known_good = dict(placement)
-        if pending and st.routing is not None:
-            st.routing = None
-        return self.now + te.period
-
-    def _health_step(self) -> float | None:
-        st, w = self.state, self.world
-        health = self.scenario.control.health
-        down = st.node_down[w.devices] > 0
-        st.health_fail = np.where(down, st.health_fail + 1, 0)
-        alarm = st.health_fail >= health.failures
-        for i in np.flatnonzero(alarm != st.health_alarm):
-            name = w.device_names[i]
-            self.log("health", name, f"health check {'FAILED' if alarm[i] else 'recovered'}: {name}")
-        st.health_alarm = alarm
-        return self.now + health.period
-
-    def _autoscaler_step(self) -> float | None:
-        st, w = self.state, self.world
-        spec = self.scenario.control.autoscaler
-        cpu = st.last.get("svc_cpu")
-        if cpu is not None and not st.automation_halted:
-            for i, svc in enumerate(w.callgraph.services):
-                if not svc.autoscale:
-                    continue
-                if cpu[i] > spec.target_cpu and st.replicas[i] < svc.max_replicas:
-                    if any(r[1] == i and r[3] for r in st.replicas_ready_at):
-                        continue  # a scale-out is already provisioning
-                    add = min(svc.max_replicas - st.replicas[i], max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))))
-                    st.replicas_ready_at.append((self.now + spec.provision, i, add, True))
-                    self.log("autoscaler", svc.name, f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})")
-                elif cpu[i] < spec.target_cpu / 3 and st.replicas[i] > svc.min_replicas and st.replicas_up[i] >= st.replicas[i]:
-                    st.replicas[i] -= 1
-                    st.replicas_up[i] -= 1
-                    self.log("autoscaler", svc.name, f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas")
-        return self.now + spec.period
-
-    # -- the tick: physics and monitors -------------------------------------------------------
     def _diurnal(self, t: float) -> float:
         d = self.scenario.traffic.diurnal
         hour = (d.start_hour + t / 3600.0) % 24.0
@@ -451,7 +317,7 @@ class Twin:
         net = network_step(w, st, routing, scale, noise, scale * fabric_noise)
         self._latent_defects(net)
         svc = self._services(net, scale, dt) if w.callgraph else None
-        self._record(net, svc)
+        monitors.record(self, net, svc)
         return now + dt
 
     def _latent_defects(self, net: NetworkResult) -> None:
@@ -513,133 +379,3 @@ class Twin:
             rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
         customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
         return res, cpu, mem_frac, up, entry, customer_err
-
-    def _record(self, net: NetworkResult, svc) -> None:
-        st, w, sc = self.state, self.world, self.scenario
-        topo = w.topology
-        n_l = topo.n_links
-        # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
-        cap, offered = net.arc_capacity, net.arc_offered
-        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
-        util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
-        link = np.empty((n_l, 5), dtype=np.float32)
-        link[:, 0] = util
-        link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
-        link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
-        link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-        link[:, 4] = (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
-        devs = w.devices
-        device = np.empty((devs.shape[0], 3), dtype=np.float32)
-        device[:, 0] = ~st.health_alarm
-        attached_cap = w.attached_capacity
-        through = net.node_gbps[devs]
-        # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
-        # plus route processing load a fault or churn puts on it
-        cpu_dev = np.minimum(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0)
-        device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, cpu_dev)
-        device[:, 2] = through
-        n_s = len(w.services)
-        service = np.zeros((n_s, 8), dtype=np.float32)
-        kpi: dict[str, float] = {}
-        vol = net.group_wanted
-        # traffic shed at the edge is traffic customers could not send: it counts as lost
-        lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
-        by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
-        lost_by_class = lost.reshape(-1, 2).sum(axis=0)
-        kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
-        kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
-        kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
-        for plane in topo.planes:
-            mask = w.plane_masks[plane]
-            kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
-            kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
-        violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(kpi["interdc_loss"] > sc.slo.user_loss)
-        net_bad = float(lost.sum() / max(vol.sum(), 1e-9))
-        impact = net_bad
-        if svc is not None:
-            res, cpu, mem_frac, up, entry, customer_err = svc
-            service[:, 0] = res.rps
-            service[:, 1] = res.p50_ms
-            service[:, 2] = res.p99_ms
-            service[:, 3] = customer_err
-            service[:, 4] = up
-            service[:, 5] = cpu
-            service[:, 6] = mem_frac
-            service[:, 7] = np.maximum(st.replicas - up, 0.0)
-            bad = (res.p99_ms > self._slo_p99) | (customer_err > self._slo_err)
-            violations += int(bad.sum())
-            slow = np.where(res.p99_ms > self._slo_p99, 0.5, 0.0)
-            weight = entry / max(entry.sum(), 1e-9)
-            svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
-            kpi["service_bad"] = svc_bad
-            impact = 0.5 * (net_bad + svc_bad)
-        kpi["net_bad"] = net_bad
-        kpi["impact"] = impact
-        kpi["slo_violations"] = float(violations)
-        if "links" in st.monitoring_down:
-            link[:] = np.nan
-        if "services" in st.monitoring_down:
-            service[:] = np.nan
-        if "devices" in st.monitoring_down:
-            device[:] = np.nan
-        for site in sorted(st.monitoring_down & set(topo.sites)):
-            link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
-            service[w.service_site == w.site_index[site]] = np.nan
-        sample = Sample(self.now, link, service, device, kpi)
-        self.telemetry.samples.append(sample)
-        self._evaluate_alerts(sample)
-
-    def _rule_groups(self) -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        """Alert rules grouped by entity kind as arrays, so one tick evaluates each kind at once."""
-        groups = self.__dict__.get("_groups")
-        if groups is None:
-            groups = []
-            for kind in ("link", "service", "device"):
-                rules = [r for r in self._rules if r.entity_kind == kind and r.metric in METRICS[kind]]
-                n = len(self.telemetry.entities[kind])
-                if not rules or n == 0:
-                    continue
-                cols = np.array([METRICS[kind].index(r.metric) for r in rules])
-                thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
-                above = np.array([r.above for r in rules])
-                # seconds a condition must hold before firing, counted in whole samples
-                for_s = np.array([r.for_s + self.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
-                groups.append((kind, rules, cols, thr, above, for_s))
-            self._groups = groups
-        return groups
-
-    def _evaluate_alerts(self, sample: Sample) -> None:
-        st = self.state
-        dt = self.scenario.tick
-        names = self.telemetry.entities
-        for kind, rules, cols, thr, above, for_s in self._rule_groups():
-            values = getattr(sample, kind)[:, cols].astype(float)
-            valid = ~np.isnan(values)
-            with np.errstate(invalid="ignore"):
-                hit = np.where(above, values > thr, values < thr) & valid
-            pending = st.alert_pending.get(kind)
-            if pending is None:
-                pending = np.zeros(values.shape)
-                st.alert_pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
-            is_open = st.alert_pending[kind + "/open"]
-            pending = np.where(hit, pending + dt, 0.0)
-            st.alert_pending[kind] = pending
-            firing = hit & (pending >= for_s)
-            opened = firing & ~is_open
-            # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
-            cleared = is_open & ~hit & valid
-            if not (opened.any() or cleared.any()):
-                continue
-            for i, r in zip(*np.nonzero(opened)):
-                rule, entity = rules[r], names[kind][i]
-                st.alerts_open[(rule.name, entity)] = dict(
-                    name=rule.name, entity=entity, entity_kind=kind, severity=rule.severity,
-                    start=self.now, end=None, value=float(values[i, r]),
-                    message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
-                            f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
-                )
-            for i, r in zip(*np.nonzero(cleared)):
-                alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
-                alert["end"] = self.now
-                self.telemetry.closed_alerts.append(Alert(**alert))
-            st.alert_pending[kind + "/open"] = (is_open | opened) & ~cleared

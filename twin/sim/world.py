@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.errors import ScenarioError
-from twin.model.callgraph import BUILTIN_CALLGRAPHS, CallGraph, builtin_callgraph, callgraph_from_dict, generate_callgraph
+from twin.model.callgraph import (
+    BUILTIN_CALLGRAPHS,
+    CallGraph,
+    builtin_callgraph,
+    callgraph_from_dict,
+    generate_callgraph,
+)
 from twin.model.fabric import FatTree, add_fat_tree
 from twin.model.topology import Topology, TopologyBuilder
 from twin.model.wan import generate_wan, gravity_demands

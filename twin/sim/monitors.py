@@ -1,0 +1,147 @@
+"""Monitors of a twin: one telemetry sample per tick, and threshold alerts evaluated on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twin.sim.network import NetworkResult
+from twin.telemetry.alerts import Alert, AlertRule
+from twin.telemetry.recorder import METRICS, Sample
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["record", "rule_groups", "evaluate_alerts"]
+
+
+def record(twin: "Twin", net: NetworkResult, svc) -> None:
+    st, w, sc = twin.state, twin.world, twin.scenario
+    topo = w.topology
+    n_l = topo.n_links
+    # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
+    cap, offered = net.arc_capacity, net.arc_offered
+    util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
+    util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
+    link = np.empty((n_l, 5), dtype=np.float32)
+    link[:, 0] = util
+    link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
+    link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
+    link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
+    link[:, 4] = (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
+    devs = w.devices
+    device = np.empty((devs.shape[0], 3), dtype=np.float32)
+    device[:, 0] = ~st.health_alarm
+    attached_cap = w.attached_capacity
+    through = net.node_gbps[devs]
+    # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
+    # plus route processing load a fault or churn puts on it
+    cpu_dev = np.minimum(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0)
+    device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, cpu_dev)
+    device[:, 2] = through
+    n_s = len(w.services)
+    service = np.zeros((n_s, 8), dtype=np.float32)
+    kpi: dict[str, float] = {}
+    vol = net.group_wanted
+    # traffic shed at the edge is traffic customers could not send: it counts as lost
+    lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
+    by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
+    lost_by_class = lost.reshape(-1, 2).sum(axis=0)
+    kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
+    kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
+    kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
+    for plane in topo.planes:
+        mask = w.plane_masks[plane]
+        kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
+        kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
+    violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(kpi["interdc_loss"] > sc.slo.user_loss)
+    net_bad = float(lost.sum() / max(vol.sum(), 1e-9))
+    impact = net_bad
+    if svc is not None:
+        res, cpu, mem_frac, up, entry, customer_err = svc
+        service[:, 0] = res.rps
+        service[:, 1] = res.p50_ms
+        service[:, 2] = res.p99_ms
+        service[:, 3] = customer_err
+        service[:, 4] = up
+        service[:, 5] = cpu
+        service[:, 6] = mem_frac
+        service[:, 7] = np.maximum(st.replicas - up, 0.0)
+        bad = (res.p99_ms > twin._slo_p99) | (customer_err > twin._slo_err)
+        violations += int(bad.sum())
+        slow = np.where(res.p99_ms > twin._slo_p99, 0.5, 0.0)
+        weight = entry / max(entry.sum(), 1e-9)
+        svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
+        kpi["service_bad"] = svc_bad
+        impact = 0.5 * (net_bad + svc_bad)
+    kpi["net_bad"] = net_bad
+    kpi["impact"] = impact
+    kpi["slo_violations"] = float(violations)
+    if "links" in st.monitoring_down:
+        link[:] = np.nan
+    if "services" in st.monitoring_down:
+        service[:] = np.nan
+    if "devices" in st.monitoring_down:
+        device[:] = np.nan
+    for site in sorted(st.monitoring_down & set(topo.sites)):
+        link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
+        service[w.service_site == w.site_index[site]] = np.nan
+    sample = Sample(twin.now, link, service, device, kpi)
+    twin.telemetry.samples.append(sample)
+    evaluate_alerts(twin, sample)
+
+def rule_groups(twin: "Twin") -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Alert rules grouped by entity kind as arrays, so one tick evaluates each kind at once."""
+    groups = twin.__dict__.get("_groups")
+    if groups is None:
+        groups = []
+        for kind in ("link", "service", "device"):
+            rules = [r for r in twin._rules if r.entity_kind == kind and r.metric in METRICS[kind]]
+            n = len(twin.telemetry.entities[kind])
+            if not rules or n == 0:
+                continue
+            cols = np.array([METRICS[kind].index(r.metric) for r in rules])
+            thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+            above = np.array([r.above for r in rules])
+            # seconds a condition must hold before firing, counted in whole samples
+            for_s = np.array([r.for_s + twin.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
+            groups.append((kind, rules, cols, thr, above, for_s))
+        twin._groups = groups
+    return groups
+
+def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
+    st = twin.state
+    dt = twin.scenario.tick
+    names = twin.telemetry.entities
+    for kind, rules, cols, thr, above, for_s in rule_groups(twin):
+        values = getattr(sample, kind)[:, cols].astype(float)
+        valid = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            hit = np.where(above, values > thr, values < thr) & valid
+        pending = st.alert_pending.get(kind)
+        if pending is None:
+            pending = np.zeros(values.shape)
+            st.alert_pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
+        is_open = st.alert_pending[kind + "/open"]
+        pending = np.where(hit, pending + dt, 0.0)
+        st.alert_pending[kind] = pending
+        firing = hit & (pending >= for_s)
+        opened = firing & ~is_open
+        # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
+        cleared = is_open & ~hit & valid
+        if not (opened.any() or cleared.any()):
+            continue
+        for i, r in zip(*np.nonzero(opened)):
+            rule, entity = rules[r], names[kind][i]
+            st.alerts_open[(rule.name, entity)] = dict(
+                name=rule.name, entity=entity, entity_kind=kind, severity=rule.severity,
+                start=twin.now, end=None, value=float(values[i, r]),
+                message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
+                        f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
+            )
+        for i, r in zip(*np.nonzero(cleared)):
+            alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
+            alert["end"] = twin.now
+            twin.telemetry.closed_alerts.append(Alert(**alert))
+        st.alert_pending[kind + "/open"] = (is_open | opened) & ~cleared
