@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from twin.scenario import FaultSpec
     from twin.sim.twin import Twin
 
-__all__ = ["condition_holds", "fault_step", "te_believes_up", "te_step", "health_step", "autoscaler_step"]
+__all__ = [
+    "condition_holds",
+    "fault_step",
+    "te_believes_up",
+    "te_step",
+    "health_step",
+    "autoscaler_step",
+]
 
 
 def condition_holds(twin: "Twin", fault: FaultSpec) -> bool:
@@ -34,15 +41,20 @@ def condition_holds(twin: "Twin", fault: FaultSpec) -> bool:
         ok &= st.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
     if cond.metric is not None and cond.entity is not None:
         latest = twin.telemetry.latest()
-        kind = next((k for k, names in twin.telemetry.entities.items() if cond.entity in names), None)
+        kind = next(
+            (k for k, names in twin.telemetry.entities.items() if cond.entity in names), None
+        )
         if latest is None or kind is None or cond.metric not in METRICS[kind]:
             return False
-        value = getattr(latest, kind)[twin.telemetry.entity_index(kind, cond.entity), METRICS[kind].index(cond.metric)]
+        value = getattr(latest, kind)[
+            twin.telemetry.entity_index(kind, cond.entity), METRICS[kind].index(cond.metric)
+        ]
         if cond.above is not None:
             ok &= bool(value > cond.above)
         if cond.below is not None:
             ok &= bool(value < cond.below)
     return bool(ok)
+
 
 def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
     st = twin.state
@@ -51,7 +63,8 @@ def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
         if phase == "pending" and fault.when is not None:
             st.fault_phase[fault.id] = "waiting"
             st.fault_data.setdefault(fault.id, {})["deadline"] = (
-                twin.now + fault.when.within if fault.when.within is not None else math.inf)
+                twin.now + fault.when.within if fault.when.within is not None else math.inf
+            )
         if not condition_holds(twin, fault):
             if twin.now >= st.fault_data.get(fault.id, {}).get("deadline", math.inf):
                 st.fault_phase[fault.id] = "ended"
@@ -65,7 +78,9 @@ def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
         return twin.now + fault.duration if fault.duration is not None else None
     if phase == "active" and fault.kind == "link_flap":
         data = st.fault_data[fault.id]
-        ends = st.fault_started[fault.id] + (fault.duration if fault.duration is not None else math.inf)
+        ends = st.fault_started[fault.id] + (
+            fault.duration if fault.duration is not None else math.inf
+        )
         link = twin.world.topology.link_index[fault.params["link"]]
         if twin.now >= ends:
             fault_catalogue.revert_fault(twin, fault)
@@ -82,12 +97,14 @@ def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
         st.fault_phase[fault.id] = "ended"
     return None
 
+
 def te_believes_up(twin: "Twin", plane: str) -> bool:
     st = twin.state
     if st.te_override.get(plane):
         return True
     threshold = st.te_bug.get(plane)
     return not (threshold is not None and st.prefix_views.get(plane, 0) >= threshold)
+
 
 def te_step(twin: "Twin") -> float | None:
     st, w = twin.state, twin.world
@@ -98,10 +115,18 @@ def te_step(twin: "Twin") -> float | None:
     view = {p: te_believes_up(twin, p) for p in w.topology.planes}
     for plane in w.topology.planes:
         if view[plane] != st.te_plane_up.get(plane, True):
-            reason = (f"{st.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
-                      if not view[plane] else "plane healthy again")
-            twin.log("te", plane, f"TE controller marks {plane} {'up' if view[plane] else 'FAILED'} ({reason})",
-                     plane=plane, up=view[plane])
+            reason = (
+                f"{st.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
+                if not view[plane]
+                else "plane healthy again"
+            )
+            twin.log(
+                "te",
+                plane,
+                f"TE controller marks {plane} {'up' if view[plane] else 'FAILED'} ({reason})",
+                plane=plane,
+                up=view[plane],
+            )
     st.te_plane_up = view
     placement = {}
     for cls, plane in w.class_plane.items():
@@ -113,9 +138,13 @@ def te_step(twin: "Twin") -> float | None:
     if placement != st.te_class_plane:
         for cls in CLASSES:
             if cls in placement and placement[cls] != st.te_class_plane.get(cls):
-                twin.log("te", placement[cls],
-                         f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
-                         traffic_class=cls, to=placement[cls])
+                twin.log(
+                    "te",
+                    placement[cls],
+                    f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
+                    traffic_class=cls,
+                    to=placement[cls],
+                )
         st.te_class_plane = placement
         st.routing = None
     if all(view.values()):
@@ -123,6 +152,7 @@ def te_step(twin: "Twin") -> float | None:
     if pending and st.routing is not None:
         st.routing = None
     return twin.now + te.period
+
 
 def health_step(twin: "Twin") -> float | None:
     st, w = twin.state, twin.world
@@ -136,6 +166,7 @@ def health_step(twin: "Twin") -> float | None:
     st.health_alarm = alarm
     return twin.now + health.period
 
+
 def autoscaler_step(twin: "Twin") -> float | None:
     st, w = twin.state, twin.world
     spec = twin.scenario.control.autoscaler
@@ -147,13 +178,29 @@ def autoscaler_step(twin: "Twin") -> float | None:
             if cpu[i] > spec.target_cpu and st.replicas[i] < svc.max_replicas:
                 if any(r[1] == i and r[3] for r in st.replicas_ready_at):
                     continue  # a scale-out is already provisioning
-                add = min(svc.max_replicas - st.replicas[i], max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))))
+                add = min(
+                    svc.max_replicas - st.replicas[i],
+                    max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))),
+                )
                 st.replicas_ready_at.append((twin.now + spec.provision, i, add, True))
-                twin.log("autoscaler", svc.name, f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})")
-            elif cpu[i] < spec.target_cpu / 3 and st.replicas[i] > svc.min_replicas and st.replicas_up[i] >= st.replicas[i]:
+                twin.log(
+                    "autoscaler",
+                    svc.name,
+                    f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})",
+                )
+            elif (
+                cpu[i] < spec.target_cpu / 3
+                and st.replicas[i] > svc.min_replicas
+                and st.replicas_up[i] >= st.replicas[i]
+            ):
                 st.replicas[i] -= 1
                 st.replicas_up[i] -= 1
-                twin.log("autoscaler", svc.name, f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas")
+                twin.log(
+                    "autoscaler",
+                    svc.name,
+                    f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas",
+                )
     return twin.now + spec.period
+
 
 # -- the tick: physics and monitors -------------------------------------------------------

@@ -29,7 +29,9 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
     link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    link[:, 4] = (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
+    link[:, 4] = (
+        (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
+    )
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.health_alarm
@@ -37,7 +39,9 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
     through = net.node_gbps[devs]
     # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
     # plus route processing load a fault or churn puts on it
-    cpu_dev = np.minimum(0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0)
+    cpu_dev = np.minimum(
+        0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0
+    )
     device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, cpu_dev)
     device[:, 2] = through
     n_s = len(w.services)
@@ -55,7 +59,9 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
         mask = w.plane_masks[plane]
         kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
         kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
-    violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(kpi["interdc_loss"] > sc.slo.user_loss)
+    violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
+        kpi["interdc_loss"] > sc.slo.user_loss
+    )
     net_bad = float(lost.sum() / max(vol.sum(), 1e-9))
     impact = net_bad
     if svc is not None:
@@ -91,7 +97,10 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
     twin.telemetry.samples.append(sample)
     evaluate_alerts(twin, sample)
 
-def rule_groups(twin: "Twin") -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+
+def rule_groups(
+    twin: "Twin",
+) -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Alert rules grouped by entity kind as arrays, so one tick evaluates each kind at once."""
     groups = twin.__dict__.get("_groups")
     if groups is None:
@@ -102,13 +111,18 @@ def rule_groups(twin: "Twin") -> list[tuple[str, list[AlertRule], np.ndarray, np
             if not rules or n == 0:
                 continue
             cols = np.array([METRICS[kind].index(r.metric) for r in rules])
-            thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+            thr = np.stack(
+                [np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1
+            )
             above = np.array([r.above for r in rules])
             # seconds a condition must hold before firing, counted in whole samples
-            for_s = np.array([r.for_s + twin.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
+            for_s = np.array(
+                [r.for_s + twin.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules]
+            )
             groups.append((kind, rules, cols, thr, above, for_s))
         twin._groups = groups
     return groups
+
 
 def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
     st = twin.state
@@ -135,10 +149,15 @@ def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
             st.alerts_open[(rule.name, entity)] = dict(
-                name=rule.name, entity=entity, entity_kind=kind, severity=rule.severity,
-                start=twin.now, end=None, value=float(values[i, r]),
+                name=rule.name,
+                entity=entity,
+                entity_kind=kind,
+                severity=rule.severity,
+                start=twin.now,
+                end=None,
+                value=float(values[i, r]),
                 message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
-                        f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
+                f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
             )
         for i, r in zip(*np.nonzero(cleared)):
             alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
