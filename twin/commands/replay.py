@@ -132,6 +132,10 @@ def _ci(values: list[float]) -> tuple[float, float]:
     m = float(np.mean(vals))
     if len(vals) < 2:
         return m, float("nan")
+    if set(vals) <= {0.0, 1.0}:
+        # a rate: the Wilson score interval stays inside [0, 1] where a t interval does not
+        n, z = len(vals), 1.96
+        return m, float(z * math.sqrt(m * (1 - m) / n + z * z / (4 * n * n)) / (1 + z * z / n))
     t975 = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 7: 2.45, 8: 2.36, 9: 2.31, 10: 2.26}.get(len(vals), 1.96)
     return m, float(t975 * np.std(vals, ddof=1) / math.sqrt(len(vals)))
 
