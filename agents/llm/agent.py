@@ -215,6 +215,10 @@ class LLMAgent(_Base):
             history.append(f"applied {chosen.label}: not mitigated")
 
 
+#: Root causes a one-shot answer may name besides the components of the knowledge notes.
+GENERIC_CAUSES = ("device failure", "link failure", "traffic surge", "bad deploy", "configuration change", "other")
+
+
 class OneShotAgent(_Base):
     """The prior-work baseline: sees only the first alert, proposes a root cause and mitigation in one call."""
 
@@ -224,9 +228,11 @@ class OneShotAgent(_Base):
         alerts = sorted(toolbox.twin.open_alerts(), key=lambda a: (a.severity != "critical", a.start))
         first = alerts[0].message if alerts else "no alert"
         names = tools_of_kind(toolbox, "mitigate")
-        extra = {"root_cause": {"type": "string"}, "risk": {"type": "string", "enum": list(RISKS)},
-                 "rationale": {"type": "string"}}
-        schema = tool_call_schema(toolbox, names, extra, ("root_cause", "risk", "rationale"))
+        # the root cause is chosen from the known components, not written freely: a tiny model's
+        # free text runs past the token limit and leaves unterminated JSON
+        causes = sorted({n.component for n in load_notes(self.knowledge_dir) if n.component} | set(GENERIC_CAUSES))
+        extra = {"root_cause": {"type": "string", "enum": causes}, "risk": {"type": "string", "enum": list(RISKS)}}
+        schema = tool_call_schema(toolbox, names, extra, ("root_cause", "risk"))
         messages = [{"role": "system", "content": SYSTEM},
                     {"role": "user", "content": f"{quote('first alert', first)}\n\nName the root cause and one "
                      "mitigation (a tool and its arguments) with its risk."}]
