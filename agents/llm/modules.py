@@ -155,6 +155,19 @@ _LOOKS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def _alerting_device(twin: Any) -> str | None:
+    """The device that ends the most links with open alerts (where a forwarding defect would sit)."""
+    topo = twin.world.topology
+    counts: dict[str, int] = {}
+    for a in twin.open_alerts():
+        i = topo.link_index.get(a.entity) if a.entity_kind == "link" else None
+        if i is None:
+            continue
+        for node in (topo.link_a[i], topo.link_b[i]):
+            counts[topo.nodes[node]] = counts.get(topo.nodes[node], 0) + 1
+    return max(sorted(counts), key=lambda d: counts[d]) if counts else None
+
+
 def result_text(result: Any) -> str:
     data = getattr(result, "data", {}) or {}
     if "events" in data:
@@ -176,6 +189,10 @@ class HypothesisTester:
         steps = []
         for check in hypothesis.spec.get("checks", []):
             tool, args = _LOOKS.get(check.get("look", ""), ("recent_changes", {"window": "2h"}))
+            if check.get("look") == "features":
+                device = _alerting_device(toolbox.twin)
+                if device is not None:  # a device's features are in its config
+                    tool, args = "show_config", {"device": device}
             if tool in toolbox.names():
                 steps.append({"tool": tool, "args": dict(args), "look": check.get("look"),
                               "confirm": check.get("confirm"), "refute": check.get("refute"),
@@ -264,8 +281,9 @@ class MitigationPlanner:
         h = accepted.hypothesis
         out: list[Candidate] = []
         for m in h.spec.get("mitigations", []):
-            args = {k: _fill(str(v), accepted.captures) for k, v in (m.get("args") or {}).items()}
-            if any("{" in v for v in args.values()):
+            # numbers and flags in a template stay as written; strings get their {placeholders} filled
+            args = {k: _fill(v, accepted.captures) if isinstance(v, str) else v for k, v in (m.get("args") or {}).items()}
+            if any(isinstance(v, str) and "{" in v for v in args.values()):
                 continue  # evidence did not name the entity this mitigation needs
             problem = check_tool_call(toolbox, m["tool"], args)
             if problem:
