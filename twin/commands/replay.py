@@ -132,15 +132,24 @@ def _ci(values: list[float]) -> tuple[float, float]:
     m = float(np.mean(vals))
     if len(vals) < 2:
         return m, float("nan")
-    if set(vals) <= {0.0, 1.0}:
-        # a rate: the Wilson score interval stays inside [0, 1] where a t interval does not
-        n, z = len(vals), 1.96
-        return m, float(z * math.sqrt(m * (1 - m) / n + z * z / (4 * n * n)) / (1 + z * z / n))
     t975 = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 7: 2.45, 8: 2.36, 9: 2.31, 10: 2.26}.get(len(vals), 1.96)
     return m, float(t975 * np.std(vals, ddof=1) / math.sqrt(len(vals)))
 
 
-def _cell(values: list[float], fmt: str) -> str:
+def _wilson(values: list[float]) -> str:
+    """A success rate with its 95% Wilson score interval, which stays inside [0, 100%]."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "-"
+    n, z, p = len(vals), 1.96, float(np.mean(vals))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return f"{p:.0%} [{max(0.0, centre - half):.0%}-{min(1.0, centre + half):.0%}]"
+
+
+def _cell(values: list[float], fmt: str, field: str = "") -> str:
+    if field == "mitigated":
+        return _wilson(values)
     m, h = _ci(values)
     if math.isnan(m):
         return "-"
@@ -188,14 +197,14 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     for r in rows:
         groups.setdefault((r["scenario"], r["agent"]), []).append(r)
     for (scen, agent), rs in groups.items():
-        table.add_row(scen, agent, *[_cell([_num(r[f]) for r in rs], fmt) for f, _, fmt in _COLUMNS])
+        table.add_row(scen, agent, *[_cell([_num(r[f]) for r in rs], fmt, f) for f, _, fmt in _COLUMNS])
     totals: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         ref = r["agent"] in ("operators", "no action")
         totals.setdefault((r["category"], "reference" if ref else r["agent"]), []).append(r)
     for (cat, agent), rs in sorted(totals.items()):
         table.add_row(f"[bold]all {cat}[/bold]", f"[bold]{agent}[/bold]",
-                      *[_cell([_num(r[f]) for r in rs], fmt) for f, _, fmt in _COLUMNS])
+                      *[_cell([_num(r[f]) for r in rs], fmt, f) for f, _, fmt in _COLUMNS])
     return table
 
 
