@@ -111,11 +111,11 @@ class World:
 
         return int(nx.dag_longest_path_length(self.callgraph.graph())) if self.callgraph and self.callgraph.calls else 0
 
-    @property
+    @cached_property
     def services(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.callgraph.services) if self.callgraph else ()
 
-    @property
+    @cached_property
     def device_names(self) -> tuple[str, ...]:
         return tuple(self.topology.nodes[i] for i in self.devices)
 
