@@ -46,7 +46,7 @@ __all__ = [
     "score",
 ]
 
-REPLAY_DIR = Path(__file__).resolve().parent.parent / "replays"
+REPLAY_DIR = Path(__file__).resolve().parent / "data" / "replays"
 
 #: How long impact must stay away before a run counts as mitigated (simulated seconds).
 CLEAN_WINDOW = 300.0

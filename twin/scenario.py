@@ -27,7 +27,7 @@ __all__ = [
     "parse_scenario",
 ]
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parent / "data" / "scenarios"
 
 #: The fault catalogue: kind -> what it does (parameters are checked in twin.sim.faults).
 FAULT_KINDS: dict[str, str] = {

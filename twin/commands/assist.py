@@ -9,15 +9,22 @@ import typer
 from rich.console import Console
 
 from twin.cli import app
+from twin.errors import TwinError
 from twin.units import format_duration, parse_duration
 
 console = Console()
 
 
 def _backend(model: Path | None):
+    """The local model, after a self-check in a child process: a crash there becomes one line."""
     from agents.llm import LlamaCppBackend
+    from twin.llama_setup import FIX, self_check
 
-    return LlamaCppBackend(model_path=model)
+    backend = LlamaCppBackend(model_path=model)
+    check = self_check(backend.model_path)
+    if not check.ok:
+        raise TwinError(f"the local LLM back-end cannot run a tiny completion ({check.reason}); {FIX}")
+    return backend
 
 
 def _drive(agent, box, horizon: float) -> None:
@@ -138,3 +145,18 @@ def demo_cmd(
     marks = [(detected, "detected")] + [(a["lands"], a["kind"]) for a in mitigated]
     plot = _plot(twin, marks, out / f"{sc.name}-timeline.png")
     console.print(f"Timeline plot: {plot}; transcript: {agent.trace.path}; wall time {time.perf_counter() - wall0:.0f} s")
+
+
+@app.command("setup-llm")
+def setup_llm_cmd() -> None:
+    """Rebuild llama-cpp-python for this machine, portably (or with $TWIN_LLAMA_CMAKE_ARGS), then self-check."""
+    from agents.llm.backends import default_model_path
+    from twin.llama_setup import ARGS_ENV, install, self_check
+
+    info = install()
+    kind = "portable" if info.portable else f"custom (${ARGS_ENV})"
+    console.print(f"llama-cpp-python {info.version}, {kind} build: {' '.join(info.cmake_args)}")
+    check = self_check(default_model_path())
+    if not check.ok:
+        raise TwinError(f"the rebuilt back-end still fails its self-check: {check.reason}")
+    console.print(f"self-check: a completion ran in {check.seconds:.1f} s")
