@@ -369,7 +369,7 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
             message += f"; and {more} more problem{'s' if more > 1 else ''}"
         raise ScenarioError(source, _format_loc(loc), message) from None
     scenario.path = source
-    from twin.sim.world import check_references
+    from twin.model.world import check_references
 
     check_references(scenario)
     return scenario

@@ -4,6 +4,7 @@ its built-in scenarios, replays, runbooks and notes, and the demo runs."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,9 +34,13 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     llama = installed_build()
     assert llama is not None, "llama-cpp-python not built by twin (make / twin setup-llm)"
     base = tmp_path_factory.mktemp("wheel")
-    dist, env_dir, work = base / "dist", base / "venv", base / "work"
+    src, dist, env_dir, work = base / "src", base / "dist", base / "venv", base / "work"
     work.mkdir()
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)], cwd=base)
+    # build from a copy: an in-tree build would leave build/ and *.egg-info in the checkout
+    junk = shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "out", "*.egg-info", "__pycache__",
+                                  ".pytest_cache", ".hypothesis")
+    shutil.copytree(ROOT, src, symlinks=True, ignore=junk)
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(src)], cwd=base)
     wheels = list(dist.glob("twin-*.whl"))
     assert len(wheels) == 1
     venv.create(env_dir, with_pip=True)

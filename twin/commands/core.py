@@ -40,7 +40,7 @@ def scenarios_cmd() -> None:
 @app.command("show")
 def show_cmd(scenario: str = typer.Argument(..., help="scenario name or YAML path")) -> None:
     """Summarise a scenario's topology, services, traffic and faults (not its ground truth)."""
-    from twin.sim.world import build_world
+    from twin.model.world import build_world
 
     sc = load_scenario(scenario)
     w = build_world(sc)

@@ -27,7 +27,7 @@ import networkx as nx
 from twin.config.change import ConfigChange, apply_change, config_diff, parse_change
 from twin.config.render import RouterConfig, addressing, base_configs, render_all
 from twin.sim.network import usable_links
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin

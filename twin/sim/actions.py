@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from twin.errors import SimulationError
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.sim import faults as fault_catalogue
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 from twin.telemetry.recorder import METRICS
 
 if TYPE_CHECKING:

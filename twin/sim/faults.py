@@ -13,7 +13,7 @@ import numpy as np
 
 from twin.errors import ScenarioError
 from twin.sim.state import ChangeRecord
-from twin.sim.world import CLASSES, World
+from twin.model.world import CLASSES, World
 from twin.units import parse_duration
 
 if TYPE_CHECKING:

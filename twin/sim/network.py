@@ -11,7 +11,7 @@ from twin.physics.links import link_latency_ms, link_loss
 from twin.physics.maxmin import max_min_rates
 from twin.physics.routing import fat_tree_ecmp, path_arcs, quantised_split
 from twin.sim.state import TwinState
-from twin.sim.world import CLASSES, World
+from twin.model.world import CLASSES, World
 
 __all__ = ["Routing", "build_routing", "te_split", "NetworkResult", "network_step", "usable_links", "arc_capacity"]
 

@@ -20,8 +20,9 @@ from twin.scenario import FaultSpec, Scenario, load_scenario
 from twin.sim import control, monitors
 from twin.sim import faults as fault_catalogue
 from twin.sim.network import NetworkResult, Routing, build_routing, network_step
+from twin.sim.effects import Effects
 from twin.sim.state import ChangeRecord, TwinState
-from twin.sim.world import CLASSES, World, build_world
+from twin.model.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
 from twin.telemetry.recorder import Event, Telemetry
 
@@ -214,6 +215,25 @@ class Twin:
         other._start_all()
         other.work = other.state.size() + len(other._procs)
         return other
+
+    def apply(self, fx: Effects) -> None:
+        """Carry out a step's requests in the order it made them."""
+        for op in fx.ops:
+            what = op[0]
+            if what == "log":
+                self.log(op[1], op[2], op[3], **op[4])
+            elif what == "change":
+                self.record_change(op[1], fault_id=op[2])
+            elif what == "topology":
+                self.topology_changed()
+            elif what == "kick_te":
+                self.kick_te(now=op[1])
+            elif what == "mitigate":
+                self.mitigate_fault(op[1], op[2])
+            elif what == "wake":
+                self._wake_at(op[1], op[2])
+            else:  # pragma: no cover - Effects only builds the ops above
+                raise SimulationError(f"unknown effect {what!r}")
 
     def log(self, kind: str, entity: str, message: str, **data: Any) -> None:
         self.telemetry.events.append(Event(self.now, kind, entity, message, data))

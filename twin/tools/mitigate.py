@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from twin.sim.actions import ACTIONS, ActionSpec
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 from twin.tools._common import schema
 from twin.tools.base import Tool
 from twin.tools.registry import BUILTIN

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
-from twin.sim.world import CLASSES
+from twin.model.world import CLASSES
 from twin.telemetry.recorder import METRICS
 from twin.tools._common import WINDOW, entity_arg, kind_of, r, schema, series
 from twin.tools.registry import tool
