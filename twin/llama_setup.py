@@ -45,7 +45,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = [
@@ -196,7 +196,7 @@ def install(python: str = sys.executable) -> BuildInfo:
     info = BuildInfo(LLAMA_VERSION, tuple(cmake_args), build_key(LLAMA_VERSION, cmake_args), str(wheel), portable)
     where = _site_llama_dir(python)
     if where is not None:
-        (where / MARKER).write_text(json.dumps(info.__dict__, indent=1))
+        (where / MARKER).write_text(json.dumps(asdict(info), indent=1))
     return info
 
 

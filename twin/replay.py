@@ -170,13 +170,13 @@ def parse_replay(data: Any, source: str) -> Replay:
                 known_names = changes
             elif ekind in ("number", "count", "fraction"):
                 try:
-                    check_action(twin, act.tool, {**{k: v for k, v in act.args.items() if spec.params[k] != "change"},
+                    check_action(twin.world, twin.state, act.tool, {**{k: v for k, v in act.args.items() if spec.params[k] != "change"},
                                                   **{k: changes[0] for k in spec.params if spec.params[k] == "change"}})
                 except TwinError as exc:
                     raise ReplayError(source, field_path, str(exc)) from None
                 continue
             else:
-                known_names = entity_names(twin, ekind)
+                known_names = entity_names(twin.world, twin.state, ekind)
             if value not in known_names:
                 shown = ", ".join(map(str, known_names[:15])) + (f", ... ({len(known_names)} in all)"
                                                                  if len(known_names) > 15 else "")

@@ -17,7 +17,7 @@ _TWIN.run(until="12m")
 @st.composite
 def mitigations(draw):
     usable = [k for k, spec in sorted(ACTIONS.items())
-              if all(e in ("count", "number", "fraction") or entity_names(_TWIN, e) for e in spec.params.values())]
+              if all(e in ("count", "number", "fraction") or entity_names(_TWIN.world, _TWIN.state, e) for e in spec.params.values())]
     kind = draw(st.sampled_from(usable))
     args = {}
     for name, ekind in ACTIONS[kind].params.items():
@@ -28,7 +28,7 @@ def mitigations(draw):
         elif ekind == "fraction":
             args[name] = draw(st.floats(0.0, 1.0))
         else:
-            names = entity_names(_TWIN, ekind)
+            names = entity_names(_TWIN.world, _TWIN.state, ekind)
             args[name] = draw(st.sampled_from(names))
     return {"tool": kind, "args": args}
 

@@ -92,7 +92,7 @@ def parse_mitigation(twin: Twin, value: Mitigation | Mapping[str, Any] | str) ->
     else:
         raise SafetyError(f"cannot read a mitigation from {value!r} (give 'kind target', a mapping or a Mitigation)")
     try:
-        clean = check_action(twin, kind, args)
+        clean = check_action(twin.world, twin.state, kind, args)
     except SimulationError as exc:
         raise SafetyError(f"mitigation {kind!r}: {exc}") from None
     return Mitigation(kind, clean)

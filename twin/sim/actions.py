@@ -1,25 +1,39 @@
 """Operator actions (mitigations) on a twin: what they change and how long they take.
 
 An action starts now and lands after its duration, like a drain that waits for traffic to
-move. Actions change state only; whether they help shows in telemetry. An action that
-removes a fault's cause (rolling back the change a fault rode in on, disabling a defective
-feature) ends that fault through :meth:`Twin.mitigate_fault`.
+move. Actions change state only; whether they help shows in telemetry. Each is a function of
+an :class:`ActionContext` (world, state, time) and its arguments that changes the state and
+asks the Twin for the rest through :class:`~twin.sim.effects.Effects`. An action that removes
+a fault's cause (rolling back the change a fault rode in on, disabling a defective feature)
+asks the Twin to end that fault.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from twin.errors import SimulationError
-from twin.model.world import CLASSES
+from twin.model.world import CLASSES, World
+from twin.sim.effects import Effects
+from twin.sim.state import TwinState
 
-if TYPE_CHECKING:
-    from twin.sim.twin import Twin
+__all__ = ["ActionContext", "ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action",
+           "entity_names"]
 
-__all__ = ["ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action"]
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an action sees: the world, the state it changes, the time, and the sandbox's faults
+    (only to end a fault whose cause the action removed; agents never reach this)."""
+
+    world: World
+    state: TwinState
+    now: float
+    faults: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -28,126 +42,126 @@ class ActionSpec:
     description: str
     params: dict[str, str]  # param -> entity kind (link, device, change, feature, plane, class, service, site, number)
     duration: float  # simulated seconds until it lands
-    apply: Callable[["Twin", dict[str, Any]], str]
+    apply: Callable[[ActionContext, dict[str, Any], Effects], str]
     optional: tuple[str, ...] = ()
 
 
-def _link(twin: "Twin", name: str) -> int:
-    return twin.world.topology.link_index[name]
+def _link(ctx: ActionContext, name: str) -> int:
+    return ctx.world.topology.link_index[name]
 
 
-def _node(twin: "Twin", name: str) -> int:
-    return twin.world.topology.node_index[name]
+def _node(ctx: ActionContext, name: str) -> int:
+    return ctx.world.topology.node_index[name]
 
 
-def _svc(twin: "Twin", name: str) -> int:
-    return twin.world.callgraph.index()[name]
+def _svc(ctx: ActionContext, name: str) -> int:
+    return ctx.world.callgraph.index()[name]
 
 
-def _faults_where(twin: "Twin", pred: Callable[[Any], bool]) -> list[str]:
-    return [fid for fid, spec in twin._faults.items()
-            if twin.state.fault_phase.get(fid) in ("active", "waiting", "pending") and pred(spec)]
+def _faults_where(ctx: ActionContext, pred: Callable[[Any], bool]) -> list[str]:
+    return [fid for fid, spec in ctx.faults.items()
+            if ctx.state.fault_phase.get(fid) in ("active", "waiting", "pending") and pred(spec)]
 
 
-def _drain_link(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.link_drained[_link(twin, a["link"])] = True
-    twin.topology_changed()
+def _drain_link(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.link_drained[_link(ctx, a["link"])] = True
+    fx.topology_changed()
     return f"drained link {a['link']}"
 
 
-def _undrain_link(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.link_drained[_link(twin, a["link"])] = False
-    twin.topology_changed()
+def _undrain_link(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.link_drained[_link(ctx, a["link"])] = False
+    fx.topology_changed()
     return f"undrained link {a['link']}"
 
 
-def _drain_device(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.node_drained[_node(twin, a["device"])] = True
-    twin.topology_changed()
+def _drain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.node_drained[_node(ctx, a["device"])] = True
+    fx.topology_changed()
     return f"drained device {a['device']}"
 
 
-def _undrain_device(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.node_drained[_node(twin, a["device"])] = False
-    twin.topology_changed()
+def _undrain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.node_drained[_node(ctx, a["device"])] = False
+    fx.topology_changed()
     return f"undrained device {a['device']}"
 
 
-def _rollback_change(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     for rec in st.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
-    for fid in _faults_where(twin, lambda f: st.fault_data.get(f.id, {}).get("change") == a["change"]):
-        twin.mitigate_fault(fid, f"change {a['change']} rolled back")
+    for fid in _faults_where(ctx, lambda f: st.fault_data.get(f.id, {}).get("change") == a["change"]):
+        fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
 
 
-def _disable_feature(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _disable_feature(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     st.features_enabled[a["feature"]] = False
-    for node in twin.world.features.get(a["feature"], []):
+    for node in ctx.world.features.get(a["feature"], []):
         st.node_blackhole[node] = False
-    for fid in _faults_where(twin, lambda f: f.kind == "latent_protocol_defect" and f.params.get("feature") == a["feature"]):
-        twin.mitigate_fault(fid, f"feature {a['feature']} disabled")
-    twin.topology_changed()
-    return f"disabled {a['feature']} on {len(twin.world.features.get(a['feature'], []))} devices"
+    for fid in _faults_where(ctx, lambda f: f.kind == "latent_protocol_defect" and f.params.get("feature") == a["feature"]):
+        fx.mitigate(fid, f"feature {a['feature']} disabled")
+    fx.topology_changed()
+    return f"disabled {a['feature']} on {len(ctx.world.features.get(a['feature'], []))} devices"
 
 
-def _freeze_te(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _freeze_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     st.te_mode = "frozen"
-    good = st.known_good or dict(twin.world.class_plane)
+    good = st.known_good or dict(ctx.world.class_plane)
     moved = {c: p for c, p in good.items() if st.te_class_plane.get(c) != p}
     st.te_class_plane = dict(good)
-    st.te_plane_up = {p: True for p in twin.world.topology.planes}
+    st.te_plane_up = {p: True for p in ctx.world.topology.planes}
     st.routing = None
     return "froze the TE controller and restored its last known-good placement" + (
         f" ({', '.join(f'{c} -> {p}' for c, p in moved.items())})" if moved else "")
 
 
-def _unfreeze_te(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.te_mode = "normal"
-    twin.kick_te(now=True)
+def _unfreeze_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.te_mode = "normal"
+    fx.kick_te(now=True)
     return "unfroze the TE controller"
 
 
-def _override_te(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.te_override[a["plane"]] = True
-    twin.kick_te(now=True)
+def _override_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.te_override[a["plane"]] = True
+    fx.kick_te(now=True)
     return f"TE controller told to treat {a['plane']} as up"
 
 
-def _shift_traffic(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _shift_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     st.te_shift[a["traffic_class"]] = a["plane"]
     if st.te_mode == "frozen":
         st.te_class_plane[a["traffic_class"]] = a["plane"]
         st.routing = None
-    twin.kick_te(now=True)
+    fx.kick_te(now=True)
     return f"shifted {a['traffic_class']} traffic to {a['plane']}"
 
 
-def _restart_control_jobs(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _restart_control_jobs(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     st.site_capacity.pop(a["site"], None)
-    for fid in _faults_where(twin, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
-        spec = twin._faults[fid]
+    for fid in _faults_where(ctx, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
+        spec = ctx.faults[fid]
         if all(s not in st.site_capacity for s in spec.params["sites"]):
-            twin.mitigate_fault(fid, "control jobs restarted")
+            fx.mitigate(fid, "control jobs restarted")
     return f"restarted network control-plane jobs at {a['site']}"
 
 
-def _halt_automation(twin: "Twin", a: dict[str, Any]) -> str:
-    twin.state.automation_halted = True
+def _halt_automation(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    ctx.state.automation_halted = True
     # load that automation itself drives (a scaling activity's connection surge) stops with it
-    for fid in _faults_where(twin, lambda f: f.kind == "traffic_surge" and f.params.get("automation")):
-        twin.mitigate_fault(fid, "automation halted")
+    for fid in _faults_where(ctx, lambda f: f.kind == "traffic_surge" and f.params.get("automation")):
+        fx.mitigate(fid, "automation halted")
     return "halted maintenance and scaling automation"
 
 
-def _scale_service(twin: "Twin", a: dict[str, Any]) -> str:
-    st, i = twin.state, _svc(twin, a["service"])
+def _scale_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st, i = ctx.state, _svc(ctx, a["service"])
     target = float(a["replicas"])
     if target > st.replicas[i]:
         st.replicas_up[i] = min(st.replicas_up[i], st.replicas[i]) + (target - st.replicas[i])
@@ -157,38 +171,38 @@ def _scale_service(twin: "Twin", a: dict[str, Any]) -> str:
     return f"scaled {a['service']} to {int(target)} replicas"
 
 
-def _restart_service(twin: "Twin", a: dict[str, Any]) -> str:
-    st, i = twin.state, _svc(twin, a["service"])
-    st.memory_mb[i] = 0.3 * twin.world.callgraph.services[i].memory_limit_mb
-    for fid in _faults_where(twin, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
-        twin.mitigate_fault(fid, "replicas restarted")
-    st.attempt_fail[twin.world.call_dst == i] = 0.0
+def _restart_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st, i = ctx.state, _svc(ctx, a["service"])
+    st.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
+    for fid in _faults_where(ctx, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
+        fx.mitigate(fid, "replicas restarted")
+    st.attempt_fail[ctx.world.call_dst == i] = 0.0
     return f"restarted the replicas of {a['service']}"
 
 
-def _rollback_deploy(twin: "Twin", a: dict[str, Any]) -> str:
-    st, i = twin.state, _svc(twin, a["service"])
-    for fid in _faults_where(twin, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
+def _rollback_deploy(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st, i = ctx.state, _svc(ctx, a["service"])
+    for fid in _faults_where(ctx, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
                              and f.params.get("service") == a["service"] and "change" in st.fault_data.get(f.id, {})):
-        twin.mitigate_fault(fid, "deploy rolled back")
-    for fid in _faults_where(twin, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
+        fx.mitigate(fid, "deploy rolled back")
+    for fid in _faults_where(ctx, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
                              and f.params.get("service") == a["service"]):
-        twin.mitigate_fault(fid, "deploy rolled back")
+        fx.mitigate(fid, "deploy rolled back")
     st.version[i] = max(1, st.version[i] - 1)
-    st.memory_mb[i] = 0.3 * twin.world.callgraph.services[i].memory_limit_mb
+    st.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
     return f"rolled back the last deploy of {a['service']}"
 
 
-def _rate_limit(twin: "Twin", a: dict[str, Any]) -> str:
-    st, i = twin.state, _svc(twin, a["service"])
+def _rate_limit(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st, i = ctx.state, _svc(ctx, a["service"])
     st.entry_limit[i] = float(a["rps"])
-    for j in np.flatnonzero(twin.world.call_dst == i):
+    for j in np.flatnonzero(ctx.world.call_dst == i):
         st.attempt_fail[j] = min(st.attempt_fail[j], 0.1)
     return f"rate-limited {a['service']} to {a['rps']:.0f} requests/s"
 
 
-def _shed_traffic(twin: "Twin", a: dict[str, Any]) -> str:
-    st = twin.state
+def _shed_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
     st.class_limit[CLASSES.index(a["traffic_class"])] = 1.0 - float(a["fraction"])
     if float(a["fraction"]) == 0:
         return f"stopped shedding {a['traffic_class']} traffic"
@@ -225,14 +239,14 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
 ]}
 
 
-def entity_names(twin: "Twin", kind: str) -> list[str]:
-    """The names an action parameter of ``kind`` may take in this twin."""
-    w = twin.world
+def entity_names(world: World, state: TwinState, kind: str) -> list[str]:
+    """The names an action parameter of ``kind`` may take in this world and state."""
+    w = world
     topo = w.topology
     return {
         "link": lambda: list(topo.links),
         "device": lambda: list(w.device_names),
-        "change": lambda: [c.id for c in twin.state.changes],
+        "change": lambda: [c.id for c in state.changes],
         "feature": lambda: list(w.features),
         "plane": lambda: list(topo.planes),
         "class": lambda: list(CLASSES),
@@ -241,7 +255,7 @@ def entity_names(twin: "Twin", kind: str) -> list[str]:
     }.get(kind, lambda: [])()
 
 
-def check_action(twin: "Twin", kind: str, args: dict[str, Any]) -> dict[str, Any]:
+def check_action(world: World, state: TwinState, kind: str, args: dict[str, Any]) -> dict[str, Any]:
     """Validate an action's name and arguments; raise SimulationError naming what is wrong."""
     if kind not in ACTIONS:
         raise SimulationError(f"unknown action {kind!r} (allowed: {', '.join(ACTIONS)})")
@@ -260,7 +274,7 @@ def check_action(twin: "Twin", kind: str, args: dict[str, Any]) -> dict[str, Any
             if value < 0 or (ekind == "fraction" and value > 1) or (ekind == "count" and value < 1):
                 raise SimulationError(f"{kind}: {name} out of range, got {value!r}")
         else:
-            known = entity_names(twin, ekind)
+            known = entity_names(world, state, ekind)
             if value not in known:
                 shown = ", ".join(map(str, known[:15])) + (f", ... ({len(known)} in all)" if len(known) > 15 else "")
                 raise SimulationError(f"{kind}: unknown {ekind} {value!r} (known: {shown or 'none'})")
@@ -268,22 +282,28 @@ def check_action(twin: "Twin", kind: str, args: dict[str, Any]) -> dict[str, Any
     return clean
 
 
-def start_action(twin: "Twin", kind: str, args: dict[str, Any]) -> int:
-    clean = check_action(twin, kind, args)
-    st = twin.state
-    action_id = len(st.actions)
+def _who(args: dict[str, Any]) -> str:
+    return ",".join(str(v) for v in args.values()) or "-"
+
+
+def start_action(world: World, state: TwinState, now: float, kind: str, args: dict[str, Any]) -> tuple[int, Effects]:
+    """Record an operator action in flight; it lands (``complete_action``) after its duration."""
+    clean = check_action(world, state, kind, args)
+    action_id = len(state.actions)
     spec = ACTIONS[kind]
-    st.actions.append({"id": action_id, "kind": kind, "args": clean, "start": twin.now, "lands": twin.now + spec.duration,
-                       "status": "in_flight", "result": ""})
-    twin.log("action", ",".join(str(v) for v in clean.values()) or "-", f"operator starts {kind} {clean}", action=kind)
-    twin._wake_at(f"action:{action_id}", twin.now + spec.duration)
-    return action_id
+    state.actions.append({"id": action_id, "kind": kind, "args": clean, "start": now, "lands": now + spec.duration,
+                          "status": "in_flight", "result": ""})
+    fx = Effects()
+    fx.log("action", _who(clean), f"operator starts {kind} {clean}", action=kind)
+    fx.wake(f"action:{action_id}", now + spec.duration)
+    return action_id, fx
 
 
-def complete_action(twin: "Twin", action_id: int) -> None:
-    record = twin.state.actions[action_id]
-    result = ACTIONS[record["kind"]].apply(twin, record["args"])
+def complete_action(ctx: ActionContext, action_id: int) -> tuple[None, Effects]:
+    """The action lands: its change is made; it never runs again."""
+    record = ctx.state.actions[action_id]
+    fx = Effects()
+    result = ACTIONS[record["kind"]].apply(ctx, record["args"], fx)
     record["status"], record["result"] = "done", result
-    twin.log("action", ",".join(str(v) for v in record["args"].values()) or "-", f"action done: {result}",
-             action=record["kind"])
-    return None
+    fx.log("action", _who(record["args"]), f"action done: {result}", action=record["kind"])
+    return None, fx

@@ -1,7 +1,8 @@
 """Control-plane processes of a twin: fault triggers, the TE controller, health checks, autoscaler.
 
-Each is a step function called by the twin's named SimPy timer; it changes state and
-returns when it next wants to run (``None``: never again).
+Each is a step function called by the twin's named SimPy timer: a function of the world, the
+state and the time that changes the state and returns when it next wants to run (``None``:
+never again) with the :class:`~twin.sim.effects.Effects` it asks of the Twin.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twin.model.world import CLASSES, World
 from twin.sim import faults as fault_catalogue
-from twin.model.world import CLASSES
+from twin.sim.effects import Effects
+from twin.sim.state import TwinState
 from twin.telemetry.recorder import METRICS
 
 if TYPE_CHECKING:
-    from twin.scenario import FaultSpec
+    from twin.scenario import AutoscalerSpec, FaultSpec, HealthSpec, TESpec
     from twin.sim.twin import Twin
 
 __all__ = [
@@ -98,21 +101,21 @@ def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
     return None
 
 
-def te_believes_up(twin: "Twin", plane: str) -> bool:
-    st = twin.state
-    if st.te_override.get(plane):
+def te_believes_up(state: TwinState, plane: str) -> bool:
+    """The TE controller's view of a plane: up unless its inputs say otherwise."""
+    if state.te_override.get(plane):
         return True
-    threshold = st.te_bug.get(plane)
-    return not (threshold is not None and st.prefix_views.get(plane, 0) >= threshold)
+    threshold = state.te_bug.get(plane)
+    return not (threshold is not None and state.prefix_views.get(plane, 0) >= threshold)
 
 
-def te_step(twin: "Twin") -> float | None:
-    st, w = twin.state, twin.world
-    te = twin.scenario.control.te
+def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[float | None, Effects]:
+    """One run of the TE controller: refresh its view of the planes, place each class on a plane."""
+    st, w, fx = state, world, Effects()
     pending, st.te_pending = st.te_pending, False
     if st.te_mode == "frozen":
-        return twin.now + te.period
-    view = {p: te_believes_up(twin, p) for p in w.topology.planes}
+        return now + te.period, fx
+    view = {p: te_believes_up(st, p) for p in w.topology.planes}
     for plane in w.topology.planes:
         if view[plane] != st.te_plane_up.get(plane, True):
             reason = (
@@ -120,7 +123,7 @@ def te_step(twin: "Twin") -> float | None:
                 if not view[plane]
                 else "plane healthy again"
             )
-            twin.log(
+            fx.log(
                 "te",
                 plane,
                 f"TE controller marks {plane} {'up' if view[plane] else 'FAILED'} ({reason})",
@@ -138,7 +141,7 @@ def te_step(twin: "Twin") -> float | None:
     if placement != st.te_class_plane:
         for cls in CLASSES:
             if cls in placement and placement[cls] != st.te_class_plane.get(cls):
-                twin.log(
+                fx.log(
                     "te",
                     placement[cls],
                     f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
@@ -151,25 +154,25 @@ def te_step(twin: "Twin") -> float | None:
         st.known_good = dict(placement)
     if pending and st.routing is not None:
         st.routing = None
-    return twin.now + te.period
+    return now + te.period, fx
 
 
-def health_step(twin: "Twin") -> float | None:
-    st, w = twin.state, twin.world
-    health = twin.scenario.control.health
+def health_step(world: World, state: TwinState, now: float, health: HealthSpec) -> tuple[float | None, Effects]:
+    """Health checks of every device: an alarm after ``health.failures`` failed checks in a row."""
+    st, w, fx = state, world, Effects()
     down = st.node_down[w.devices] > 0
     st.health_fail = np.where(down, st.health_fail + 1, 0)
     alarm = st.health_fail >= health.failures
     for i in np.flatnonzero(alarm != st.health_alarm):
         name = w.device_names[i]
-        twin.log("health", name, f"health check {'FAILED' if alarm[i] else 'recovered'}: {name}")
+        fx.log("health", name, f"health check {'FAILED' if alarm[i] else 'recovered'}: {name}")
     st.health_alarm = alarm
-    return twin.now + health.period
+    return now + health.period, fx
 
 
-def autoscaler_step(twin: "Twin") -> float | None:
-    st, w = twin.state, twin.world
-    spec = twin.scenario.control.autoscaler
+def autoscaler_step(world: World, state: TwinState, now: float, spec: AutoscalerSpec) -> tuple[float | None, Effects]:
+    """Scale services out on CPU above target (replicas ready after provisioning), in when idle."""
+    st, w, fx = state, world, Effects()
     cpu = st.last.get("svc_cpu")
     if cpu is not None and not st.automation_halted:
         for i, svc in enumerate(w.callgraph.services):
@@ -182,8 +185,8 @@ def autoscaler_step(twin: "Twin") -> float | None:
                     svc.max_replicas - st.replicas[i],
                     max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))),
                 )
-                st.replicas_ready_at.append((twin.now + spec.provision, i, add, True))
-                twin.log(
+                st.replicas_ready_at.append((now + spec.provision, i, add, True))
+                fx.log(
                     "autoscaler",
                     svc.name,
                     f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})",
@@ -195,12 +198,12 @@ def autoscaler_step(twin: "Twin") -> float | None:
             ):
                 st.replicas[i] -= 1
                 st.replicas_up[i] -= 1
-                twin.log(
+                fx.log(
                     "autoscaler",
                     svc.name,
                     f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas",
                 )
-    return twin.now + spec.period
+    return now + spec.period, fx
 
 
 # -- the tick: physics and monitors -------------------------------------------------------

@@ -1,23 +1,81 @@
-"""Monitors of a twin: one telemetry sample per tick, and threshold alerts evaluated on it."""
+"""Monitors of a twin: one telemetry sample per tick, and threshold alerts evaluated on it.
+
+:class:`Monitors` is built once per world (rules, SLO thresholds, rules grouped by entity kind
+as arrays) and shared by every fork; it holds no state of its own. Open alerts and the
+seconds each condition has held live in the twin's state.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from twin.model.world import World
 from twin.sim.network import NetworkResult
-from twin.telemetry.alerts import Alert, AlertRule
+from twin.sim.state import TwinState
+from twin.telemetry.alerts import Alert, AlertRule, default_rules
 from twin.telemetry.recorder import METRICS, Sample
 
 if TYPE_CHECKING:
-    from twin.sim.twin import Twin
+    from twin.scenario import Scenario
 
-__all__ = ["record", "rule_groups", "evaluate_alerts"]
+__all__ = ["Monitors", "RuleGroup"]
 
 
-def record(twin: "Twin", net: NetworkResult, svc) -> None:
-    st, w, sc = twin.state, twin.world, twin.scenario
+class RuleGroup(NamedTuple):
+    """The alert rules on one entity kind, as arrays: (entities x rules) evaluated at once."""
+
+    kind: str
+    rules: list[AlertRule]
+    cols: np.ndarray  # metric column of each rule
+    threshold: np.ndarray  # entities x rules
+    above: np.ndarray  # per rule: fires above (True) or below the threshold
+    for_s: np.ndarray  # per rule: seconds the condition must hold, rounded to whole samples
+
+
+class Monitors:
+    """The monitors of one scenario's world: what a sample holds and which alerts fire."""
+
+    def __init__(self, scenario: "Scenario", world: World, entities: dict[str, tuple[str, ...]]) -> None:
+        self.scenario, self.world, self.entities = scenario, world, entities
+        self.tick = scenario.tick
+        slo = scenario.slo
+        self.slo_p99 = np.array([slo.services.get(s, {}).get("p99_ms", slo.p99_ms) for s in world.services])
+        self.slo_err = np.array([slo.services.get(s, {}).get("error_rate", slo.error_rate) for s in world.services])
+        rules = default_rules(self.slo_p99, self.slo_err, slo.link_loss)
+        for r in scenario.alerts:
+            above = r.above is not None
+            rules.append(AlertRule(r.name, r.entity_kind, r.metric, r.above if above else r.below, above, r.for_,
+                                   r.severity))
+        self.rules: tuple[AlertRule, ...] = tuple(rules)
+        self.groups = self._groups()
+
+    def _groups(self) -> list[RuleGroup]:
+        groups = []
+        for kind in ("link", "service", "device"):
+            rules = [r for r in self.rules if r.entity_kind == kind and r.metric in METRICS[kind]]
+            n = len(self.entities[kind])
+            if not rules or n == 0:
+                continue
+            cols = np.array([METRICS[kind].index(r.metric) for r in rules])
+            thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+            above = np.array([r.above for r in rules])
+            for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
+            groups.append(RuleGroup(kind, rules, cols, thr, above, for_s))
+        return groups
+
+    def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
+        """What monitors record this tick (masked where monitoring is down)."""
+        return _sample(self, state, now, net, svc)
+
+    def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
+        """Open and clear alerts in ``state`` on this sample; returns the alerts that cleared."""
+        return _evaluate(self, state, now, sample)
+
+
+def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -> Sample:
+    w, sc = mon.world, mon.scenario
     topo = w.topology
     n_l = topo.n_links
     # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
@@ -74,9 +132,9 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
         service[:, 5] = cpu
         service[:, 6] = mem_frac
         service[:, 7] = np.maximum(st.replicas - up, 0.0)
-        bad = (res.p99_ms > twin._slo_p99) | (customer_err > twin._slo_err)
+        bad = (res.p99_ms > mon.slo_p99) | (customer_err > mon.slo_err)
         violations += int(bad.sum())
-        slow = np.where(res.p99_ms > twin._slo_p99, 0.5, 0.0)
+        slow = np.where(res.p99_ms > mon.slo_p99, 0.5, 0.0)
         weight = entry / max(entry.sum(), 1e-9)
         svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
         kpi["service_bad"] = svc_bad
@@ -93,42 +151,14 @@ def record(twin: "Twin", net: NetworkResult, svc) -> None:
     for site in sorted(st.monitoring_down & set(topo.sites)):
         link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
         service[w.service_site == w.site_index[site]] = np.nan
-    sample = Sample(twin.now, link, service, device, kpi)
-    twin.telemetry.samples.append(sample)
-    evaluate_alerts(twin, sample)
+    return Sample(now, link, service, device, kpi)
 
 
-def rule_groups(
-    twin: "Twin",
-) -> list[tuple[str, list[AlertRule], np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Alert rules grouped by entity kind as arrays, so one tick evaluates each kind at once."""
-    groups = twin.__dict__.get("_groups")
-    if groups is None:
-        groups = []
-        for kind in ("link", "service", "device"):
-            rules = [r for r in twin._rules if r.entity_kind == kind and r.metric in METRICS[kind]]
-            n = len(twin.telemetry.entities[kind])
-            if not rules or n == 0:
-                continue
-            cols = np.array([METRICS[kind].index(r.metric) for r in rules])
-            thr = np.stack(
-                [np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1
-            )
-            above = np.array([r.above for r in rules])
-            # seconds a condition must hold before firing, counted in whole samples
-            for_s = np.array(
-                [r.for_s + twin.scenario.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules]
-            )
-            groups.append((kind, rules, cols, thr, above, for_s))
-        twin._groups = groups
-    return groups
-
-
-def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
-    st = twin.state
-    dt = twin.scenario.tick
-    names = twin.telemetry.entities
-    for kind, rules, cols, thr, above, for_s in rule_groups(twin):
+def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
+    dt = mon.tick
+    names = mon.entities
+    closed: list[Alert] = []
+    for kind, rules, cols, thr, above, for_s in mon.groups:
         values = getattr(sample, kind)[:, cols].astype(float)
         valid = ~np.isnan(values)
         with np.errstate(invalid="ignore"):
@@ -153,7 +183,7 @@ def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
                 entity=entity,
                 entity_kind=kind,
                 severity=rule.severity,
-                start=twin.now,
+                start=now,
                 end=None,
                 value=float(values[i, r]),
                 message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
@@ -161,6 +191,7 @@ def evaluate_alerts(twin: "Twin", sample: Sample) -> None:
             )
         for i, r in zip(*np.nonzero(cleared)):
             alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
-            alert["end"] = twin.now
-            twin.telemetry.closed_alerts.append(Alert(**alert))
+            alert["end"] = now
+            closed.append(Alert(**alert))
         st.alert_pending[kind + "/open"] = (is_open | opened) & ~cleared
+    return closed

@@ -17,13 +17,15 @@ import simpy
 from twin.errors import SimulationError
 from twin.physics.services import service_step
 from twin.scenario import FaultSpec, Scenario, load_scenario
-from twin.sim import control, monitors
+from twin.sim import control
+from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import faults as fault_catalogue
 from twin.sim.network import NetworkResult, Routing, build_routing, network_step
 from twin.sim.effects import Effects
+from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, TwinState
 from twin.model.world import CLASSES, World, build_world
-from twin.telemetry.alerts import Alert, AlertRule, default_rules
+from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
 
 __all__ = ["Twin"]
@@ -50,7 +52,7 @@ class Twin:
         self.world: World = build_world(scenario)
         self.state = self._initial_state()
         self.telemetry = Telemetry(self._entities())
-        self._rules = self._alert_rules()
+        self.monitors = Monitors(scenario, self.world, self.telemetry.entities)
         self._faults = {f.id: f for f in scenario.faults}
         self.env = simpy.Environment(initial_time=0.0)
         self._procs: dict[str, simpy.Process] = {}
@@ -93,17 +95,6 @@ class Twin:
         st.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
         return st
-
-    def _alert_rules(self) -> list[AlertRule]:
-        sc, w = self.scenario, self.world
-        p99 = np.array([sc.slo.services.get(s, {}).get("p99_ms", sc.slo.p99_ms) for s in w.services])
-        err = np.array([sc.slo.services.get(s, {}).get("error_rate", sc.slo.error_rate) for s in w.services])
-        self._slo_p99, self._slo_err = p99, err
-        rules = default_rules(p99, err, sc.slo.link_loss)
-        for r in sc.alerts:
-            above = r.above is not None
-            rules.append(AlertRule(r.name, r.entity_kind, r.metric, r.above if above else r.below, above, r.for_, r.severity))
-        return rules
 
     def _bootstrap(self) -> None:
         st, sc = self.state, self.scenario
@@ -162,16 +153,22 @@ class Twin:
                 continue  # woken earlier during the step
             self._schedule(name, nxt)
 
+    def _applied(self, result: tuple[float | None, Effects]) -> float | None:
+        nxt, fx = result
+        self.apply(fx)
+        return nxt
+
     def _step(self, name: str) -> float | None:
         kind, _, key = name.partition(":")
         if kind == "tick":
             return self._tick()
+        ctl = self.scenario.control
         if kind == "te":
-            return control.te_step(self)
+            return self._applied(control.te_step(self.world, self.state, self.now, ctl.te))
         if kind == "health":
-            return control.health_step(self)
+            return self._applied(control.health_step(self.world, self.state, self.now, ctl.health))
         if kind == "autoscaler":
-            return control.autoscaler_step(self)
+            return self._applied(control.autoscaler_step(self.world, self.state, self.now, ctl.autoscaler))
         if kind == "change":
             spec = next(c for c in self.scenario.changes if c.id == key)
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
@@ -179,9 +176,8 @@ class Twin:
         if kind == "fault":
             return control.fault_step(self, self._faults[key])
         if kind == "action":
-            from twin.sim.actions import complete_action
-
-            return complete_action(self, int(key))
+            ctx = ActionContext(self.world, self.state, self.now, self._faults)
+            return self._applied(complete_action(ctx, int(key)))
         raise SimulationError(f"unknown process {name!r}")
 
     # -- public API --------------------------------------------------------------------------
@@ -206,10 +202,7 @@ class Twin:
         other.scenario, other.seed, other.world = self.scenario, self.seed, self.world
         other.state = self.state.copy()
         other.telemetry = self.telemetry.fork()
-        other._rules, other._faults = self._rules, self._faults
-        if "_groups" in self.__dict__:
-            other._groups = self._groups
-        other._slo_p99, other._slo_err = self._slo_p99, self._slo_err
+        other.monitors, other._faults = self.monitors, self._faults
         other.env = simpy.Environment(initial_time=self.env.now)
         other._procs = {}
         other._start_all()
@@ -281,9 +274,9 @@ class Twin:
 
     def act(self, kind: str, **args: Any) -> int:
         """Start an operator action (a mitigation); it lands after its duration. Returns its id."""
-        from twin.sim.actions import start_action
-
-        return start_action(self, kind, args)
+        action_id, fx = start_action(self.world, self.state, self.now, kind, args)
+        self.apply(fx)
+        return action_id
 
     def fault_spec(self, fault_id: str) -> FaultSpec:
         return self._faults[fault_id]
@@ -337,7 +330,10 @@ class Twin:
         net = network_step(w, st, routing, scale, noise, scale * fabric_noise)
         self._latent_defects(net)
         svc = self._services(net, scale, dt) if w.callgraph else None
-        monitors.record(self, net, svc)
+        sample = self.monitors.sample(st, now, net, svc)
+        self.telemetry.samples.append(sample)
+        for alert in self.monitors.evaluate(st, now, sample):
+            self.telemetry.closed_alerts.append(alert)
         return now + dt
 
     def _latent_defects(self, net: NetworkResult) -> None:

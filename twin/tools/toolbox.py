@@ -40,7 +40,7 @@ def entity_names(twin: Twin, kind: str) -> list[str]:
     if kind == "alert":
         names = [r.name for r in default_rules(np.zeros(0), np.zeros(0), 0.0)]
         return names + [r.name for r in twin.scenario.alerts if r.name not in names]
-    return action_entities(twin, kind)
+    return action_entities(twin.world, twin.state, kind)
 
 
 _VALIDATORS: dict[int, tuple[Any, Any]] = {}
