@@ -1,0 +1,294 @@
+"""One flow model per tick: rates, loss where packets drop, queues that follow buffers.
+
+Fluid model, solved as one fixed point for all flows of a tick:
+
+* **Links** (arcs) have a payload capacity (line rate times the share of a packet that is not
+  headers), a one-way propagation delay, a buffer (milliseconds at line rate), a queue
+  discipline (a drop-tail FIFO, or per-flow fair queueing with an optional AQM target delay)
+  and a loss of their own (a faulty optic).
+* **Inelastic flows** (UDP, or a class marked inelastic) send their demand. A drop-tail link
+  whose arrivals exceed its capacity drops the same fraction of every flow there, and only
+  there: downstream links see what is left. A fair-queueing link drops only what a flow sends
+  above its max-min share.
+* **Elastic flows** (TCP aggregates of ``connections`` connections) send what congestion
+  control allows. On drop-tail links the drop rate ``p`` is a price: each flow gets Padhye's
+  throughput for its round-trip time and path loss, and ``p`` settles where the link is just
+  full (the joint solution of the throughput formula and link loss). On a fair-queueing link a
+  flow gets its max-min share, less what its window sawtooth wastes when the AQM keeps the
+  queue near its target.
+* **Queues**: a drop-tail link kept full by elastic flows holds the standing queue of the
+  aggregate window's sawtooth (buffer against bandwidth-delay product, which shrinks with the
+  square root of the number of connections); an overloaded link a full buffer; otherwise the
+  Kingman (G/D/1) wait for the arrivals' burstiness. Queueing delay feeds round-trip times,
+  which feed TCP rates, until the fixed point holds.
+
+Everything is vectorised over a sparse incidence ``flow_of[i]`` crosses ``arc_of[i]``, with
+each flow's entries contiguous and in path order.
+
+>>> import numpy as np
+>>> links = Links.uniform(1, capacity=10.0, delay_ms=2.0, buffer_ms=120.0, packet_ms=1.2)
+>>> flows = Flows.make(np.array([0, 1, 2]), np.array([0, 0, 0]), demand=np.array([2.0, 8.0, 8.0]))
+>>> sol = solve(links, flows)
+>>> [round(float(x), 2) for x in sol.delivered]     # drop-tail: everyone loses 1 - 10/18
+[1.11, 4.44, 4.44]
+>>> sol = solve(links.with_fair(True), flows)  # fair queueing: the small flow is protected
+>>> [round(float(x), 2) for x in sol.delivered]
+[2.0, 4.0, 4.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from twin.physics.maxmin import max_min_rates
+
+__all__ = ["Links", "Flows", "FlowSolution", "solve", "padhye_rate", "sawtooth"]
+
+#: Outer iterations of the fixed point (rates <-> drop prices <-> queues).
+ITERATIONS = 60
+
+
+@dataclass(frozen=True)
+class Links:
+    """Per arc: what the flow model needs to know about a link direction."""
+
+    capacity: np.ndarray  # payload rate (same unit as demands)
+    delay_ms: np.ndarray  # one-way propagation
+    buffer_ms: np.ndarray  # buffer, in milliseconds at line rate
+    packet_ms: np.ndarray  # one packet's transmission time at line rate
+    fair: np.ndarray  # True: per-flow fair queueing; False: drop-tail FIFO
+    aqm_ms: np.ndarray  # fair-queueing AQM target delay (0: tail drop only)
+    base_loss: np.ndarray  # the link's own loss (corruption), applied to all it carries
+
+    @classmethod
+    def uniform(cls, n: int, *, capacity: float, delay_ms: float, buffer_ms: float, packet_ms: float,
+                fair: bool = False, aqm_ms: float = 0.0) -> "Links":
+        full = lambda v, dt=float: np.full(n, v, dtype=dt)  # noqa: E731
+        return cls(full(capacity), full(delay_ms), full(buffer_ms), full(packet_ms), full(fair, bool),
+                   full(aqm_ms), np.zeros(n))
+
+    def with_fair(self, fair: bool, aqm_ms: float = 0.0) -> "Links":
+        n = self.capacity.shape[0]
+        return replace(self, fair=np.full(n, fair), aqm_ms=np.full(n, aqm_ms))
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Per flow: its path (incidence), demand and traffic kind."""
+
+    flow_of: np.ndarray
+    arc_of: np.ndarray
+    demand: np.ndarray  # np.inf: a bulk transfer that takes what congestion control allows
+    elastic: np.ndarray  # True: TCP-like; False: sends its demand whatever happens
+    connections: np.ndarray  # TCP connections in the aggregate (>= 1)
+    extra_rtt_ms: np.ndarray  # round-trip delay outside the modelled arcs (hosts, access)
+    packet: np.ndarray  # packet payload size in rate-unit-seconds (Mbit for Mbps)
+    burstiness: np.ndarray  # squared coefficient of variation of arrivals (0: constant rate)
+    rto_min_ms: float = 200.0
+
+    @classmethod
+    def make(cls, flow_of: np.ndarray, arc_of: np.ndarray, *, demand: np.ndarray, elastic=False, connections=1.0,
+             extra_rtt_ms=0.0, packet: float = 0.012, burstiness=1.0, rto_min_ms: float = 200.0) -> "Flows":
+        n = demand.shape[0]
+        b = lambda v, dt=float: np.broadcast_to(np.asarray(v, dtype=dt), (n,)).copy()  # noqa: E731
+        return cls(np.asarray(flow_of, dtype=np.int64), np.asarray(arc_of, dtype=np.int64),
+                   np.asarray(demand, dtype=float), b(elastic, bool), b(connections), b(extra_rtt_ms), b(packet),
+                   b(burstiness), rto_min_ms)
+
+
+@dataclass(frozen=True)
+class FlowSolution:
+    sent: np.ndarray  # per flow: what the source sends
+    delivered: np.ndarray  # per flow: what reaches the destination
+    loss: np.ndarray  # per flow: 1 - delivered / sent
+    rtt_ms: np.ndarray  # per flow: propagation both ways + queueing on the way
+    latency_ms: np.ndarray  # per flow: one-way
+    arc_arrival: np.ndarray  # per arc: offered to the link (after upstream drops)
+    arc_carried: np.ndarray  # per arc: what leaves the link (the link's counter)
+    arc_loss: np.ndarray  # per arc: dropped / arrival
+    arc_queue_ms: np.ndarray
+    arc_utilisation: np.ndarray  # carried / capacity
+
+
+def padhye_rate(rtt_s: np.ndarray, p: np.ndarray, packet: np.ndarray, rto_s: np.ndarray) -> np.ndarray:
+    """One TCP connection's throughput (Padhye et al.) for loss ``p``; infinite when p = 0."""
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = rtt_s * np.sqrt(2 * p / 3) + rto_s * np.minimum(1.0, 3 * np.sqrt(3 * p / 8)) * p * (1 + 32 * p * p)
+        return np.where(p > 0, packet / np.maximum(denom, 1e-300), np.inf)
+
+
+def sawtooth(buffer: np.ndarray, bdp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(link utilisation, mean standing queue) of an AIMD window that halves when the buffer fills.
+
+    The window swings between (bdp + buffer) / 2 and bdp + buffer, linearly in time; the link
+    idles while it is below bdp and queues what is above. Both in the units of the inputs.
+
+    >>> u, q = sawtooth(np.array([100.0, 0.0]), np.array([10.0, 10.0]))
+    >>> round(float(u[0]), 3), round(float(q[0]), 1), round(float(u[1]), 2)
+    (1.0, 72.5, 0.75)
+    """
+    lo = (bdp + buffer) / 2
+    hi = bdp + buffer
+    span = np.maximum(hi - lo, 1e-12)
+    # share of the swing below bdp, and the mean window there / the mean excess above it
+    below = np.clip((bdp - lo) / span, 0.0, 1.0)
+    mean_below = (lo + np.minimum(bdp, hi)) / 2
+    util = np.where(bdp > 0, (below * mean_below + (1 - below) * bdp) / np.maximum(bdp, 1e-12), 1.0)
+    start = np.maximum(lo, bdp)
+    queue = (1 - below) * ((start + hi) / 2 - bdp)
+    return np.minimum(util, 1.0), np.maximum(queue, 0.0)
+
+
+def _segments(flow_of: np.ndarray, n_flows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each entry's flow start, and each flow's first entry (-1 if it crosses nothing)."""
+    n = flow_of.shape[0]
+    starts = np.ones(n, dtype=bool)
+    if n:
+        starts[1:] = flow_of[1:] != flow_of[:-1]
+    start_of = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+    first = np.full(n_flows, -1, dtype=np.int64)
+    first[flow_of[starts]] = np.flatnonzero(starts)
+    return start_of, first
+
+
+def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
+    """Per entry: the share of the flow's traffic that survives the hops before this one."""
+    if log_keep.size == 0:
+        return np.ones(0)
+    cs = np.cumsum(log_keep)
+    before = cs - log_keep  # inclusive sum up to the previous entry
+    at_start = before[start_of]
+    return np.exp(before - at_start)
+
+
+def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, a_of: np.ndarray,
+           start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per entry: the share dropped at that hop, and the rate arriving there.
+
+    A drop-tail link drops at least its price, and whatever arrives above its capacity, from
+    every flow alike; a fair-queueing link drops what a flow sends above its max-min share.
+    Downstream hops see only what upstream hops let through, so this settles hop by hop.
+    """
+    fair_e = links.fair[a_of]
+    drop_e = np.where(fair_e, 0.0, price[a_of])
+    n_a = cap.shape[0]
+    fe = np.flatnonzero(fair_e)
+    arriving = sent[f_of]
+    for _hop in range(int(np.bincount(f_of).max(initial=0)) + 1):
+        keep_e = (1.0 - drop_e) * base_keep[a_of]
+        arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
+        over = np.divide(cap, arrival, out=np.ones(n_a), where=arrival > cap)
+        new = np.where(fair_e, 0.0, np.maximum(price, 1.0 - over)[a_of])
+        if fe.size:
+            share = max_min_rates(np.arange(fe.size), a_of[fe], cap, arriving[fe])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new[fe] = np.where(arriving[fe] > 0, 1.0 - np.minimum(share / arriving[fe], 1.0), 0.0)
+        if np.allclose(new, drop_e, rtol=0, atol=1e-13):
+            break
+        drop_e = new
+    return drop_e, arriving
+
+
+def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolution:
+    """Rates, drops and queues of one tick (see the module docstring for the model)."""
+    f_of, a_of = flows.flow_of, flows.arc_of
+    n_f, n_a = flows.demand.shape[0], links.capacity.shape[0]
+    cap = np.maximum(links.capacity.astype(float), 0.0)
+    start_of, _first = _segments(f_of, n_f)
+    crosses = np.zeros(n_f, dtype=bool)
+    crosses[f_of] = True
+    base_rtt = 2 * np.bincount(f_of, weights=links.delay_ms[a_of], minlength=n_f) + flows.extra_rtt_ms
+    elastic = flows.elastic & crosses
+    inel = ~elastic
+    demand = flows.demand
+    fair_e = links.fair[a_of]
+    base_keep = 1.0 - np.clip(links.base_loss, 0.0, 1.0)
+    price = np.zeros(n_a)  # drop-tail drop probability
+    path_cap = np.full(n_f, np.inf)
+    np.minimum.at(path_cap, f_of, cap[a_of])
+    path_cap *= 2.0  # a safeguard only (rates before the prices settle): the prices do the limiting
+    queue = np.zeros(n_a)
+    elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
+    sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
+    eff = np.ones(n_f)  # per flow: window efficiency under fair queueing with an AQM
+    for it in range(iterations):
+        rtt = base_rtt + np.bincount(f_of, weights=queue[a_of], minlength=n_f)
+        # -- elastic sending rates from the path's drop price -------------------------------------
+        keep_price = np.where(links.fair, 1.0, 1.0 - price) * base_keep
+        path_keep = np.exp(np.bincount(f_of, weights=np.log(np.maximum(keep_price[a_of], 1e-300)), minlength=n_f))
+        p_path = 1.0 - path_keep
+        rto = np.maximum(flows.rto_min_ms, 2 * rtt) / 1000.0
+        tcp = flows.connections * padhye_rate(rtt / 1000.0, p_path, flows.packet, rto)
+        x = np.where(elastic, np.minimum(np.minimum(demand, tcp), path_cap), sent)
+        # fair-queueing links: nobody gets more than its max-min share there
+        if fair_e.any():
+            fe = np.flatnonzero(fair_e)
+            entry_demand = np.minimum(x[f_of[fe]], np.where(np.isfinite(x[f_of[fe]]), x[f_of[fe]], cap[a_of[fe]]))
+            share = max_min_rates(np.arange(fe.size), a_of[fe], cap, entry_demand)
+            capped = np.full(n_f, np.inf)
+            np.minimum.at(capped, f_of[fe], share)
+            x = np.where(elastic, np.minimum(x, capped * eff), x)
+        sent = np.where(elastic, x, sent)
+        # -- drops, hop by hop: loss where the queue overflows, once ------------------------------
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+        arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
+        el_arrival = np.bincount(a_of, weights=np.where(elastic[f_of], arriving, 0.0), minlength=n_a)
+        in_arrival = arrival - el_arrival
+        # -- drop-tail prices: inelastic overload sets them outright; elastic load moves them -----
+        over_in = np.divide(cap, in_arrival, out=np.ones(n_a), where=in_arrival > cap)
+        forced = np.where(in_arrival > cap, 1.0 - over_in, 0.0)
+        has_el = el_arrival > 0
+        target = np.minimum(elastic_cap, cap)
+        ratio = np.divide(arrival * (1.0 - price), target, out=np.zeros(n_a), where=target > 0)
+        # multiplicative (dual) update: Padhye rates fall as 1/sqrt(p), so this halves the error
+        # in log p every round; a link that elastic traffic cannot fill lets its price decay to 0
+        moved = np.where(price > 0, price * np.sqrt(np.maximum(ratio, 1e-6)), np.where(ratio > 1, 1e-5, 0.0))
+        moved = np.where(moved < 1e-10, 0.0, np.minimum(moved, 0.99))
+        price = np.where(links.fair, 0.0, np.maximum(np.where(has_el, moved, 0.0), forced))
+        # -- queues ---------------------------------------------------------------------------------
+        el_rate = np.bincount(a_of, weights=np.where(elastic[f_of], arriving, 0.0), minlength=n_a)
+        w_rtt = np.bincount(a_of, weights=np.where(elastic[f_of], arriving * base_rtt[f_of], 0.0), minlength=n_a)
+        conns = np.bincount(a_of, weights=np.where(elastic[f_of], flows.connections[f_of], 0.0), minlength=n_a)
+        bdp = np.divide(w_rtt, el_rate, out=np.zeros(n_a), where=el_rate > 0) / np.sqrt(np.maximum(conns, 1.0))
+        util_st, q_st = sawtooth(links.buffer_ms, bdp)
+        elastic_cap = np.where(has_el & ~links.fair, np.maximum(cap - np.minimum(in_arrival, cap), 0.0) * util_st
+                               + np.minimum(in_arrival, cap), cap)
+        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
+        burst = np.divide(np.bincount(a_of, weights=arriving * flows.burstiness[f_of], minlength=n_a), arrival,
+                          out=np.zeros(n_a), where=arrival > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * burst / 2 * links.packet_ms, np.inf)
+        saturated_el = has_el & (price > forced) & ~links.fair
+        q_new = np.where(saturated_el, np.minimum(q_st, links.buffer_ms), np.minimum(kingman, links.buffer_ms))
+        if links.fair.any():
+            fq_el = has_el & links.fair & (rho >= 0.999)
+            aqm = np.where(links.aqm_ms > 0, links.aqm_ms, links.buffer_ms)
+            u_fq, q_fq = sawtooth(aqm, bdp * np.sqrt(np.maximum(conns, 1.0)))
+            q_new = np.where(fq_el, np.minimum(q_fq, aqm), q_new)
+            # per flow: the efficiency of its own sawtooth against the AQM's queue
+            aqm_e = aqm[a_of]
+            flow_bdp = base_rtt[f_of] / np.sqrt(flows.connections[f_of])
+            u_e, _ = sawtooth(aqm_e, flow_bdp)
+            eff_new = np.ones(n_f)
+            np.minimum.at(eff_new, f_of[fair_e], u_e[fair_e])
+            eff = np.where(elastic, eff_new, 1.0)
+        queue = queue + (q_new - queue) * (1.0 if it < 2 else 0.5)
+    # -- final accounting ----------------------------------------------------------------------------
+    drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+    keep_e = (1.0 - drop_e) * base_keep[a_of]
+    log_keep = np.log(np.maximum(keep_e, 1e-300))
+    leaving = arriving * keep_e
+    arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
+    carried = np.bincount(a_of, weights=leaving, minlength=n_a)
+    delivered = sent * np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
+    delivered = np.where(crosses, delivered, sent)
+    loss = np.divide(sent - delivered, sent, out=np.zeros(n_f), where=sent > 0)
+    arc_loss = np.divide(arrival - carried, arrival, out=np.zeros(n_a), where=arrival > 0)
+    one_way = np.bincount(f_of, weights=(links.delay_ms + queue)[a_of], minlength=n_f) + flows.extra_rtt_ms / 2
+    rtt = base_rtt + np.bincount(f_of, weights=queue[a_of], minlength=n_f)
+    util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
+    return FlowSolution(sent, delivered, loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
