@@ -16,7 +16,7 @@ import numpy as np
 from twin.model.fabric import FatTree
 from twin.model.topology import Topology
 
-__all__ = ["plane_tunnels", "quantised_split", "fat_tree_ecmp", "path_arcs"]
+__all__ = ["plane_tunnels", "quantised_split", "hashed_split", "fat_tree_ecmp", "path_arcs"]
 
 
 def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
@@ -71,6 +71,33 @@ def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:
     order = np.argsort(-(exact - base), kind="stable")
     base[order[:short]] += 1
     return base / units
+
+
+def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: int) -> np.ndarray:
+    """The shares tunnels really carry when connections are hashed onto WCMP buckets.
+
+    A TE controller installs ``split`` as ``1 / quantum`` hash buckets, each pointing at one
+    tunnel. ``n_connections`` connections of unequal (heavy-tailed, Pareto 1.5) size hash onto
+    the buckets, so a tunnel carries the bytes of the connections that landed on its buckets,
+    not exactly its ratio. Sizes and hashes are drawn from ``salt`` alone (deterministic);
+    ``n_connections`` = 0 returns ``split`` unchanged (an ideal, infinitely fine split).
+
+    >>> s = hashed_split(np.array([0.5, 0.5]), 0.125, 64, salt=3)
+    >>> bool(abs(s.sum() - 1) < 1e-12), bool(abs(s[0] - 0.5) > 0.01)
+    (True, True)
+    """
+    split = np.asarray(split, dtype=float)
+    if n_connections <= 0 or split.size <= 1:
+        return split
+    units = int(round(1.0 / quantum))
+    buckets = np.repeat(np.arange(split.size), np.round(split * units).astype(int))
+    if buckets.size == 0:
+        return split
+    rng = np.random.default_rng([int(salt), 0x5EED])  # its own stream: the tick's draws are untouched
+    sizes = rng.pareto(1.5, n_connections) + 1.0
+    tunnel = buckets[rng.integers(0, buckets.size, n_connections)]
+    carried = np.bincount(tunnel, weights=sizes, minlength=split.size)
+    return carried / carried.sum()
 
 
 def fat_tree_ecmp(
