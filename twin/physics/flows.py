@@ -48,6 +48,9 @@ __all__ = ["Links", "Flows", "FlowSolution", "solve", "padhye_rate", "sawtooth"]
 
 #: Outer iterations of the fixed point (rates <-> drop prices <-> queues).
 ITERATIONS = 60
+#: Throughput ~ 1/RTT^SYNC_EXPONENT for TCP flows whose only congested link is a drop-tail
+#: FIFO (losses synchronised; Lakshman and Madhow); checked against ns-3 by bench/fidelity.
+SYNC_EXPONENT = 2.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     n_a = cap.shape[0]
     fe = np.flatnonzero(fair_e)
     arriving = sent[f_of]
-    for _hop in range(int(np.bincount(f_of).max(initial=0)) + 1):
+    for _round in range(4 * int(np.bincount(f_of).max(initial=0)) + 4):
         keep_e = (1.0 - drop_e) * base_keep[a_of]
         arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
@@ -189,7 +192,20 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
                 new[fe] = np.where(arriving[fe] > 0, 1.0 - np.minimum(share / arriving[fe], 1.0), 0.0)
         if np.allclose(new, drop_e, rtol=0, atol=1e-13):
             break
-        drop_e = new
+        # paths that cross links in opposite orders can make plain updates oscillate: damp them
+        drop_e = new if _round < 2 else 0.5 * (drop_e + new)
+    # never above capacity: raising drops at a link only lowers what reaches the links after it
+    for _ in range(int(np.bincount(f_of).max(initial=0)) + 1):
+        keep_e = (1.0 - drop_e) * base_keep[a_of]
+        arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
+        over = carried > cap * (1 + 1e-12)
+        if not over.any():
+            break
+        scale = np.divide(cap, carried, out=np.ones(n_a), where=over)
+        drop_e = 1.0 - (1.0 - drop_e) * scale[a_of]
+    keep_e = (1.0 - drop_e) * base_keep[a_of]
+    arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
     return drop_e, arriving
 
 
@@ -223,6 +239,17 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
         p_path = 1.0 - path_keep
         rto = np.maximum(flows.rto_min_ms, 2 * rtt) / 1000.0
         tcp = flows.connections * padhye_rate(rtt / 1000.0, p_path, flows.packet, rto)
+        # one congested drop-tail link: its overflows hit every flow there at once, so windows
+        # halve together and grow one packet per own RTT: shares go as 1/RTT^2 (synchronised
+        # AIMD) rather than Padhye's 1/RTT, relative to the fastest flow at that link
+        congested_e = (price[a_of] > 0) & ~fair_e
+        n_cong = np.bincount(f_of, weights=congested_e, minlength=n_f)
+        ref = np.full(n_a, np.inf)
+        np.minimum.at(ref, a_of[congested_e & elastic[f_of]], rtt[f_of[congested_e & elastic[f_of]]])
+        ref_f = np.full(n_f, np.inf)
+        np.minimum.at(ref_f, f_of[congested_e], ref[a_of[congested_e]])
+        sync = elastic & (n_cong == 1) & np.isfinite(ref_f)
+        tcp = np.where(sync, tcp * np.minimum(ref_f / np.maximum(rtt, 1e-9), 1.0) ** (SYNC_EXPONENT - 1), tcp)
         x = np.where(elastic, np.minimum(np.minimum(demand, tcp), path_cap), sent)
         # fair-queueing links: nobody gets more than its max-min share there
         if fair_e.any():
