@@ -13,7 +13,8 @@ Conventions
 * Flows are unidirectional: ``'tcp'`` is a bulk transfer (always has data to send);
   ``'udp'`` is constant bit rate at ``rate_mbps``, counted at the IP layer (1500-byte IP
   packets, i.e. 1472 bytes of UDP payload), so a 2 Mbps UDP flow puts 2 Mbps of IP packets
-  on each link it crosses.
+  on each link it crosses; packets leave the source as a Poisson process of that mean rate
+  by default (``Flow.jitter``).
 * Routing is shortest path (hop count); every case here is a tree or a chain, so each
   flow has exactly one path.
 * Unless noted: bottlenecks 10 Mbps, every link 2 ms one way, queues 100 packets, access
@@ -23,8 +24,9 @@ Conventions
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
+POISSON = -1.0  # Flow.jitter value meaning exponential gaps
 PACKET_BYTES = 1500  # IP packet size for UDP flows and the TCP MSS choice (1448 + 52 headers)
 
 QDISCS = {
@@ -65,6 +67,12 @@ class Flow:
     start_s: float = 0.0
     stop_s: float | None = None  # None: until the end of the run
     packet_bytes: int = PACKET_BYTES
+    # udp only, how packets are spaced around the mean gap T (the mean rate is exact):
+    # POISSON (default) exponential gaps; 0 strictly periodic; 0 < j < 1 uniform in
+    # T*(1 +- j). Strictly periodic sources phase-lock in a full drop-tail queue (one
+    # starves another); Poisson arrivals see the same loss fraction at a drop-tail queue
+    # (PASTA), which is what a hand calculation assumes. See README.
+    jitter: float = -1.0  # == POISSON
 
 
 @dataclass(frozen=True)
@@ -203,12 +211,16 @@ def _rtt(qdisc: str) -> Case:
     )
 
 
-def _overload(qdisc: str) -> Case:
+def _overload(qdisc: str, jitter: float = POISSON) -> Case:
+    periodic = "-periodic" if jitter == 0 else ""
     return dumbbell(
-        f"d-overload-udp-{qdisc}",
+        f"d-overload-udp-{qdisc}{periodic}",
         "UDP 2, 8, 8 Mbps on one 10 Mbps bottleneck "
-        f"({'drop-tail' if qdisc == 'droptail' else 'fair queueing'}).",
-        [_udp(0, 2.0), _udp(1, 8.0), _udp(2, 8.0)], qdisc=qdisc,
+        f"({'drop-tail' if qdisc == 'droptail' else 'fair queueing'})"
+        + (". Strictly periodic sources: shows the phase-lock artefact, not a reference."
+           if jitter == 0 else "."),
+        [replace(_udp(i, r), jitter=jitter) for i, r in enumerate((2.0, 8.0, 8.0))],
+        qdisc=qdisc,
         expect=("drop-tail: each loses the same fraction 8/18 -> 1.11/4.44/4.44"
                 if qdisc == "droptail" else "max-min: 2/4/4, small flow loses nothing"),
     )
@@ -230,6 +242,7 @@ CASES: tuple[Case, ...] = (
     ),
     _overload("droptail"),
     _overload("fq"),
+    _overload("droptail", jitter=0.0),
     _two_hop("droptail"),
     _two_hop("fq"),
     _rtt("droptail"),
@@ -283,6 +296,8 @@ def validate(case: Case) -> list[str]:
             errs.append(f"flow {f.id}: udp needs a positive rate_mbps")
         if f.kind == "tcp" and f.rate_mbps is not None:
             errs.append(f"flow {f.id}: tcp is bulk, no rate_mbps")
+        if not (0.0 <= f.jitter < 1.0 or f.jitter == POISSON):
+            errs.append(f"flow {f.id}: jitter must be in [0, 1) or POISSON")
         if f.stop_s is not None and f.stop_s <= f.start_s:
             errs.append(f"flow {f.id}: stop before start")
     if not case.bottlenecks:

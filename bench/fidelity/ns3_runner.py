@@ -16,9 +16,15 @@ Set-up, per case
 * TCP flows: ``BulkSendHelper`` (unlimited bytes) to a ``PacketSink``; the TCP variant is
   explicit (``TCP_VARIANT``), MSS 1448 so that data segments are 1500-byte IP packets with
   the timestamp option, and 4 MB socket buffers so the window, not the buffer, limits TCP;
-* UDP flows: ``OnOffHelper`` always on (constant on-time, zero off-time), 1472-byte payloads
-  (1500-byte IP packets), application rate scaled so that the IP-layer rate is the case's
-  ``rate_mbps``;
+* UDP flows: constant bit rate, 1472-byte payloads (1500-byte IP packets), application rate
+  scaled so that the IP-layer rate is the case's ``rate_mbps``. With ``Flow.jitter == POISSON``
+  (the default) a small JIT-compiled C++ source sends with exponential gaps of mean T (a
+  Poisson process), with ``0 < jitter < 1`` gaps uniform in ``T * (1 +- jitter)``; with
+  ``jitter == 0`` it is ``OnOffHelper`` always on (constant on-time, zero off-time),
+  strictly periodic. Strictly periodic sources
+  phase-lock in a full drop-tail queue (one flow wins every freed slot, another is starved:
+  Floyd & Jacobson's "traffic phase effects"), which no real network or flow model shows;
+  random gaps break the lock;
 * ``FlowMonitor`` on all nodes.
 
 Measurement: the simulation runs to ``warmup_s``, every counter is read, it runs on to
@@ -75,6 +81,45 @@ def ns3_version() -> str:
         return version("ns3")
     except Exception:  # pragma: no cover
         return "unknown"
+
+
+_CBR_SRC = r"""
+namespace fidelity {
+// Constant mean bit rate with random gaps, mean exactly T: T * (1 + j * U(-1, 1)) for
+// 0 < j < 1, exponential (Poisson arrivals) for j < 0.
+struct Cbr {
+  ns3::Ptr<ns3::Socket> sock; uint32_t size; double interval; double jitter; double stop;
+  ns3::Ptr<ns3::UniformRandomVariable> u;
+};
+void CbrSend(Cbr* c) {
+  if (ns3::Simulator::Now().GetSeconds() >= c->stop) return;
+  c->sock->Send(ns3::Create<ns3::Packet>(c->size));
+  // jitter < 0: exponential gaps (Poisson arrivals) with mean T
+  double gap = c->jitter < 0 ? -c->interval * std::log(1.0 - c->u->GetValue())
+                             : c->interval * (1.0 + c->jitter * (2.0 * c->u->GetValue() - 1.0));
+  ns3::Simulator::Schedule(ns3::Seconds(gap), &CbrSend, c);
+}
+void StartCbr(ns3::Ptr<ns3::Node> node, ns3::Address remote, uint32_t size, double rate_bps,
+              double jitter, double start, double stop) {
+  Cbr* c = new Cbr;  // lives as long as the simulation (one case per process)
+  c->sock = ns3::Socket::CreateSocket(node, ns3::UdpSocketFactory::GetTypeId());
+  c->sock->Bind();
+  c->sock->Connect(remote);
+  c->size = size; c->interval = size * 8.0 / rate_bps; c->jitter = jitter; c->stop = stop;
+  c->u = ns3::CreateObject<ns3::UniformRandomVariable>();
+  ns3::Simulator::Schedule(ns3::Seconds(start + c->interval * c->u->GetValue()), &CbrSend, c);
+}
+}
+"""
+
+
+def _cbr(ns):
+    """The JIT-compiled jittered CBR source (cppyy), compiled once per process."""
+    import cppyy
+
+    if not hasattr(cppyy.gbl, "fidelity"):
+        cppyy.cppdef(_CBR_SRC)
+    return cppyy.gbl.fidelity
 
 
 def _set_qdisc_defaults(ns, qdisc: str, queue_pkts: int) -> None:
@@ -200,7 +245,14 @@ def run_case(case: Case, duration_s: float = 30.0, warmup_s: float = 5.0, seed: 
             src = ns.BulkSendHelper(factory, remote)
             src.SetAttribute("MaxBytes", ns.UintegerValue(0))
             src.SetAttribute("SendSize", ns.UintegerValue(TCP_MSS))
+        elif f.jitter != 0:
+            app_rate = f.rate_mbps * 1e6 * UDP_PAYLOAD / f.packet_bytes
+            stop = f.stop_s if f.stop_s is not None else duration_s + 1.0
+            _cbr(ns).StartCbr(nodes[f.src], remote, UDP_PAYLOAD, app_rate, f.jitter,
+                              f.start_s, stop)
+            continue
         else:
+            # strictly periodic: OnOff always on (phase-locks under drop-tail, see README)
             src = ns.OnOffHelper(factory, remote)
             src.SetAttribute("OnTime", ns.StringValue("ns3::ConstantRandomVariable[Constant=1]"))
             src.SetAttribute("OffTime", ns.StringValue("ns3::ConstantRandomVariable[Constant=0]"))
