@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = json.loads(a.reference.read_text())
     meta = reference.get("meta", {})
     print(f"reference: ns-3 {meta.get('ns3_version')}, {meta.get('tcp_variant')}, "
-          f"{meta.get('duration_s')} s (measured from {meta.get('warmup_s')} s)")
+          f"duration {meta.get('duration_s')}, warm-up {meta.get('warmup_s')}")
     names = a.cases or [n for n in reference["cases"] if n in BY_NAME]
     lines, _ = compare(names, reference)
     print("\n".join(lines))

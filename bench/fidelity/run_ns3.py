@@ -58,8 +58,8 @@ def table(results: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", nargs="*", help="case names (default: all)")
-    ap.add_argument("--duration", type=float, default=30.0, help="simulated seconds")
-    ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    ap.add_argument("--duration", type=float, help="simulated seconds (default: the case's)")
+    ap.add_argument("--warmup", type=float, help="seconds before measuring (default: case's)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tcp", default=ns3_runner.TCP_VARIANT, help="e.g. ns3::TcpCubic")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown cases {unknown}; known: {list(BY_NAME)}")
 
     t0 = time.monotonic()
-    jobs = [(n, a.duration, a.warmup, a.seed, a.tcp) for n in names]
+    jobs = [(n, a.duration or BY_NAME[n].duration_s, a.warmup or BY_NAME[n].warmup_s, a.seed,
+             a.tcp) for n in names]
     with ProcessPoolExecutor(max_workers=a.jobs, max_tasks_per_child=1) as pool:
         results = dict(zip(names, pool.map(_one, jobs)))
     wall = time.monotonic() - t0
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         "queue_discs": QDISCS,
         "fq_settings": ns3_runner.FQ_SETTINGS,
         "device_tx_queue": ns3_runner.DEVICE_QUEUE,
-        "duration_s": a.duration,
-        "warmup_s": a.warmup,
+        "duration_s": "per case: cases[*].params.duration_s" if a.duration is None else a.duration,
+        "warmup_s": "per case: cases[*].params.warmup_s" if a.warmup is None else a.warmup,
         "seed": a.seed,
         "metrics": {
             "throughput_mbps": "IP bytes received (headers included) / measured window",
