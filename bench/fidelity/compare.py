@@ -19,31 +19,66 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.fidelity.cases import BY_NAME, Case  # noqa: E402
+from bench.fidelity.cases import BY_NAME, PACKET_BYTES, Case  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent / "ns3_reference.json"
 METRICS = ("throughput_mbps", "loss", "rtt_ms")
 RTT_CASES = ("f-rtt-droptail", "f-rtt-fq")  # tcp0: 1 ms access (short RTT), tcp1: 40 ms
 
 
+#: ns-3's point-to-point links add a 2-byte PPP header to every 1500-byte IP packet.
+PPP_HEADER_BYTES = 2
+#: ns-3's TCP minimum retransmission timeout (its default MinRto).
+NS3_MIN_RTO_MS = 1000.0
+
+
+def _arcs(case: Case, src: str, dst: str) -> list[int]:
+    """Directed arcs (2 * link index, +1 for b -> a) along the flow's path."""
+    index = {ln.name: i for i, ln in enumerate(case.links)}
+    node, arcs = src, []
+    for ln in case.path(src, dst) or []:
+        forward = node == ln.a
+        arcs.append(2 * index[ln.name] + (0 if forward else 1))
+        node = ln.b if forward else ln.a
+    return arcs
+
+
 def twin_side(case: Case) -> dict[str, dict[str, float | None]]:
-    """The twin's flow-model prediction for ``case``.
+    """The twin's flow model (:func:`twin.physics.flows.solve`) on ``case``.
 
-    Must return ``{flow_id: {"throughput_mbps": float, "loss": float, "rtt_ms": float|None}}``
-    with one entry per ``case.flows`` id, where
-
-    * ``throughput_mbps`` is the flow's steady-state delivered rate in Mbps counted at the IP
-      layer (1500-byte packets, headers included: ns-3's ``throughput_mbps``);
-    * ``loss`` is the fraction of the flow's sent packets dropped in the network (0..1);
-    * ``rtt_ms`` is, for TCP flows, the mean round-trip time (propagation + queueing) in ms,
-      and for UDP flows the mean one-way delay in ms (ns-3's ``delay_ms``); None if the
-      model has no delay estimate.
-
-    Build the twin's topology from ``case.nodes``/``case.links`` (rate_mbps, delay_ms,
-    queue_pkts, qdisc 'droptail' or 'fq') and its demands from ``case.flows`` (kind 'tcp'
-    bulk, or 'udp' at rate_mbps), then call the flow model.
+    Rates are IP-layer Mbps, as ns-3 counts them: a link carries ``rate * 1500 / 1502`` of IP
+    traffic; TCP flows are elastic bulk transfers of one connection with 1500-byte packets,
+    UDP flows inelastic at their rate, with the burstiness of their sources (Poisson: 1,
+    periodic: 0, uniform jitter j: j^2 / 3). For UDP ``rtt_ms`` is the one-way delay.
     """
-    raise NotImplementedError("twin_side: the flow model is not wired in yet")
+    import numpy as np
+
+    from twin.physics.flows import Flows, Links, solve
+
+    rate = np.repeat([ln.rate_mbps for ln in case.links], 2).astype(float)
+    packet_bits = PACKET_BYTES * 8
+    packet_ms = packet_bits / (rate * 1e6) * 1000.0
+    links = Links(
+        capacity=rate * PACKET_BYTES / (PACKET_BYTES + PPP_HEADER_BYTES),
+        delay_ms=np.repeat([ln.delay_ms for ln in case.links], 2).astype(float),
+        buffer_ms=np.repeat([ln.queue_pkts for ln in case.links], 2) * packet_ms,
+        packet_ms=packet_ms,
+        fair=np.repeat([ln.qdisc == "fq" for ln in case.links], 2),
+        aqm_ms=np.zeros(rate.shape[0]),  # CoDel switched off in the reference (QDISCS)
+        base_loss=np.zeros(rate.shape[0]),
+    )
+    paths = [_arcs(case, f.src, f.dst) for f in case.flows]
+    f_of = np.array([i for i, p in enumerate(paths) for _ in p], dtype=np.int64)
+    a_of = np.array([a for p in paths for a in p], dtype=np.int64)
+    tcp = np.array([f.kind == "tcp" for f in case.flows])
+    demand = np.array([np.inf if f.kind == "tcp" else float(f.rate_mbps or 0.0) for f in case.flows])
+    burst = np.array([1.0 if f.jitter < 0 else f.jitter ** 2 / 3 for f in case.flows])
+    flows = Flows.make(f_of, a_of, demand=demand, elastic=tcp, packet=packet_bits / 1e6, burstiness=burst,
+                       rto_min_ms=NS3_MIN_RTO_MS)
+    sol = solve(links, flows)
+    return {f.id: {"throughput_mbps": float(sol.delivered[i]), "loss": float(sol.loss[i]),
+                   "rtt_ms": float(sol.rtt_ms[i] if tcp[i] else sol.latency_ms[i])}
+            for i, f in enumerate(case.flows)}
 
 
 def ns3_side(ref_case: dict) -> dict[str, dict[str, float | None]]:

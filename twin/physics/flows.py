@@ -48,9 +48,6 @@ __all__ = ["Links", "Flows", "FlowSolution", "solve", "padhye_rate", "sawtooth"]
 
 #: Outer iterations of the fixed point (rates <-> drop prices <-> queues).
 ITERATIONS = 60
-#: Throughput ~ 1/RTT^SYNC_EXPONENT for TCP flows whose only congested link is a drop-tail
-#: FIFO (losses synchronised; Lakshman and Madhow); checked against ns-3 by bench/fidelity.
-SYNC_EXPONENT = 2.0
 
 
 @dataclass(frozen=True)
@@ -209,6 +206,44 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     return drop_e, arriving
 
 
+def _fair_queues(links: Links, flows: Flows, fair_e: np.ndarray, f_of: np.ndarray, a_of: np.ndarray,
+                 arriving: np.ndarray, drop_e: np.ndarray, elastic: np.ndarray, base_rtt: np.ndarray,
+                 rho: np.ndarray, q_e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-flow queues at fair-queueing links, and each elastic flow's window efficiency there.
+
+    The buffer is shared; on a full link each backlogged flow (elastic, or sending above its
+    share) holds an equal part of it. A TCP flow's window swings within that part (or within
+    what the AQM target allows), which sets its queue and how much of its share it uses; an
+    inelastic flow above its share keeps its part full, and since the longest queue drops
+    from its head, a packet that survives waits that part over its arrival rate. A flow
+    below its share is served as it arrives.
+    """
+    n_f = elastic.shape[0]
+    eff = np.ones(n_f)
+    fe = np.flatnonzero(fair_e & (rho[a_of] >= 0.999))
+    q_e = q_e.copy()
+    q_e[fair_e] = 0.0
+    if fe.size == 0:
+        return q_e, eff
+    arc, flow = a_of[fe], f_of[fe]
+    backlogged = elastic[flow] | (drop_e[fe] > 1e-9)
+    n_b = np.bincount(arc[backlogged], minlength=links.capacity.shape[0])
+    pkt = flows.packet[flow]
+    rate = np.maximum(arriving[fe], 1e-12)
+    buffer_pkts = links.buffer_ms[arc] / np.maximum(links.packet_ms[arc], 1e-12)
+    part = buffer_pkts / np.maximum(n_b[arc], 1)
+    aqm_pkts = np.where(links.aqm_ms[arc] > 0, links.aqm_ms[arc] / 1000.0 * rate / pkt, np.inf)
+    room = np.minimum(part, aqm_pkts)
+    bdp = rate * base_rtt[flow] / 1000.0 / pkt / np.sqrt(flows.connections[flow])
+    util, q_pkts = sawtooth(room, bdp)
+    tcp = elastic[flow]
+    wait_ms = np.where(tcp, q_pkts, np.where(backlogged, room, 0.0)) * pkt / rate * 1000.0
+    # a flow below its share waits one round of the scheduler: a packet of each backlogged flow
+    q_e[fe] = np.where(backlogged, wait_ms, n_b[arc] * links.packet_ms[arc])
+    np.minimum.at(eff, flow[tcp], util[tcp])
+    return q_e, eff
+
+
 def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolution:
     """Rates, drops and queues of one tick (see the module docstring for the model)."""
     f_of, a_of = flows.flow_of, flows.arc_of
@@ -217,7 +252,9 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     start_of, _first = _segments(f_of, n_f)
     crosses = np.zeros(n_f, dtype=bool)
     crosses[f_of] = True
-    base_rtt = 2 * np.bincount(f_of, weights=links.delay_ms[a_of], minlength=n_f) + flows.extra_rtt_ms
+    # propagation both ways, and each data packet's transmission at every hop
+    base_rtt = (np.bincount(f_of, weights=2 * links.delay_ms[a_of] + links.packet_ms[a_of], minlength=n_f)
+                + flows.extra_rtt_ms)
     elastic = flows.elastic & crosses
     inel = ~elastic
     demand = flows.demand
@@ -227,29 +264,18 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     path_cap = np.full(n_f, np.inf)
     np.minimum.at(path_cap, f_of, cap[a_of])
     path_cap *= 2.0  # a safeguard only (rates before the prices settle): the prices do the limiting
-    queue = np.zeros(n_a)
+    queue_e = np.zeros(f_of.shape[0])  # queueing delay each flow meets at each hop (ms)
     elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
     sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
     eff = np.ones(n_f)  # per flow: window efficiency under fair queueing with an AQM
     for it in range(iterations):
-        rtt = base_rtt + np.bincount(f_of, weights=queue[a_of], minlength=n_f)
+        rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
         # -- elastic sending rates from the path's drop price -------------------------------------
         keep_price = np.where(links.fair, 1.0, 1.0 - price) * base_keep
         path_keep = np.exp(np.bincount(f_of, weights=np.log(np.maximum(keep_price[a_of], 1e-300)), minlength=n_f))
         p_path = 1.0 - path_keep
         rto = np.maximum(flows.rto_min_ms, 2 * rtt) / 1000.0
         tcp = flows.connections * padhye_rate(rtt / 1000.0, p_path, flows.packet, rto)
-        # one congested drop-tail link: its overflows hit every flow there at once, so windows
-        # halve together and grow one packet per own RTT: shares go as 1/RTT^2 (synchronised
-        # AIMD) rather than Padhye's 1/RTT, relative to the fastest flow at that link
-        congested_e = (price[a_of] > 0) & ~fair_e
-        n_cong = np.bincount(f_of, weights=congested_e, minlength=n_f)
-        ref = np.full(n_a, np.inf)
-        np.minimum.at(ref, a_of[congested_e & elastic[f_of]], rtt[f_of[congested_e & elastic[f_of]]])
-        ref_f = np.full(n_f, np.inf)
-        np.minimum.at(ref_f, f_of[congested_e], ref[a_of[congested_e]])
-        sync = elastic & (n_cong == 1) & np.isfinite(ref_f)
-        tcp = np.where(sync, tcp * np.minimum(ref_f / np.maximum(rtt, 1e-9), 1.0) ** (SYNC_EXPONENT - 1), tcp)
         x = np.where(elastic, np.minimum(np.minimum(demand, tcp), path_cap), sent)
         # fair-queueing links: nobody gets more than its max-min share there
         if fair_e.any():
@@ -290,20 +316,12 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
         with np.errstate(divide="ignore", invalid="ignore"):
             kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * burst / 2 * links.packet_ms, np.inf)
         saturated_el = has_el & (price > forced) & ~links.fair
-        q_new = np.where(saturated_el, np.minimum(q_st, links.buffer_ms), np.minimum(kingman, links.buffer_ms))
-        if links.fair.any():
-            fq_el = has_el & links.fair & (rho >= 0.999)
-            aqm = np.where(links.aqm_ms > 0, links.aqm_ms, links.buffer_ms)
-            u_fq, q_fq = sawtooth(aqm, bdp * np.sqrt(np.maximum(conns, 1.0)))
-            q_new = np.where(fq_el, np.minimum(q_fq, aqm), q_new)
-            # per flow: the efficiency of its own sawtooth against the AQM's queue
-            aqm_e = aqm[a_of]
-            flow_bdp = base_rtt[f_of] / np.sqrt(flows.connections[f_of])
-            u_e, _ = sawtooth(aqm_e, flow_bdp)
-            eff_new = np.ones(n_f)
-            np.minimum.at(eff_new, f_of[fair_e], u_e[fair_e])
-            eff = np.where(elastic, eff_new, 1.0)
-        queue = queue + (q_new - queue) * (1.0 if it < 2 else 0.5)
+        q_arc = np.where(saturated_el, np.minimum(q_st, links.buffer_ms), np.minimum(kingman, links.buffer_ms))
+        q_new = q_arc[a_of]
+        if fair_e.any():
+            q_new, eff = _fair_queues(links, flows, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt,
+                                      rho, q_new)
+        queue_e = queue_e + (q_new - queue_e) * (1.0 if it < 2 else 0.5)
     # -- final accounting ----------------------------------------------------------------------------
     drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
     keep_e = (1.0 - drop_e) * base_keep[a_of]
@@ -315,7 +333,11 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     delivered = np.where(crosses, delivered, sent)
     loss = np.divide(sent - delivered, sent, out=np.zeros(n_f), where=sent > 0)
     arc_loss = np.divide(arrival - carried, arrival, out=np.zeros(n_a), where=arrival > 0)
-    one_way = np.bincount(f_of, weights=(links.delay_ms + queue)[a_of], minlength=n_f) + flows.extra_rtt_ms / 2
-    rtt = base_rtt + np.bincount(f_of, weights=queue[a_of], minlength=n_f)
+    one_way = (np.bincount(f_of, weights=links.delay_ms[a_of] + links.packet_ms[a_of] + queue_e, minlength=n_f)
+               + flows.extra_rtt_ms / 2)
+    rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
+    # what a packet entering the link waits on average (rate-weighted over its flows)
+    queue = np.divide(np.bincount(a_of, weights=arriving * queue_e, minlength=n_a), arrival, out=np.zeros(n_a),
+                      where=arrival > 0)
     util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
     return FlowSolution(sent, delivered, loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
