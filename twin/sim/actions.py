@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from twin.errors import SimulationError
+from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ def _svc(twin: "Twin", name: str) -> int:
 
 
 def _faults_where(twin: "Twin", pred: Callable[[Any], bool]) -> list[str]:
-    return [fid for fid, spec in twin._faults.items()
-            if twin.state.fault_phase.get(fid) in ("active", "waiting", "pending") and pred(spec)]
+    return [spec.id for spec in active_faults(twin.scenario.faults, twin.state, pred)]
 
 
 def _drain_link(twin: "Twin", a: dict[str, Any]) -> str:
@@ -78,7 +78,7 @@ def _rollback_change(twin: "Twin", a: dict[str, Any]) -> str:
     for rec in st.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
-    for fid in _faults_where(twin, lambda f: st.fault_data.get(f.id, {}).get("change") == a["change"]):
+    for fid in _faults_where(twin, lambda f: fault_change(st, f.id) == a["change"]):
         twin.mitigate_fault(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
 
@@ -132,7 +132,7 @@ def _restart_control_jobs(twin: "Twin", a: dict[str, Any]) -> str:
     st = twin.state
     st.site_capacity.pop(a["site"], None)
     for fid in _faults_where(twin, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
-        spec = twin._faults[fid]
+        spec = next(f for f in twin.scenario.faults if f.id == fid)
         if all(s not in st.site_capacity for s in spec.params["sites"]):
             twin.mitigate_fault(fid, "control jobs restarted")
     return f"restarted network control-plane jobs at {a['site']}"
@@ -169,7 +169,7 @@ def _restart_service(twin: "Twin", a: dict[str, Any]) -> str:
 def _rollback_deploy(twin: "Twin", a: dict[str, Any]) -> str:
     st, i = twin.state, _svc(twin, a["service"])
     for fid in _faults_where(twin, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
-                             and f.params.get("service") == a["service"] and "change" in st.fault_data.get(f.id, {})):
+                             and f.params.get("service") == a["service"] and fault_change(st, f.id) is not None):
         twin.mitigate_fault(fid, "deploy rolled back")
     for fid in _faults_where(twin, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
                              and f.params.get("service") == a["service"]):
