@@ -13,7 +13,15 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from twin.errors import ScenarioError
 from twin.faults.base import FaultKind, FaultParams
@@ -315,7 +323,9 @@ def _fault_variant(kind: FaultKind) -> type[FaultSpec]:
 @functools.lru_cache(maxsize=8)
 def _schema(kinds: tuple[FaultKind, ...]) -> type[Scenario]:
     variants = tuple(_fault_variant(k) for k in kinds)
-    item: Any = Annotated[Union[variants], Field(discriminator="kind")] if len(variants) > 1 else variants[0]
+    item: Any = variants[0]
+    if len(variants) > 1:
+        item = Annotated[Union[variants], Field(discriminator="kind")]
     return create_model("Scenario", __base__=Scenario, __module__=__name__,
                         faults=(list[item], Field(default_factory=list)))
 
@@ -345,8 +355,11 @@ def _tagged(annotation: Any, part: Any) -> type[BaseModel] | None:
                  and typing.get_args(m.model_fields["kind"].annotation) == (part,)), None)
 
 
-def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
-    """An error's ``loc`` without the union tags pydantic inserts, and the model holding its last part."""
+def _resolve(
+    model: type[BaseModel], loc: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """An error's ``loc`` without the union tags pydantic inserts, and the model holding its
+    last part."""
     clean: list[Any] = []
     current: Any = model
     parent: type[BaseModel] | None = None
@@ -362,7 +375,8 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, .
         models = _models_in(current)
         parent, current = (models[0] if models else None), None
         for m in models:
-            field = m.model_fields.get(part) or {f.alias: f for f in m.model_fields.values() if f.alias}.get(part)
+            aliases = {f.alias: f for f in m.model_fields.values() if f.alias}
+            field = m.model_fields.get(part) or aliases.get(part)
             if field is not None:
                 parent, current = m, field.annotation
                 break
@@ -382,7 +396,8 @@ def _schema_error(schema: type[Scenario], err: dict[str, Any]) -> tuple[str, str
     kind = err.get("type", "")
     if kind == "union_tag_invalid":  # only faults[] is a tagged union: its tag is the fault kind
         tag = err.get("ctx", {}).get("tag")
-        return _format_loc((*loc, "kind")), f"unknown fault kind {tag!r} (allowed: {', '.join(sorted(fault_kinds()))})"
+        allowed = ", ".join(sorted(fault_kinds()))
+        return _format_loc((*loc, "kind")), f"unknown fault kind {tag!r} (allowed: {allowed})"
     if kind == "union_tag_not_found":
         return _format_loc((*loc, "kind")), "required field is missing"
     message = _pydantic_message(err)

@@ -20,8 +20,13 @@ KIND = "link_corruption"
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_without_the_plugin_the_kind_is_unknown():
@@ -32,7 +37,9 @@ def test_without_the_plugin_the_kind_is_unknown():
     with pytest.raises(ScenarioError) as info:
         load_scenario(SCENARIO)
     assert info.value.field == "faults[0].kind"
-    assert f"unknown fault kind '{KIND}' (allowed: " in str(info.value) and "link_down" in str(info.value)
+    assert f"unknown fault kind '{KIND}' (allowed: " in str(info.value) and "link_down" in str(
+        info.value
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +84,25 @@ def test_plugin_kind_runs_and_reverts(example_fault):
     t.run(until="11m")
     assert t.state.fault_phase["optic"] == "ended" and t.state.link_loss[link] == 0.0
     messages = list(t.events()["message"])
-    assert any("CRC errors" in m for m in messages) and any("no more CRC errors" in m for m in messages)
+    assert any("CRC errors" in m for m in messages) and any(
+        "no more CRC errors" in m for m in messages
+    )
     assert np.all(t.state.link_down == 0)
 
 
-@pytest.mark.parametrize("edit,field,hint", [
-    ("rate: 0.05", "rate: 2", "less than or equal to 1"),
-    ("rate: 0.05", "ratio: 0.05", "allowed: link, rate"),
-    ('link: "b4:dc1-dc2"', 'link: "b4:dc1-dc3"', "unknown link 'b4:dc1-dc3' (known: b4:dc1-dc2)"),
-], ids=["range", "misspelt", "entity"])
+@pytest.mark.parametrize(
+    "edit,field,hint",
+    [
+        ("rate: 0.05", "rate: 2", "less than or equal to 1"),
+        ("rate: 0.05", "ratio: 0.05", "allowed: link, rate"),
+        (
+            'link: "b4:dc1-dc2"',
+            'link: "b4:dc1-dc3"',
+            "unknown link 'b4:dc1-dc3' (known: b4:dc1-dc2)",
+        ),
+    ],
+    ids=["range", "misspelt", "entity"],
+)
 def test_plugin_params_are_checked_by_the_schema(example_fault, tmp_path: Path, edit, field, hint):
     text = SCENARIO.read_text()
     assert edit in text

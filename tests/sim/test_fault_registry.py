@@ -1,4 +1,4 @@
-"""The fault registry: every built-in kind meets the plug-in contract, and errors name the known kinds."""
+"""The fault registry: built-in kinds meet the plug-in contract; errors name the known kinds."""
 
 from __future__ import annotations
 
@@ -8,16 +8,29 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from twin import Twin, load_scenario
-from twin.faults import FaultKind, FaultParams, FaultRegistry, fault_kind, fault_kinds
-from twin.faults import registry
+from twin.faults import FaultKind, FaultParams, FaultRegistry, fault_kind, fault_kinds, registry
 from twin.faults.base import LAYERS
 from twin.sim.effects import Effects
 from twin.sim.state import FaultRecord
 
 BUILTIN_KINDS = {
-    "link_down", "link_degraded", "link_flap", "device_failure", "traffic_surge", "config_push",
-    "control_plane_bug", "latent_protocol_defect", "control_plane_jobs_down", "route_attraction",
-    "replica_crash", "cpu_hog", "memory_leak", "bad_deploy", "retry_storm", "load_surge", "monitoring_outage",
+    "link_down",
+    "link_degraded",
+    "link_flap",
+    "device_failure",
+    "traffic_surge",
+    "config_push",
+    "control_plane_bug",
+    "latent_protocol_defect",
+    "control_plane_jobs_down",
+    "route_attraction",
+    "replica_crash",
+    "cpu_hog",
+    "memory_leak",
+    "bad_deploy",
+    "retry_storm",
+    "load_surge",
+    "monitoring_outage",
 }
 
 
@@ -64,7 +77,9 @@ def test_register_rejects_clashes_and_broken_kinds():
     class Nowhere(_Noop):
         name, layer = "nowhere", "cloud"
 
-    with pytest.raises(ValueError, match="layer must be one of wan, fabric, services, control, monitoring"):
+    with pytest.raises(
+        ValueError, match="layer must be one of wan, fabric, services, control, monitoring"
+    ):
         reg.register(Nowhere)
 
     class Lax(_Noop):
@@ -90,9 +105,11 @@ def test_register_rejects_clashes_and_broken_kinds():
 
 
 def test_broken_entry_point_is_a_warning(monkeypatch):
-    broken = [EntryPoint("broken", "twin_no_such_module:kinds", "twin.faults"),
-              EntryPoint("odd", "json:dumps", "twin.faults"),
-              EntryPoint("good", "tests.sim.test_fault_registry:_Noop", "twin.faults")]
+    broken = [
+        EntryPoint("broken", "twin_no_such_module:kinds", "twin.faults"),
+        EntryPoint("odd", "json:dumps", "twin.faults"),
+        EntryPoint("good", "tests.sim.test_fault_registry:_Noop", "twin.faults"),
+    ]
     monkeypatch.setattr(registry.metadata, "entry_points", lambda group: broken)
     with pytest.warns(RuntimeWarning) as caught:
         reg = registry.load_entry_points(registry.BUILTIN.copy())

@@ -23,9 +23,19 @@ from twin.faults.trigger import active_faults, condition_holds, fault_change, fa
 
 __all__ = [
     # kinds
-    "FaultKind", "FaultParams",
+    "FaultKind",
+    "FaultParams",
     # registry
-    "ENTRY_POINT_GROUP", "FaultRegistry", "default_registry", "fault_kind", "fault_kinds", "register_fault",
+    "ENTRY_POINT_GROUP",
+    "FaultRegistry",
+    "default_registry",
+    "fault_kind",
+    "fault_kinds",
+    "register_fault",
     # running faults
-    "active_faults", "condition_holds", "fault_change", "fault_step", "mitigate",
+    "active_faults",
+    "condition_holds",
+    "fault_change",
+    "fault_step",
+    "mitigate",
 ]

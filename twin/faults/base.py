@@ -41,7 +41,16 @@ if TYPE_CHECKING:
     from twin.model.world import World
     from twin.sim.state import TwinState
 
-__all__ = ["FaultKind", "FaultParams", "LAYERS", "ENTITY_KINDS", "SCOPES", "Period", "entity_names", "unknown"]
+__all__ = [
+    "FaultKind",
+    "FaultParams",
+    "LAYERS",
+    "ENTITY_KINDS",
+    "SCOPES",
+    "Period",
+    "entity_names",
+    "unknown",
+]
 
 #: Where in the stack a fault kind strikes (for listings and for scenario authors).
 LAYERS = ("wan", "fabric", "services", "control", "monitoring")
@@ -50,7 +59,17 @@ LAYERS = ("wan", "fabric", "services", "control", "monitoring")
 SCOPES = ("links", "services", "devices")
 
 #: Entity kinds a param may name; ``check`` looks each up in the built world.
-ENTITY_KINDS = ("link", "plane", "site", "device", "service", "class", "feature", "pattern", "scope")
+ENTITY_KINDS = (
+    "link",
+    "plane",
+    "site",
+    "device",
+    "service",
+    "class",
+    "feature",
+    "pattern",
+    "scope",
+)
 
 #: A duration param (``90``, ``"30s"``, ``"1m30s"``) as seconds; zero would never move on.
 Period = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
@@ -77,7 +96,7 @@ class FaultParams(BaseModel):
         return name is not None and name in self.model_fields_set
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The param the scenario gave under ``key`` (field name or YAML alias), else ``default``."""
+        """The param given under ``key`` (field name or YAML alias), else ``default``."""
         return getattr(self, self._field(key)) if key in self else default  # type: ignore[arg-type]
 
     def __getitem__(self, key: str) -> Any:
@@ -86,7 +105,7 @@ class FaultParams(BaseModel):
         return self.get(key)
 
 
-def entity_names(world: "World", entity: str) -> list[str]:
+def entity_names(world: World, entity: str) -> list[str]:
     """Names a param of entity kind ``entity`` may take in ``world``."""
     topo = world.topology
     if entity == "link":
@@ -112,7 +131,9 @@ def entity_names(world: "World", entity: str) -> list[str]:
 
 def unknown(entity: str, value: Any, known: list[str], limit: int = 12) -> str:
     """The message for a name that is not in ``known``, listing (some of) the known ones."""
-    shown = ", ".join(known[:limit]) + (f", ... ({len(known)} in all)" if len(known) > limit else "")
+    shown = ", ".join(known[:limit]) + (
+        f", ... ({len(known)} in all)" if len(known) > limit else ""
+    )
     return f"unknown {entity} {value!r} (known: {shown or 'none'})"
 
 
@@ -146,21 +167,24 @@ class FaultKind(ABC):
     periodic: ClassVar[bool] = False
 
     @abstractmethod
-    def apply(self, world: "World", state: "TwinState", now: float, fault_id: str, params: Any,
-              undo: Any) -> Effects:
+    def apply(
+        self, world: World, state: TwinState, now: float, fault_id: str, params: Any, undo: Any
+    ) -> Effects:
         """Make the fault true in ``state``; save in ``undo`` what :meth:`revert` needs."""
 
     @abstractmethod
-    def revert(self, world: "World", state: "TwinState", now: float, fault_id: str, params: Any,
-               undo: Any) -> Effects:
+    def revert(
+        self, world: World, state: TwinState, now: float, fault_id: str, params: Any, undo: Any
+    ) -> Effects:
         """Undo what :meth:`apply` did (the fault ended, or a mitigation removed its cause)."""
 
-    def step(self, world: "World", state: "TwinState", now: float, fault_id: str, params: Any,
-             undo: Any) -> tuple[float, Effects]:
+    def step(
+        self, world: World, state: TwinState, now: float, fault_id: str, params: Any, undo: Any
+    ) -> tuple[float, Effects]:
         """For a periodic kind: act once more; return seconds until the next step, and effects."""
         raise NotImplementedError(f"fault kind {self.name!r} is not periodic")
 
-    def check(self, world: "World", params: Any) -> list[tuple[str, str]]:
+    def check(self, world: World, params: Any) -> list[tuple[str, str]]:
         """``(param, message)`` for every param naming something ``world`` lacks (empty: fine).
 
         The default looks up each param in :attr:`references`; override to add checks that

@@ -1,4 +1,5 @@
-"""Faults in the control plane: config pushes, controller bugs, latent defects, routing jobs, route leaks.
+"""Faults in the control plane: config pushes, controller bugs, latent defects, routing jobs,
+route leaks.
 
 These break the network through what controls it: the data plane is healthy until a
 controller, a protocol feature or a routing job acts on a bad view. Several ride in on a
@@ -17,7 +18,13 @@ from twin.model.world import CLASSES
 from twin.sim.effects import Effects
 from twin.sim.state import ChangeRecord
 
-__all__ = ["ConfigPush", "ControlPlaneBug", "LatentProtocolDefect", "ControlPlaneJobsDown", "RouteAttraction"]
+__all__ = [
+    "ConfigPush",
+    "ControlPlaneBug",
+    "LatentProtocolDefect",
+    "ControlPlaneJobsDown",
+    "RouteAttraction",
+]
 
 #: Share of a router's control-plane CPU spent processing a flood of preferred routes.
 ATTRACTION_CPU = 0.85
@@ -25,10 +32,13 @@ ATTRACTION_CPU = 0.85
 
 @register_fault
 class ConfigPush(FaultKind):
-    """A change is pushed; ``inconsistency`` on a plane leaves ``clusters`` different prefix views."""
+    """A change is pushed; ``inconsistency`` on a plane leaves ``clusters`` prefix views."""
 
     name, layer, description = (
-        "config_push", "control", "a change is pushed; params.inconsistency leaves several prefix views")
+        "config_push",
+        "control",
+        "a change is pushed; params.inconsistency leaves several prefix views",
+    )
     references = {"plane": "plane"}
 
     class Params(FaultParams):
@@ -40,21 +50,33 @@ class ConfigPush(FaultKind):
         clusters: int = 2
 
     @staticmethod
-    def _change(fault_id: str, params: "ConfigPush.Params") -> str:
+    def _change(fault_id: str, params: ConfigPush.Params) -> str:
         return params.change if params.change is not None else fault_id
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        fx.change(ChangeRecord(self._change(fault_id, params), now, "config_push", params.target, params.description),
-                  fault_id=fault_id)
+        fx.change(
+            ChangeRecord(
+                self._change(fault_id, params),
+                now,
+                "config_push",
+                params.target,
+                params.description,
+            ),
+            fault_id=fault_id,
+        )
         if params.inconsistency and params.plane:
-            state.prefix_views[params.plane] = state.prefix_views.get(params.plane, 0) + params.clusters
+            state.prefix_views[params.plane] = (
+                state.prefix_views.get(params.plane, 0) + params.clusters
+            )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.inconsistency and params.plane:
-            state.prefix_views[params.plane] = max(0, state.prefix_views.get(params.plane, 0) - params.clusters)
+            state.prefix_views[params.plane] = max(
+                0, state.prefix_views.get(params.plane, 0) - params.clusters
+            )
             fx.kick_te()
         return fx
 
@@ -71,7 +93,11 @@ class ControlPlaneBug(FaultKind):
     withdraw their announcements, so user traffic has nowhere to go.
     """
 
-    name, layer, description = "control_plane_bug", "control", "a controller misreads state (params.bug)"
+    name, layer, description = (
+        "control_plane_bug",
+        "control",
+        "a controller misreads state (params.bug)",
+    )
     references = {"plane": "plane"}
 
     class Params(FaultParams):
@@ -86,7 +112,11 @@ class ControlPlaneBug(FaultKind):
             fx.kick_te()
         elif params.bug == "dns_withdraw":
             state.class_limit[CLASSES.index("user")] = 0.0
-            fx.log("health", "dns", "DNS servers cannot reach the data centers and withdraw their BGP announcements")
+            fx.log(
+                "health",
+                "dns",
+                "DNS servers cannot reach the data centers and withdraw their BGP announcements",
+            )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
@@ -96,7 +126,11 @@ class ControlPlaneBug(FaultKind):
             fx.kick_te()
         elif params.bug == "dns_withdraw":
             state.class_limit[CLASSES.index("user")] = 1.0
-            fx.log("health", "dns", "DNS servers reach the data centers again and re-announce their prefixes")
+            fx.log(
+                "health",
+                "dns",
+                "DNS servers reach the data centers again and re-announce their prefixes",
+            )
         return fx
 
 
@@ -106,8 +140,10 @@ class LatentProtocolDefect(FaultKind):
     exceeds ``threshold_gbps`` (the tick's physics turns them into black holes)."""
 
     name, layer, description = (
-        "latent_protocol_defect", "control",
-        "devices running params.feature stop forwarding when a traffic pattern crosses them")
+        "latent_protocol_defect",
+        "control",
+        "devices running params.feature stop forwarding when a traffic pattern crosses them",
+    )
     references = {"feature": "feature", "pattern": "pattern"}
 
     class Params(FaultParams):
@@ -128,11 +164,13 @@ class LatentProtocolDefect(FaultKind):
 
 @register_fault
 class ControlPlaneJobsDown(FaultKind):
-    """Routing control jobs at some sites stop; those sites keep ``capacity_left`` of WAN capacity."""
+    """Routing control jobs at some sites stop; those keep ``capacity_left`` of WAN capacity."""
 
     name, layer, description = (
-        "control_plane_jobs_down", "control",
-        "routing control jobs at sites stop; those sites keep params.capacity_left of WAN capacity")
+        "control_plane_jobs_down",
+        "control",
+        "routing control jobs at sites stop; those sites keep params.capacity_left of WAN capacity",
+    )
     references = {"sites": "site"}
 
     class Params(FaultParams):
@@ -144,8 +182,12 @@ class ControlPlaneJobsDown(FaultKind):
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.change:
-            fx.change(ChangeRecord(params.change, now, "config_push", ",".join(params.sites), params.description),
-                      fault_id=fault_id)
+            fx.change(
+                ChangeRecord(
+                    params.change, now, "config_push", ",".join(params.sites), params.description
+                ),
+                fault_id=fault_id,
+            )
         for site in params.sites:
             state.site_capacity[site] = float(params.capacity_left)
         return fx
@@ -165,7 +207,10 @@ class RouteAttraction(FaultKind):
     processing the flood loads its control-plane CPU."""
 
     name, layer, description = (
-        "route_attraction", "control", "a router announces routes with high preference and attracts traffic")
+        "route_attraction",
+        "control",
+        "a router announces routes with high preference and attracts traffic",
+    )
     references = {"device": "device"}
 
     class Params(FaultParams):
@@ -177,8 +222,10 @@ class RouteAttraction(FaultKind):
         fx = Effects()
         node = world.topology.node_index[params.device]
         if params.change:
-            fx.change(ChangeRecord(params.change, now, "config_push", params.device, params.description),
-                      fault_id=fault_id)
+            fx.change(
+                ChangeRecord(params.change, now, "config_push", params.device, params.description),
+                fault_id=fault_id,
+            )
         state.attraction[world.topology.node_plane[node]] = node
         state.node_cpu[node] += ATTRACTION_CPU
         fx.kick_te(now=True)

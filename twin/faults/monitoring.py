@@ -15,9 +15,13 @@ __all__ = ["MonitoringOutage"]
 
 @register_fault
 class MonitoringOutage(FaultKind):
-    """Monitors of a scope stop reporting: ``links``, ``services``, ``devices``, or a site's name."""
+    """Monitors of a scope stop: ``links``, ``services``, ``devices``, or a site's name."""
 
-    name, layer, description = "monitoring_outage", "monitoring", "monitors of params.scope stop reporting"
+    name, layer, description = (
+        "monitoring_outage",
+        "monitoring",
+        "monitors of params.scope stop reporting",
+    )
     references = {"scope": "scope"}
 
     class Params(FaultParams):

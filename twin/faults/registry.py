@@ -1,4 +1,5 @@
-"""Fault kinds by name: the built-in ones, plus kinds other teams ship as ``twin.faults`` entry points.
+"""Fault kinds by name: the built-in ones, plus kinds other teams ship as ``twin.faults`` entry
+points.
 
 A plug-in package declares, in its ``pyproject.toml``::
 
@@ -27,11 +28,24 @@ from typing import Any
 
 from twin.faults.base import LAYERS, FaultKind, FaultParams
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "FaultRegistry", "default_registry", "fault_kind", "fault_kinds",
-           "load_entry_points", "register_fault"]
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "FaultRegistry",
+    "default_registry",
+    "fault_kind",
+    "fault_kinds",
+    "load_entry_points",
+    "register_fault",
+]
 
 ENTRY_POINT_GROUP = "twin.faults"
-_BUILTIN_MODULES = ("twin.faults.wan", "twin.faults.control", "twin.faults.services", "twin.faults.monitoring")
+_BUILTIN_MODULES = (
+    "twin.faults.wan",
+    "twin.faults.control",
+    "twin.faults.services",
+    "twin.faults.monitoring",
+)
 
 
 def _instance(kind: FaultKind | type[FaultKind]) -> FaultKind:
@@ -48,7 +62,9 @@ def _instance(kind: FaultKind | type[FaultKind]) -> FaultKind:
     if not (isinstance(kind.Params, type) and issubclass(kind.Params, FaultParams)):
         raise TypeError(f"{label}: Params must subclass twin.faults.FaultParams")
     if kind.Params.model_config.get("extra") != "forbid":
-        raise ValueError(f"{label}: Params must forbid extra fields (a misspelt param would pass silently)")
+        raise ValueError(
+            f"{label}: Params must forbid extra fields (a misspelt param would pass silently)"
+        )
     if not dataclasses.is_dataclass(kind.Undo):
         raise TypeError(f"{label}: Undo must be a dataclass")
     kind.Undo()  # the trigger creates it empty before apply fills it
@@ -67,7 +83,9 @@ class FaultRegistry:
         kind = _instance(kind)
         taken = self._kinds.get(kind.name)
         if taken is not None and type(taken) is not type(kind):
-            raise ValueError(f"a fault kind named {kind.name!r} is already registered ({type(taken).__name__})")
+            raise ValueError(
+                f"a fault kind named {kind.name!r} is already registered ({type(taken).__name__})"
+            )
         self._kinds[kind.name] = kind
         return kind
 
@@ -75,7 +93,9 @@ class FaultRegistry:
         try:
             return self._kinds[name]
         except KeyError:
-            raise KeyError(f"unknown fault kind {name!r} (allowed: {', '.join(self.names())})") from None
+            raise KeyError(
+                f"unknown fault kind {name!r} (allowed: {', '.join(self.names())})"
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(self._kinds)
@@ -94,7 +114,7 @@ class FaultRegistry:
         return iter(sorted(self._kinds.values(), key=lambda k: (LAYERS.index(k.layer), k.name)))
 
 
-#: The built-in kinds; filled by the ``@register_fault`` decorators in wan, control, services, monitoring.
+#: The built-in kinds, filled by ``@register_fault`` in wan, control, services, monitoring.
 BUILTIN = FaultRegistry()
 
 
@@ -118,16 +138,21 @@ def _kinds_in(obj: Any) -> list[Any]:
     return list(obj)
 
 
-def load_entry_points(registry: FaultRegistry | None = None, group: str = ENTRY_POINT_GROUP) -> FaultRegistry:
-    """Add every fault kind that installed packages declare under ``group``; warn about broken ones."""
+def load_entry_points(
+    registry: FaultRegistry | None = None, group: str = ENTRY_POINT_GROUP
+) -> FaultRegistry:
+    """Add every fault kind installed packages declare under ``group``; warn about broken ones."""
     registry = registry if registry is not None else FaultRegistry()
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         try:
             for kind in _kinds_in(ep.load()):
                 registry.register(kind)
         except Exception as exc:  # noqa: BLE001 - a plug-in's bug must not take the twin down
-            warnings.warn(f"twin.faults entry point {ep.name!r} ({ep.value}) skipped: {exc}", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"twin.faults entry point {ep.name!r} ({ep.value}) skipped: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return registry
 
 
@@ -137,7 +162,7 @@ def _default() -> FaultRegistry:
 
 
 def default_registry(refresh: bool = False) -> FaultRegistry:
-    """Built-in kinds plus entry-point kinds (cached; ``refresh=True`` rescans installed plug-ins)."""
+    """Built-in plus entry-point kinds (cached; ``refresh=True`` rescans installed plug-ins)."""
     if refresh:
         _default.cache_clear()
     return _default()

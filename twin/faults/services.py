@@ -1,4 +1,5 @@
-"""Faults in the services running on the network: crashes, CPU hogs, leaks, bad deploys, retry storms.
+"""Faults in the services running on the network: crashes, CPU hogs, leaks, bad deploys,
+retry storms.
 
 Each names a service of the scenario's call graph; the service physics then turns the
 changed capacity, error rate or retry behaviour into latency and errors. Deploys go through
@@ -28,7 +29,7 @@ RESTART_S = 60.0
 MAX_HOG = 0.95
 
 
-def service_index(world: "World", name: str) -> int:
+def service_index(world: World, name: str) -> int:
     """A service's index in the world's per-service arrays."""
     return world.callgraph.index()[name]
 
@@ -39,9 +40,13 @@ class _ServiceParams(FaultParams):
 
 @register_fault
 class ReplicaCrash(FaultKind):
-    """Replicas of a service crash: they restart after a minute, or (``crashloop``) keep crashing."""
+    """Replicas of a service crash: back after a minute, or (``crashloop``) crashing on."""
 
-    name, layer, description = "replica_crash", "services", "replicas of a service crash (params.count)"
+    name, layer, description = (
+        "replica_crash",
+        "services",
+        "replicas of a service crash (params.count)",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
@@ -57,7 +62,11 @@ class ReplicaCrash(FaultKind):
         else:
             state.replicas_up[svc] -= count
             state.replicas_ready_at.append((now + RESTART_S, svc, count, False))
-        fx.log("health", params.service, f"{int(count)} replica(s) of {params.service} restarted unexpectedly")
+        fx.log(
+            "health",
+            params.service,
+            f"{int(count)} replica(s) of {params.service} restarted unexpectedly",
+        )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
@@ -71,7 +80,11 @@ class ReplicaCrash(FaultKind):
 class CpuHog(FaultKind):
     """A process steals a share of every replica's CPU."""
 
-    name, layer, description = "cpu_hog", "services", "a process steals params.share of a service's CPU"
+    name, layer, description = (
+        "cpu_hog",
+        "services",
+        "a process steals params.share of a service's CPU",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
@@ -90,10 +103,13 @@ class CpuHog(FaultKind):
 
 @register_fault
 class MemoryLeak(FaultKind):
-    """Each replica leaks memory until it is killed at its limit; ``deploy``: it came with a deploy."""
+    """Replicas leak memory until killed at their limit; ``deploy``: it came with a deploy."""
 
     name, layer, description = (
-        "memory_leak", "services", "a service leaks params.mb_per_min per replica until it is killed at its limit")
+        "memory_leak",
+        "services",
+        "a service leaks params.mb_per_min per replica until it is killed at its limit",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
@@ -114,14 +130,20 @@ class MemoryLeak(FaultKind):
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:
-        return [f"deploy-{params.service}-v2"] if params.deploy else []  # the service's first deploy
+        return (
+            [f"deploy-{params.service}-v2"] if params.deploy else []
+        )  # the service's first deploy
 
 
 @register_fault
 class BadDeploy(FaultKind):
     """A deploy makes a service fail a fraction of requests (on top of errors it already had)."""
 
-    name, layer, description = "bad_deploy", "services", "a deploy makes a service fail params.error_rate of requests"
+    name, layer, description = (
+        "bad_deploy",
+        "services",
+        "a deploy makes a service fail params.error_rate of requests",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
@@ -137,7 +159,10 @@ class BadDeploy(FaultKind):
         svc = service_index(world, params.service)
         undo.before = float(state.injected_error[svc])
         state.injected_error[svc] = 1 - (1 - state.injected_error[svc]) * (1 - params.error_rate)
-        fx.change(deploy_record(world.services, state, svc, now, version=params.version), fault_id=fault_id)
+        fx.change(
+            deploy_record(world.services, state, svc, now, version=params.version),
+            fault_id=fault_id,
+        )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
@@ -150,19 +175,26 @@ class BadDeploy(FaultKind):
 
 @register_fault
 class RetryStorm(FaultKind):
-    """Clients of a service retry more aggressively, past their retry budget, while attempts fail."""
+    """Clients of a service retry harder, past their retry budget, while attempts fail."""
 
     name, layer, description = (
-        "retry_storm", "services", "clients of a service retry params.factor times more aggressively")
+        "retry_storm",
+        "services",
+        "clients of a service retry params.factor times more aggressively",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
         factor: float = Field(gt=0)
-        spike: float = Field(default=0.5, ge=0, le=1)  # share of attempts failing as the storm starts
+        spike: float = Field(
+            default=0.5, ge=0, le=1
+        )  # share of attempts failing as the storm starts
 
     @dataclass
     class Undo:
-        budget: list[float] = field(default_factory=list)  # retry budgets of the calls into the service
+        budget: list[float] = field(
+            default_factory=list
+        )  # retry budgets of the calls into the service
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         into = world.call_dst == service_index(world, params.service)
@@ -183,7 +215,11 @@ class RetryStorm(FaultKind):
 class LoadSurge(FaultKind):
     """Requests arriving at an entry service multiply."""
 
-    name, layer, description = "load_surge", "services", "requests at an entry service multiply by params.factor"
+    name, layer, description = (
+        "load_surge",
+        "services",
+        "requests at an entry service multiply by params.factor",
+    )
     references = {"service": "service"}
 
     class Params(_ServiceParams):

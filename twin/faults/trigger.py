@@ -32,7 +32,9 @@ __all__ = ["active_faults", "condition_holds", "fault_change", "fault_step", "mi
 LIVE = ("active", "waiting", "pending")
 
 
-def condition_holds(state: TwinState, spec: "FaultSpec", latest: Any, entities: Mapping[str, tuple[str, ...]]) -> bool:
+def condition_holds(
+    state: TwinState, spec: FaultSpec, latest: Any, entities: Mapping[str, tuple[str, ...]]
+) -> bool:
     """Whether a fault's cascade condition holds now (no condition: it always does).
 
     ``latest`` is the newest telemetry sample (None before the first tick) and ``entities``
@@ -50,7 +52,9 @@ def condition_holds(state: TwinState, spec: "FaultSpec", latest: Any, entities: 
         kind = next((k for k, names in entities.items() if cond.entity in names), None)
         if latest is None or kind is None or cond.metric not in METRICS[kind]:
             return False
-        value = getattr(latest, kind)[entities[kind].index(cond.entity), METRICS[kind].index(cond.metric)]
+        value = getattr(latest, kind)[
+            entities[kind].index(cond.entity), METRICS[kind].index(cond.metric)
+        ]
         if cond.above is not None:
             ok &= bool(value > cond.above)
         if cond.below is not None:
@@ -58,8 +62,14 @@ def condition_holds(state: TwinState, spec: "FaultSpec", latest: Any, entities: 
     return bool(ok)
 
 
-def fault_step(world: "World", state: TwinState, now: float, spec: "FaultSpec", latest: Any,
-               entities: Mapping[str, tuple[str, ...]]) -> tuple[float | None, Effects]:
+def fault_step(
+    world: World,
+    state: TwinState,
+    now: float,
+    spec: FaultSpec,
+    latest: Any,
+    entities: Mapping[str, tuple[str, ...]],
+) -> tuple[float | None, Effects]:
     """Run a fault's timer once: start it, step it or end it.
 
     Returns when the timer should next wake (None: never again) and what the Twin must do.
@@ -70,7 +80,9 @@ def fault_step(world: "World", state: TwinState, now: float, spec: "FaultSpec", 
         if phase == "pending" and spec.when is not None:
             state.fault_phase[spec.id] = "waiting"
             within = spec.when.within
-            state.fault_data.setdefault(spec.id, FaultRecord()).deadline = now + within if within is not None else math.inf
+            state.fault_data.setdefault(spec.id, FaultRecord()).deadline = (
+                now + within if within is not None else math.inf
+            )
         if not condition_holds(state, spec, latest, entities):
             record = state.fault_data.get(spec.id)
             if now >= (record.deadline if record is not None else math.inf):
@@ -86,7 +98,9 @@ def fault_step(world: "World", state: TwinState, now: float, spec: "FaultSpec", 
             return now + 0.0, fx  # its first step follows at once
         return (now + spec.duration if spec.duration is not None else None), fx
     if phase == "active" and kind.periodic:
-        ends = state.fault_started[spec.id] + (spec.duration if spec.duration is not None else math.inf)
+        ends = state.fault_started[spec.id] + (
+            spec.duration if spec.duration is not None else math.inf
+        )
         undo = state.fault_data[spec.id].undo
         if now >= ends:
             fx = kind.revert(world, state, now, spec.id, spec.params, undo)
@@ -101,8 +115,9 @@ def fault_step(world: "World", state: TwinState, now: float, spec: "FaultSpec", 
     return None, Effects()
 
 
-def mitigate(world: "World", state: TwinState, now: float, faults: Mapping[str, "FaultSpec"],
-             fault_id: str) -> tuple[list[str], Effects]:
+def mitigate(
+    world: World, state: TwinState, now: float, faults: Mapping[str, FaultSpec], fault_id: str
+) -> tuple[list[str], Effects]:
     """End a fault whose cause an operator removed, and every fault cascading from it.
 
     Returns the ids whose timers must stop (they were live) and the effects of reverting.
@@ -113,13 +128,23 @@ def mitigate(world: "World", state: TwinState, now: float, faults: Mapping[str, 
     return stopped, fx
 
 
-def _mitigate(world: "World", state: TwinState, now: float, faults: Mapping[str, "FaultSpec"], fault_id: str,
-              stopped: list[str], fx: Effects) -> None:
+def _mitigate(
+    world: World,
+    state: TwinState,
+    now: float,
+    faults: Mapping[str, FaultSpec],
+    fault_id: str,
+    stopped: list[str],
+    fx: Effects,
+) -> None:
     phase = state.fault_phase.get(fault_id)
     if phase == "active":
         spec = faults[fault_id]
-        fx.extend(fault_kind(spec.kind).revert(world, state, now, fault_id, spec.params,
-                                               state.fault_data[fault_id].undo))
+        fx.extend(
+            fault_kind(spec.kind).revert(
+                world, state, now, fault_id, spec.params, state.fault_data[fault_id].undo
+            )
+        )
     if phase in LIVE:
         state.fault_phase[fault_id] = "mitigated"
         stopped.append(fault_id)
@@ -129,8 +154,11 @@ def _mitigate(world: "World", state: TwinState, now: float, faults: Mapping[str,
             _mitigate(world, state, now, faults, other.id, stopped, fx)
 
 
-def active_faults(specs: Iterable["FaultSpec"], state: TwinState,
-                  pred: Callable[["FaultSpec"], bool] = lambda spec: True) -> list["FaultSpec"]:
+def active_faults(
+    specs: Iterable[FaultSpec],
+    state: TwinState,
+    pred: Callable[[FaultSpec], bool] = lambda spec: True,
+) -> list[FaultSpec]:
     """Scheduled faults that are still live (active, waiting or pending) and satisfy ``pred``."""
     return [spec for spec in specs if state.fault_phase.get(spec.id) in LIVE and pred(spec)]
 

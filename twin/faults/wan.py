@@ -20,7 +20,6 @@ from twin.sim.state import ChangeRecord
 
 if TYPE_CHECKING:
     from twin.model.world import World
-    from twin.sim.state import TwinState
 
 __all__ = ["LinkDown", "LinkDegraded", "LinkFlap", "DeviceFailure", "TrafficSurge"]
 
@@ -41,7 +40,7 @@ class LinkDown(FaultKind):
         description: str = ""
 
         @model_validator(mode="after")
-        def _some_links(self) -> "LinkDown.Params":
+        def _some_links(self) -> LinkDown.Params:
             if not ({"link", "links", "plane", "site"} & self.model_fields_set):
                 raise ValueError("link_down needs one of: link, links, plane, site")
             return self
@@ -51,7 +50,7 @@ class LinkDown(FaultKind):
         links: list[int] = field(default_factory=list)  # link ids this fault holds down
 
     @staticmethod
-    def links(world: "World", params: "LinkDown.Params") -> np.ndarray:
+    def links(world: World, params: LinkDown.Params) -> np.ndarray:
         """Ids of the links the params name, each once, in order."""
         topo = world.topology
         names = ([params.link] if params.link is not None else []) + list(params.links)
@@ -60,14 +59,26 @@ class LinkDown(FaultKind):
             ids += [i for i, p in enumerate(topo.link_plane) if p == params.plane]
         if params.site is not None:
             routers = {topo.node_index[f"{p}-{params.site}"] for p in topo.planes}
-            ids += [i for i in range(topo.n_links) if topo.link_a[i] in routers or topo.link_b[i] in routers]
+            ids += [
+                i
+                for i in range(topo.n_links)
+                if topo.link_a[i] in routers or topo.link_b[i] in routers
+            ]
         return np.array(sorted(set(ids)), dtype=np.int64)
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.change:  # a maintenance command that took links down is in the change log
-            fx.change(ChangeRecord(params.change, now, "maintenance", params.plane or params.site or "links",
-                                   params.description), fault_id=fault_id)
+            fx.change(
+                ChangeRecord(
+                    params.change,
+                    now,
+                    "maintenance",
+                    params.plane or params.site or "links",
+                    params.description,
+                ),
+                fault_id=fault_id,
+            )
         ids = self.links(world, params)
         state.link_down[ids] += 1
         undo.links = ids.tolist()
@@ -88,7 +99,11 @@ class LinkDown(FaultKind):
 class LinkDegraded(FaultKind):
     """A link drops a fraction of packets, on top of any loss it already had."""
 
-    name, layer, description = "link_degraded", "wan", "a link drops a fraction of packets (params.loss)"
+    name, layer, description = (
+        "link_degraded",
+        "wan",
+        "a link drops a fraction of packets (params.loss)",
+    )
     references = {"link": "link"}
 
     class Params(FaultParams):
@@ -112,7 +127,7 @@ class LinkDegraded(FaultKind):
 
 @register_fault
 class LinkFlap(FaultKind):
-    """A link goes down and comes back every ``period`` while the fault lasts (first: down at once)."""
+    """A link goes down and comes back every ``period`` while the fault lasts (down at once)."""
 
     name, layer, description = "link_flap", "wan", "a link goes down and up every params.period"
     references = {"link": "link"}
@@ -150,7 +165,11 @@ class LinkFlap(FaultKind):
 class DeviceFailure(FaultKind):
     """A router or switch stops: every link attached to it is down while it is."""
 
-    name, layer, description = "device_failure", "wan", "a router or switch stops; all its links go down"
+    name, layer, description = (
+        "device_failure",
+        "wan",
+        "a router or switch stops; all its links go down",
+    )
     references = {"device": "device"}
 
     class Params(FaultParams):
@@ -174,7 +193,11 @@ class TrafficSurge(FaultKind):
     """Demand of a traffic class multiplies; ``automation``: the surge is driven by automation
     (halting automation ends it)."""
 
-    name, layer, description = "traffic_surge", "wan", "demand of a class multiplies by params.factor"
+    name, layer, description = (
+        "traffic_surge",
+        "wan",
+        "demand of a class multiplies by params.factor",
+    )
     references = {"class": "class"}
 
     class Params(FaultParams):

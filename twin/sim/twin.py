@@ -177,8 +177,8 @@ class Twin:
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
             return None
         if kind == "fault":
-            nxt, fx = fault_step(self.world, self.state, self.now, self._faults[key], self.telemetry.latest(),
-                                 self.telemetry.entities)
+            nxt, fx = fault_step(self.world, self.state, self.now, self._faults[key],
+                                 self.telemetry.latest(), self.telemetry.entities)
             self.apply(fx)
             return nxt
         if kind == "action":
@@ -289,7 +289,7 @@ class Twin:
         return start_action(self, kind, args)
 
     def mitigate_fault(self, fault_id: str, reason: str) -> None:
-        """End a fault, and those cascading from it, because an operator action removed its cause."""
+        """End a fault, and those cascading from it: an operator action removed its cause."""
         stopped, fx = mitigate(self.world, self.state, self.now, self._faults, fault_id)
         for fid in stopped:
             self.state.wake.pop(f"fault:{fid}", None)

@@ -24,7 +24,11 @@ SCENARIO = Path(__file__).resolve().parent / "corrupt-link.yaml"
 class LinkCorruption(FaultKind):
     """CRC errors: the link drops ``rate`` of what it carries, on top of any loss it had."""
 
-    name, layer, description = "link_corruption", "wan", "a failing optic corrupts params.rate of a link's packets"
+    name, layer, description = (
+        "link_corruption",
+        "wan",
+        "a failing optic corrupts params.rate of a link's packets",
+    )
     references = {"link": "link"}
 
     class Params(FaultParams):
@@ -40,7 +44,11 @@ class LinkCorruption(FaultKind):
         undo.before = float(state.link_loss[i])
         state.link_loss[i] = 1 - (1 - state.link_loss[i]) * (1 - params.rate)
         fx = Effects()
-        fx.log("health", params.link, f"CRC errors on {params.link}: {params.rate:.0%} of frames corrupted")
+        fx.log(
+            "health",
+            params.link,
+            f"CRC errors on {params.link}: {params.rate:.0%} of frames corrupted",
+        )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
