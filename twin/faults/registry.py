@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import pkgutil
 import warnings
 from collections.abc import Iterator
 from importlib import metadata
@@ -40,12 +41,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "twin.faults"
-_BUILTIN_MODULES = (
-    "twin.faults.wan",
-    "twin.faults.control",
-    "twin.faults.services",
-    "twin.faults.monitoring",
-)
+#: Modules of this package that hold no kinds; every other module is a module of built-in kinds,
+#: so a new built-in kind is one new file.
+_NOT_KINDS = frozenset({"base", "registry", "trigger"})
 
 
 def _instance(kind: FaultKind | type[FaultKind]) -> FaultKind:
@@ -125,8 +123,11 @@ def register_fault(kind: type[FaultKind]) -> type[FaultKind]:
 
 
 def _builtins() -> FaultRegistry:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    import twin.faults as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _NOT_KINDS:
+            importlib.import_module(f"{package.__name__}.{info.name}")
     return BUILTIN
 
 
