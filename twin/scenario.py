@@ -35,6 +35,7 @@ __all__ = [
     "scenario_paths",
     "SCENARIO_DIR",
     "FaultSpec",
+    "scenario_schema",
     "parse_scenario",
 ]
 
@@ -203,7 +204,8 @@ class ConditionSpec(_Timed):
 
 class FaultSpec(_Strict):
     """A scheduled fault. ``params`` are its kind's own (``FaultKind.Params``): the schema a
-    scenario is checked against has one variant of this model per registered kind."""
+    scenario is checked against (:func:`scenario_schema`, used by :func:`parse_scenario`) has
+    one variant of this model per registered kind, so validate through those, not this class."""
 
     id: str
     kind: str
