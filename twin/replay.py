@@ -101,15 +101,11 @@ def replay_paths() -> dict[str, Path]:
 
 def _static_changes(sc: Scenario) -> list[str]:
     """Change ids a run can produce, known before it runs (for validating replay files)."""
+    from twin.faults import fault_kind
+
     ids = [c.id for c in sc.changes]
     for f in sc.faults:
-        if f.kind == "config_push":
-            ids.append(f.params.get("change", f.id))
-        elif "change" in f.params:
-            ids.append(f.params["change"])
-        if f.kind in ("bad_deploy", "memory_leak") and f.params.get("deploy", True):
-            label = f.params.get("version") or "v2"
-            ids.append(f"deploy-{f.params['service']}-{label}")
+        ids += fault_kind(f.kind).change_ids(f.id, f.params)
     return ids
 
 

@@ -9,12 +9,23 @@ reported as ``FILE: field.path: what is wrong (allowed values)``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from twin.errors import ScenarioError
+from twin.faults.base import FaultKind, FaultParams
+from twin.faults.registry import fault_kinds
 from twin.units import parse_duration
 from twin.yamlfile import read_yaml
 
@@ -23,33 +34,12 @@ __all__ = [
     "load_scenario",
     "scenario_paths",
     "SCENARIO_DIR",
-    "FAULT_KINDS",
+    "FaultSpec",
+    "scenario_schema",
     "parse_scenario",
 ]
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "data" / "scenarios"
-
-#: The fault catalogue: kind -> what it does (parameters are checked in twin.sim.faults).
-FAULT_KINDS: dict[str, str] = {
-    "link_down": "a link stops carrying traffic",
-    "link_degraded": "a link drops a fraction of packets (params.loss)",
-    "link_flap": "a link goes down and up every params.period",
-    "device_failure": "a router or switch stops; all its links go down",
-    "traffic_surge": "demand of a class (or one demand) multiplies by params.factor",
-    "config_push": "a change is pushed; params.inconsistency leaves several prefix views",
-    "control_plane_bug": "a controller misreads state (params.bug)",
-    "latent_protocol_defect": "devices running params.feature stop forwarding when a traffic pattern crosses them",
-    "control_plane_jobs_down": "routing control jobs at sites stop; those sites keep params.capacity_left of WAN capacity",
-    "route_attraction": "a router announces routes with high preference and attracts traffic",
-    "replica_crash": "replicas of a service crash (params.count)",
-    "cpu_hog": "a process steals params.share of a service's CPU",
-    "memory_leak": "a service leaks params.mb_per_min per replica until it is killed at its limit",
-    "bad_deploy": "a deploy makes a service fail params.error_rate of requests",
-    "retry_storm": "clients of a service retry params.factor times more aggressively",
-    "load_surge": "requests at an entry service multiply by params.factor",
-    "monitoring_outage": "monitors of params.scope stop reporting",
-}
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -212,22 +202,24 @@ class ConditionSpec(_Timed):
     within: Duration | None = None
 
 
-class FaultSpec(_Timed):
-    DURATIONS: ClassVar[frozenset[str]] = frozenset({"at", "duration"})
+class FaultSpec(_Strict):
+    """A scheduled fault. ``params`` are its kind's own (``FaultKind.Params``): the schema a
+    scenario is checked against (:func:`scenario_schema`, used by :func:`parse_scenario`) has
+    one variant of this model per registered kind, so validate through those, not this class."""
+
     id: str
     kind: str
     at: Duration = 0.0
     duration: Duration | None = None
     when: ConditionSpec | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: FaultParams = Field(default_factory=FaultParams)
     note: str = ""
 
-    @field_validator("kind")
+    # not _Timed's validator on every field: ``kind`` must stay a plain tag for the union
+    @field_validator("at", "duration", mode="before")
     @classmethod
-    def _known_kind(cls, v: str) -> str:
-        if v not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {v!r} (allowed: {', '.join(sorted(FAULT_KINDS))})")
-        return v
+    def _durations(cls, v: Any) -> Any:
+        return _duration(v) if v is not None else v
 
 
 class ChangeSpec(_Timed):
@@ -319,55 +311,121 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     return msg
 
 
-def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """Names the fields allowed where an unknown one was found, walking the schema by ``loc``."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        if field is None:
-            by_alias = {f.alias: f for f in current.model_fields.values() if f.alias}
-            field = by_alias.get(part)
-        if field is None:
-            return ""
-        current = _model_in(field.annotation)
-    if current is None or not hasattr(current, "model_fields"):
-        return ""
-    names = [f.alias or n for n, f in current.model_fields.items() if n != "path"]
-    return ", ".join(sorted(names))
+def _fault_variant(kind: FaultKind) -> type[FaultSpec]:
+    """The FaultSpec of one kind: ``kind`` is its name, ``params`` its own model."""
+    try:
+        kind.Params()
+        params: Any = Field(default_factory=kind.Params)
+    except ValidationError:  # some param is required: then so is ``params``
+        params = ...
+    return create_model(f"FaultSpec_{kind.name}", __base__=FaultSpec, __module__=__name__,
+                        kind=(Literal[kind.name], ...), params=(kind.Params, params))
 
 
-def _model_in(annotation: Any) -> Any:
+@functools.lru_cache(maxsize=8)
+def _schema(kinds: tuple[FaultKind, ...]) -> type[Scenario]:
+    variants = tuple(_fault_variant(k) for k in kinds)
+    item: Any = variants[0]
+    if len(variants) > 1:
+        item = Annotated[Union[variants], Field(discriminator="kind")]
+    return create_model("Scenario", __base__=Scenario, __module__=__name__,
+                        faults=(list[item], Field(default_factory=list)))
+
+
+def scenario_schema() -> type[Scenario]:
+    """The Scenario model a file is checked against: ``faults[]`` is a union, on ``kind``, of
+    every registered fault kind's FaultSpec (built-in and plug-in kinds alike)."""
+    return _schema(tuple(fault_kinds().values()))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
     import typing
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _tagged(annotation: Any, part: Any) -> type[BaseModel] | None:
+    """The variant of a tagged union that pydantic names by its tag ``part`` in an error's loc."""
+    import typing
+
+    models = _models_in(annotation)
+    if len(models) < 2:
+        return None
+    return next((m for m in models if "kind" in m.model_fields
+                 and typing.get_args(m.model_fields["kind"].annotation) == (part,)), None)
+
+
+def _resolve(
+    model: type[BaseModel], loc: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """An error's ``loc`` without the union tags pydantic inserts, and the model holding its
+    last part."""
+    clean: list[Any] = []
+    current: Any = model
+    parent: type[BaseModel] | None = None
+    for part in loc:
+        if isinstance(part, int):
+            clean.append(part)
+            continue
+        variant = _tagged(current, part)
+        if variant is not None:
+            current = variant
+            continue
+        clean.append(part)
+        models = _models_in(current)
+        parent, current = (models[0] if models else None), None
+        for m in models:
+            aliases = {f.alias: f for f in m.model_fields.values() if f.alias}
+            field = m.model_fields.get(part) or aliases.get(part)
+            if field is not None:
+                parent, current = m, field.annotation
+                break
+    return tuple(clean), parent
+
+
+def _allowed_fields(model: type[BaseModel] | None) -> str:
+    """Names the fields allowed in ``model`` (where an unknown one was found)."""
+    if model is None:
+        return ""
+    return ", ".join(sorted(f.alias or n for n, f in model.model_fields.items() if n != "path"))
+
+
+def _schema_error(schema: type[Scenario], err: dict[str, Any]) -> tuple[str, str]:
+    """``(field path, message)`` for a pydantic error, in the file's own terms."""
+    loc, parent = _resolve(schema, tuple(err["loc"]))
+    kind = err.get("type", "")
+    if kind == "union_tag_invalid":  # only faults[] is a tagged union: its tag is the fault kind
+        tag = err.get("ctx", {}).get("tag")
+        allowed = ", ".join(sorted(fault_kinds()))
+        return _format_loc((*loc, "kind")), f"unknown fault kind {tag!r} (allowed: {allowed})"
+    if kind == "union_tag_not_found":
+        return _format_loc((*loc, "kind")), "required field is missing"
+    message = _pydantic_message(err)
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(parent)
+        if allowed:
+            message += f" (allowed: {allowed})"
+    return _format_loc(loc), message
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as plain data (as read from YAML)."""
     if not isinstance(data, dict):
         raise ScenarioError(source, "", f"expected a mapping at the top level, got {type(data).__name__}")
+    schema = scenario_schema()
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = schema.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        message = _pydantic_message(err)
-        if err.get("type") == "extra_forbidden":
-            allowed = _allowed_fields(Scenario, loc)
-            if allowed:
-                message += f" (allowed: {allowed})"
-        more = len(exc.errors()) - 1
+        errors = exc.errors()
+        # a misspelt field also shows as a missing one: name the misspelling first
+        first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
+        field, message = _schema_error(schema, first)
+        more = len(errors) - 1
         if more:
             message += f"; and {more} more problem{'s' if more > 1 else ''}"
-        raise ScenarioError(source, _format_loc(loc), message) from None
+        raise ScenarioError(source, field, message) from None
     scenario.path = source
     from twin.model.world import check_references
 

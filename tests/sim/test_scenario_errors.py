@@ -20,6 +20,10 @@ CASES = [
     ("fault-kind", ("kind: control_plane_bug", "kind: control_plane_bugg"), "faults[1].kind", "allowed:"),
     ("fault-entity", ("params: {bug: multi_prefix_as_failure, plane: b4", "params: {bug: multi_prefix_as_failure, plane: b5"),
      "faults[1].params.plane", "known: b2, b4"),
+    ("fault-param", ("plane: b4, threshold: 2}", "plane: b4, treshold: 2}"),
+     "faults[1].params.treshold", "allowed: bug, plane, threshold"),
+    ("fault-param-type", ("plane: b4, threshold: 2}", "plane: b4, threshold: two}"),
+     "faults[1].params.threshold", "valid integer"),
 ]
 
 

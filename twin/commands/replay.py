@@ -287,7 +287,8 @@ def export_telemetry(name: str, out: Path, seed: int | None = None) -> tuple[Pat
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data.csv"
     t.telemetry.wide().to_csv(data)
-    faults = [{"id": f.id, "kind": f.kind, "at": f.at, "duration": f.duration, "params": f.params,
+    faults = [{"id": f.id, "kind": f.kind, "at": f.at, "duration": f.duration,
+               "params": f.params.model_dump(by_alias=True, exclude_unset=True),
                "started": t.state.fault_started.get(f.id), "phase": t.state.fault_phase.get(f.id)}
               for f in sc.faults]
     gt = sc.ground_truth

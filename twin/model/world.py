@@ -313,14 +313,15 @@ def build_world(sc: "Scenario") -> World:
 def check_references(sc: "Scenario") -> None:
     """Build the world and check that faults, changes and ground truth name real things."""
     world = build_world(sc)
-    from twin.sim.faults import check_fault
+    from twin.faults.registry import fault_kind  # fault kinds are built on the world: import late
 
     ids: set[str] = set()
     for i, fault in enumerate(sc.faults):
         if fault.id in ids:
             _fail(sc, f"faults[{i}].id", f"duplicate fault id {fault.id!r}")
         ids.add(fault.id)
-        check_fault(world, fault, f"faults[{i}]")
+        for param, message in fault_kind(fault.kind).check(world, fault.params)[:1]:
+            _fail(sc, f"faults[{i}].params.{param}", message)
     fault_ids = [f.id for f in sc.faults]
     for i, fault in enumerate(sc.faults):
         if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from twin.errors import SimulationError
+from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES, World
 from twin.sim.effects import Effects
 from twin.sim.state import TwinState
@@ -59,8 +60,7 @@ def _svc(ctx: ActionContext, name: str) -> int:
 
 
 def _faults_where(ctx: ActionContext, pred: Callable[[Any], bool]) -> list[str]:
-    return [fid for fid, spec in ctx.faults.items()
-            if ctx.state.fault_phase.get(fid) in ("active", "waiting", "pending") and pred(spec)]
+    return [spec.id for spec in active_faults(ctx.faults.values(), ctx.state, pred)]
 
 
 def _drain_link(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
@@ -92,7 +92,7 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     for rec in st.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
-    for fid in _faults_where(ctx, lambda f: st.fault_data.get(f.id, {}).get("change") == a["change"]):
+    for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
         fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
 
@@ -183,7 +183,7 @@ def _restart_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 def _rollback_deploy(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
     for fid in _faults_where(ctx, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
-                             and f.params.get("service") == a["service"] and "change" in st.fault_data.get(f.id, {})):
+                             and f.params.get("service") == a["service"] and fault_change(st, f.id) is not None):
         fx.mitigate(fid, "deploy rolled back")
     for fid in _faults_where(ctx, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
                              and f.params.get("service") == a["service"]):

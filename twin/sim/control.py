@@ -1,4 +1,4 @@
-"""Control-plane processes of a twin: fault triggers, the TE controller, health checks, autoscaler.
+"""Control-plane processes of a twin: the TE controller, health checks, autoscaler.
 
 Each is a step function called by the twin's named SimPy timer: a function of the world, the
 state and the time that changes the state and returns when it next wants to run (``None``:
@@ -13,92 +13,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.model.world import CLASSES, World
-from twin.sim import faults as fault_catalogue
 from twin.sim.effects import Effects
 from twin.sim.state import TwinState
-from twin.telemetry.recorder import METRICS
 
 if TYPE_CHECKING:
-    from twin.scenario import AutoscalerSpec, FaultSpec, HealthSpec, TESpec
-    from twin.sim.twin import Twin
+    from twin.scenario import AutoscalerSpec, HealthSpec, TESpec
 
 __all__ = [
-    "condition_holds",
-    "fault_step",
     "te_believes_up",
     "te_step",
     "health_step",
     "autoscaler_step",
 ]
-
-
-def condition_holds(twin: "Twin", fault: FaultSpec) -> bool:
-    cond = fault.when
-    st = twin.state
-    if cond is None:
-        return True
-    ok = True
-    if cond.fault_active is not None:
-        ok &= st.fault_phase.get(cond.fault_active) == "active"
-    if cond.prefix_views_at_least is not None:
-        ok &= st.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
-    if cond.metric is not None and cond.entity is not None:
-        latest = twin.telemetry.latest()
-        kind = next(
-            (k for k, names in twin.telemetry.entities.items() if cond.entity in names), None
-        )
-        if latest is None or kind is None or cond.metric not in METRICS[kind]:
-            return False
-        value = getattr(latest, kind)[
-            twin.telemetry.entity_index(kind, cond.entity), METRICS[kind].index(cond.metric)
-        ]
-        if cond.above is not None:
-            ok &= bool(value > cond.above)
-        if cond.below is not None:
-            ok &= bool(value < cond.below)
-    return bool(ok)
-
-
-def fault_step(twin: "Twin", fault: FaultSpec) -> float | None:
-    st = twin.state
-    phase = st.fault_phase[fault.id]
-    if phase in ("pending", "waiting"):
-        if phase == "pending" and fault.when is not None:
-            st.fault_phase[fault.id] = "waiting"
-            st.fault_data.setdefault(fault.id, {})["deadline"] = (
-                twin.now + fault.when.within if fault.when.within is not None else math.inf
-            )
-        if not condition_holds(twin, fault):
-            if twin.now >= st.fault_data.get(fault.id, {}).get("deadline", math.inf):
-                st.fault_phase[fault.id] = "ended"
-                return None
-            return twin.now + twin.scenario.tick
-        st.fault_phase[fault.id] = "active"
-        st.fault_started[fault.id] = twin.now
-        fault_catalogue.apply_fault(twin, fault)
-        if fault.kind == "link_flap":
-            return twin.now + 0.0
-        return twin.now + fault.duration if fault.duration is not None else None
-    if phase == "active" and fault.kind == "link_flap":
-        data = st.fault_data[fault.id]
-        ends = st.fault_started[fault.id] + (
-            fault.duration if fault.duration is not None else math.inf
-        )
-        link = twin.world.topology.link_index[fault.params["link"]]
-        if twin.now >= ends:
-            fault_catalogue.revert_fault(twin, fault)
-            st.fault_phase[fault.id] = "ended"
-            return None
-        data["down"] = not data.get("down", False)
-        st.link_down[link] += 1 if data["down"] else -1
-        twin.topology_changed()
-        from twin.units import parse_duration
-
-        return min(ends, twin.now + parse_duration(fault.params.get("period", 30.0)))
-    if phase == "active":
-        fault_catalogue.revert_fault(twin, fault)
-        st.fault_phase[fault.id] = "ended"
-    return None
 
 
 def te_believes_up(state: TwinState, plane: str) -> bool:

@@ -7,12 +7,13 @@ elapsed time); SimPy processes are rebuilt from the wake times recorded here.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TwinState", "ChangeRecord"]
+__all__ = ["TwinState", "ChangeRecord", "FaultRecord"]
 
 
 @dataclass
@@ -23,6 +24,20 @@ class ChangeRecord:
     target: str
     description: str
     status: str = "applied"  # applied | rolled_back
+
+
+@dataclass
+class FaultRecord:
+    """What a twin remembers about one scheduled fault while it waits, runs and after it ends.
+
+    ``undo`` is the fault kind's own ``Undo`` dataclass, filled when the fault is applied and
+    read when it is reverted; ``deadline`` ends a cascade condition that never held;
+    ``change`` is the change a fault rode in on (rolling that change back mitigates it).
+    """
+
+    undo: Any = None
+    deadline: float = math.inf
+    change: str | None = None
 
 
 @dataclass
@@ -75,7 +90,7 @@ class TwinState:
     monitoring_down: set[str] = field(default_factory=set)
     fault_phase: dict[str, str] = field(default_factory=dict)  # pending | waiting | active | ended | mitigated
     fault_started: dict[str, float] = field(default_factory=dict)
-    fault_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fault_data: dict[str, FaultRecord] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)  # in flight and done
     health_fail: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     health_alarm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))

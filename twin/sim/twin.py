@@ -16,14 +16,14 @@ import simpy
 
 from twin.errors import SimulationError
 from twin.physics.services import service_step
-from twin.scenario import FaultSpec, Scenario, load_scenario
+from twin.faults.trigger import fault_step, mitigate
+from twin.scenario import Scenario, load_scenario
 from twin.sim import control
 from twin.sim.actions import ActionContext, complete_action, start_action
-from twin.sim import faults as fault_catalogue
 from twin.sim.network import NetworkResult, Routing, build_routing, network_step
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
-from twin.sim.state import ChangeRecord, TwinState
+from twin.sim.state import ChangeRecord, FaultRecord, TwinState
 from twin.model.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
@@ -174,7 +174,10 @@ class Twin:
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
             return None
         if kind == "fault":
-            return control.fault_step(self, self._faults[key])
+            nxt, fx = fault_step(self.world, self.state, self.now, self._faults[key],
+                                 self.telemetry.latest(), self.telemetry.entities)
+            self.apply(fx)
+            return nxt
         if kind == "action":
             ctx = ActionContext(self.world, self.state, self.now, self._faults)
             return self._applied(complete_action(ctx, int(key)))
@@ -234,7 +237,7 @@ class Twin:
     def record_change(self, change: ChangeRecord, fault_id: str | None = None) -> None:
         """Record a change as change management would; remember which fault rides on it."""
         if fault_id:
-            self.state.fault_data.setdefault(fault_id, {})["change"] = change.id
+            self.state.fault_data.setdefault(fault_id, FaultRecord()).change = change.id
         self.state.changes.append(change)
         self.log("change", change.target, f"{change.kind} {change.id} on {change.target}: {change.description}".rstrip(": "),
                  change=change.id)
@@ -278,22 +281,12 @@ class Twin:
         self.apply(fx)
         return action_id
 
-    def fault_spec(self, fault_id: str) -> FaultSpec:
-        return self._faults[fault_id]
-
     def mitigate_fault(self, fault_id: str, reason: str) -> None:
-        """End a fault because an operator action removed its cause."""
-        if self.state.fault_phase.get(fault_id) == "active":
-            fault_catalogue.revert_fault(self, self._faults[fault_id])
-            self.state.fault_phase[fault_id] = "mitigated"
-            self.state.wake.pop(f"fault:{fault_id}", None)
-        elif self.state.fault_phase.get(fault_id) in ("pending", "waiting"):
-            self.state.fault_phase[fault_id] = "mitigated"
-            self.state.wake.pop(f"fault:{fault_id}", None)
-        # faults cascading from this one (``when.fault_active``) lose their cause with it
-        for other in self._faults.values():
-            if other.when is not None and other.when.fault_active == fault_id and other.id != fault_id:
-                self.mitigate_fault(other.id, f"{reason} (cause {fault_id} removed)")
+        """End a fault, and those cascading from it: an operator action removed its cause."""
+        stopped, fx = mitigate(self.world, self.state, self.now, self._faults, fault_id)
+        for fid in stopped:
+            self.state.wake.pop(f"fault:{fid}", None)
+        self.apply(fx)
 
     # -- processes ----------------------------------------------------------------------------
     def _diurnal(self, t: float) -> float:

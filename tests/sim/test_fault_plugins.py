@@ -1,0 +1,115 @@
+"""Teams add fault kinds without touching twin: an installed package's ``twin.faults`` entry point
+becomes a ``kind:`` scenarios can use, checked by the schema and run by the twin."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin import ScenarioError, Twin, load_scenario
+from twin.faults import fault_kinds
+
+PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "twin_example_fault"
+SCENARIO = PLUGIN / "twin_example_fault" / "corrupt-link.yaml"
+KIND = "link_corruption"
+
+
+def _pip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_without_the_plugin_the_kind_is_unknown():
+    # runs first, before the module's fixture installs the plug-in
+    kinds = fault_kinds()
+    if KIND in kinds:
+        pytest.skip("the example plug-in is installed in this environment")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(SCENARIO)
+    assert info.value.field == "faults[0].kind"
+    assert f"unknown fault kind '{KIND}' (allowed: " in str(info.value) and "link_down" in str(
+        info.value
+    )
+
+
+@pytest.fixture(scope="module")
+def example_fault():
+    """Install the example plug-in into this venv for the module, then remove it again."""
+    done = _pip("install", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN))
+    if done.returncode != 0:
+        pytest.fail(f"could not install the example plug-in: {done.stderr[-2000:]}")
+    # an editable install's .pth only runs at interpreter start; make the package importable now
+    sys.path.insert(0, str(PLUGIN))
+    importlib.invalidate_caches()
+    try:
+        yield fault_kinds(refresh=True)
+    finally:
+        _pip("uninstall", "-y", "twin-example-fault")
+        sys.path.remove(str(PLUGIN))
+        sys.modules.pop("twin_example_fault", None)
+        importlib.invalidate_caches()
+        fault_kinds(refresh=True)
+
+
+def test_plugin_kind_is_registered(example_fault):
+    assert KIND in example_fault
+    assert example_fault[KIND].layer == "wan"
+    assert "link_down" in example_fault  # built-ins stay
+
+
+def test_plugin_kind_runs_and_reverts(example_fault):
+    sc = load_scenario(SCENARIO)
+    t = Twin(sc, seed=0)
+    link = t.world.topology.link_index["b4:dc1-dc2"]
+    t.run(until="4m")
+    assert t.state.fault_phase["optic"] == "pending" and t.state.link_loss[link] == 0.0
+    t.run(until="6m")
+    assert t.state.fault_phase["optic"] == "active"
+    assert t.state.link_loss[link] == pytest.approx(0.05)
+    undo = t.state.fault_data["optic"].undo
+    assert type(undo).__module__ == "twin_example_fault" and undo.before == 0.0
+    fork = t.fork()  # the fork's undo data is its own
+    fork.state.fault_data["optic"].undo.before = 0.5
+    assert t.state.fault_data["optic"].undo.before == 0.0
+    t.run(until="11m")
+    assert t.state.fault_phase["optic"] == "ended" and t.state.link_loss[link] == 0.0
+    messages = list(t.events()["message"])
+    assert any("CRC errors" in m for m in messages) and any(
+        "no more CRC errors" in m for m in messages
+    )
+    assert np.all(t.state.link_down == 0)
+
+
+@pytest.mark.parametrize(
+    "edit,field,hint",
+    [
+        ("rate: 0.05", "rate: 2", "less than or equal to 1"),
+        ("rate: 0.05", "ratio: 0.05", "allowed: link, rate"),
+        (
+            'link: "b4:dc1-dc2"',
+            'link: "b4:dc1-dc3"',
+            "unknown link 'b4:dc1-dc3' (known: b4:dc1-dc2)",
+        ),
+    ],
+    ids=["range", "misspelt", "entity"],
+)
+def test_plugin_params_are_checked_by_the_schema(example_fault, tmp_path: Path, edit, field, hint):
+    text = SCENARIO.read_text()
+    assert edit in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(edit, field, 1))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    name = field.split(":")[0]
+    assert info.value.field == f"faults[0].params.{name}"
+    assert hint in str(info.value)

@@ -1,0 +1,234 @@
+"""Faults in the services running on the network: crashes, CPU hogs, leaks, bad deploys,
+retry storms.
+
+Each names a service of the scenario's call graph; the service physics then turns the
+changed capacity, error rate or retry behaviour into latency and errors. Deploys go through
+the change log (``deploy_record``), so rolling back the deploy mitigates the fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field
+
+from twin.faults.base import FaultKind, FaultParams
+from twin.faults.registry import register_fault
+from twin.sim.effects import Effects, deploy_record
+
+if TYPE_CHECKING:
+    from twin.model.world import World
+
+__all__ = ["ReplicaCrash", "CpuHog", "MemoryLeak", "BadDeploy", "RetryStorm", "LoadSurge"]
+
+#: Seconds a crashed replica takes to come back.
+RESTART_S = 60.0
+#: A process cannot take a service's whole CPU: the service keeps at least this share.
+MAX_HOG = 0.95
+
+
+def service_index(world: World, name: str) -> int:
+    """A service's index in the world's per-service arrays."""
+    return world.callgraph.index()[name]
+
+
+class _ServiceParams(FaultParams):
+    service: str
+
+
+@register_fault
+class ReplicaCrash(FaultKind):
+    """Replicas of a service crash: back after a minute, or (``crashloop``) crashing on."""
+
+    name, layer, description = (
+        "replica_crash",
+        "services",
+        "replicas of a service crash (params.count)",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        count: float = Field(gt=0)
+        crashloop: bool = False
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        fx = Effects()
+        svc = service_index(world, params.service)
+        count = min(float(params.count), float(state.replicas_up[svc]))
+        if params.crashloop:
+            state.crashloop[svc] += count
+        else:
+            state.replicas_up[svc] -= count
+            state.replicas_ready_at.append((now + RESTART_S, svc, count, False))
+        fx.log(
+            "health",
+            params.service,
+            f"{int(count)} replica(s) of {params.service} restarted unexpectedly",
+        )
+        return fx
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        if params.crashloop:
+            svc = service_index(world, params.service)
+            state.crashloop[svc] = max(0.0, state.crashloop[svc] - float(params.count))
+        return Effects()
+
+
+@register_fault
+class CpuHog(FaultKind):
+    """A process steals a share of every replica's CPU."""
+
+    name, layer, description = (
+        "cpu_hog",
+        "services",
+        "a process steals params.share of a service's CPU",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        share: float = Field(ge=0, le=1)
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        svc = service_index(world, params.service)
+        state.cpu_hog[svc] = min(MAX_HOG, state.cpu_hog[svc] + params.share)
+        return Effects()
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        svc = service_index(world, params.service)
+        state.cpu_hog[svc] = max(0.0, state.cpu_hog[svc] - params.share)
+        return Effects()
+
+
+@register_fault
+class MemoryLeak(FaultKind):
+    """Replicas leak memory until killed at their limit; ``deploy``: it came with a deploy."""
+
+    name, layer, description = (
+        "memory_leak",
+        "services",
+        "a service leaks params.mb_per_min per replica until it is killed at its limit",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        mb_per_min: float = Field(gt=0)
+        deploy: bool = True
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        fx = Effects()
+        svc = service_index(world, params.service)
+        state.leak_mb_per_s[svc] += params.mb_per_min / 60.0
+        if params.deploy:
+            fx.change(deploy_record(world.services, state, svc, now), fault_id=fault_id)
+        return fx
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        svc = service_index(world, params.service)
+        state.leak_mb_per_s[svc] = max(0.0, state.leak_mb_per_s[svc] - params.mb_per_min / 60.0)
+        return Effects()
+
+    def change_ids(self, fault_id, params) -> list[str]:
+        return (
+            [f"deploy-{params.service}-v2"] if params.deploy else []
+        )  # the service's first deploy
+
+
+@register_fault
+class BadDeploy(FaultKind):
+    """A deploy makes a service fail a fraction of requests (on top of errors it already had)."""
+
+    name, layer, description = (
+        "bad_deploy",
+        "services",
+        "a deploy makes a service fail params.error_rate of requests",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        error_rate: float = Field(ge=0, le=1)
+        version: str | None = None  # the deploy's label (default: v<n>)
+
+    @dataclass
+    class Undo:
+        before: float = 0.0  # the service's injected error rate before the deploy
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        fx = Effects()
+        svc = service_index(world, params.service)
+        undo.before = float(state.injected_error[svc])
+        state.injected_error[svc] = 1 - (1 - state.injected_error[svc]) * (1 - params.error_rate)
+        fx.change(
+            deploy_record(world.services, state, svc, now, version=params.version),
+            fault_id=fault_id,
+        )
+        return fx
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        state.injected_error[service_index(world, params.service)] = undo.before
+        return Effects()
+
+    def change_ids(self, fault_id, params) -> list[str]:
+        return [f"deploy-{params.service}-{params.version or 'v2'}"]
+
+
+@register_fault
+class RetryStorm(FaultKind):
+    """Clients of a service retry harder, past their retry budget, while attempts fail."""
+
+    name, layer, description = (
+        "retry_storm",
+        "services",
+        "clients of a service retry params.factor times more aggressively",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        factor: float = Field(gt=0)
+        spike: float = Field(
+            default=0.5, ge=0, le=1
+        )  # share of attempts failing as the storm starts
+
+    @dataclass
+    class Undo:
+        budget: list[float] = field(
+            default_factory=list
+        )  # retry budgets of the calls into the service
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        into = world.call_dst == service_index(world, params.service)
+        state.retry_factor[into] *= params.factor
+        undo.budget = state.retry_budget[into].tolist()
+        state.retry_budget[into] = np.inf
+        state.attempt_fail[into] = np.maximum(state.attempt_fail[into], params.spike)
+        return Effects()
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        into = world.call_dst == service_index(world, params.service)
+        state.retry_factor[into] /= params.factor
+        state.retry_budget[into] = np.array(undo.budget)
+        return Effects()
+
+
+@register_fault
+class LoadSurge(FaultKind):
+    """Requests arriving at an entry service multiply."""
+
+    name, layer, description = (
+        "load_surge",
+        "services",
+        "requests at an entry service multiply by params.factor",
+    )
+    references = {"service": "service"}
+
+    class Params(_ServiceParams):
+        factor: float = Field(gt=0)
+
+    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+        state.entry_factor[service_index(world, params.service)] *= params.factor
+        return Effects()
+
+    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
+        state.entry_factor[service_index(world, params.service)] /= params.factor
+        return Effects()
