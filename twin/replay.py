@@ -14,7 +14,6 @@ compared as ``published_ttm * time_scale`` within ``tolerance`` (a fraction).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twin.errors import ReplayError, TwinError
+from twin.errors import ReplayError, TwinError, known_list
 from twin.scenario import Scenario, load_scenario, scenario_paths
 from twin.units import parse_duration
 from twin.yamlfile import read_yaml
@@ -178,8 +177,7 @@ def parse_replay(data: Any, source: str) -> Replay:
             else:
                 known_names = entity_names(twin, ekind)
             if value not in known_names:
-                shown = ", ".join(map(str, known_names[:15])) + (f", ... ({len(known_names)} in all)"
-                                                                 if len(known_names) > 15 else "")
+                shown = known_list(known_names, limit=15)
                 raise ReplayError(source, field_path, f"unknown {ekind} {value!r} (allowed: {shown or 'none'})")
     times = [a.at for a in rep.timeline]
     if times != sorted(times):
@@ -450,7 +448,3 @@ def event_order(twin: Any, patterns: list[str]) -> list[float | None]:
             hit = events[text.str.contains(pat, case=False, regex=True)]
             out.append(float(hit["time"].min()) if len(hit) else None)
     return out
-
-
-def fmt_minutes(seconds: float | None) -> str:
-    return "-" if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)) else f"{seconds / 60:.1f}m"
