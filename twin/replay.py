@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from twin.errors import ReplayError, TwinError, known_list
 from twin.scenario import Scenario, load_scenario, scenario_paths
 from twin.units import parse_duration
+from twin.validation import validation_problem
 from twin.yamlfile import read_yaml
 
 __all__ = [
@@ -132,12 +133,7 @@ def parse_replay(data: Any, source: str) -> Replay:
     try:
         rep = Replay.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            msg = f"unknown field (allowed: {', '.join(sorted(Replay.model_fields.keys() - {'path'}))})"
-        raise ReplayError(source, loc, msg) from None
+        raise ReplayError(source, *validation_problem(exc, Replay)) from None
     rep.path = source
     known = scenario_paths()
     if rep.scenario not in known:

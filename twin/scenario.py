@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from twin.errors import ScenarioError
 from twin.units import parse_duration
+from twin.validation import validation_problem
 from twin.yamlfile import read_yaml
 
 __all__ = [
@@ -295,61 +296,6 @@ class Scenario(_Timed):
     _world: Any = PrivateAttr(default=None)
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _pydantic_message(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return f"unknown field {err['loc'][-1]!r}"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(err.get("msg", "invalid value"))
-    msg = msg.removeprefix("Value error, ")
-    given = err.get("input")
-    if kind not in ("missing",) and not isinstance(given, (dict, list)):
-        msg += f" (got {given!r})"
-    return msg
-
-
-def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    """Names the fields allowed where an unknown one was found, walking the schema by ``loc``."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if hasattr(current, "model_fields") else None
-        if field is None:
-            by_alias = {f.alias: f for f in current.model_fields.values() if f.alias}
-            field = by_alias.get(part)
-        if field is None:
-            return ""
-        current = _model_in(field.annotation)
-    if current is None or not hasattr(current, "model_fields"):
-        return ""
-    names = [f.alias or n for n, f in current.model_fields.items() if n != "path"]
-    return ", ".join(sorted(names))
-
-
-def _model_in(annotation: Any) -> Any:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as plain data (as read from YAML)."""
     if not isinstance(data, dict):
@@ -357,17 +303,7 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        message = _pydantic_message(err)
-        if err.get("type") == "extra_forbidden":
-            allowed = _allowed_fields(Scenario, loc)
-            if allowed:
-                message += f" (allowed: {allowed})"
-        more = len(exc.errors()) - 1
-        if more:
-            message += f"; and {more} more problem{'s' if more > 1 else ''}"
-        raise ScenarioError(source, _format_loc(loc), message) from None
+        raise ScenarioError(source, *validation_problem(exc, Scenario)) from None
     scenario.path = source
     from twin.model.world import check_references
 
