@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from twin.agent import Agent
 from twin.errors import ReplayError, TwinError, known_list
 from twin.scenario import Scenario, load_scenario, scenario_paths
 from twin.units import parse_duration
@@ -286,11 +287,11 @@ def no_action_run(scenario: Scenario | str, seed: int | None = None) -> RunResul
     return _run_timeline(sc, [], seed, "no action")
 
 
-def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent_name: str, seed: int | None = None,
-                      max_steps: int = 60) -> RunResult:
-    """Let an agent handle the incident; measured the same way as the operators' run."""
-    from agents import make_agent  # type: ignore
-    from twin.episode import run_episode  # type: ignore
+def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent: Agent, seed: int | None = None,
+                      max_steps: int = 60, who: str | None = None) -> RunResult:
+    """Let ``agent`` (a fresh one: it is reset, not rebuilt) handle the incident; measured the same
+    way as the operators' run and labelled ``who`` (default: the agent's name)."""
+    from twin.episode import run_episode
     from twin.sim.twin import Twin
 
     if isinstance(replay_or_scenario, Replay):
@@ -300,13 +301,12 @@ def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent_name: s
     else:
         sc = replay_or_scenario
     t = Twin(sc, seed=seed)
-    agent = make_agent(agent_name)
     start = time.perf_counter()
     ep = run_episode(t, agent, seed=t.seed, horizon=sc.duration, max_steps=max_steps)
     wall = time.perf_counter() - start
     if t.now < sc.duration:
         t.run(until=sc.duration)
-    res = measure(t, agent_name)
+    res = measure(t, who or getattr(agent, "name", type(agent).__name__))
     steps = getattr(ep, "steps", [])
     res.steps = len(steps) if hasattr(steps, "__len__") else int(steps)
     res.tool_calls = res.steps
