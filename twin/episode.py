@@ -6,7 +6,7 @@ seconds after the agent's first mitigation. An agent that stops early does not s
 the twin runs on to the horizon so a slow-landing fix is still credited, and a wrong one is not.
 
 >>> from twin.episode import run_episode
->>> from agents import make_agent
+>>> from twin.agent_registry import make_agent  # agents installed as ``twin.agents`` entry points
 >>> ep = run_episode("b2b4-casc1", make_agent("runbook"), seed=0)
 >>> ep.mitigated
 True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "TwinError",
     "ScenarioError",
@@ -11,6 +13,7 @@ __all__ = [
     "PolicyError",
     "ReplayError",
     "AgentError",
+    "known_list",
 ]
 
 
@@ -51,3 +54,18 @@ class ReplayError(ScenarioError):
 
 class AgentError(TwinError):
     """An agent cannot be built or run as asked."""
+
+
+def known_list(values: Iterable[object], limit: int = 12) -> str:
+    """The allowed values an error message names: the first ``limit``, then how many in all.
+
+    >>> known_list(["a", "b"])
+    'a, b'
+    >>> known_list(range(20), limit=3)
+    '0, 1, 2, ... (20 in all)'
+    >>> known_list([])
+    ''
+    """
+    values = list(values)
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")

@@ -14,7 +14,6 @@ compared as ``published_ttm * time_scale`` within ``tolerance`` (a fraction).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,9 +23,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twin.errors import ReplayError, TwinError
+from twin.agent import Agent
+from twin.errors import ReplayError, TwinError, known_list
 from twin.scenario import Scenario, load_scenario, scenario_paths
 from twin.units import parse_duration
+from twin.validation import validation_problem
 from twin.yamlfile import read_yaml
 
 __all__ = [
@@ -129,12 +130,7 @@ def parse_replay(data: Any, source: str) -> Replay:
     try:
         rep = Replay.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            msg = f"unknown field (allowed: {', '.join(sorted(Replay.model_fields.keys() - {'path'}))})"
-        raise ReplayError(source, loc, msg) from None
+        raise ReplayError(source, *validation_problem(exc, Replay)) from None
     rep.path = source
     known = scenario_paths()
     if rep.scenario not in known:
@@ -174,8 +170,7 @@ def parse_replay(data: Any, source: str) -> Replay:
             else:
                 known_names = entity_names(twin.world, twin.state, ekind)
             if value not in known_names:
-                shown = ", ".join(map(str, known_names[:15])) + (f", ... ({len(known_names)} in all)"
-                                                                 if len(known_names) > 15 else "")
+                shown = known_list(known_names, limit=15)
                 raise ReplayError(source, field_path, f"unknown {ekind} {value!r} (allowed: {shown or 'none'})")
     times = [a.at for a in rep.timeline]
     if times != sorted(times):
@@ -288,11 +283,11 @@ def no_action_run(scenario: Scenario | str, seed: int | None = None) -> RunResul
     return _run_timeline(sc, [], seed, "no action")
 
 
-def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent_name: str, seed: int | None = None,
-                      max_steps: int = 60) -> RunResult:
-    """Let an agent handle the incident; measured the same way as the operators' run."""
-    from agents import make_agent  # type: ignore
-    from twin.episode import run_episode  # type: ignore
+def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent: Agent, seed: int | None = None,
+                      max_steps: int = 60, who: str | None = None) -> RunResult:
+    """Let ``agent`` (a fresh one: it is reset, not rebuilt) handle the incident; measured the same
+    way as the operators' run and labelled ``who`` (default: the agent's name)."""
+    from twin.episode import run_episode
     from twin.sim.twin import Twin
 
     if isinstance(replay_or_scenario, Replay):
@@ -302,13 +297,12 @@ def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent_name: s
     else:
         sc = replay_or_scenario
     t = Twin(sc, seed=seed)
-    agent = make_agent(agent_name)
     start = time.perf_counter()
     ep = run_episode(t, agent, seed=t.seed, horizon=sc.duration, max_steps=max_steps)
     wall = time.perf_counter() - start
     if t.now < sc.duration:
         t.run(until=sc.duration)
-    res = measure(t, agent_name)
+    res = measure(t, who or getattr(agent, "name", type(agent).__name__))
     steps = getattr(ep, "steps", [])
     res.steps = len(steps) if hasattr(steps, "__len__") else int(steps)
     res.tool_calls = res.steps
@@ -446,7 +440,3 @@ def event_order(twin: Any, patterns: list[str]) -> list[float | None]:
             hit = events[text.str.contains(pat, case=False, regex=True)]
             out.append(float(hit["time"].min()) if len(hit) else None)
     return out
-
-
-def fmt_minutes(seconds: float | None) -> str:
-    return "-" if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)) else f"{seconds / 60:.1f}m"

@@ -27,6 +27,7 @@ from twin.errors import ScenarioError
 from twin.faults.base import FaultKind, FaultParams
 from twin.faults.registry import fault_kinds
 from twin.units import parse_duration
+from twin.validation import validation_problem
 from twin.yamlfile import read_yaml
 
 __all__ = [
@@ -287,30 +288,6 @@ class Scenario(_Timed):
     _world: Any = PrivateAttr(default=None)
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _pydantic_message(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return f"unknown field {err['loc'][-1]!r}"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(err.get("msg", "invalid value"))
-    msg = msg.removeprefix("Value error, ")
-    given = err.get("input")
-    if kind not in ("missing",) and not isinstance(given, (dict, list)):
-        msg += f" (got {given!r})"
-    return msg
-
-
 def _fault_variant(kind: FaultKind) -> type[FaultSpec]:
     """The FaultSpec of one kind: ``kind`` is its name, ``params`` its own model."""
     try:
@@ -338,78 +315,6 @@ def scenario_schema() -> type[Scenario]:
     return _schema(tuple(fault_kinds().values()))
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-
-
-def _tagged(annotation: Any, part: Any) -> type[BaseModel] | None:
-    """The variant of a tagged union that pydantic names by its tag ``part`` in an error's loc."""
-    import typing
-
-    models = _models_in(annotation)
-    if len(models) < 2:
-        return None
-    return next((m for m in models if "kind" in m.model_fields
-                 and typing.get_args(m.model_fields["kind"].annotation) == (part,)), None)
-
-
-def _resolve(
-    model: type[BaseModel], loc: tuple[Any, ...]
-) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
-    """An error's ``loc`` without the union tags pydantic inserts, and the model holding its
-    last part."""
-    clean: list[Any] = []
-    current: Any = model
-    parent: type[BaseModel] | None = None
-    for part in loc:
-        if isinstance(part, int):
-            clean.append(part)
-            continue
-        variant = _tagged(current, part)
-        if variant is not None:
-            current = variant
-            continue
-        clean.append(part)
-        models = _models_in(current)
-        parent, current = (models[0] if models else None), None
-        for m in models:
-            aliases = {f.alias: f for f in m.model_fields.values() if f.alias}
-            field = m.model_fields.get(part) or aliases.get(part)
-            if field is not None:
-                parent, current = m, field.annotation
-                break
-    return tuple(clean), parent
-
-
-def _allowed_fields(model: type[BaseModel] | None) -> str:
-    """Names the fields allowed in ``model`` (where an unknown one was found)."""
-    if model is None:
-        return ""
-    return ", ".join(sorted(f.alias or n for n, f in model.model_fields.items() if n != "path"))
-
-
-def _schema_error(schema: type[Scenario], err: dict[str, Any]) -> tuple[str, str]:
-    """``(field path, message)`` for a pydantic error, in the file's own terms."""
-    loc, parent = _resolve(schema, tuple(err["loc"]))
-    kind = err.get("type", "")
-    if kind == "union_tag_invalid":  # only faults[] is a tagged union: its tag is the fault kind
-        tag = err.get("ctx", {}).get("tag")
-        allowed = ", ".join(sorted(fault_kinds()))
-        return _format_loc((*loc, "kind")), f"unknown fault kind {tag!r} (allowed: {allowed})"
-    if kind == "union_tag_not_found":
-        return _format_loc((*loc, "kind")), "required field is missing"
-    message = _pydantic_message(err)
-    if kind == "extra_forbidden":
-        allowed = _allowed_fields(parent)
-        if allowed:
-            message += f" (allowed: {allowed})"
-    return _format_loc(loc), message
-
-
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as plain data (as read from YAML)."""
     if not isinstance(data, dict):
@@ -418,16 +323,9 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         scenario = schema.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        # a misspelt field also shows as a missing one: name the misspelling first
-        first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
-        field, message = _schema_error(schema, first)
-        more = len(errors) - 1
-        if more:
-            message += f"; and {more} more problem{'s' if more > 1 else ''}"
-        raise ScenarioError(source, field, message) from None
+        raise ScenarioError(source, *validation_problem(exc, schema, union_noun="fault kind")) from None
     scenario.path = source
-    from twin.model.world import check_references
+    from twin.references import check_references  # builds the world: only once the schema passed
 
     check_references(scenario)
     return scenario

@@ -80,7 +80,7 @@ def test_bad_replay_exits_2(tmp_path):
 
 
 def test_export_wide_csv(tmp_path):
-    from twin.commands.replay import export_telemetry
+    from twin.telemetry.export import export_telemetry
 
     data, rc = export_telemetry("sockshop-cpu-hog", tmp_path)
     df = pd.read_csv(data, index_col="time")
@@ -92,9 +92,11 @@ def test_export_wide_csv(tmp_path):
 
 
 def test_evaluate_two_scenarios(tmp_path):
-    from twin.commands.replay import evaluate, summary_table
+    from agents.random_agent import RandomAgent
+    from agents.runbook import RunbookAgent
+    from twin.evaluate import evaluate, summary_table
 
-    rows = evaluate(["random", "runbook"], ["cloudflare-2020-07-17", "novel-drain-trap"], 1)
+    rows = evaluate({"random": RandomAgent, "runbook": RunbookAgent}, ["cloudflare-2020-07-17", "novel-drain-trap"], 1)
     assert {r["agent"] for r in rows} >= {"random", "runbook", "operators", "no action"}
     assert len(rows) == 2 * 3
     assert summary_table(rows, "t").row_count >= 6

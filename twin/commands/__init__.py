@@ -1,1 +1,1 @@
-"""Sub-commands of the ``twin`` CLI; each module registers its commands on :data:`twin.cli.app`."""
+"""Sub-commands of the ``twin`` CLI: plain functions, one module per concern, that :mod:`twin.cli` wires onto its app."""

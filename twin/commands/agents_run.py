@@ -7,21 +7,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from twin.agent import Agent
 from twin.scenario import Scenario
+from twin.telemetry.export import write_outputs
 from twin.units import format_duration
 
 __all__ = ["run_with_agent"]
 
 
-def run_with_agent(sc: Scenario, agent_name: str, seed: int | None, horizon: float, out: Path | None,
+def run_with_agent(sc: Scenario, agent: Agent, seed: int | None, horizon: float, out: Path | None,
                    console: Console) -> None:
-    """Run one episode of ``agent_name`` on ``sc`` and print what it did and how it scored."""
-    from agents import make_agent
-    from twin.commands.core import write_outputs
+    """Run one episode of ``agent`` on ``sc`` and print what it did and how it scored."""
     from twin.episode import run_episode
 
     seed = sc.seed if seed is None else seed
-    ep = run_episode(sc, make_agent(agent_name), seed=seed, horizon=horizon)
+    ep = run_episode(sc, agent, seed=seed, horizon=horizon)
     if ep.detected_at is not None:
         console.print(f"first critical alert at {format_duration(ep.detected_at)}; {ep.agent} takes over")
     table = Table("time", "tool", "args", "result", box=None)

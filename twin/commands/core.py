@@ -1,4 +1,4 @@
-"""``twin scenarios``, ``twin show`` and ``twin run``."""
+"""``twin scenarios``, ``twin show`` and ``twin run`` (wired onto the app by :mod:`twin.cli`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twin.cli import app
+from twin.agent_registry import make_agent
 from twin.errors import ScenarioError
 from twin.scenario import load_scenario, scenario_paths
+from twin.telemetry.export import write_outputs
 from twin.units import format_duration, parse_duration
+
+__all__ = ["parse_time", "run_cmd", "scenarios_cmd", "show_cmd"]
 
 console = Console()
 
@@ -24,7 +27,6 @@ def parse_time(value: str, flag: str) -> float:
         raise ScenarioError(flag, "", str(exc)) from None
 
 
-@app.command("scenarios")
 def scenarios_cmd() -> None:
     """List the built-in scenarios with one-line descriptions."""
     table = Table("name", "category", "description", box=None)
@@ -37,7 +39,6 @@ def scenarios_cmd() -> None:
     console.print(table)
 
 
-@app.command("show")
 def show_cmd(scenario: str = typer.Argument(..., help="scenario name or YAML path")) -> None:
     """Summarise a scenario's topology, services, traffic and faults (not its ground truth)."""
     from twin.model.world import build_world
@@ -110,7 +111,6 @@ def _summary(t) -> None:
                   f"alerts raised: {len(alerts)}")
 
 
-@app.command("run")
 def run_cmd(
     scenario: str = typer.Argument(..., help="scenario name or YAML path"),
     until: str = typer.Option(None, "--until", help="simulated time to run to (e.g. 30m, 1h); default: the scenario's duration"),
@@ -129,7 +129,7 @@ def run_cmd(
     if agent:
         from twin.commands.agents_run import run_with_agent
 
-        run_with_agent(sc, agent, seed, horizon, out, console)
+        run_with_agent(sc, make_agent(agent), seed, horizon, out, console)
         return
     t = Twin(sc, seed=seed)
     with Progress(transient=True, console=console, disable=quiet) as progress:
@@ -144,11 +144,3 @@ def run_cmd(
         write_outputs(t, out)
         console.print(f"wrote telemetry, alerts and events to {out}/")
 
-
-def write_outputs(t, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for kind in ("link", "service", "device"):
-        t.metrics(kind).to_csv(out / f"metrics_{kind}.csv", index=False)
-    t.telemetry.kpis().to_csv(out / "kpis.csv")
-    t.alerts().to_csv(out / "alerts.csv", index=False)
-    t.events().to_csv(out / "events.csv", index=False)

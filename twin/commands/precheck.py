@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twin.cli import app
 from twin.errors import SafetyError
 from twin.scenario import load_scenario
 from twin.units import format_duration, parse_duration
@@ -45,7 +44,6 @@ def read_candidates(path: Path) -> list[Any]:
     return data
 
 
-@app.command("precheck")
 def precheck_cmd(
     scenario: str = typer.Argument(..., help="scenario name or YAML path"),
     at: str = typer.Option("12m", "--at", help="simulated time at which to trial the mitigations"),

@@ -1,4 +1,4 @@
-"""``twin tools`` (the registered tools, plugins included) and ``twin agents``."""
+"""``twin tools`` (the registered tools, plugins included) and ``twin agents`` (the installed agents)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twin.cli import app
 from twin.units import format_duration
 
 __all__ = ["agents_cmd", "describe_args", "tools_cmd"]
@@ -24,7 +23,6 @@ def describe_args(parameters: dict) -> str:
     return ", ".join(parts) or "-"
 
 
-@app.command("tools")
 def tools_cmd(kind: str = typer.Option(None, "--kind", help="only tools of this kind: observe, test or mitigate")) -> None:
     """List the agent-facing tools (built-in and from installed plugins) with their arguments."""
     from twin.tools import default_registry
@@ -37,10 +35,9 @@ def tools_cmd(kind: str = typer.Option(None, "--kind", help="only tools of this 
     console.print(table)
 
 
-@app.command("agents")
 def agents_cmd() -> None:
     """List the agents `twin run --agent` accepts."""
-    from agents import AGENTS
+    from twin.agent_registry import default_registry
 
-    for name in AGENTS:
+    for name in default_registry().names():
         console.print(name)

@@ -27,6 +27,7 @@ import networkx as nx
 from twin.config.change import ConfigChange, apply_change, config_diff, parse_change
 from twin.config.render import RouterConfig, addressing, base_configs, render_all
 from twin.sim.network import usable_links
+from twin.model.topology import router_name
 from twin.model.world import CLASSES
 
 if TYPE_CHECKING:
@@ -85,15 +86,13 @@ def _paths(twin: Twin, configs: dict[str, RouterConfig]) -> dict[tuple[str, int]
     plan = addressing(twin)
     out: dict[tuple[str, int], list[int] | None] = {}
     for plane in topo.planes:
-        g = nx.Graph()
-        for i, p in enumerate(topo.link_plane):
-            if p == plane and usable[i]:
-                a, b = int(topo.link_a[i]), int(topo.link_b[i])
-                cost = max(configs[topo.nodes[a]].ospf_cost.get(i, int(topo.metric[i])),
-                           configs[topo.nodes[b]].ospf_cost.get(i, int(topo.metric[i])))
-                g.add_edge(a, b, weight=cost)
+        g = topo.plane_graph(plane, usable)
+        for a, b, edge in g.edges(data=True):  # the configured OSPF cost, the larger end's
+            i = edge["link"]
+            edge["weight"] = max(configs[topo.nodes[a]].ospf_cost.get(i, int(topo.metric[i])),
+                                 configs[topo.nodes[b]].ospf_cost.get(i, int(topo.metric[i])))
         for k, (src, dst) in enumerate(w.pairs):
-            s, d = f"{plane}-{src}", f"{plane}-{dst}"
+            s, d = router_name(plane, src), router_name(plane, dst)
             if s not in configs or d not in configs:
                 continue
             si, di = topo.node_index[s], topo.node_index[d]

@@ -14,9 +14,10 @@ pyproject.toml only serves older gymnasium versions.)
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register, registry
+# gymnasium's registry module is imported whole, so only this package's names are public here
+from gymnasium.envs import registration as _gym
 
-from twin.scenario import scenario_paths
+from twin.scenario import scenario_paths as _scenario_paths
 
 __all__ = ["ENTRY_POINT", "TEXT_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
 
@@ -33,20 +34,20 @@ def camel_name(scenario: str) -> str:
 def env_ids() -> list[str]:
     """Every id this package registers: the generic ones, then one per built-in scenario."""
     return ["twin/Incident-v0", "twin/TextIncident-v0",
-            *[f"twin/{camel_name(name)}-v0" for name in scenario_paths()]]
+            *[f"twin/{camel_name(name)}-v0" for name in _scenario_paths()]]
 
 
 def register_envs() -> None:
     """Register the twin ids with gymnasium (idempotent)."""
-    if "twin/Incident-v0" not in registry:
-        register(id="twin/Incident-v0", entry_point=ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"})
-    if "twin/TextIncident-v0" not in registry:
-        register(id="twin/TextIncident-v0", entry_point=TEXT_ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"},
-                 disable_env_checker=True)  # text spaces: the checker's sampling assumptions do not hold
-    for name in scenario_paths():
+    if "twin/Incident-v0" not in _gym.registry:
+        _gym.register(id="twin/Incident-v0", entry_point=ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"})
+    if "twin/TextIncident-v0" not in _gym.registry:
+        _gym.register(id="twin/TextIncident-v0", entry_point=TEXT_ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"},
+                      disable_env_checker=True)  # text spaces: the checker's sampling assumptions do not hold
+    for name in _scenario_paths():
         env_id = f"twin/{camel_name(name)}-v0"
-        if env_id not in registry:
-            register(id=env_id, entry_point=ENTRY_POINT, kwargs={"scenario": name})
+        if env_id not in _gym.registry:
+            _gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs={"scenario": name})
 
 
 register_envs()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from twin.errors import known_list
 from twin.model.world import CLASSES
 from twin.sim.effects import Effects
 from twin.units import parse_duration
@@ -131,10 +132,7 @@ def entity_names(world: World, entity: str) -> list[str]:
 
 def unknown(entity: str, value: Any, known: list[str], limit: int = 12) -> str:
     """The message for a name that is not in ``known``, listing (some of) the known ones."""
-    shown = ", ".join(known[:limit]) + (
-        f", ... ({len(known)} in all)" if len(known) > limit else ""
-    )
-    return f"unknown {entity} {value!r} (known: {shown or 'none'})"
+    return f"unknown {entity} {value!r} (known: {known_list(known, limit) or 'none'})"
 
 
 @dataclass

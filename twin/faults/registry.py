@@ -25,6 +25,7 @@ import pkgutil
 import warnings
 from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from twin.faults.base import LAYERS, FaultKind, FaultParams
@@ -123,11 +124,11 @@ def register_fault(kind: type[FaultKind]) -> type[FaultKind]:
 
 
 def _builtins() -> FaultRegistry:
-    import twin.faults as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    # the modules beside this one, listed from the folder (importing the package would loop)
+    package = __name__.rpartition(".")[0]
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name not in _NOT_KINDS:
-            importlib.import_module(f"{package.__name__}.{info.name}")
+            importlib.import_module(f"{package}.{info.name}")
     return BUILTIN
 
 

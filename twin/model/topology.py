@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-__all__ = ["Topology", "TopologyBuilder"]
+__all__ = ["Topology", "TopologyBuilder", "router_name"]
+
+
+def router_name(plane: str, site: str) -> str:
+    """The name of ``plane``'s router at ``site`` (each plane has one router per site).
+
+    >>> router_name("b4", "dc1")
+    'b4-dc1'
+    """
+    return f"{plane}-{site}"
 
 
 @dataclass(frozen=True)
@@ -68,16 +77,26 @@ class Topology:
         """Indices of the links attached to ``node``."""
         return np.flatnonzero((self.link_a == node) | (self.link_b == node))
 
-    def plane_graph(self, plane: str) -> nx.Graph:
-        """The routers and links of one WAN plane as a networkx graph (edge attr ``link``)."""
+    def plane_graph(self, plane: str, usable: np.ndarray | None = None) -> nx.Graph:
+        """The routers and links of one WAN plane as a networkx graph.
+
+        Edges carry ``link`` (its index), ``metric`` and ``weight`` (both the IGP metric, so
+        networkx's weighted algorithms route as the IGP does). ``usable`` masks the links to
+        keep (up and not drained); edges are added in link order, so tie-breaks are stable.
+        """
         g = nx.Graph()
         for i, p in enumerate(self.link_plane):
-            if p == plane:
-                g.add_edge(int(self.link_a[i]), int(self.link_b[i]), link=i, metric=float(self.metric[i]))
+            if p == plane and (usable is None or usable[i]):
+                metric = float(self.metric[i])
+                g.add_edge(int(self.link_a[i]), int(self.link_b[i]), link=i, metric=metric, weight=metric)
         return g
 
     def router(self, plane: str, site: str) -> int:
-        return self.node_index[f"{plane}-{site}"]
+        return self.node_index[router_name(plane, site)]
+
+    def find_router(self, plane: str, site: str) -> int | None:
+        """``plane``'s router at ``site``, or None where the plane has no router there."""
+        return self.node_index.get(router_name(plane, site))
 
 
 class TopologyBuilder:

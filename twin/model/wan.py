@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin.model.topology import TopologyBuilder
+from twin.model.topology import TopologyBuilder, router_name
 
 if TYPE_CHECKING:
     from twin.scenario import GravitySpec, WanGeneratorSpec
@@ -33,7 +33,7 @@ def generate_wan(builder: TopologyBuilder, spec: "WanGeneratorSpec", rng: np.ran
     for plane in spec.planes:
         builder.plane(plane)
         for name in names:
-            builder.node(f"{plane}-{name}", "router", name, plane)
+            builder.node(router_name(plane, name), "router", name, plane)
         edges = {(i, (i + 1) % n) if i < (i + 1) % n else ((i + 1) % n, i) for i in range(n)} if n > 2 else {(0, 1)}
         target = max(len(edges), n * spec.degree // 2)
         tries = 0
@@ -44,7 +44,7 @@ def generate_wan(builder: TopologyBuilder, spec: "WanGeneratorSpec", rng: np.ran
         for a, b in sorted(edges):
             hops = min(b - a, n - (b - a))
             delay = spec.delay_ms_per_hop * hops
-            builder.link(f"{plane}:{names[a]}-{names[b]}", f"{plane}-{names[a]}", f"{plane}-{names[b]}",
+            builder.link(f"{plane}:{names[a]}-{names[b]}", router_name(plane, names[a]), router_name(plane, names[b]),
                          spec.capacity_gbps, delay, max(delay, 1.0), plane)
 
 

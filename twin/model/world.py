@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from twin.errors import ScenarioError
+from twin.errors import ScenarioError, known_list
 from twin.model.callgraph import (
     BUILTIN_CALLGRAPHS,
     CallGraph,
@@ -17,13 +17,13 @@ from twin.model.callgraph import (
     generate_callgraph,
 )
 from twin.model.fabric import FatTree, add_fat_tree
-from twin.model.topology import Topology, TopologyBuilder
+from twin.model.topology import Topology, TopologyBuilder, router_name
 from twin.model.wan import generate_wan, gravity_demands
 
 if TYPE_CHECKING:
     from twin.scenario import Scenario
 
-__all__ = ["World", "build_world", "check_references", "CLASSES"]
+__all__ = ["World", "build_world", "CLASSES"]
 
 CLASSES = ("user", "interdc")
 
@@ -124,12 +124,6 @@ def _fail(scenario: "Scenario", field_path: str, message: str) -> None:
     raise ScenarioError(scenario.path or scenario.name, field_path, message)
 
 
-def _known(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
-    names = list(names)
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
 def _build_topology(sc: "Scenario", rng: np.random.Generator) -> tuple[Topology, dict[str, FatTree]]:
     spec = sc.topology
     builder = TopologyBuilder()
@@ -151,22 +145,22 @@ def _build_topology(sc: "Scenario", rng: np.random.Generator) -> tuple[Topology,
         for p, plane in enumerate(spec.planes):
             builder.plane(plane.name)
             for name in site_names:
-                builder.node(f"{plane.name}-{name}", "router", name, plane.name)
+                builder.node(router_name(plane.name, name), "router", name, plane.name)
             for j, link in enumerate(plane.links):
                 for end in ("a", "b"):
                     site = getattr(link, end)
                     if site not in seen:
                         _fail(sc, f"topology.planes[{p}].links[{j}].{end}",
-                              f"unknown site {site!r} (known: {_known(site_names)})")
+                              f"unknown site {site!r} (known: {known_list(site_names)})")
                 if link.a == link.b:
                     _fail(sc, f"topology.planes[{p}].links[{j}]", f"a link needs two different sites, got {link.a!r} twice")
                 metric = link.metric if link.metric is not None else max(link.delay_ms, 1.0)
-                builder.link(f"{plane.name}:{link.a}-{link.b}", f"{plane.name}-{link.a}", f"{plane.name}-{link.b}",
+                builder.link(f"{plane.name}:{link.a}-{link.b}", router_name(plane.name, link.a), router_name(plane.name, link.b),
                              link.capacity_gbps, link.delay_ms, metric, plane.name)
     fabrics: dict[str, FatTree] = {}
     for i, fab in enumerate(spec.fabrics):
         if fab.site not in builder._sites:
-            _fail(sc, f"topology.fabrics[{i}].site", f"unknown site {fab.site!r} (known: {_known(builder._sites)})")
+            _fail(sc, f"topology.fabrics[{i}].site", f"unknown site {fab.site!r} (known: {known_list(builder._sites)})")
         if fab.site in fabrics:
             _fail(sc, f"topology.fabrics[{i}].site", f"site {fab.site!r} already has a fabric")
         fabrics[fab.site] = add_fat_tree(builder, fab.site, fab.k, oversubscription=fab.oversubscription,
@@ -204,13 +198,13 @@ def build_world(sc: "Scenario") -> World:
         if cls not in CLASSES:
             _fail(sc, f"traffic.planes.{cls}", f"unknown traffic class (allowed: {', '.join(CLASSES)})")
         if plane not in topo.planes:
-            _fail(sc, f"traffic.planes.{cls}", f"unknown plane {plane!r} (known: {_known(topo.planes)})")
+            _fail(sc, f"traffic.planes.{cls}", f"unknown plane {plane!r} (known: {known_list(topo.planes)})")
 
     demands: list[tuple[str, str, int, float, str]] = []
     for i, d in enumerate(sc.traffic.demands):
         for end in ("src", "dst"):
             if getattr(d, end) not in site_index:
-                _fail(sc, f"traffic.demands[{i}].{end}", f"unknown site {getattr(d, end)!r} (known: {_known(sites)})")
+                _fail(sc, f"traffic.demands[{i}].{end}", f"unknown site {getattr(d, end)!r} (known: {known_list(sites)})")
         if d.src == d.dst:
             _fail(sc, f"traffic.demands[{i}]", f"src and dst are both {d.src!r}")
         demands.append((d.src, d.dst, CLASSES.index(d.traffic_class), d.gbps, d.pattern or ""))
@@ -221,16 +215,16 @@ def build_world(sc: "Scenario") -> World:
     n_svc = len(cg.services) if cg else 0
     default_site = sc.services.default_site or sites[0]
     if default_site not in site_index:
-        _fail(sc, "services.default_site", f"unknown site {default_site!r} (known: {_known(sites)})")
+        _fail(sc, "services.default_site", f"unknown site {default_site!r} (known: {known_list(sites)})")
     service_site = np.full(n_svc, site_index[default_site], dtype=np.int64)
     service_tor = np.full(n_svc, -1, dtype=np.int64)
     names = [s.name for s in cg.services] if cg else []
     for svc, where in sc.services.placement.items():
         if svc not in names:
-            _fail(sc, f"services.placement.{svc}", f"unknown service (known: {_known(names)})")
+            _fail(sc, f"services.placement.{svc}", f"unknown service (known: {known_list(names)})")
         site = where.split("/")[0]
         if site not in site_index:
-            _fail(sc, f"services.placement.{svc}", f"unknown site {site!r} (known: {_known(sites)})")
+            _fail(sc, f"services.placement.{svc}", f"unknown site {site!r} (known: {known_list(sites)})")
         service_site[names.index(svc)] = site_index[site]
     for i in range(n_svc):
         fab = fabrics.get(sites[service_site[i]])
@@ -239,7 +233,7 @@ def build_world(sc: "Scenario") -> World:
             service_tor[i] = (i * 7 + 3) % fab.n_tors
     for svc in sc.services.entry_rps:
         if svc not in names:
-            _fail(sc, f"services.entry_rps.{svc}", f"unknown service (known: {_known(names)})")
+            _fail(sc, f"services.entry_rps.{svc}", f"unknown service (known: {known_list(names)})")
 
     pairs: list[tuple[str, str]] = []
     pair_index: dict[tuple[str, str], int] = {}
@@ -266,7 +260,7 @@ def build_world(sc: "Scenario") -> World:
         for j, dev in enumerate(devices):
             if dev not in topo.node_index or topo.node_kind[topo.node_index[dev]] == "host":
                 devs = [n for n, k in zip(topo.nodes, topo.node_kind) if k != "host"]
-                _fail(sc, f"control.features.{feat}[{j}]", f"unknown device {dev!r} (known: {_known(devs)})")
+                _fail(sc, f"control.features.{feat}[{j}]", f"unknown device {dev!r} (known: {known_list(devs)})")
             ids.append(topo.node_index[dev])
         features[feat] = np.array(ids, dtype=np.int64)
 
@@ -308,27 +302,3 @@ def build_world(sc: "Scenario") -> World:
     )
     sc._world = world
     return world
-
-
-def check_references(sc: "Scenario") -> None:
-    """Build the world and check that faults, changes and ground truth name real things."""
-    world = build_world(sc)
-    from twin.faults.registry import fault_kind  # fault kinds are built on the world: import late
-
-    ids: set[str] = set()
-    for i, fault in enumerate(sc.faults):
-        if fault.id in ids:
-            _fail(sc, f"faults[{i}].id", f"duplicate fault id {fault.id!r}")
-        ids.add(fault.id)
-        for param, message in fault_kind(fault.kind).check(world, fault.params)[:1]:
-            _fail(sc, f"faults[{i}].params.{param}", message)
-    fault_ids = [f.id for f in sc.faults]
-    for i, fault in enumerate(sc.faults):
-        if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
-            _fail(sc, f"faults[{i}].when.fault_active", f"unknown fault {fault.when.fault_active!r} (known: {_known(fault_ids)})")
-    change_ids = [c.id for c in sc.changes]
-    if len(set(change_ids)) != len(change_ids):
-        _fail(sc, "changes", "change ids must be unique")
-    if sc.ground_truth and sc.ground_truth.root_cause.fault not in fault_ids:
-        _fail(sc, "ground_truth.root_cause.fault",
-              f"unknown fault {sc.ground_truth.root_cause.fault!r} (known: {_known(fault_ids)})")

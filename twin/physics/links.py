@@ -1,18 +1,13 @@
-"""Link physics from offered and carried load: utilisation, loss and latency."""
+"""Link physics from offered and carried load: loss and latency."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["offered_load", "link_loss", "link_latency_ms"]
+__all__ = ["link_loss", "link_latency_ms"]
 
 #: Queueing delay a full buffer adds, in milliseconds (a shallow-buffered WAN port).
 FULL_BUFFER_MS = 40.0
-
-
-def offered_load(flow_of: np.ndarray, link_of: np.ndarray, flow_rate: np.ndarray, n_links: int) -> np.ndarray:
-    """Sum of ``flow_rate`` over the flows crossing each link."""
-    return np.bincount(link_of, weights=flow_rate[flow_of], minlength=n_links)
 
 
 def link_loss(offered: np.ndarray, capacity: np.ndarray, base_loss: np.ndarray | float = 0.0) -> np.ndarray:

@@ -1,54 +1,24 @@
 """Routing as functions of topology and link state.
 
-* WAN: k shortest tunnels per site pair on a plane (recomputed only on topology events),
-  and a B4-style split of each flow group over its tunnels in quantised ratios.
+* WAN: a B4-style split of each flow group over its tunnels in quantised ratios (the
+  tunnels, k shortest per site pair, are computed in twin.sim.network on topology events).
 * Fabric: ECMP over a fat-tree by index arithmetic: a flow's hash picks one of the alive
   (aggregation, core) choices; a dead link only removes the choices that use it.
 """
 
 from __future__ import annotations
 
-from itertools import islice
-
-import networkx as nx
 import numpy as np
 
 from twin.model.fabric import FatTree
 from twin.model.topology import Topology
 
-__all__ = ["plane_tunnels", "quantised_split", "hashed_split", "fat_tree_ecmp", "path_arcs"]
+__all__ = ["quantised_split", "hashed_split", "fat_tree_ecmp", "path_arcs"]
 
 
 def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
     """The directed arcs along a node path."""
     return [topology.arc(u, v) for u, v in zip(nodes[:-1], nodes[1:])]
-
-
-def plane_tunnels(
-    topology: Topology,
-    plane: str,
-    usable: np.ndarray,
-    pairs: list[tuple[str, str]],
-    k: int,
-) -> dict[tuple[str, str], list[list[int]]]:
-    """Up to ``k`` shortest (by IGP metric) loop-free tunnels per site pair on ``plane``.
-
-    ``usable`` masks links routing may use (up and not drained). A pair with no path gets
-    an empty list: its traffic is blackholed until the topology changes.
-    """
-    g = nx.Graph()
-    for i, p in enumerate(topology.link_plane):
-        if p == plane and usable[i]:
-            g.add_edge(int(topology.link_a[i]), int(topology.link_b[i]), weight=float(topology.metric[i]))
-    result: dict[tuple[str, str], list[list[int]]] = {}
-    for src, dst in pairs:
-        s, d = topology.router(plane, src), topology.router(plane, dst)
-        if s not in g or d not in g or not nx.has_path(g, s, d):
-            result[(src, dst)] = []
-            continue
-        paths = islice(nx.shortest_simple_paths(g, s, d, weight="weight"), k)
-        result[(src, dst)] = [path_arcs(topology, p) for p in paths]
-    return result
 
 
 def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:

@@ -11,19 +11,20 @@ Flow sizes are lognormal with a Pareto tail; a flow's completion time is ``size 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 
-from twin.model.world import CLASSES
+from twin.model.world import CLASSES, World
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
     from twin.telemetry.recorder import Sample
 
-__all__ = ["FAIR_SHARE_MBPS", "MSS_BYTES", "RunFigures", "flow_percentiles", "read_figures", "wan_links"]
+__all__ = ["FAIR_SHARE_MBPS", "MSS_BYTES", "RunFigures", "class_hops", "flow_percentiles", "read_figures", "wan_links"]
 
 MSS_BYTES = 1460
 INITIAL_WINDOW = 10
@@ -48,34 +49,38 @@ def wan_links(twin: Twin) -> np.ndarray:
     return np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
 
 
-_HOPS: dict[int, dict[str, float]] = {}
+# keyed by the World object itself (weakly): an id() key could be recycled by another world
+_HOPS: weakref.WeakKeyDictionary[World, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
-def _class_hops(twin: Twin) -> dict[str, float]:
-    """Demand-weighted hop count of each class on its home plane (cached per world)."""
-    w = twin.world
-    key = id(w)
-    if key not in _HOPS:
-        topo = w.topology
-        out = {}
-        for c, cls in enumerate(CLASSES):
-            plane = w.class_plane.get(cls)
-            if plane not in topo.planes:
-                out[cls] = 2.0
-                continue
-            g = topo.plane_graph(plane)
-            lengths = dict(nx.all_pairs_shortest_path_length(g))
-            hops, weight = 0.0, 0.0
-            for p, gbps in zip(w.demand_pair[w.demand_class == c], w.demand_gbps[w.demand_class == c]):
-                src, dst = w.pairs[int(p)]
-                s, d = topo.node_index.get(f"{plane}-{src}"), topo.node_index.get(f"{plane}-{dst}")
-                h = lengths.get(s, {}).get(d)
-                if h is not None:
-                    hops += h * gbps
-                    weight += gbps
-            out[cls] = hops / weight if weight else 2.0
-        _HOPS[key] = out
-    return _HOPS[key]
+def class_hops(w: World) -> dict[str, float]:
+    """Demand-weighted hop count of each class on its home plane (2.0 where unknown); cached per world."""
+    hops = _HOPS.get(w)
+    if hops is None:
+        hops = _HOPS[w] = _count_class_hops(w)
+    return hops
+
+
+def _count_class_hops(w: World) -> dict[str, float]:
+    topo = w.topology
+    out = {}
+    for c, cls in enumerate(CLASSES):
+        plane = w.class_plane.get(cls)
+        if plane not in topo.planes:
+            out[cls] = 2.0
+            continue
+        g = topo.plane_graph(plane)
+        lengths = dict(nx.all_pairs_shortest_path_length(g))
+        hops, weight = 0.0, 0.0
+        for p, gbps in zip(w.demand_pair[w.demand_class == c], w.demand_gbps[w.demand_class == c]):
+            src, dst = w.pairs[int(p)]
+            s, d = topo.find_router(plane, src), topo.find_router(plane, dst)
+            h = lengths.get(s, {}).get(d)
+            if h is not None:
+                hops += h * gbps
+                weight += gbps
+        out[cls] = hops / weight if weight else 2.0
+    return out
 
 
 def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Generator, n: int = FLOWS_PER_CLASS
@@ -147,7 +152,7 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
         thr = np.nan_to_num(links[:, wan, _L["throughput_gbps"]])
         one_way = (lat * thr).sum(axis=1) / np.maximum(thr.sum(axis=1), 1e-9)
         one_way = np.where(thr.sum(axis=1) > 0, one_way, lat.mean(axis=1))
-        hops = _class_hops(fork)
+        hops = class_hops(fork.world)
         for c, cls in enumerate(CLASSES):
             rng = np.random.default_rng([flow_seed, c])
             rtt = 2 * hops[cls] * one_way

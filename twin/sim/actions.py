@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from twin.errors import SimulationError
+from twin.errors import SimulationError, known_list
 from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES, World
 from twin.sim.effects import Effects
@@ -276,8 +276,7 @@ def check_action(world: World, state: TwinState, kind: str, args: dict[str, Any]
         else:
             known = entity_names(world, state, ekind)
             if value not in known:
-                shown = ", ".join(map(str, known[:15])) + (f", ... ({len(known)} in all)" if len(known) > 15 else "")
-                raise SimulationError(f"{kind}: unknown {ekind} {value!r} (known: {shown or 'none'})")
+                raise SimulationError(f"{kind}: unknown {ekind} {value!r} (known: {known_list(known, 15) or 'none'})")
         clean[name] = value
     return clean
 

@@ -52,7 +52,7 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
     if state.site_capacity:
         for site, left in state.site_capacity.items():
             for plane in topo.planes:
-                router = topo.node_index.get(f"{plane}-{site}")
+                router = topo.find_router(plane, site)
                 if router is not None:
                     cap = cap.copy() if cap is topo.capacity_gbps else cap
                     attached = (topo.link_a == router) | (topo.link_b == router)
@@ -85,10 +85,7 @@ def _penalised_tunnels(topo, g: nx.Graph, s: int, d: int, k: int, first: list[in
 
 def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> dict[int, list[list[int]]]:
     topo = world.topology
-    g = nx.Graph()
-    for i, p in enumerate(topo.link_plane):
-        if p == plane and usable[i]:
-            g.add_edge(int(topo.link_a[i]), int(topo.link_b[i]), weight=float(topo.metric[i]))
+    g = topo.plane_graph(plane, usable)
     via = state.attraction.get(plane)
     if via is not None and (state.node_drained[via] or state.node_down[via] or via not in g):
         via = None

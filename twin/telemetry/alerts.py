@@ -19,11 +19,6 @@ class AlertRule:
     for_s: float = 30.0
     severity: str = "warning"
 
-    def condition(self, values: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            hit = values > self.threshold if self.above else values < self.threshold
-        return hit & ~np.isnan(values)
-
 
 @dataclass(frozen=True)
 class Alert:

@@ -51,11 +51,8 @@ def _paths(twin: Twin, src: str, dst: str, cls: str) -> list[tuple[float, list[i
 
     plane = routing.class_plane[cls]
     usable = usable_links(w, twin.state)
-    g = nx.Graph()
-    for i, p in enumerate(topo.link_plane):
-        if p == plane and usable[i]:
-            g.add_edge(int(topo.link_a[i]), int(topo.link_b[i]), weight=float(topo.metric[i]))
-    s, d = topo.node_index.get(f"{plane}-{src}"), topo.node_index.get(f"{plane}-{dst}")
+    g = topo.plane_graph(plane, usable)
+    s, d = topo.find_router(plane, src), topo.find_router(plane, dst)
     if s not in g or d not in g or not nx.has_path(g, s, d):
         return []
     path = nx.dijkstra_path(g, s, d, weight="weight")

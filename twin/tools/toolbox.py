@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from twin.errors import known_list
 from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry
 
@@ -143,7 +144,7 @@ class Toolbox:
                 continue
             known = self.entities(kind)
             if value not in known:
-                shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all)" if len(known) > 12 else "")
+                shown = known_list(known)
                 return f"unknown {kind} {value!r} for {name}.{key} (known: {shown or 'none'})", known
         return None
 

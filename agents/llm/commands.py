@@ -1,4 +1,10 @@
-"""``twin assist`` (the OCE in the loop, in a terminal) and ``twin demo`` (the flagship replay)."""
+"""``twin assist`` (the OCE in the loop, in a terminal), ``twin demo`` (the flagship replay) and
+``twin setup-llm`` (rebuild the local model back-end).
+
+These are the LLM helper's commands: ``pyproject.toml`` declares them under the
+``twin.commands`` entry point group, and :mod:`twin.cli` adds them to ``twin``. llama.cpp and
+the model load only when a command runs, so ``twin --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from twin.cli import app
 from twin.errors import TwinError
 from twin.units import format_duration, parse_duration
+
+__all__ = ["assist_cmd", "demo_cmd", "setup_llm_cmd"]
 
 console = Console()
 
@@ -44,7 +51,6 @@ def _first_alert(twin, at: float | None) -> None:
         twin.run(until=min(end, twin.now + twin.scenario.tick))
 
 
-@app.command("assist")
 def assist_cmd(
     scenario: str = typer.Argument(..., help="scenario name or YAML path"),
     model: Path = typer.Option(None, "--model", help="GGUF chat model (default: $TWIN_LLM_MODEL or the embedded SmolLM2)"),
@@ -79,29 +85,6 @@ def assist_cmd(
                   f"{(agent.root_cause or {}).get('statement', 'not found')}; trace: {agent.trace.path}")
 
 
-def _plot(twin, marks: list[tuple[float, str]], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    kpi = twin.telemetry.kpis()
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.plot(kpi.index / 60, kpi["impact"], label="impact")
-    for t, label in marks:
-        ax.axvline(t / 60, ls="--", color="grey")
-        ax.text(t / 60, ax.get_ylim()[1] * 0.9, label, rotation=90, fontsize=7, va="top")
-    ax.set_xlabel("simulated minutes")
-    ax.set_ylabel("impact")
-    ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-@app.command("demo")
 def demo_cmd(
     scenario: str = typer.Argument("b2b4-casc1", help="scenario (default: the B2/B4 cascade)"),
     model: Path = typer.Option(None, "--model", help="GGUF chat model"),
@@ -111,6 +94,7 @@ def demo_cmd(
     """Replay an incident with the LLM helper under the auto policy and tell the story."""
     from agents.llm import AutoPolicy, LLMAgent
     from twin import Twin, load_scenario
+    from twin.plots import plot_impact
     from twin.tools import Toolbox
 
     wall0 = time.perf_counter()
@@ -143,11 +127,10 @@ def demo_cmd(
                   f"{len(agent.trace.of_kind('llm_call'))} calls; {len(agent.trace.of_kind('rejection'))} outputs rejected.")
     twin.run(until=min(sc.duration, max(twin.now, detected + 1800)))
     marks = [(detected, "detected")] + [(a["lands"], a["kind"]) for a in mitigated]
-    plot = _plot(twin, marks, out / f"{sc.name}-timeline.png")
+    plot = plot_impact(twin, marks, out / f"{sc.name}-timeline.png")
     console.print(f"Timeline plot: {plot}; transcript: {agent.trace.path}; wall time {time.perf_counter() - wall0:.0f} s")
 
 
-@app.command("setup-llm")
 def setup_llm_cmd() -> None:
     """Rebuild llama-cpp-python for this machine, portably (or with $TWIN_LLAMA_CMAKE_ARGS), then self-check."""
     from agents.llm.backends import default_model_path

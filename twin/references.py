@@ -1,0 +1,45 @@
+"""Referential checks of a scenario: every fault, change and ground-truth entry names something real.
+
+Run after the schema has passed, on the world the scenario builds; each fault kind checks its own
+parameters against that world (``FaultKind.check``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twin.errors import ScenarioError, known_list
+from twin.faults.registry import fault_kind
+from twin.model.world import build_world
+
+__all__ = ["check_references"]
+
+
+def _fail(scenario: Any, field_path: str, message: str) -> None:
+    raise ScenarioError(scenario.path or scenario.name, field_path, message)
+
+
+def check_references(sc: Any) -> None:
+    """Build the world and check that faults, changes and ground truth name real things.
+
+    ``sc`` is a :class:`twin.scenario.Scenario` (not imported: scenario imports this module).
+    """
+    world = build_world(sc)
+
+    ids: set[str] = set()
+    for i, fault in enumerate(sc.faults):
+        if fault.id in ids:
+            _fail(sc, f"faults[{i}].id", f"duplicate fault id {fault.id!r}")
+        ids.add(fault.id)
+        for param, message in fault_kind(fault.kind).check(world, fault.params)[:1]:
+            _fail(sc, f"faults[{i}].params.{param}", message)
+    fault_ids = [f.id for f in sc.faults]
+    for i, fault in enumerate(sc.faults):
+        if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
+            _fail(sc, f"faults[{i}].when.fault_active", f"unknown fault {fault.when.fault_active!r} (known: {known_list(fault_ids)})")
+    change_ids = [c.id for c in sc.changes]
+    if len(set(change_ids)) != len(change_ids):
+        _fail(sc, "changes", "change ids must be unique")
+    if sc.ground_truth and sc.ground_truth.root_cause.fault not in fault_ids:
+        _fail(sc, "ground_truth.root_cause.fault",
+              f"unknown fault {sc.ground_truth.root_cause.fault!r} (known: {known_list(fault_ids)})")
