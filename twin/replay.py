@@ -220,7 +220,7 @@ class RunResult:
 def measure(twin: Any, who: str) -> RunResult:
     """Detection, impact and TTM from a finished twin's telemetry (scoring code: reads fault state)."""
     st = twin.state
-    onset = min(st.fault_started.values()) if st.fault_started else None
+    onset = min(st.faults.started.values()) if st.faults.started else None
     kpi = twin.telemetry.kpis()
     tick = twin.scenario.tick
     times = kpi.index.to_numpy(dtype=float)

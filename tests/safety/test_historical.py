@@ -22,7 +22,7 @@ def _historical():
 
 def _at_incident(sc):
     t = Twin(sc)
-    while not any(p == "active" for p in t.state.fault_phase.values()):
+    while not any(p == "active" for p in t.state.faults.phase.values()):
         if t.now >= sc.duration:
             pytest.fail(f"{sc.name}: no fault became active within the scenario's duration")
         t.run(until=t.now + sc.tick)

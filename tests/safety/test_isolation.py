@@ -48,4 +48,4 @@ def test_precheck_never_mutates_the_twin(m):
     assert report.verdict in ("safe", "risky", "harmful")
     after = _snapshot(_TWIN)
     assert before == after
-    assert np.array_equal(_TWIN.state.link_down, pickle.loads(before[0]).link_down)
+    assert np.array_equal(_TWIN.state.network.link_down, pickle.loads(before[0]).network.link_down)

@@ -72,22 +72,22 @@ def test_plugin_kind_runs_and_reverts(example_fault):
     t = Twin(sc, seed=0)
     link = t.world.topology.link_index["b4:dc1-dc2"]
     t.run(until="4m")
-    assert t.state.fault_phase["optic"] == "pending" and t.state.link_loss[link] == 0.0
+    assert t.state.faults.phase["optic"] == "pending" and t.state.network.link_loss[link] == 0.0
     t.run(until="6m")
-    assert t.state.fault_phase["optic"] == "active"
-    assert t.state.link_loss[link] == pytest.approx(0.05)
-    undo = t.state.fault_data["optic"].undo
+    assert t.state.faults.phase["optic"] == "active"
+    assert t.state.network.link_loss[link] == pytest.approx(0.05)
+    undo = t.state.faults.records["optic"].undo
     assert type(undo).__module__ == "twin_example_fault" and undo.before == 0.0
     fork = t.fork()  # the fork's undo data is its own
-    fork.state.fault_data["optic"].undo.before = 0.5
-    assert t.state.fault_data["optic"].undo.before == 0.0
+    fork.state.faults.records["optic"].undo.before = 0.5
+    assert t.state.faults.records["optic"].undo.before == 0.0
     t.run(until="11m")
-    assert t.state.fault_phase["optic"] == "ended" and t.state.link_loss[link] == 0.0
+    assert t.state.faults.phase["optic"] == "ended" and t.state.network.link_loss[link] == 0.0
     messages = list(t.events()["message"])
     assert any("CRC errors" in m for m in messages) and any(
         "no more CRC errors" in m for m in messages
     )
-    assert np.all(t.state.link_down == 0)
+    assert np.all(t.state.network.link_down == 0)
 
 
 @pytest.mark.parametrize(

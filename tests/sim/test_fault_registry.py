@@ -138,12 +138,12 @@ def test_change_ids_known_before_the_run():
 def test_fault_records_are_typed_and_forks_copy_them():
     t = Twin("b2b4-casc1", seed=0)
     t.run(until="12m")
-    active = [fid for fid, phase in t.state.fault_phase.items() if phase == "active"]
+    active = [fid for fid, phase in t.state.faults.phase.items() if phase == "active"]
     assert active
     for fid in active:
-        assert isinstance(t.state.fault_data[fid], FaultRecord)
+        assert isinstance(t.state.faults.records[fid], FaultRecord)
     push = next(f.id for f in t.scenario.faults if f.kind == "config_push")
-    assert t.state.fault_data[push].change == "chg-4421"
+    assert t.state.faults.records[push].change == "chg-4421"
     fork = t.fork()
-    fork.state.fault_data[push].change = "other"
-    assert t.state.fault_data[push].change == "chg-4421"
+    fork.state.faults.records[push].change = "other"
+    assert t.state.faults.records[push].change == "chg-4421"

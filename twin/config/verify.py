@@ -122,7 +122,7 @@ def embedded_check(twin: Twin, change: ConfigChange) -> dict[str, Any]:
         base_gbps = float(w.demand_gbps[w.demand_class == c].sum())
         seen = latest.kpi.get(f"{cls}_gbps") if latest is not None else None
         scale[cls] = (seen / base_gbps) if seen is not None and base_gbps > 0 else 1.0
-    placement = twin.state.te_class_plane
+    placement = twin.state.control.te_class_plane
     blocked, moved, lost = 0.0, 0.0, []
     for key in before:
         plane, k = key

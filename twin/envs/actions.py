@@ -56,7 +56,7 @@ class ActionTable:
         twin = toolbox.twin
         if self._cache_twin is not twin:
             self._cache_twin, self._cache = twin, {}
-        n_changes = len(twin.state.changes)
+        n_changes = len(twin.state.control.changes)
         out: list[list[str]] = []
         for t in self.tools:
             if t.target is None:

@@ -174,7 +174,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         twin, tick = self.twin, self.scenario.tick
         while twin.now < self.time_limit:
             twin.run(until=min(twin.now + tick, self.time_limit))
-            if any(a["severity"] == "critical" for a in twin.state.alerts_open.values()):
+            if any(a["severity"] == "critical" for a in twin.state.alerts.open.values()):
                 return
 
     def _impact(self) -> float:

@@ -77,7 +77,7 @@ class ObservationEncoder:
         alerting = {k: np.zeros(len(self.rows[k]), dtype=np.float32) for k in ENTITY_KINDS}
         alert_vec = np.zeros((len(ALERT_NAMES), len(ENTITY_KINDS)), dtype=np.float32)
         row_of = self.row_of
-        for (name, entity), alert in twin.state.alerts_open.items():
+        for (name, entity), alert in twin.state.alerts.open.items():
             kind = alert["entity_kind"]
             if kind not in ENTITY_KINDS:
                 continue

@@ -146,7 +146,7 @@ class FaultKind(ABC):
     Subclasses set the class attributes and implement :meth:`apply` and :meth:`revert`;
     register them with :func:`twin.faults.register_fault` (built-in) or a ``twin.faults``
     entry point (third party). Kinds are stateless: everything a running fault needs lives in
-    the state (its ``Undo`` instance in ``state.fault_data[fault_id].undo``), so forks work.
+    the state (its ``Undo`` instance in ``state.faults.records[fault_id].undo``), so forks work.
     """
 
     #: The ``kind:`` a scenario writes.

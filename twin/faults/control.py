@@ -66,16 +66,16 @@ class ConfigPush(FaultKind):
             fault_id=fault_id,
         )
         if params.inconsistency and params.plane:
-            state.prefix_views[params.plane] = (
-                state.prefix_views.get(params.plane, 0) + params.clusters
+            state.control.prefix_views[params.plane] = (
+                state.control.prefix_views.get(params.plane, 0) + params.clusters
             )
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.inconsistency and params.plane:
-            state.prefix_views[params.plane] = max(
-                0, state.prefix_views.get(params.plane, 0) - params.clusters
+            state.control.prefix_views[params.plane] = max(
+                0, state.control.prefix_views.get(params.plane, 0) - params.clusters
             )
             fx.kick_te()
         return fx
@@ -108,10 +108,10 @@ class ControlPlaneBug(FaultKind):
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.bug == "multi_prefix_as_failure":
-            state.te_bug[params.plane] = params.threshold
+            state.control.te_bug[params.plane] = params.threshold
             fx.kick_te()
         elif params.bug == "dns_withdraw":
-            state.class_limit[CLASSES.index("user")] = 0.0
+            state.network.class_limit[CLASSES.index("user")] = 0.0
             fx.log(
                 "health",
                 "dns",
@@ -122,10 +122,10 @@ class ControlPlaneBug(FaultKind):
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if params.bug == "multi_prefix_as_failure":
-            state.te_bug.pop(params.plane, None)
+            state.control.te_bug.pop(params.plane, None)
             fx.kick_te()
         elif params.bug == "dns_withdraw":
-            state.class_limit[CLASSES.index("user")] = 1.0
+            state.network.class_limit[CLASSES.index("user")] = 1.0
             fx.log(
                 "health",
                 "dns",
@@ -152,13 +152,13 @@ class LatentProtocolDefect(FaultKind):
         threshold_gbps: float = Field(gt=0)
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.defects[params.feature] = (params.pattern, float(params.threshold_gbps))
+        state.control.defects[params.feature] = (params.pattern, float(params.threshold_gbps))
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.defects.pop(params.feature, None)
+        state.control.defects.pop(params.feature, None)
         for node in world.features.get(params.feature, []):
-            state.node_blackhole[node] = False
+            state.network.node_blackhole[node] = False
         return Effects()
 
 
@@ -189,12 +189,12 @@ class ControlPlaneJobsDown(FaultKind):
                 fault_id=fault_id,
             )
         for site in params.sites:
-            state.site_capacity[site] = float(params.capacity_left)
+            state.network.site_capacity[site] = float(params.capacity_left)
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         for site in params.sites:
-            state.site_capacity.pop(site, None)
+            state.network.site_capacity.pop(site, None)
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:
@@ -226,16 +226,16 @@ class RouteAttraction(FaultKind):
                 ChangeRecord(params.change, now, "config_push", params.device, params.description),
                 fault_id=fault_id,
             )
-        state.attraction[world.topology.node_plane[node]] = node
-        state.node_cpu[node] += ATTRACTION_CPU
+        state.control.attraction[world.topology.node_plane[node]] = node
+        state.network.node_cpu[node] += ATTRACTION_CPU
         fx.kick_te(now=True)
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         node = world.topology.node_index[params.device]
-        state.attraction.pop(world.topology.node_plane[node], None)
-        state.node_cpu[node] -= ATTRACTION_CPU
+        state.control.attraction.pop(world.topology.node_plane[node], None)
+        state.network.node_cpu[node] -= ATTRACTION_CPU
         fx.kick_te(now=True)
         return fx
 

@@ -28,9 +28,9 @@ class MonitoringOutage(FaultKind):
         scope: str
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.monitoring_down.add(params.scope)
+        state.alerts.monitoring_down.add(params.scope)
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.monitoring_down.discard(params.scope)
+        state.alerts.monitoring_down.discard(params.scope)
         return Effects()

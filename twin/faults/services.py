@@ -56,12 +56,12 @@ class ReplicaCrash(FaultKind):
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
-        count = min(float(params.count), float(state.replicas_up[svc]))
+        count = min(float(params.count), float(state.services.replicas_up[svc]))
         if params.crashloop:
-            state.crashloop[svc] += count
+            state.services.crashloop[svc] += count
         else:
-            state.replicas_up[svc] -= count
-            state.replicas_ready_at.append((now + RESTART_S, svc, count, False))
+            state.services.replicas_up[svc] -= count
+            state.services.replicas_ready_at.append((now + RESTART_S, svc, count, False))
         fx.log(
             "health",
             params.service,
@@ -72,7 +72,7 @@ class ReplicaCrash(FaultKind):
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         if params.crashloop:
             svc = service_index(world, params.service)
-            state.crashloop[svc] = max(0.0, state.crashloop[svc] - float(params.count))
+            state.services.crashloop[svc] = max(0.0, state.services.crashloop[svc] - float(params.count))
         return Effects()
 
 
@@ -92,12 +92,12 @@ class CpuHog(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
-        state.cpu_hog[svc] = min(MAX_HOG, state.cpu_hog[svc] + params.share)
+        state.services.cpu_hog[svc] = min(MAX_HOG, state.services.cpu_hog[svc] + params.share)
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
-        state.cpu_hog[svc] = max(0.0, state.cpu_hog[svc] - params.share)
+        state.services.cpu_hog[svc] = max(0.0, state.services.cpu_hog[svc] - params.share)
         return Effects()
 
 
@@ -119,14 +119,14 @@ class MemoryLeak(FaultKind):
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
-        state.leak_mb_per_s[svc] += params.mb_per_min / 60.0
+        state.services.leak_mb_per_s[svc] += params.mb_per_min / 60.0
         if params.deploy:
             fx.change(deploy_record(world.services, state, svc, now), fault_id=fault_id)
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
-        state.leak_mb_per_s[svc] = max(0.0, state.leak_mb_per_s[svc] - params.mb_per_min / 60.0)
+        state.services.leak_mb_per_s[svc] = max(0.0, state.services.leak_mb_per_s[svc] - params.mb_per_min / 60.0)
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:
@@ -157,8 +157,8 @@ class BadDeploy(FaultKind):
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
-        undo.before = float(state.injected_error[svc])
-        state.injected_error[svc] = 1 - (1 - state.injected_error[svc]) * (1 - params.error_rate)
+        undo.before = float(state.services.injected_error[svc])
+        state.services.injected_error[svc] = 1 - (1 - state.services.injected_error[svc]) * (1 - params.error_rate)
         fx.change(
             deploy_record(world.services, state, svc, now, version=params.version),
             fault_id=fault_id,
@@ -166,7 +166,7 @@ class BadDeploy(FaultKind):
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.injected_error[service_index(world, params.service)] = undo.before
+        state.services.injected_error[service_index(world, params.service)] = undo.before
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:
@@ -198,16 +198,16 @@ class RetryStorm(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         into = world.call_dst == service_index(world, params.service)
-        state.retry_factor[into] *= params.factor
-        undo.budget = state.retry_budget[into].tolist()
-        state.retry_budget[into] = np.inf
-        state.attempt_fail[into] = np.maximum(state.attempt_fail[into], params.spike)
+        state.services.retry_factor[into] *= params.factor
+        undo.budget = state.services.retry_budget[into].tolist()
+        state.services.retry_budget[into] = np.inf
+        state.services.attempt_fail[into] = np.maximum(state.services.attempt_fail[into], params.spike)
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         into = world.call_dst == service_index(world, params.service)
-        state.retry_factor[into] /= params.factor
-        state.retry_budget[into] = np.array(undo.budget)
+        state.services.retry_factor[into] /= params.factor
+        state.services.retry_budget[into] = np.array(undo.budget)
         return Effects()
 
 
@@ -226,9 +226,9 @@ class LoadSurge(FaultKind):
         factor: float = Field(gt=0)
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.entry_factor[service_index(world, params.service)] *= params.factor
+        state.services.entry_factor[service_index(world, params.service)] *= params.factor
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.entry_factor[service_index(world, params.service)] /= params.factor
+        state.services.entry_factor[service_index(world, params.service)] /= params.factor
         return Effects()

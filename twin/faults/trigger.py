@@ -1,6 +1,6 @@
 """When a scheduled fault starts, acts and ends: the fault's timer step, and its mitigation.
 
-A fault's life is a phase in ``state.fault_phase``: ``pending`` until its time comes;
+A fault's life is a phase in ``state.faults.phase``: ``pending`` until its time comes;
 ``waiting`` while its cascade condition (``when``) does not hold, checked every tick until
 ``when.within`` runs out (then ``ended`` without ever striking); ``active`` from the moment
 its kind is applied until ``duration`` is over (``ended``) or an operator action removes its
@@ -45,9 +45,9 @@ def condition_holds(
         return True
     ok = True
     if cond.fault_active is not None:
-        ok &= state.fault_phase.get(cond.fault_active) == "active"
+        ok &= state.faults.phase.get(cond.fault_active) == "active"
     if cond.prefix_views_at_least is not None:
-        ok &= state.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
+        ok &= state.control.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
     if cond.metric is not None and cond.entity is not None:
         kind = next((k for k, names in entities.items() if cond.entity in names), None)
         if latest is None or kind is None or cond.metric not in METRICS[kind]:
@@ -75,42 +75,42 @@ def fault_step(
     Returns when the timer should next wake (None: never again) and what the Twin must do.
     """
     kind = fault_kind(spec.kind)
-    phase = state.fault_phase[spec.id]
+    phase = state.faults.phase[spec.id]
     if phase in ("pending", "waiting"):
         if phase == "pending" and spec.when is not None:
-            state.fault_phase[spec.id] = "waiting"
+            state.faults.phase[spec.id] = "waiting"
             within = spec.when.within
-            state.fault_data.setdefault(spec.id, FaultRecord()).deadline = (
+            state.faults.records.setdefault(spec.id, FaultRecord()).deadline = (
                 now + within if within is not None else math.inf
             )
         if not condition_holds(state, spec, latest, entities):
-            record = state.fault_data.get(spec.id)
+            record = state.faults.records.get(spec.id)
             if now >= (record.deadline if record is not None else math.inf):
-                state.fault_phase[spec.id] = "ended"
+                state.faults.phase[spec.id] = "ended"
                 return None, Effects()
             return now + world.scenario.tick, Effects()
-        state.fault_phase[spec.id] = "active"
-        state.fault_started[spec.id] = now
-        record = state.fault_data.setdefault(spec.id, FaultRecord())
+        state.faults.phase[spec.id] = "active"
+        state.faults.started[spec.id] = now
+        record = state.faults.records.setdefault(spec.id, FaultRecord())
         record.undo = kind.Undo()
         fx = kind.apply(world, state, now, spec.id, spec.params, record.undo)
         if kind.periodic:
             return now + 0.0, fx  # its first step follows at once
         return (now + spec.duration if spec.duration is not None else None), fx
     if phase == "active" and kind.periodic:
-        ends = state.fault_started[spec.id] + (
+        ends = state.faults.started[spec.id] + (
             spec.duration if spec.duration is not None else math.inf
         )
-        undo = state.fault_data[spec.id].undo
+        undo = state.faults.records[spec.id].undo
         if now >= ends:
             fx = kind.revert(world, state, now, spec.id, spec.params, undo)
-            state.fault_phase[spec.id] = "ended"
+            state.faults.phase[spec.id] = "ended"
             return None, fx
         period, fx = kind.step(world, state, now, spec.id, spec.params, undo)
         return min(ends, now + period), fx
     if phase == "active":
-        fx = kind.revert(world, state, now, spec.id, spec.params, state.fault_data[spec.id].undo)
-        state.fault_phase[spec.id] = "ended"
+        fx = kind.revert(world, state, now, spec.id, spec.params, state.faults.records[spec.id].undo)
+        state.faults.phase[spec.id] = "ended"
         return None, fx
     return None, Effects()
 
@@ -137,16 +137,16 @@ def _mitigate(
     stopped: list[str],
     fx: Effects,
 ) -> None:
-    phase = state.fault_phase.get(fault_id)
+    phase = state.faults.phase.get(fault_id)
     if phase == "active":
         spec = faults[fault_id]
         fx.extend(
             fault_kind(spec.kind).revert(
-                world, state, now, fault_id, spec.params, state.fault_data[fault_id].undo
+                world, state, now, fault_id, spec.params, state.faults.records[fault_id].undo
             )
         )
     if phase in LIVE:
-        state.fault_phase[fault_id] = "mitigated"
+        state.faults.phase[fault_id] = "mitigated"
         stopped.append(fault_id)
     # faults cascading from this one (``when.fault_active``) lose their cause with it
     for other in faults.values():
@@ -160,10 +160,10 @@ def active_faults(
     pred: Callable[[FaultSpec], bool] = lambda spec: True,
 ) -> list[FaultSpec]:
     """Scheduled faults that are still live (active, waiting or pending) and satisfy ``pred``."""
-    return [spec for spec in specs if state.fault_phase.get(spec.id) in LIVE and pred(spec)]
+    return [spec for spec in specs if state.faults.phase.get(spec.id) in LIVE and pred(spec)]
 
 
 def fault_change(state: TwinState, fault_id: str) -> str | None:
     """The id of the change a fault rode in on (rolling it back mitigates the fault), if any."""
-    record = state.fault_data.get(fault_id)
+    record = state.faults.records.get(fault_id)
     return record.change if record is not None else None

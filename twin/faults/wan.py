@@ -1,6 +1,6 @@
 """Faults in the network itself: links and devices that fail, degrade or flap, and demand surges.
 
-Links and devices count the faults holding them down (``state.link_down`` is a count, not a
+Links and devices count the faults holding them down (``state.network.link_down`` is a count, not a
 flag), so two overlapping faults on one link each undo only their own share.
 """
 
@@ -80,14 +80,14 @@ class LinkDown(FaultKind):
                 fault_id=fault_id,
             )
         ids = self.links(world, params)
-        state.link_down[ids] += 1
+        state.network.link_down[ids] += 1
         undo.links = ids.tolist()
         fx.topology_changed()
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        state.link_down[np.array(undo.links, dtype=np.int64)] -= 1
+        state.network.link_down[np.array(undo.links, dtype=np.int64)] -= 1
         fx.topology_changed()
         return fx
 
@@ -116,12 +116,12 @@ class LinkDegraded(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         i = world.topology.link_index[params.link]
-        undo.before = float(state.link_loss[i])
-        state.link_loss[i] = 1 - (1 - state.link_loss[i]) * (1 - params.loss)
+        undo.before = float(state.network.link_loss[i])
+        state.network.link_loss[i] = 1 - (1 - state.network.link_loss[i]) * (1 - params.loss)
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.link_loss[world.topology.link_index[params.link]] = undo.before
+        state.network.link_loss[world.topology.link_index[params.link]] = undo.before
         return Effects()
 
 
@@ -148,14 +148,14 @@ class LinkFlap(FaultKind):
     def step(self, world, state, now, fault_id, params, undo) -> tuple[float, Effects]:
         fx = Effects()
         undo.down = not undo.down
-        state.link_down[world.topology.link_index[params.link]] += 1 if undo.down else -1
+        state.network.link_down[world.topology.link_index[params.link]] += 1 if undo.down else -1
         fx.topology_changed()
         return params.period, fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         if undo.down:
-            state.link_down[world.topology.link_index[params.link]] -= 1
+            state.network.link_down[world.topology.link_index[params.link]] -= 1
             undo.down = False
             fx.topology_changed()
         return fx
@@ -177,13 +177,13 @@ class DeviceFailure(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        state.node_down[world.topology.node_index[params.device]] += 1
+        state.network.node_down[world.topology.node_index[params.device]] += 1
         fx.topology_changed()
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        state.node_down[world.topology.node_index[params.device]] -= 1
+        state.network.node_down[world.topology.node_index[params.device]] -= 1
         fx.topology_changed()
         return fx
 
@@ -206,9 +206,9 @@ class TrafficSurge(FaultKind):
         automation: bool = False
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.class_factor[CLASSES.index(params.traffic_class)] *= params.factor
+        state.network.class_factor[CLASSES.index(params.traffic_class)] *= params.factor
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.class_factor[CLASSES.index(params.traffic_class)] /= params.factor
+        state.network.class_factor[CLASSES.index(params.traffic_class)] /= params.factor
         return Effects()

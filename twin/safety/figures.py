@@ -168,7 +168,7 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
             alerts[(a.name, a.entity)] = a.severity
             if a.entity_kind == "service":
                 services.add(a.entity)
-    for a in fork.state.alerts_open.values():
+    for a in fork.state.alerts.open.values():
         active[(a["name"], a["entity"])] = a["severity"]
         if a["start"] >= t0:
             alerts[(a["name"], a["entity"])] = a["severity"]

@@ -77,8 +77,8 @@ def _start(twin: Twin, draw: Draw) -> Twin:
     st = fork.state
     st.rng = np.random.default_rng(draw.seed)
     if draw.demand != 1.0:
-        st.class_factor = st.class_factor * draw.demand
-        st.entry_factor = st.entry_factor * draw.demand
+        st.network.class_factor = st.network.class_factor * draw.demand
+        st.services.entry_factor = st.services.entry_factor * draw.demand
     return fork
 
 
@@ -86,7 +86,7 @@ def _choose_failure(fork: Twin, m: Mitigation | None, draw: Draw) -> str | None:
     if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
         return f"service:{m.args['service']}"
     latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0) & ~fork.state.link_drained)
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0) & ~fork.state.network.link_drained)
     thr = np.nan_to_num(latest.link[wan, 3]) if latest is not None else np.zeros(wan.size)
     top = wan[np.argsort(-thr, kind="stable")[:3]]
     if top.size == 0:
@@ -98,25 +98,25 @@ def _apply_failure(fork: Twin, failure: str) -> None:
     kind, _, name = failure.partition(":")
     st = fork.state
     if kind == "link":
-        st.link_down[fork.world.topology.link_index[name]] += 1
+        st.network.link_down[fork.world.topology.link_index[name]] += 1
         fork.topology_changed()
     else:  # one replica crashes and restarts a minute later
         i = fork.world.callgraph.index()[name]
-        if st.replicas_up[i] >= 1:
-            st.replicas_up[i] -= 1
-            st.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
+        if st.services.replicas_up[i] >= 1:
+            st.services.replicas_up[i] -= 1
+            st.services.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
     fork.log("precheck", name, f"what-if: {name} fails")
 
 
 def _n1_ok(fork: Twin) -> bool:
     """Fail the busiest WAN link for one tick: does class loss stay under the SLO?"""
     latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.link_down == 0))
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0))
     if latest is None or wan.size == 0:
         return True
     i = int(wan[np.argmax(np.nan_to_num(latest.link[wan, 0]))])
     g = fork.fork()
-    g.state.link_down[i] += 1
+    g.state.network.link_down[i] += 1
     g.topology_changed()
     g.run(until=g.now + g.scenario.tick)
     kpi = g.telemetry.latest().kpi

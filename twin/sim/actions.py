@@ -64,32 +64,32 @@ def _faults_where(ctx: ActionContext, pred: Callable[[Any], bool]) -> list[str]:
 
 
 def _drain_link(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.link_drained[_link(ctx, a["link"])] = True
+    ctx.state.network.link_drained[_link(ctx, a["link"])] = True
     fx.topology_changed()
     return f"drained link {a['link']}"
 
 
 def _undrain_link(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.link_drained[_link(ctx, a["link"])] = False
+    ctx.state.network.link_drained[_link(ctx, a["link"])] = False
     fx.topology_changed()
     return f"undrained link {a['link']}"
 
 
 def _drain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.node_drained[_node(ctx, a["device"])] = True
+    ctx.state.network.node_drained[_node(ctx, a["device"])] = True
     fx.topology_changed()
     return f"drained device {a['device']}"
 
 
 def _undrain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.node_drained[_node(ctx, a["device"])] = False
+    ctx.state.network.node_drained[_node(ctx, a["device"])] = False
     fx.topology_changed()
     return f"undrained device {a['device']}"
 
 
 def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    for rec in st.changes:
+    for rec in st.control.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
@@ -99,9 +99,9 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 
 def _disable_feature(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    st.features_enabled[a["feature"]] = False
+    st.control.features_enabled[a["feature"]] = False
     for node in ctx.world.features.get(a["feature"], []):
-        st.node_blackhole[node] = False
+        st.network.node_blackhole[node] = False
     for fid in _faults_where(ctx, lambda f: f.kind == "latent_protocol_defect" and f.params.get("feature") == a["feature"]):
         fx.mitigate(fid, f"feature {a['feature']} disabled")
     fx.topology_changed()
@@ -110,50 +110,50 @@ def _disable_feature(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 
 def _freeze_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    st.te_mode = "frozen"
-    good = st.known_good or dict(ctx.world.class_plane)
-    moved = {c: p for c, p in good.items() if st.te_class_plane.get(c) != p}
-    st.te_class_plane = dict(good)
-    st.te_plane_up = {p: True for p in ctx.world.topology.planes}
-    st.routing = None
+    st.control.te_mode = "frozen"
+    good = st.control.known_good or dict(ctx.world.class_plane)
+    moved = {c: p for c, p in good.items() if st.control.te_class_plane.get(c) != p}
+    st.control.te_class_plane = dict(good)
+    st.control.te_plane_up = {p: True for p in ctx.world.topology.planes}
+    st.network.routing = None
     return "froze the TE controller and restored its last known-good placement" + (
         f" ({', '.join(f'{c} -> {p}' for c, p in moved.items())})" if moved else "")
 
 
 def _unfreeze_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.te_mode = "normal"
+    ctx.state.control.te_mode = "normal"
     fx.kick_te(now=True)
     return "unfroze the TE controller"
 
 
 def _override_te(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.te_override[a["plane"]] = True
+    ctx.state.control.te_override[a["plane"]] = True
     fx.kick_te(now=True)
     return f"TE controller told to treat {a['plane']} as up"
 
 
 def _shift_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    st.te_shift[a["traffic_class"]] = a["plane"]
-    if st.te_mode == "frozen":
-        st.te_class_plane[a["traffic_class"]] = a["plane"]
-        st.routing = None
+    st.control.te_shift[a["traffic_class"]] = a["plane"]
+    if st.control.te_mode == "frozen":
+        st.control.te_class_plane[a["traffic_class"]] = a["plane"]
+        st.network.routing = None
     fx.kick_te(now=True)
     return f"shifted {a['traffic_class']} traffic to {a['plane']}"
 
 
 def _restart_control_jobs(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    st.site_capacity.pop(a["site"], None)
+    st.network.site_capacity.pop(a["site"], None)
     for fid in _faults_where(ctx, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
         spec = ctx.faults[fid]
-        if all(s not in st.site_capacity for s in spec.params["sites"]):
+        if all(s not in st.network.site_capacity for s in spec.params["sites"]):
             fx.mitigate(fid, "control jobs restarted")
     return f"restarted network control-plane jobs at {a['site']}"
 
 
 def _halt_automation(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    ctx.state.automation_halted = True
+    ctx.state.control.automation_halted = True
     # load that automation itself drives (a scaling activity's connection surge) stops with it
     for fid in _faults_where(ctx, lambda f: f.kind == "traffic_surge" and f.params.get("automation")):
         fx.mitigate(fid, "automation halted")
@@ -163,20 +163,20 @@ def _halt_automation(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 def _scale_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
     target = float(a["replicas"])
-    if target > st.replicas[i]:
-        st.replicas_up[i] = min(st.replicas_up[i], st.replicas[i]) + (target - st.replicas[i])
+    if target > st.services.replicas[i]:
+        st.services.replicas_up[i] = min(st.services.replicas_up[i], st.services.replicas[i]) + (target - st.services.replicas[i])
     else:
-        st.replicas_up[i] = min(st.replicas_up[i], target)
-    st.replicas[i] = target
+        st.services.replicas_up[i] = min(st.services.replicas_up[i], target)
+    st.services.replicas[i] = target
     return f"scaled {a['service']} to {int(target)} replicas"
 
 
 def _restart_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
-    st.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
+    st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
     for fid in _faults_where(ctx, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
         fx.mitigate(fid, "replicas restarted")
-    st.attempt_fail[ctx.world.call_dst == i] = 0.0
+    st.services.attempt_fail[ctx.world.call_dst == i] = 0.0
     return f"restarted the replicas of {a['service']}"
 
 
@@ -188,22 +188,22 @@ def _rollback_deploy(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     for fid in _faults_where(ctx, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
                              and f.params.get("service") == a["service"]):
         fx.mitigate(fid, "deploy rolled back")
-    st.version[i] = max(1, st.version[i] - 1)
-    st.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
+    st.services.version[i] = max(1, st.services.version[i] - 1)
+    st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
     return f"rolled back the last deploy of {a['service']}"
 
 
 def _rate_limit(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
-    st.entry_limit[i] = float(a["rps"])
+    st.services.entry_limit[i] = float(a["rps"])
     for j in np.flatnonzero(ctx.world.call_dst == i):
-        st.attempt_fail[j] = min(st.attempt_fail[j], 0.1)
+        st.services.attempt_fail[j] = min(st.services.attempt_fail[j], 0.1)
     return f"rate-limited {a['service']} to {a['rps']:.0f} requests/s"
 
 
 def _shed_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
-    st.class_limit[CLASSES.index(a["traffic_class"])] = 1.0 - float(a["fraction"])
+    st.network.class_limit[CLASSES.index(a["traffic_class"])] = 1.0 - float(a["fraction"])
     if float(a["fraction"]) == 0:
         return f"stopped shedding {a['traffic_class']} traffic"
     return f"shedding {float(a['fraction']):.0%} of {a['traffic_class']} traffic"
@@ -246,7 +246,7 @@ def entity_names(world: World, state: TwinState, kind: str) -> list[str]:
     return {
         "link": lambda: list(topo.links),
         "device": lambda: list(w.device_names),
-        "change": lambda: [c.id for c in state.changes],
+        "change": lambda: [c.id for c in state.control.changes],
         "feature": lambda: list(w.features),
         "plane": lambda: list(topo.planes),
         "class": lambda: list(CLASSES),

@@ -29,23 +29,23 @@ __all__ = [
 
 def te_believes_up(state: TwinState, plane: str) -> bool:
     """The TE controller's view of a plane: up unless its inputs say otherwise."""
-    if state.te_override.get(plane):
+    if state.control.te_override.get(plane):
         return True
-    threshold = state.te_bug.get(plane)
-    return not (threshold is not None and state.prefix_views.get(plane, 0) >= threshold)
+    threshold = state.control.te_bug.get(plane)
+    return not (threshold is not None and state.control.prefix_views.get(plane, 0) >= threshold)
 
 
 def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[float | None, Effects]:
     """One run of the TE controller: refresh its view of the planes, place each class on a plane."""
     st, w, fx = state, world, Effects()
-    pending, st.te_pending = st.te_pending, False
-    if st.te_mode == "frozen":
+    pending, st.control.te_pending = st.control.te_pending, False
+    if st.control.te_mode == "frozen":
         return now + te.period, fx
     view = {p: te_believes_up(st, p) for p in w.topology.planes}
     for plane in w.topology.planes:
-        if view[plane] != st.te_plane_up.get(plane, True):
+        if view[plane] != st.control.te_plane_up.get(plane, True):
             reason = (
-                f"{st.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
+                f"{st.control.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
                 if not view[plane]
                 else "plane healthy again"
             )
@@ -56,43 +56,43 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
                 plane=plane,
                 up=view[plane],
             )
-    st.te_plane_up = view
+    st.control.te_plane_up = view
     placement = {}
     for cls, plane in w.class_plane.items():
-        target = st.te_shift.get(cls, plane)
+        target = st.control.te_shift.get(cls, plane)
         if not view.get(target, True):
             alternatives = [p for p in w.topology.planes if view[p] and p != target]
             target = alternatives[0] if alternatives else target
         placement[cls] = target
-    if placement != st.te_class_plane:
+    if placement != st.control.te_class_plane:
         for cls in CLASSES:
-            if cls in placement and placement[cls] != st.te_class_plane.get(cls):
+            if cls in placement and placement[cls] != st.control.te_class_plane.get(cls):
                 fx.log(
                     "te",
                     placement[cls],
-                    f"TE controller moves {cls} traffic from {st.te_class_plane.get(cls)} to {placement[cls]}",
+                    f"TE controller moves {cls} traffic from {st.control.te_class_plane.get(cls)} to {placement[cls]}",
                     traffic_class=cls,
                     to=placement[cls],
                 )
-        st.te_class_plane = placement
-        st.routing = None
+        st.control.te_class_plane = placement
+        st.network.routing = None
     if all(view.values()):
-        st.known_good = dict(placement)
-    if pending and st.routing is not None:
-        st.routing = None
+        st.control.known_good = dict(placement)
+    if pending and st.network.routing is not None:
+        st.network.routing = None
     return now + te.period, fx
 
 
 def health_step(world: World, state: TwinState, now: float, health: HealthSpec) -> tuple[float | None, Effects]:
     """Health checks of every device: an alarm after ``health.failures`` failed checks in a row."""
     st, w, fx = state, world, Effects()
-    down = st.node_down[w.devices] > 0
-    st.health_fail = np.where(down, st.health_fail + 1, 0)
-    alarm = st.health_fail >= health.failures
-    for i in np.flatnonzero(alarm != st.health_alarm):
+    down = st.network.node_down[w.devices] > 0
+    st.control.health_fail = np.where(down, st.control.health_fail + 1, 0)
+    alarm = st.control.health_fail >= health.failures
+    for i in np.flatnonzero(alarm != st.control.health_alarm):
         name = w.device_names[i]
         fx.log("health", name, f"health check {'FAILED' if alarm[i] else 'recovered'}: {name}")
-    st.health_alarm = alarm
+    st.control.health_alarm = alarm
     return now + health.period, fx
 
 
@@ -100,34 +100,34 @@ def autoscaler_step(world: World, state: TwinState, now: float, spec: Autoscaler
     """Scale services out on CPU above target (replicas ready after provisioning), in when idle."""
     st, w, fx = state, world, Effects()
     cpu = st.last.get("svc_cpu")
-    if cpu is not None and not st.automation_halted:
+    if cpu is not None and not st.control.automation_halted:
         for i, svc in enumerate(w.callgraph.services):
             if not svc.autoscale:
                 continue
-            if cpu[i] > spec.target_cpu and st.replicas[i] < svc.max_replicas:
-                if any(r[1] == i and r[3] for r in st.replicas_ready_at):
+            if cpu[i] > spec.target_cpu and st.services.replicas[i] < svc.max_replicas:
+                if any(r[1] == i and r[3] for r in st.services.replicas_ready_at):
                     continue  # a scale-out is already provisioning
                 add = min(
-                    svc.max_replicas - st.replicas[i],
-                    max(1.0, math.ceil(st.replicas[i] * (cpu[i] / spec.target_cpu - 1))),
+                    svc.max_replicas - st.services.replicas[i],
+                    max(1.0, math.ceil(st.services.replicas[i] * (cpu[i] / spec.target_cpu - 1))),
                 )
-                st.replicas_ready_at.append((now + spec.provision, i, add, True))
+                st.services.replicas_ready_at.append((now + spec.provision, i, add, True))
                 fx.log(
                     "autoscaler",
                     svc.name,
-                    f"autoscaler scales {svc.name} to {int(st.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})",
+                    f"autoscaler scales {svc.name} to {int(st.services.replicas[i] + add)} replicas (cpu {cpu[i]:.0%})",
                 )
             elif (
                 cpu[i] < spec.target_cpu / 3
-                and st.replicas[i] > svc.min_replicas
-                and st.replicas_up[i] >= st.replicas[i]
+                and st.services.replicas[i] > svc.min_replicas
+                and st.services.replicas_up[i] >= st.services.replicas[i]
             ):
-                st.replicas[i] -= 1
-                st.replicas_up[i] -= 1
+                st.services.replicas[i] -= 1
+                st.services.replicas_up[i] -= 1
                 fx.log(
                     "autoscaler",
                     svc.name,
-                    f"autoscaler scales {svc.name} in to {int(st.replicas[i])} replicas",
+                    f"autoscaler scales {svc.name} in to {int(st.services.replicas[i])} replicas",
                 )
     return now + spec.period, fx
 

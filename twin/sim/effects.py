@@ -63,7 +63,7 @@ class Effects:
 def deploy_record(services: tuple[str, ...], state: TwinState, svc: int, now: float,
                   version: str | None = None) -> ChangeRecord:
     """Bump a service's version in ``state`` and return the change record of that deploy."""
-    state.version[svc] += 1
+    state.services.version[svc] += 1
     name = services[svc]
-    label = version or f"v{state.version[svc]}"
+    label = version or f"v{state.services.version[svc]}"
     return ChangeRecord(f"deploy-{name}-{label}", now, "deploy", name, f"deploy {name} {label}")

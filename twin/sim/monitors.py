@@ -88,19 +88,19 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
     link[:, 4] = (
-        (st.link_down == 0) & (st.node_down[topo.link_a] == 0) & (st.node_down[topo.link_b] == 0)
+        (st.network.link_down == 0) & (st.network.node_down[topo.link_a] == 0) & (st.network.node_down[topo.link_b] == 0)
     )
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
-    device[:, 0] = ~st.health_alarm
+    device[:, 0] = ~st.control.health_alarm
     attached_cap = w.attached_capacity
     through = net.node_gbps[devs]
     # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
     # plus route processing load a fault or churn puts on it
     cpu_dev = np.minimum(
-        0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.node_cpu[devs], 1.0
+        0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.network.node_cpu[devs], 1.0
     )
-    device[:, 1] = np.where(st.node_down[devs] > 0, 0.0, cpu_dev)
+    device[:, 1] = np.where(st.network.node_down[devs] > 0, 0.0, cpu_dev)
     device[:, 2] = through
     n_s = len(w.services)
     service = np.zeros((n_s, 8), dtype=np.float32)
@@ -131,7 +131,7 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
         service[:, 4] = up
         service[:, 5] = cpu
         service[:, 6] = mem_frac
-        service[:, 7] = np.maximum(st.replicas - up, 0.0)
+        service[:, 7] = np.maximum(st.services.replicas - up, 0.0)
         bad = (res.p99_ms > mon.slo_p99) | (customer_err > mon.slo_err)
         violations += int(bad.sum())
         slow = np.where(res.p99_ms > mon.slo_p99, 0.5, 0.0)
@@ -142,13 +142,13 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
     kpi["net_bad"] = net_bad
     kpi["impact"] = impact
     kpi["slo_violations"] = float(violations)
-    if "links" in st.monitoring_down:
+    if "links" in st.alerts.monitoring_down:
         link[:] = np.nan
-    if "services" in st.monitoring_down:
+    if "services" in st.alerts.monitoring_down:
         service[:] = np.nan
-    if "devices" in st.monitoring_down:
+    if "devices" in st.alerts.monitoring_down:
         device[:] = np.nan
-    for site in sorted(st.monitoring_down & set(topo.sites)):
+    for site in sorted(st.alerts.monitoring_down & set(topo.sites)):
         link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
         service[w.service_site == w.site_index[site]] = np.nan
     return Sample(now, link, service, device, kpi)
@@ -163,13 +163,13 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         valid = ~np.isnan(values)
         with np.errstate(invalid="ignore"):
             hit = np.where(above, values > thr, values < thr) & valid
-        pending = st.alert_pending.get(kind)
+        pending = st.alerts.pending.get(kind)
         if pending is None:
             pending = np.zeros(values.shape)
-            st.alert_pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
-        is_open = st.alert_pending[kind + "/open"]
+            st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
+        is_open = st.alerts.pending[kind + "/open"]
         pending = np.where(hit, pending + dt, 0.0)
-        st.alert_pending[kind] = pending
+        st.alerts.pending[kind] = pending
         firing = hit & (pending >= for_s)
         opened = firing & ~is_open
         # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
@@ -178,7 +178,7 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
             continue
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
-            st.alerts_open[(rule.name, entity)] = dict(
+            st.alerts.open[(rule.name, entity)] = dict(
                 name=rule.name,
                 entity=entity,
                 entity_kind=kind,
@@ -190,8 +190,8 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
             )
         for i, r in zip(*np.nonzero(cleared)):
-            alert = st.alerts_open.pop((rules[r].name, names[kind][i]))
+            alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
             alert["end"] = now
             closed.append(Alert(**alert))
-        st.alert_pending[kind + "/open"] = (is_open | opened) & ~cleared
+        st.alerts.pending[kind + "/open"] = (is_open | opened) & ~cleared
     return closed

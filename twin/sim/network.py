@@ -39,18 +39,18 @@ class Routing:
 def usable_links(world: World, state: TwinState) -> np.ndarray:
     """Links routing may use: up, not drained, both ends up and not drained."""
     topo = world.topology
-    node_ok = (state.node_down == 0) & ~state.node_drained
-    return (state.link_down == 0) & ~state.link_drained & node_ok[topo.link_a] & node_ok[topo.link_b]
+    node_ok = (state.network.node_down == 0) & ~state.network.node_drained
+    return (state.network.link_down == 0) & ~state.network.link_drained & node_ok[topo.link_a] & node_ok[topo.link_b]
 
 
 def arc_capacity(world: World, state: TwinState) -> np.ndarray:
     """What each arc can carry now: zero when down or when an end blackholes traffic."""
     topo = world.topology
-    node_live = (state.node_down == 0) & ~state.node_blackhole
-    live = (state.link_down == 0) & node_live[topo.link_a] & node_live[topo.link_b]
+    node_live = (state.network.node_down == 0) & ~state.network.node_blackhole
+    live = (state.network.link_down == 0) & node_live[topo.link_a] & node_live[topo.link_b]
     cap = topo.capacity_gbps * live
-    if state.site_capacity:
-        for site, left in state.site_capacity.items():
+    if state.network.site_capacity:
+        for site, left in state.network.site_capacity.items():
             for plane in topo.planes:
                 router = topo.find_router(plane, site)
                 if router is not None:
@@ -86,8 +86,8 @@ def _penalised_tunnels(topo, g: nx.Graph, s: int, d: int, k: int, first: list[in
 def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> dict[int, list[list[int]]]:
     topo = world.topology
     g = topo.plane_graph(plane, usable)
-    via = state.attraction.get(plane)
-    if via is not None and (state.node_drained[via] or state.node_down[via] or via not in g):
+    via = state.control.attraction.get(plane)
+    if via is not None and (state.network.node_drained[via] or state.network.node_down[via] or via not in g):
         via = None
     out: dict[int, list[list[int]]] = {}
     paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
@@ -253,8 +253,8 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     n_arcs = topo.n_arcs
     n_groups = 2 * len(world.pairs)
     prep = _prepared(world, routing)
-    wanted = world.demand_gbps * demand_scale * noise * state.class_factor[world.demand_class]
-    vol = wanted * state.class_limit[world.demand_class]  # what edge rate limits let in
+    wanted = world.demand_gbps * demand_scale * noise * state.network.class_factor[world.demand_class]
+    vol = wanted * state.network.class_limit[world.demand_class]  # what edge rate limits let in
     key = world.demand_pair * 2 + world.demand_class
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
@@ -271,7 +271,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         demand = demand_wan + fabric_scale * prep["fab_demand"]
         rate = max_min_rates(flow_of, arc_of, cap, demand)
         carried = np.bincount(arc_of, weights=rate[flow_of], minlength=n_arcs)
-    loss = link_loss(offered, cap, np.repeat(state.link_loss, 2) if state.link_loss.any() else 0.0)
+    loss = link_loss(offered, cap, np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else 0.0)
     util = np.divide(offered, cap, out=np.where(offered > 0, np.inf, 0.0), where=cap > 0)
     latency = link_latency_ms(world.arc_delay, np.minimum(util, 10.0))
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]

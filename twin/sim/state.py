@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TwinState", "ChangeRecord", "FaultRecord"]
+__all__ = ["TwinState", "NetworkState", "ControlState", "ServiceState", "FaultState", "AlertState", "ChangeRecord",
+           "FaultRecord"]
 
 
 @dataclass
@@ -40,24 +41,65 @@ class FaultRecord:
     change: str | None = None
 
 
+def _empty(dtype: Any = float) -> Any:
+    return field(default_factory=lambda: np.zeros(0, dtype=dtype))
+
+
+class _Part:
+    """Copy and size for a part of the state: arrays and containers copied, caches shared."""
+
+    SHARED: tuple[str, ...] = ()  # replaced (never mutated) when they change: forks share them
+
+    def copy(self):  # noqa: ANN201 - returns its own type
+        out = copy.copy(self)
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.name in self.SHARED:
+                continue
+            if isinstance(value, np.ndarray):
+                setattr(out, f.name, value.copy())
+            elif isinstance(value, (dict, list, set)):
+                setattr(out, f.name, copy.deepcopy(value))
+        return out
+
+    def size(self) -> int:
+        total = 0
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                total += value.size
+            elif isinstance(value, (dict, list, set)):
+                total += len(value)
+        return total
+
+
 @dataclass
-class TwinState:
-    now: float
-    rng: np.random.Generator
-    seq: int = 0
-    wake: dict[str, tuple[float, int]] = field(default_factory=dict)
-    # network
-    link_down: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # count of faults holding it down
-    link_drained: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    link_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    node_down: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    node_drained: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    node_blackhole: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # up, but drops what it forwards
-    node_cpu: np.ndarray = field(default_factory=lambda: np.zeros(0))  # extra control-plane CPU load
-    site_capacity: dict[str, float] = field(default_factory=dict)
-    class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))
-    class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # rate limit as a fraction of demand
-    # control plane
+class NetworkState(_Part):
+    """Links, devices and edge limits as they are. Invariants: ``link_down`` and ``node_down``
+    count the faults holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
+    forwarding built from this state, ``None`` whenever something it depends on changed."""
+
+    SHARED = ("routing",)
+    link_down: np.ndarray = _empty(np.int64)
+    link_drained: np.ndarray = _empty(bool)
+    link_loss: np.ndarray = _empty()  # the link's own loss (corruption), 0..1
+    node_down: np.ndarray = _empty(np.int64)
+    node_drained: np.ndarray = _empty(bool)
+    node_blackhole: np.ndarray = _empty(bool)  # up, but drops what it forwards
+    node_cpu: np.ndarray = _empty()  # extra control-plane CPU load
+    site_capacity: dict[str, float] = field(default_factory=dict)  # site -> share of capacity left
+    class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # demand multiplier per class
+    class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # admitted share of demand per class
+    routing: Any = None
+
+
+@dataclass
+class ControlState(_Part):
+    """The control plane: the TE controller's view and placement, configuration and change log,
+    health checks. Invariants: ``te_class_plane`` names a plane for every traffic class;
+    ``known_good`` is the last placement made while every plane looked up (shared, replaced)."""
+
+    SHARED = ("known_good",)
     te_mode: str = "normal"  # normal | frozen
     te_plane_up: dict[str, bool] = field(default_factory=dict)  # the controller's view
     te_override: dict[str, bool] = field(default_factory=dict)
@@ -71,59 +113,83 @@ class TwinState:
     defects: dict[str, tuple[str, float]] = field(default_factory=dict)  # feature -> (pattern, gbps threshold)
     changes: list[ChangeRecord] = field(default_factory=list)
     automation_halted: bool = False
-    # services
-    replicas: np.ndarray = field(default_factory=lambda: np.zeros(0))  # desired
-    replicas_up: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    replicas_ready_at: list[tuple[float, int, float, bool]] = field(default_factory=list)  # (time, service, count, scale-out)
-    crashloop: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    cpu_hog: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    memory_mb: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    leak_mb_per_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    injected_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    version: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    retry_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per call edge
-    retry_budget: np.ndarray = field(default_factory=lambda: np.zeros(0))  # extra attempts per request allowed
-    entry_factor: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    entry_limit: np.ndarray = field(default_factory=lambda: np.zeros(0))  # max entry rps (inf = none)
-    attempt_fail: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    # monitors and faults
-    monitoring_down: set[str] = field(default_factory=set)
-    fault_phase: dict[str, str] = field(default_factory=dict)  # pending | waiting | active | ended | mitigated
-    fault_started: dict[str, float] = field(default_factory=dict)
-    fault_data: dict[str, FaultRecord] = field(default_factory=dict)
-    actions: list[dict[str, Any]] = field(default_factory=list)  # in flight and done
-    health_fail: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    health_alarm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    # derived caches, replaced (never mutated) when they change: shared by forks
-    routing: Any = None
+    health_fail: np.ndarray = _empty(np.int64)  # consecutive failed checks per device
+    health_alarm: np.ndarray = _empty(bool)
     known_good: Any = None
-    alerts_open: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    alert_pending: dict[str, np.ndarray] = field(default_factory=dict)
-    last: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceState(_Part):
+    """Services and their clients. Invariants: ``replicas_up <= replicas`` except while a scale-in
+    lands; per-call-edge arrays (``retry_*``, ``attempt_fail``) align with the world's call edges."""
+
+    replicas: np.ndarray = _empty()  # desired
+    replicas_up: np.ndarray = _empty()
+    replicas_ready_at: list[tuple[float, int, float, bool]] = field(default_factory=list)  # (time, service, count, scale-out)
+    crashloop: np.ndarray = _empty()
+    cpu_hog: np.ndarray = _empty()
+    memory_mb: np.ndarray = _empty()
+    leak_mb_per_s: np.ndarray = _empty()
+    injected_error: np.ndarray = _empty()
+    version: np.ndarray = _empty(np.int64)
+    retry_factor: np.ndarray = _empty()  # per call edge
+    retry_budget: np.ndarray = _empty()  # extra attempts per request allowed, per call edge
+    entry_factor: np.ndarray = _empty()
+    entry_limit: np.ndarray = _empty()  # max entry rps (inf = none)
+    attempt_fail: np.ndarray = _empty()
+
+
+@dataclass
+class FaultState(_Part):
+    """The sandbox's scheduled faults (never shown to agents). Invariant: every scheduled fault
+    has a phase, one of pending | waiting | active | ended | mitigated; ``started`` holds the
+    ones that became active."""
+
+    phase: dict[str, str] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    records: dict[str, FaultRecord] = field(default_factory=dict)
+
+
+@dataclass
+class AlertState(_Part):
+    """Monitors' memory. Invariant: ``open`` holds exactly the alerts whose condition held for
+    its rule's ``for`` and has not cleared; ``pending`` the seconds each condition has held."""
+
+    open: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, np.ndarray] = field(default_factory=dict)
+    monitoring_down: set[str] = field(default_factory=set)  # scopes whose monitors report nothing
+
+
+@dataclass
+class TwinState:
+    """All of a twin's mutable state, in named parts; ``wake`` holds each timer's next wake time
+    and scheduling sequence (processes are rebuilt from it on a fork)."""
+
+    now: float
+    rng: np.random.Generator
+    seq: int = 0
+    wake: dict[str, tuple[float, int]] = field(default_factory=dict)
+    network: NetworkState = field(default_factory=NetworkState)
+    control: ControlState = field(default_factory=ControlState)
+    services: ServiceState = field(default_factory=ServiceState)
+    faults: FaultState = field(default_factory=FaultState)
+    alerts: AlertState = field(default_factory=AlertState)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # operator actions in flight and done
+    last: dict[str, Any] = field(default_factory=dict)  # last tick's derived values (shared, replaced)
+
+    PARTS = ("network", "control", "services", "faults", "alerts")
 
     def copy(self) -> "TwinState":
         """An independent copy: arrays and containers copied, immutable caches shared."""
         out = copy.copy(self)
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("routing", "known_good", "last"):
-                continue
-            if isinstance(value, np.ndarray):
-                setattr(out, f.name, value.copy())
-            elif isinstance(value, np.random.Generator):
-                setattr(out, f.name, copy.deepcopy(value))
-            elif isinstance(value, (dict, list, set)):
-                setattr(out, f.name, copy.deepcopy(value))
+        out.rng = copy.deepcopy(self.rng)
+        out.wake = dict(self.wake)
+        out.actions = copy.deepcopy(self.actions)
         out.last = dict(self.last)
+        for name in self.PARTS:
+            setattr(out, name, getattr(self, name).copy())
         return out
 
     def size(self) -> int:
         """Elements held, a measure of a fork's cost (it must not grow with time)."""
-        total = 0
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, np.ndarray):
-                total += value.size
-            elif isinstance(value, (dict, list, set)):
-                total += len(value)
-        return total
+        return len(self.wake) + len(self.actions) + sum(getattr(self, n).size() for n in self.PARTS)

@@ -69,31 +69,31 @@ class Twin:
         n_svc = len(w.services)
         cg = w.callgraph
         st = TwinState(now=0.0, rng=np.random.default_rng(self.seed))
-        st.link_down = np.zeros(topo.n_links, dtype=np.int64)
-        st.link_drained = np.zeros(topo.n_links, dtype=bool)
-        st.link_loss = np.zeros(topo.n_links)
-        st.node_down = np.zeros(len(topo.nodes), dtype=np.int64)
-        st.node_drained = np.zeros(len(topo.nodes), dtype=bool)
-        st.node_blackhole = np.zeros(len(topo.nodes), dtype=bool)
-        st.node_cpu = np.zeros(len(topo.nodes))
-        st.te_plane_up = {p: True for p in topo.planes}
-        st.te_class_plane = dict(w.class_plane)
-        st.features_enabled = {f: True for f in w.features}
+        st.network.link_down = np.zeros(topo.n_links, dtype=np.int64)
+        st.network.link_drained = np.zeros(topo.n_links, dtype=bool)
+        st.network.link_loss = np.zeros(topo.n_links)
+        st.network.node_down = np.zeros(len(topo.nodes), dtype=np.int64)
+        st.network.node_drained = np.zeros(len(topo.nodes), dtype=bool)
+        st.network.node_blackhole = np.zeros(len(topo.nodes), dtype=bool)
+        st.network.node_cpu = np.zeros(len(topo.nodes))
+        st.control.te_plane_up = {p: True for p in topo.planes}
+        st.control.te_class_plane = dict(w.class_plane)
+        st.control.features_enabled = {f: True for f in w.features}
         reps = np.array([s.replicas for s in cg.services], dtype=float) if cg else np.zeros(0)
-        st.replicas, st.replicas_up = reps.copy(), reps.copy()
-        st.crashloop = np.zeros(n_svc)
-        st.cpu_hog = np.zeros(n_svc)
-        st.memory_mb = np.array([0.3 * s.memory_limit_mb for s in cg.services]) if cg else np.zeros(0)
-        st.leak_mb_per_s = np.zeros(n_svc)
-        st.injected_error = np.zeros(n_svc)
-        st.version = np.ones(n_svc, dtype=np.int64)
-        st.retry_factor = np.ones(w.call_src.shape[0])
-        st.entry_factor = np.ones(n_svc)
-        st.retry_budget = np.full(w.call_src.shape[0], RETRY_BUDGET)
-        st.entry_limit = np.full(n_svc, np.inf)
-        st.attempt_fail = np.zeros(w.call_src.shape[0])
-        st.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
-        st.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
+        st.services.replicas, st.services.replicas_up = reps.copy(), reps.copy()
+        st.services.crashloop = np.zeros(n_svc)
+        st.services.cpu_hog = np.zeros(n_svc)
+        st.services.memory_mb = np.array([0.3 * s.memory_limit_mb for s in cg.services]) if cg else np.zeros(0)
+        st.services.leak_mb_per_s = np.zeros(n_svc)
+        st.services.injected_error = np.zeros(n_svc)
+        st.services.version = np.ones(n_svc, dtype=np.int64)
+        st.services.retry_factor = np.ones(w.call_src.shape[0])
+        st.services.entry_factor = np.ones(n_svc)
+        st.services.retry_budget = np.full(w.call_src.shape[0], RETRY_BUDGET)
+        st.services.entry_limit = np.full(n_svc, np.inf)
+        st.services.attempt_fail = np.zeros(w.call_src.shape[0])
+        st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
+        st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
         return st
 
     def _bootstrap(self) -> None:
@@ -106,7 +106,7 @@ class Twin:
         for change in sc.changes:
             self._schedule(f"change:{change.id}", change.at)
         for fault in sc.faults:
-            st.fault_phase[fault.id] = "pending"
+            st.faults.phase[fault.id] = "pending"
             self._schedule(f"fault:{fault.id}", fault.at)
         self._start_all()
 
@@ -237,29 +237,29 @@ class Twin:
     def record_change(self, change: ChangeRecord, fault_id: str | None = None) -> None:
         """Record a change as change management would; remember which fault rides on it."""
         if fault_id:
-            self.state.fault_data.setdefault(fault_id, FaultRecord()).change = change.id
-        self.state.changes.append(change)
+            self.state.faults.records.setdefault(fault_id, FaultRecord()).change = change.id
+        self.state.control.changes.append(change)
         self.log("change", change.target, f"{change.kind} {change.id} on {change.target}: {change.description}".rstrip(": "),
                  change=change.id)
 
     def deploy(self, svc: int, fault_id: str | None = None, version: str | None = None) -> None:
-        self.state.version[svc] += 1
+        self.state.services.version[svc] += 1
         name = self.world.services[svc]
-        label = version or f"v{self.state.version[svc]}"
+        label = version or f"v{self.state.services.version[svc]}"
         change_id = f"deploy-{name}-{label}"
         self.record_change(ChangeRecord(change_id, self.now, "deploy", name, f"deploy {name} {label}"), fault_id)
 
     def topology_changed(self) -> None:
-        self.state.routing = None
+        self.state.network.routing = None
         self.kick_te()
 
     def kick_te(self, now: bool = False) -> None:
-        self.state.te_pending = True
+        self.state.control.te_pending = True
         delay = 0.0 if now else self.scenario.control.te.reaction
         self._wake_at("te", self.now + delay)
 
     def open_alerts(self) -> list[Alert]:
-        return [Alert(**a) for a in self.state.alerts_open.values()]
+        return [Alert(**a) for a in self.state.alerts.open.values()]
 
     def alerts(self):
         """All alerts so far (open ones have ``end`` = None) as a DataFrame."""
@@ -296,25 +296,25 @@ class Twin:
 
     def routing(self) -> Routing:
         st = self.state
-        if st.routing is None:
+        if st.network.routing is None:
             te = self.scenario.control.te
-            st.routing = build_routing(self.world, st, st.te_class_plane, te.tunnels, te.quantum, self._diurnal(self.now))
-        return st.routing
+            st.network.routing = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum, self._diurnal(self.now))
+        return st.network.routing
 
     def _tick(self) -> float:
         st, w, sc = self.state, self.world, self.scenario
         dt = sc.tick
         now = self.now
-        if st.replicas_ready_at:
+        if st.services.replicas_ready_at:
             keep = []
-            for t, svc, count, grow in st.replicas_ready_at:
+            for t, svc, count, grow in st.services.replicas_ready_at:
                 if t <= now:
                     if grow:
-                        st.replicas[svc] += count
-                    st.replicas_up[svc] = min(st.replicas[svc], st.replicas_up[svc] + count)
+                        st.services.replicas[svc] += count
+                    st.services.replicas_up[svc] = min(st.services.replicas[svc], st.services.replicas_up[svc] + count)
                 else:
                     keep.append((t, svc, count, grow))
-            st.replicas_ready_at = keep
+            st.services.replicas_ready_at = keep
         routing = self.routing()
         scale = self._diurnal(now)
         sigma = sc.traffic.noise
@@ -331,15 +331,15 @@ class Twin:
 
     def _latent_defects(self, net: NetworkResult) -> None:
         st, w = self.state, self.world
-        for feature, (pattern, threshold) in st.defects.items():
-            if not st.features_enabled.get(feature, True):
+        for feature, (pattern, threshold) in st.control.defects.items():
+            if not st.control.features_enabled.get(feature, True):
                 continue
             load = net.pattern_node_gbps.get(pattern)
             if load is None:
                 continue
             for node in w.features.get(feature, []):
-                if not st.node_blackhole[node] and not st.node_drained[node] and load[node] > threshold:
-                    st.node_blackhole[node] = True
+                if not st.network.node_blackhole[node] and not st.network.node_drained[node] and load[node] > threshold:
+                    st.network.node_blackhole[node] = True
 
     def _services(self, net: NetworkResult, scale: float, dt: float):
         st, w = self.state, self.world
@@ -347,21 +347,21 @@ class Twin:
         services = cg.services
         arr = w.service_arrays
         limit = arr["memory_limit_mb"]
-        st.memory_mb = st.memory_mb + st.leak_mb_per_s * dt
-        oom = st.memory_mb >= limit
+        st.services.memory_mb = st.services.memory_mb + st.services.leak_mb_per_s * dt
+        oom = st.services.memory_mb >= limit
         for i in np.flatnonzero(oom):
-            lost = math.ceil(st.replicas_up[i] / 2)
-            st.replicas_up[i] -= lost
-            st.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
-            st.memory_mb[i] = 0.3 * limit[i]
+            lost = math.ceil(st.services.replicas_up[i] / 2)
+            st.services.replicas_up[i] -= lost
+            st.services.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
+            st.services.memory_mb[i] = 0.3 * limit[i]
             self.log("health", services[i].name, f"{int(lost)} replica(s) of {services[i].name} OOM-killed and restarting")
-        mem_frac = st.memory_mb / limit
+        mem_frac = st.services.memory_mb / limit
         gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
-        up = np.maximum(st.replicas_up - st.crashloop, 0.0)
+        up = np.maximum(st.services.replicas_up - st.services.crashloop, 0.0)
         per = arr["capacity_rps"]
-        capacity = up * per * (1.0 - st.cpu_hog) * gc
-        entry = arr["entry_rps"] * scale * st.entry_factor
-        admitted = np.minimum(entry, st.entry_limit)
+        capacity = up * per * (1.0 - st.services.cpu_hog) * gc
+        entry = arr["entry_rps"] * scale * st.services.entry_factor
+        admitted = np.minimum(entry, st.services.entry_limit)
         n_calls = w.call_src.shape[0]
         net_loss = np.zeros(n_calls)
         net_lat = np.full(n_calls, 0.05)
@@ -377,11 +377,11 @@ class Twin:
             net_lat[fab] = net.flow_latency[probe[fab]]
         res = service_step(
             admitted, capacity, arr["service_time_ms"] / gc, w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"],
-            arr["retries"] * st.retry_factor, net_loss, net_lat, st.injected_error, st.attempt_fail, w.call_depth,
-            st.retry_budget,
+            arr["retries"] * st.services.retry_factor, net_loss, net_lat, st.services.injected_error, st.services.attempt_fail, w.call_depth,
+            st.services.retry_budget,
         )
-        st.attempt_fail = res.attempt_fail
-        cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.cpu_hog) + st.cpu_hog, 0, 1)
+        st.services.attempt_fail = res.attempt_fail
+        cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.services.cpu_hog) + st.services.cpu_hog, 0, 1)
         cpu = np.where(up > 0, cpu, 0.0)
         st.last["svc_cpu"] = cpu
         with np.errstate(divide="ignore", invalid="ignore"):

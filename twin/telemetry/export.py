@@ -31,7 +31,7 @@ def export_telemetry(name: str, out: Path, seed: int | None = None) -> tuple[Pat
     t.telemetry.wide().to_csv(data)
     faults = [{"id": f.id, "kind": f.kind, "at": f.at, "duration": f.duration,
                "params": f.params.model_dump(by_alias=True, exclude_unset=True),
-               "started": t.state.fault_started.get(f.id), "phase": t.state.fault_phase.get(f.id)}
+               "started": t.state.faults.started.get(f.id), "phase": t.state.faults.phase.get(f.id)}
               for f in sc.faults]
     gt = sc.ground_truth
     root = {"scenario": sc.name, "seed": t.seed, "faults": faults,

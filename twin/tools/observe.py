@@ -146,11 +146,11 @@ def show_config(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     node = topo.node_index[args["device"]]
     links = [{"link": topo.links[j], "peer": topo.nodes[topo.link_b[j] if topo.link_a[j] == node else topo.link_a[j]],
               "capacity_gbps": r(topo.capacity_gbps[j]), "metric": r(topo.metric[j]),
-              "drained": bool(st.link_drained[j])} for j in topo.links_of_node(node)]
+              "drained": bool(st.network.link_drained[j])} for j in topo.links_of_node(node)]
     features = sorted(f for f, nodes in twin.world.features.items()
-                      if node in set(np.asarray(nodes).tolist()) and st.features_enabled.get(f, True))
+                      if node in set(np.asarray(nodes).tolist()) and st.control.features_enabled.get(f, True))
     data = {"device": args["device"], "role": topo.node_kind[node], "site": topo.node_site[node],
-            "plane": topo.node_plane[node], "drained": bool(st.node_drained[node]), "features": features,
+            "plane": topo.node_plane[node], "drained": bool(st.network.node_drained[node]), "features": features,
             "links": links[:_LIMIT]}
     lines = [f"hostname {args['device']}", f" role {data['role']} site {data['site']} plane {data['plane'] or '-'}",
              *(f" feature {f} enable" for f in features), *(" drain" for _ in [0] if data["drained"]),

@@ -32,9 +32,9 @@ _PROBE = schema({"src_site": entity_arg("site", "where the probe starts"),
 
 def _routing(twin: Twin) -> Routing:
     """The installed routing, without caching a rebuild (a probe must not change the twin's future)."""
-    saved = twin.state.routing
+    saved = twin.state.network.routing
     routing = twin.routing()
-    twin.state.routing = saved
+    twin.state.network.routing = saved
     return routing
 
 

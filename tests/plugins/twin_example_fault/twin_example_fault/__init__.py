@@ -41,8 +41,8 @@ class LinkCorruption(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         i = world.topology.link_index[params.link]
-        undo.before = float(state.link_loss[i])
-        state.link_loss[i] = 1 - (1 - state.link_loss[i]) * (1 - params.rate)
+        undo.before = float(state.network.link_loss[i])
+        state.network.link_loss[i] = 1 - (1 - state.network.link_loss[i]) * (1 - params.rate)
         fx = Effects()
         fx.log(
             "health",
@@ -52,7 +52,7 @@ class LinkCorruption(FaultKind):
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.link_loss[world.topology.link_index[params.link]] = undo.before
+        state.network.link_loss[world.topology.link_index[params.link]] = undo.before
         fx = Effects()
         fx.log("health", params.link, f"optic on {params.link} replaced; no more CRC errors")
         return fx
