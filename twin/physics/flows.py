@@ -103,6 +103,7 @@ class FlowSolution:
     sent: np.ndarray  # per flow: what the source sends
     delivered: np.ndarray  # per flow: what reaches the destination
     loss: np.ndarray  # per flow: 1 - delivered / sent
+    path_loss: np.ndarray  # per flow: the share of its packets the path drops (defined at zero rate too)
     rtt_ms: np.ndarray  # per flow: propagation both ways + queueing on the way
     latency_ms: np.ndarray  # per flow: one-way
     arc_arrival: np.ndarray  # per arc: offered to the link (after upstream drops)
@@ -340,4 +341,5 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     queue = np.divide(np.bincount(a_of, weights=arriving * queue_e, minlength=n_a), arrival, out=np.zeros(n_a),
                       where=arrival > 0)
     util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
-    return FlowSolution(sent, delivered, loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
+    path_loss = 1.0 - np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
+    return FlowSolution(sent, delivered, loss, path_loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
