@@ -144,12 +144,40 @@ class DiurnalSpec(_Strict):
     start_hour: float = Field(default=10.0, ge=0, lt=24)
 
 
+class ClassKindSpec(_Strict):
+    """How one traffic class behaves under congestion (the flow model, :mod:`twin.physics.flows`).
+
+    ``elastic: false`` (the default) is an aggregate that sends its demand whatever happens and
+    loses the excess where a queue overflows: what a class's counters show when it is many
+    short, rate-bound exchanges, and what keeps the historical scenarios' loss figures.
+    ``elastic: true`` is TCP-like bulk traffic: it backs off under loss, shares by RTT (it is
+    RTT-sensitive), and a saturated link shows a standing queue and little loss instead.
+    """
+
+    elastic: bool = False
+    connections: float = Field(default=1000.0, ge=1)  # TCP connections in one (site pair, class) aggregate
+    burstiness: float = Field(default=1.0, ge=0)  # arrivals' squared coefficient of variation (0: constant rate)
+
+
 class TrafficSpec(_Strict):
     demands: list[DemandSpec] = Field(default_factory=list)
     gravity: GravitySpec | None = None
     diurnal: DiurnalSpec = Field(default_factory=DiurnalSpec)
     noise: float = Field(default=0.02, ge=0, le=0.5)
     planes: dict[str, str] = Field(default_factory=lambda: {"user": "b2", "interdc": "b4"})
+    kinds: dict[Literal["user", "interdc"], ClassKindSpec] = Field(default_factory=dict)
+    fabric: ClassKindSpec = Field(default_factory=ClassKindSpec)  # background traffic inside fabrics
+
+
+class NetworkSpec(_Strict):
+    """Queues and packets: what the flow model needs beyond capacities and delays."""
+
+    buffer_ms: float = Field(default=40.0, gt=0)  # buffer of every port, in ms at line rate
+    queue: Literal["droptail", "fq"] = "droptail"  # FIFO with tail drop, or per-flow fair queueing
+    aqm_ms: float = Field(default=0.0, ge=0)  # fair queueing's AQM target delay (0: none)
+    header_overhead: float = Field(default=0.03, ge=0, lt=0.5)  # share of each packet that is headers
+    packet_bytes: float = Field(default=1500.0, gt=0)
+    hash_connections: int = Field(default=256, ge=0)  # connections hashed onto WAN tunnels (0: exact splits)
 
 
 class TESpec(_Timed):
@@ -278,6 +306,7 @@ class Scenario(_Timed):
     topology: TopologySpec
     services: ServicesSpec = Field(default_factory=ServicesSpec)
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     control: ControlSpec = Field(default_factory=ControlSpec)
     slo: SLOSpec = Field(default_factory=SLOSpec)
     faults: list[FaultSpec] = Field(default_factory=list)

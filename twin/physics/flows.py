@@ -103,6 +103,7 @@ class FlowSolution:
     sent: np.ndarray  # per flow: what the source sends
     delivered: np.ndarray  # per flow: what reaches the destination
     loss: np.ndarray  # per flow: 1 - delivered / sent
+    path_loss: np.ndarray  # per flow: the share of its packets the path drops (defined at zero rate too)
     rtt_ms: np.ndarray  # per flow: propagation both ways + queueing on the way
     latency_ms: np.ndarray  # per flow: one-way
     arc_arrival: np.ndarray  # per arc: offered to the link (after upstream drops)
@@ -187,10 +188,10 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
             share = max_min_rates(np.arange(fe.size), a_of[fe], cap, arriving[fe])
             with np.errstate(divide="ignore", invalid="ignore"):
                 new[fe] = np.where(arriving[fe] > 0, 1.0 - np.minimum(share / arriving[fe], 1.0), 0.0)
-        if np.allclose(new, drop_e, rtol=0, atol=1e-13):
+        if new.size == 0 or float(np.max(np.abs(new - drop_e))) <= 1e-13:
             break
-        # paths that cross links in opposite orders can make plain updates oscillate: damp them
-        drop_e = new if _round < 2 else 0.5 * (drop_e + new)
+        # fair shares on paths that cross links in opposite orders can oscillate: damp those
+        drop_e = new if (_round < 2 or fe.size == 0) else np.where(fair_e, 0.5 * (drop_e + new), new)
     # never above capacity: raising drops at a link only lowers what reaches the links after it
     for _ in range(int(np.bincount(f_of).max(initial=0)) + 1):
         keep_e = (1.0 - drop_e) * base_keep[a_of]
@@ -204,6 +205,21 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     keep_e = (1.0 - drop_e) * base_keep[a_of]
     arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
     return drop_e, arriving
+
+
+def _wait(links: Links, flows: Flows, f_of: np.ndarray, a_of: np.ndarray, arriving: np.ndarray,
+          arrival: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Per arc: queueing delay (ms) without a standing TCP queue.
+
+    Below capacity, the Kingman (G/D/1) wait for the arrivals' rate-weighted burstiness and a
+    fixed packet size; at or above it, a full buffer.
+    """
+    n_a = links.capacity.shape[0]
+    burst = np.divide(np.bincount(a_of, weights=arriving * flows.burstiness[f_of], minlength=n_a), arrival,
+                      out=np.zeros(n_a), where=arrival > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * burst / 2 * links.packet_ms, np.inf)
+    return np.minimum(kingman, links.buffer_ms)
 
 
 def _fair_queues(links: Links, flows: Flows, fair_e: np.ndarray, f_of: np.ndarray, a_of: np.ndarray,
@@ -268,7 +284,17 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
     sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
     eff = np.ones(n_f)  # per flow: window efficiency under fair queueing with an AQM
-    for it in range(iterations):
+    if not elastic.any():
+        # inelastic rates depend on neither prices nor queues: one pass is the answer
+        iterations = 1
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+        arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
+        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
+        queue_e = _wait(links, flows, f_of, a_of, arriving, arrival, rho)[a_of]
+        if fair_e.any():
+            queue_e, _ = _fair_queues(links, flows, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt, rho,
+                                      queue_e)
+    for it in range(iterations if elastic.any() else 0):
         rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
         # -- elastic sending rates from the path's drop price -------------------------------------
         keep_price = np.where(links.fair, 1.0, 1.0 - price) * base_keep
@@ -311,19 +337,17 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
         elastic_cap = np.where(has_el & ~links.fair, np.maximum(cap - np.minimum(in_arrival, cap), 0.0) * util_st
                                + np.minimum(in_arrival, cap), cap)
         rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
-        burst = np.divide(np.bincount(a_of, weights=arriving * flows.burstiness[f_of], minlength=n_a), arrival,
-                          out=np.zeros(n_a), where=arrival > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * burst / 2 * links.packet_ms, np.inf)
         saturated_el = has_el & (price > forced) & ~links.fair
-        q_arc = np.where(saturated_el, np.minimum(q_st, links.buffer_ms), np.minimum(kingman, links.buffer_ms))
+        q_arc = np.where(saturated_el, np.minimum(q_st, links.buffer_ms),
+                         _wait(links, flows, f_of, a_of, arriving, arrival, rho))
         q_new = q_arc[a_of]
         if fair_e.any():
             q_new, eff = _fair_queues(links, flows, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt,
                                       rho, q_new)
         queue_e = queue_e + (q_new - queue_e) * (1.0 if it < 2 else 0.5)
     # -- final accounting ----------------------------------------------------------------------------
-    drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+    if elastic.any():  # the drops of the final rates
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
     keep_e = (1.0 - drop_e) * base_keep[a_of]
     log_keep = np.log(np.maximum(keep_e, 1e-300))
     leaving = arriving * keep_e
@@ -340,4 +364,5 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     queue = np.divide(np.bincount(a_of, weights=arriving * queue_e, minlength=n_a), arrival, out=np.zeros(n_a),
                       where=arrival > 0)
     util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
-    return FlowSolution(sent, delivered, loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
+    path_loss = 1.0 - np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
+    return FlowSolution(sent, delivered, loss, path_loss, rtt, one_way, arrival, carried, arc_loss, queue, util)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 
-from twin.physics.links import link_latency_ms, link_loss
-from twin.physics.maxmin import max_min_rates
-from twin.physics.routing import fat_tree_ecmp, path_arcs, quantised_split
+from twin.physics.flows import Flows, Links, solve
+from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
 from twin.model.world import CLASSES, World
 
-__all__ = ["Routing", "build_routing", "te_split", "NetworkResult", "network_step", "usable_links", "arc_capacity"]
+if TYPE_CHECKING:
+    from twin.scenario import Scenario
+
+__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "usable_links",
+           "arc_capacity"]
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quan
 
 
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
-                  demand_scale: float = 1.0) -> Routing:
+                  demand_scale: float = 1.0, hash_connections: int = 0) -> Routing:
     """Compute tunnels, TE splits and fabric ECMP for the current topology."""
     topo = world.topology
     usable = usable_links(world, state)
@@ -145,7 +149,10 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
         p, c = divmod(int(g), 2)
         tunnels = tunnels_by_plane[class_plane[CLASSES[c]]][p]
         if tunnels:
-            splits[int(g)] = te_split(tunnels, residual, float(volume[g]), quantum)
+            split = te_split(tunnels, residual, float(volume[g]), quantum)
+            # the controller installs ``split``; hashing real connections onto its buckets
+            # decides what each tunnel actually carries
+            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g))
     n = 0
     for p in range(len(world.pairs)):
         for c, cls in enumerate(CLASSES):
@@ -197,6 +204,36 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
 
 
 @dataclass(frozen=True)
+class NetworkParams:
+    """How links queue and what the traffic is, as the flow model needs it (scenario ``network``)."""
+
+    buffer_ms: float = 40.0  # buffer at line rate
+    fair: bool = False  # per-flow fair queueing instead of drop-tail FIFOs
+    aqm_ms: float = 0.0  # fair-queueing AQM target (0: tail drop only)
+    header_overhead: float = 0.0  # share of a packet that is headers: payload capacity is the rest
+    packet_bytes: float = 1500.0
+    class_elastic: tuple[bool, ...] = (False, False)  # per traffic class: TCP-like (elastic) or not
+    class_connections: tuple[float, ...] = (1000.0, 1000.0)  # connections in one (pair, class) aggregate
+    class_burstiness: tuple[float, ...] = (1.0, 1.0)  # arrivals' squared coefficient of variation
+    fabric_elastic: bool = False
+    rto_min_ms: float = 200.0
+
+
+def network_params(scenario: "Scenario") -> NetworkParams:
+    """The flow model's parameters from a scenario's ``network`` and ``traffic.kinds``."""
+    net, kinds = scenario.network, scenario.traffic.kinds
+    per_class = [kinds.get(c) for c in CLASSES]
+    return NetworkParams(
+        buffer_ms=net.buffer_ms, fair=net.queue == "fq", aqm_ms=net.aqm_ms, header_overhead=net.header_overhead,
+        packet_bytes=net.packet_bytes,
+        class_elastic=tuple(bool(k and k.elastic) for k in per_class),
+        class_connections=tuple(float(k.connections) if k else 1000.0 for k in per_class),
+        class_burstiness=tuple(float(k.burstiness) if k else 1.0 for k in per_class),
+        fabric_elastic=scenario.traffic.fabric.elastic,
+    )
+
+
+@dataclass(frozen=True)
 class NetworkResult:
     arc_offered: np.ndarray
     arc_carried: np.ndarray
@@ -241,13 +278,32 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     return cache
 
 
+def _elastic(routing: Routing, params: NetworkParams) -> np.ndarray:
+    wan = routing.flow_group >= 0
+    by_class = np.asarray(params.class_elastic, dtype=bool)
+    return np.where(wan, by_class[np.maximum(routing.flow_group, 0) % 2], params.fabric_elastic & (routing.flow_fabric >= 0))
+
+
+def _connections(routing: Routing, params: NetworkParams) -> np.ndarray:
+    wan = routing.flow_group >= 0
+    by_class = np.asarray(params.class_connections, dtype=float)
+    return np.where(wan, by_class[np.maximum(routing.flow_group, 0) % 2] * routing.flow_ratio, 100.0).clip(1.0)
+
+
+def _burstiness(routing: Routing, params: NetworkParams) -> np.ndarray:
+    wan = routing.flow_group >= 0
+    by_class = np.asarray(params.class_burstiness, dtype=float)
+    return np.where(wan, by_class[np.maximum(routing.flow_group, 0) % 2], 1.0)
+
+
 def network_step(world: World, state: TwinState, routing: Routing, demand_scale: float, noise: np.ndarray,
-                 fabric_scale: float) -> NetworkResult:
-    """One tick of flow-level network physics.
+                 fabric_scale: float, params: NetworkParams = NetworkParams()) -> NetworkResult:
+    """One tick of flow-level network physics: the flow model of :mod:`twin.physics.flows`.
 
     Fabric background flows all scale by one factor per tick, so their per-arc load is the
-    routing's base load times that factor; the sparse incidence is walked in full only when
-    some arc is overloaded and max-min allocation is needed.
+    routing's base load times that factor. Only flows that cross a *hot* arc (overloaded at
+    full demand, lossy, or carrying elastic traffic) go through the flow model; every other
+    flow crosses only links with room, loses nothing and adds its demand as background.
     """
     topo = world.topology
     n_arcs = topo.n_arcs
@@ -260,29 +316,71 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
     wan = prep["wan"]
     demand_wan = np.where(wan & routing.routable, group_gbps[prep["wan_group"]] * routing.flow_ratio, 0.0)
-    cap = arc_capacity(world, state)
+    cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
+    base_loss = np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else None
     # float even with no routable WAN flow (bincount of an empty array is int64)
     offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs).astype(float)
     offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
-    if np.all(offered <= cap + 1e-9):
-        carried = offered
-    else:
-        demand = demand_wan + fabric_scale * prep["fab_demand"]
-        rate = max_min_rates(flow_of, arc_of, cap, demand)
-        carried = np.bincount(arc_of, weights=rate[flow_of], minlength=n_arcs)
-    loss = link_loss(offered, cap, np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else 0.0)
-    util = np.divide(offered, cap, out=np.where(offered > 0, np.inf, 0.0), where=cap > 0)
-    latency = link_latency_ms(world.arc_delay, np.minimum(util, 10.0))
+    demand = demand_wan + fabric_scale * prep["fab_demand"]
+    elastic = _elastic(routing, params)
+    hot = offered > cap * (1 + 1e-12)
+    if base_loss is not None:
+        hot |= base_loss > 0
+    if elastic.any():
+        hot |= np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
+    packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
+    flow_loss = np.where(routing.routable, 0.0, 1.0)
+    queue = np.zeros(n_arcs)
+    arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
+    delivered = demand.copy()
+    if hot.any():
+        touch = np.zeros(routing.n_flows, dtype=bool)
+        touch[flow_of[hot[arc_of]]] = True
+        sel = touch[flow_of]
+        sub_flows = np.flatnonzero(touch)
+        renum = np.full(routing.n_flows, -1, dtype=np.int64)
+        renum[sub_flows] = np.arange(sub_flows.size)
+        sub_f, sub_a = renum[flow_of[sel]], arc_of[sel]
+        sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
+        background = offered - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
+        background = np.maximum(background, 0.0)
+        links = Links(capacity=np.maximum(cap - background, 0.0), delay_ms=world.arc_delay,
+                      buffer_ms=np.full(n_arcs, params.buffer_ms), packet_ms=packet_ms,
+                      fair=np.full(n_arcs, params.fair), aqm_ms=np.full(n_arcs, params.aqm_ms),
+                      base_loss=base_loss if base_loss is not None else np.zeros(n_arcs))
+        conns = _connections(routing, params)
+        # an elastic aggregate sends what congestion control allows, never more than it wants
+        flows = Flows.make(sub_f, sub_a, demand=sub_demand, elastic=elastic[sub_flows], connections=conns[sub_flows],
+                           packet=params.packet_bytes * 8 / 1e9, burstiness=_burstiness(routing, params)[sub_flows],
+                           rto_min_ms=params.rto_min_ms)
+        sol = solve(links, flows)
+        arrival = background + sol.arc_arrival
+        carried = background * (1.0 - links.base_loss) + sol.arc_carried
+        arc_loss = np.divide(arrival - carried, arrival, out=np.zeros(n_arcs), where=arrival > 0)
+        queue = sol.arc_queue_ms
+        flow_loss[sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
+        delivered[sub_flows] = sol.delivered
+    # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
+    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
+    cold = ~hot
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * 0.5 * packet_ms, params.buffer_ms)
+    queue = np.where(cold, np.minimum(kingman, params.buffer_ms), queue)
+    latency = world.arc_delay + queue
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
-    log_ok = np.bincount(nf, weights=np.log1p(-np.minimum(loss[na], 1 - 1e-12)), minlength=routing.n_flows)
-    flow_loss = np.where(routing.routable, 1.0 - np.exp(log_ok), 1.0)
     flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
     g = routing.flow_group[wan]
     w = routing.flow_ratio[wan]
+    sent_g = np.bincount(g, weights=demand[wan], minlength=n_groups)
+    got_g = np.bincount(g, weights=np.where(routing.routable[wan], delivered[wan], 0.0), minlength=n_groups)
     safe = np.maximum(np.bincount(g, weights=w, minlength=n_groups), 1e-12)
-    group_loss = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
+    # a group that sends nothing still has the loss its packets would see
+    by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
+    group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_groups), where=sent_g > 0), by_path)
     group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
+    offered = arrival
+    loss = arc_loss
     arc_dst = world.arc_dst
     node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
     patterns: dict[str, np.ndarray] = {}

@@ -20,7 +20,7 @@ from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
 from twin.sim.actions import ActionContext, complete_action, start_action
-from twin.sim.network import NetworkResult, Routing, build_routing, network_step
+from twin.sim.network import NetworkResult, Routing, build_routing, network_params, network_step
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
@@ -53,6 +53,7 @@ class Twin:
         self.state = self._initial_state()
         self.telemetry = Telemetry(self._entities())
         self.monitors = Monitors(scenario, self.world, self.telemetry.entities)
+        self._net_params = network_params(scenario)
         self._faults = {f.id: f for f in scenario.faults}
         self.env = simpy.Environment(initial_time=0.0)
         self._procs: dict[str, simpy.Process] = {}
@@ -205,7 +206,7 @@ class Twin:
         other.scenario, other.seed, other.world = self.scenario, self.seed, self.world
         other.state = self.state.copy()
         other.telemetry = self.telemetry.fork()
-        other.monitors, other._faults = self.monitors, self._faults
+        other.monitors, other._faults, other._net_params = self.monitors, self._faults, self._net_params
         other.env = simpy.Environment(initial_time=self.env.now)
         other._procs = {}
         other._start_all()
@@ -298,7 +299,8 @@ class Twin:
         st = self.state
         if st.network.routing is None:
             te = self.scenario.control.te
-            st.network.routing = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum, self._diurnal(self.now))
+            st.network.routing = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
+                                               self._diurnal(self.now), self.scenario.network.hash_connections)
         return st.network.routing
 
     def _tick(self) -> float:
@@ -320,7 +322,7 @@ class Twin:
         sigma = sc.traffic.noise
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
-        net = network_step(w, st, routing, scale, noise, scale * fabric_noise)
+        net = network_step(w, st, routing, scale, noise, scale * fabric_noise, self._net_params)
         self._latent_defects(net)
         svc = self._services(net, scale, dt) if w.callgraph else None
         sample = self.monitors.sample(st, now, net, svc)
