@@ -87,15 +87,19 @@ class Flows:
     packet: np.ndarray  # packet payload size in rate-unit-seconds (Mbit for Mbps)
     burstiness: np.ndarray  # squared coefficient of variation of arrivals (0: constant rate)
     rto_min_ms: float = 200.0
+    start_of: np.ndarray | None = None  # per entry: index of its flow's first entry (see make)
+    max_hops: int = 0
 
     @classmethod
     def make(cls, flow_of: np.ndarray, arc_of: np.ndarray, *, demand: np.ndarray, elastic=False, connections=1.0,
              extra_rtt_ms=0.0, packet: float = 0.012, burstiness=1.0, rto_min_ms: float = 200.0) -> "Flows":
         n = demand.shape[0]
         b = lambda v, dt=float: np.broadcast_to(np.asarray(v, dtype=dt), (n,)).copy()  # noqa: E731
-        return cls(np.asarray(flow_of, dtype=np.int64), np.asarray(arc_of, dtype=np.int64),
-                   np.asarray(demand, dtype=float), b(elastic, bool), b(connections), b(extra_rtt_ms), b(packet),
-                   b(burstiness), rto_min_ms)
+        flow_of = np.asarray(flow_of, dtype=np.int64)
+        start_of, _ = _segments(flow_of, n)
+        max_hops = int(np.bincount(flow_of).max(initial=0)) if flow_of.size else 0
+        return cls(flow_of, np.asarray(arc_of, dtype=np.int64), np.asarray(demand, dtype=float), b(elastic, bool),
+                   b(connections), b(extra_rtt_ms), b(packet), b(burstiness), rto_min_ms, start_of, max_hops)
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
 
 
 def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, a_of: np.ndarray,
-           start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray, max_hops: int) -> tuple[np.ndarray, np.ndarray]:
     """Per entry: the share dropped at that hop, and the rate arriving there.
 
     A drop-tail link drops at least its price, and whatever arrives above its capacity, from
@@ -178,7 +182,7 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     n_a = cap.shape[0]
     fe = np.flatnonzero(fair_e)
     arriving = sent[f_of]
-    for _round in range(4 * int(np.bincount(f_of).max(initial=0)) + 4):
+    for _round in range(4 * max_hops + 4):
         keep_e = (1.0 - drop_e) * base_keep[a_of]
         arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
@@ -193,7 +197,7 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
         # fair shares on paths that cross links in opposite orders can oscillate: damp those
         drop_e = new if (_round < 2 or fe.size == 0) else np.where(fair_e, 0.5 * (drop_e + new), new)
     # never above capacity: raising drops at a link only lowers what reaches the links after it
-    for _ in range(int(np.bincount(f_of).max(initial=0)) + 1):
+    for _ in range(max_hops + 1):
         keep_e = (1.0 - drop_e) * base_keep[a_of]
         arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
         carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
@@ -265,7 +269,11 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     f_of, a_of = flows.flow_of, flows.arc_of
     n_f, n_a = flows.demand.shape[0], links.capacity.shape[0]
     cap = np.maximum(links.capacity.astype(float), 0.0)
-    start_of, _first = _segments(f_of, n_f)
+    if flows.start_of is not None and flows.start_of.shape == f_of.shape:
+        start_of, max_hops = flows.start_of, flows.max_hops
+    else:  # built by hand rather than by Flows.make
+        start_of, _ = _segments(f_of, n_f)
+        max_hops = int(np.bincount(f_of).max(initial=0)) if f_of.size else 0
     crosses = np.zeros(n_f, dtype=bool)
     crosses[f_of] = True
     # propagation both ways, and each data packet's transmission at every hop
@@ -287,7 +295,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     if not elastic.any():
         # inelastic rates depend on neither prices nor queues: one pass is the answer
         iterations = 1
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
         queue_e = _wait(links, flows, f_of, a_of, arriving, arrival, rho)[a_of]
@@ -313,7 +321,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
             x = np.where(elastic, np.minimum(x, capped * eff), x)
         sent = np.where(elastic, x, sent)
         # -- drops, hop by hop: loss where the queue overflows, once ------------------------------
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         el_arrival = np.bincount(a_of, weights=np.where(elastic[f_of], arriving, 0.0), minlength=n_a)
         in_arrival = arrival - el_arrival
@@ -347,7 +355,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
         queue_e = queue_e + (q_new - queue_e) * (1.0 if it < 2 else 0.5)
     # -- final accounting ----------------------------------------------------------------------------
     if elastic.any():  # the drops of the final rates
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep)
+        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
     keep_e = (1.0 - drop_e) * base_keep[a_of]
     log_keep = np.log(np.maximum(keep_e, 1e-300))
     leaving = arriving * keep_e

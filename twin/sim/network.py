@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -253,7 +253,7 @@ class NetworkResult:
 def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     """Arrays derived from a routing once, reused every tick until the routing changes."""
     cache = routing.cache
-    if cache:
+    if "wan" in cache:
         return cache
     flow_of, arc_of = routing.flow_of, routing.arc_of
     wan = routing.flow_group >= 0
@@ -296,6 +296,32 @@ def _burstiness(routing: Routing, params: NetworkParams) -> np.ndarray:
     return np.where(wan, by_class[np.maximum(routing.flow_group, 0) % 2], 1.0)
 
 
+def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: NetworkParams) -> dict:
+    """The flows crossing a hot arc, renumbered, with their static flow-model data; cached on
+    the routing for as long as the same arcs stay hot."""
+    key = ("hot", hot.tobytes())
+    sub = routing.cache.get(key)
+    if sub is not None:
+        return sub
+    flow_of, arc_of = routing.flow_of, routing.arc_of
+    touch = np.zeros(routing.n_flows, dtype=bool)
+    touch[flow_of[hot[arc_of]]] = True
+    sel = touch[flow_of]
+    sub_flows = np.flatnonzero(touch)
+    renum = np.full(routing.n_flows, -1, dtype=np.int64)
+    renum[sub_flows] = np.arange(sub_flows.size)
+    sub_f, sub_a = renum[flow_of[sel]], arc_of[sel]
+    template = Flows.make(sub_f, sub_a, demand=np.zeros(sub_flows.size), elastic=elastic[sub_flows],
+                          connections=_connections(routing, params)[sub_flows], packet=params.packet_bytes * 8 / 1e9,
+                          burstiness=_burstiness(routing, params)[sub_flows], rto_min_ms=params.rto_min_ms)
+    sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "template": template}
+    stale = [k for k in routing.cache if isinstance(k, tuple) and k[0] == "hot"]
+    for k in stale[:-3]:  # keep a few hot sets: they alternate as load swings
+        del routing.cache[k]
+    routing.cache[key] = sub
+    return sub
+
+
 def network_step(world: World, state: TwinState, routing: Routing, demand_scale: float, noise: np.ndarray,
                  fabric_scale: float, params: NetworkParams = NetworkParams()) -> NetworkResult:
     """One tick of flow-level network physics: the flow model of :mod:`twin.physics.flows`.
@@ -323,7 +349,9 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
     demand = demand_wan + fabric_scale * prep["fab_demand"]
-    elastic = _elastic(routing, params)
+    elastic = routing.cache.get("elastic")
+    if elastic is None:
+        elastic = routing.cache["elastic"] = _elastic(routing, params)
     hot = offered > cap * (1 + 1e-12)
     if base_loss is not None:
         hot |= base_loss > 0
@@ -335,13 +363,8 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
     delivered = demand.copy()
     if hot.any():
-        touch = np.zeros(routing.n_flows, dtype=bool)
-        touch[flow_of[hot[arc_of]]] = True
-        sel = touch[flow_of]
-        sub_flows = np.flatnonzero(touch)
-        renum = np.full(routing.n_flows, -1, dtype=np.int64)
-        renum[sub_flows] = np.arange(sub_flows.size)
-        sub_f, sub_a = renum[flow_of[sel]], arc_of[sel]
+        sub = _hot_subset(routing, hot, elastic, params)
+        sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
         sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
         background = offered - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
         background = np.maximum(background, 0.0)
@@ -349,11 +372,8 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
                       buffer_ms=np.full(n_arcs, params.buffer_ms), packet_ms=packet_ms,
                       fair=np.full(n_arcs, params.fair), aqm_ms=np.full(n_arcs, params.aqm_ms),
                       base_loss=base_loss if base_loss is not None else np.zeros(n_arcs))
-        conns = _connections(routing, params)
         # an elastic aggregate sends what congestion control allows, never more than it wants
-        flows = Flows.make(sub_f, sub_a, demand=sub_demand, elastic=elastic[sub_flows], connections=conns[sub_flows],
-                           packet=params.packet_bytes * 8 / 1e9, burstiness=_burstiness(routing, params)[sub_flows],
-                           rto_min_ms=params.rto_min_ms)
+        flows = replace(sub["template"], demand=sub_demand)
         sol = solve(links, flows)
         arrival = background + sol.arc_arrival
         carried = background * (1.0 - links.base_loss) + sol.arc_carried
