@@ -78,13 +78,15 @@ def evaluate(agents: Mapping[str, Callable[[], Agent]], scenarios: list[str], se
         for k in range(seeds):
             seed = sc.seed + k
             rep, ref = reference_for(name, seed)
+            # doing nothing, same seed: "mitigated" means restoring the SLOs earlier than this
+            baseline = ref if rep is None else no_action_run(name, seed)
             ops_tool = rep.timeline[-1].tool if rep else None
-            ref_score = score(ref, sc, ref, ops_tool).to_dict()
+            ref_score = score(ref, sc, ref, ops_tool, baseline).to_dict()
             rows.append({**ref_score, "agent": REFERENCE_AGENTS[0] if rep else REFERENCE_AGENTS[1],
                          "category": sc.category, "ttm_min": None if ref.ttm is None else ref.ttm / 60, "_run": ref})
             for label, factory in agents.items():
                 run = replay_with_agent(sc, factory(), seed, who=label)
-                s = score(run, sc, ref, ops_tool).to_dict()
+                s = score(run, sc, ref, ops_tool, baseline).to_dict()
                 rows.append({**s, "agent": label, "category": sc.category,
                              "ttm_min": None if run.ttm is None else run.ttm / 60, "_run": run})
                 if progress is not None:

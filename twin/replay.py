@@ -45,6 +45,7 @@ __all__ = [
     "replay_paths",
     "replay_with_agent",
     "score",
+    "beats_doing_nothing",
 ]
 
 REPLAY_DIR = Path(__file__).resolve().parent / "data" / "replays"
@@ -373,10 +374,29 @@ def _alerting(alerts: Any, at: float) -> set[str]:
     return set(live["entity"])
 
 
+def beats_doing_nothing(run: RunResult, baseline: RunResult | None, tick: float) -> bool:
+    """Did the run restore the SLOs earlier than doing nothing would have (same seed)?
+
+    The counterfactual behind "mitigated": an incident that ends by itself is not mitigated by
+    whoever happened to be acting when it did, and a run that takes no effective action restores
+    the SLOs exactly when doing nothing does.
+    """
+    if not run.mitigated or run.mitigated_at is None:
+        return False
+    if baseline is None or not baseline.mitigated or baseline.mitigated_at is None:
+        return True
+    return run.mitigated_at <= baseline.mitigated_at - tick
+
+
 def score(run: RunResult, scenario: Scenario | str, reference: RunResult | None = None,
-          operators_tool: str | None = None) -> Score:
-    """Score a run against the scenario's ground truth and a reference run."""
+          operators_tool: str | None = None, baseline: RunResult | None = None) -> Score:
+    """Score a run against the scenario's ground truth, a reference run and doing nothing.
+
+    ``baseline`` is the same incident, same seed, left alone: ``mitigated`` (and so TTM) needs
+    the run to restore the SLOs earlier than it (see :func:`beats_doing_nothing`).
+    """
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    mitigated = beats_doing_nothing(run, baseline, sc.tick)
     gt = sc.ground_truth
     actions = list(run.actions)
     attempted = run.attempted or [(a["kind"], a["args"]) for a in actions]
@@ -404,13 +424,14 @@ def score(run: RunResult, scenario: Scenario | str, reference: RunResult | None 
                     seen.add((r["name"], r["entity"]))
             new_alerts = len(seen)
     ref_impact = reference.impact_minutes if reference is not None else 0.0
+    ttm = run.ttm if mitigated else None
     ratio = None
-    if run.ttm is not None and reference is not None and reference.ttm:
-        ratio = run.ttm / reference.ttm
+    if ttm is not None and reference is not None and reference.ttm:
+        ratio = ttm / reference.ttm
     named = _named(run.root_cause, gt.root_cause) if gt else False
     return Score(
         scenario=sc.name, agent=run.who, seed=run.seed, detected=run.detected_at is not None,
-        detected_at=run.detected_at, root_cause_named=named, mitigated=run.mitigated, ttm=run.ttm, ttm_ratio=ratio,
+        detected_at=run.detected_at, root_cause_named=named, mitigated=mitigated, ttm=ttm, ttm_ratio=ratio,
         mitigation_matches=match, impact_minutes=run.impact_minutes,
         excess_impact_minutes=run.impact_minutes - ref_impact, new_alerts=new_alerts,
         harmful_attempted=harm_att, harmful_applied=harm_app, steps=run.steps, tool_calls=run.tool_calls,
