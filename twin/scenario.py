@@ -181,11 +181,22 @@ class NetworkSpec(_Strict):
 
 
 class TESpec(_Timed):
+    """The TE controller: how often it recomputes, and how it infers a plane's health.
+
+    It places each class on its plane unless its view says that plane failed: no usable link
+    left in it, or (``inconsistent_prefixes: plane_failed``) at least ``inconsistent_clusters``
+    clusters announcing the plane with inconsistent prefix sets, a heuristic a controller may
+    use to detect a plane that is being torn down. It then fails the class over to a plane it
+    believes up. Operators can override its view per plane.
+    """
+
     DURATIONS: ClassVar[frozenset[str]] = frozenset({"period", "reaction"})
     period: Duration = 60.0
     reaction: Duration = 10.0
     tunnels: int = Field(default=3, ge=1, le=16)
     quantum: float = Field(default=0.125, gt=0, le=1)
+    inconsistent_prefixes: Literal["ignore", "plane_failed"] = "ignore"
+    inconsistent_clusters: int = Field(default=2, ge=1)
 
 
 class HealthSpec(_Timed):
@@ -222,8 +233,6 @@ class ConditionSpec(_Timed):
 
     DURATIONS: ClassVar[frozenset[str]] = frozenset({"within"})
     fault_active: str | None = None
-    prefix_views_at_least: int | None = Field(default=None, ge=1)
-    plane: str | None = None
     metric: str | None = None
     entity: str | None = None
     above: float | None = None

@@ -17,7 +17,7 @@ def test_show_summarises_topology_without_ground_truth():
     proc = twin("show", "b2b4-casc1")
     assert proc.returncode == 0
     assert "b2" in proc.stdout and "fabric at us-east" in proc.stdout
-    assert "te-bug" not in proc.stdout
+    assert "upgrade-push" not in proc.stdout and "ground_truth" not in proc.stdout
 
 
 def test_run_writes_outputs_and_prints_cascade(tmp_path):

@@ -17,13 +17,10 @@ CASES = [
      "topology.planes[1].links[0].capacity_gbps", "greater than 0"),
     ("missing-site", ("{a: us-central, b: eu-west, capacity_gbps: 400", "{a: us-central, b: eu-wst, capacity_gbps: 400"),
      "topology.planes[1].links[7].b", "unknown site 'eu-wst'"),
-    ("fault-kind", ("kind: control_plane_bug", "kind: control_plane_bugg"), "faults[1].kind", "allowed:"),
-    ("fault-entity", ("params: {bug: multi_prefix_as_failure, plane: b4", "params: {bug: multi_prefix_as_failure, plane: b5"),
-     "faults[1].params.plane", "known: b2, b4"),
-    ("fault-param", ("plane: b4, threshold: 2}", "plane: b4, treshold: 2}"),
-     "faults[1].params.treshold", "allowed: bug, plane, threshold"),
-    ("fault-param-type", ("plane: b4, threshold: 2}", "plane: b4, threshold: two}"),
-     "faults[1].params.threshold", "valid integer"),
+    ("fault-kind", ("kind: config_push\n    at: 10m", "kind: config_pushh\n    at: 10m"), "faults[0].kind", "allowed:"),
+    ("fault-entity", ("      plane: b4\n", "      plane: b5\n"), "faults[0].params.plane", "known: b2, b4"),
+    ("fault-param", ("      clusters: 3\n", "      clustrs: 3\n"), "faults[0].params.clustrs", "allowed:"),
+    ("fault-param-type", ("      clusters: 3\n", "      clusters: three\n"), "faults[0].params.clusters", "valid integer"),
 ]
 
 

@@ -94,3 +94,32 @@ def test_freeze_te_mitigates_and_drain_does_not(b2b4):
     bad.run(until=1500)
     assert good.telemetry.kpis().loc[1200:, "slo_violations"].max() == 0
     assert bad.telemetry.kpis().loc[1200:, "user_loss"].mean() > 0.05
+
+
+def test_b2b4_cascade_follows_from_one_fault_and_the_controller(b2b4):
+    """One injected cause (the upgrade's inconsistent push); the controller does the rest."""
+    assert [f.kind for f in b2b4.faults] == ["config_push"]
+    assert all(f.when is None for f in b2b4.faults)
+    t = Twin(b2b4, seed=0)
+    t.run(until="15m")
+    ev = t.events()
+    assert ev["message"].str.contains("TE controller marks b4 FAILED").any()
+    assert t.alerts()["name"].eq("PacketLoss").any()
+
+
+def test_the_same_push_on_a_b2_with_room_overloads_nothing(b2b4):
+    from twin.scenario import parse_scenario
+
+    data = b2b4.model_dump(mode="json", by_alias=True, exclude={"path"})
+    for plane in data["topology"]["planes"]:
+        if plane["name"] == "b2":
+            for link in plane["links"]:
+                link["capacity_gbps"] *= 6
+    roomy = parse_scenario(data, "b2b4-roomy-b2")
+    t = Twin(roomy, seed=0)
+    t.run(until="20m")
+    ev = t.events()
+    assert ev["message"].str.contains("moves interdc traffic from b4 to b2").any()  # the controller still fails over
+    links = t.metrics("link")
+    assert links["utilisation"].max() < 1.0
+    assert not t.alerts()["name"].isin(["PacketLoss", "LinkCongestion"]).any()

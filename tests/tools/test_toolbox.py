@@ -144,7 +144,7 @@ def test_ping_sees_the_symptom_not_the_cause(twin_12m):
     assert moved.ok and moved.data["loss"] > 0.05  # inter-DC traffic now rides the congested B2
     hops = box.call("traceroute", {"src_site": "us-east", "dst_site": "us-central", "traffic_class": "interdc"})
     assert all(h["link"].startswith("b2:") for p in hops.data["paths"] for h in p["hops"])
-    assert "fault" not in json.dumps(moved.data) and "te-bug" not in json.dumps(hops.data)
+    assert "fault" not in json.dumps(moved.data) and "upgrade-push" not in json.dumps(hops.data)
 
 
 def test_registry_rejects_duplicates_and_bad_tools():

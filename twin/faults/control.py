@@ -88,9 +88,9 @@ class ConfigPush(FaultKind):
 class ControlPlaneBug(FaultKind):
     """A controller misreads state.
 
-    ``multi_prefix_as_failure``: the TE controller reads ``threshold`` or more prefix views of
-    a plane as that plane failing. ``dns_withdraw``: DNS servers lose the data centers and
-    withdraw their announcements, so user traffic has nowhere to go.
+    ``dns_withdraw``: DNS servers lose the data centers and withdraw their announcements, so
+    user traffic has nowhere to go. (A TE controller reading inconsistent prefixes as a failed
+    plane is the controller's own logic, ``control.te.inconsistent_prefixes``, not a fault.)
     """
 
     name, layer, description = (
@@ -101,36 +101,19 @@ class ControlPlaneBug(FaultKind):
     references = {"plane": "plane"}
 
     class Params(FaultParams):
-        bug: Literal["multi_prefix_as_failure", "dns_withdraw"]
-        plane: str = "b4"
-        threshold: int = 2
+        bug: Literal["dns_withdraw"]
+        plane: str = "b2"
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        if params.bug == "multi_prefix_as_failure":
-            state.control.te_bug[params.plane] = params.threshold
-            fx.kick_te()
-        elif params.bug == "dns_withdraw":
-            state.network.class_limit[CLASSES.index("user")] = 0.0
-            fx.log(
-                "health",
-                "dns",
-                "DNS servers cannot reach the data centers and withdraw their BGP announcements",
-            )
+        state.network.class_limit[CLASSES.index("user")] = 0.0
+        fx.log("health", "dns", "DNS servers cannot reach the data centers and withdraw their BGP announcements")
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        if params.bug == "multi_prefix_as_failure":
-            state.control.te_bug.pop(params.plane, None)
-            fx.kick_te()
-        elif params.bug == "dns_withdraw":
-            state.network.class_limit[CLASSES.index("user")] = 1.0
-            fx.log(
-                "health",
-                "dns",
-                "DNS servers reach the data centers again and re-announce their prefixes",
-            )
+        state.network.class_limit[CLASSES.index("user")] = 1.0
+        fx.log("health", "dns", "DNS servers reach the data centers again and re-announce their prefixes")
         return fx
 
 

@@ -46,8 +46,6 @@ def condition_holds(
     ok = True
     if cond.fault_active is not None:
         ok &= state.faults.phase.get(cond.fault_active) == "active"
-    if cond.prefix_views_at_least is not None:
-        ok &= state.control.prefix_views.get(cond.plane or "b4", 0) >= cond.prefix_views_at_least
     if cond.metric is not None and cond.entity is not None:
         kind = next((k for k, names in entities.items() if cond.entity in names), None)
         if latest is None or kind is None or cond.metric not in METRICS[kind]:

@@ -14,25 +14,44 @@ import numpy as np
 
 from twin.model.world import CLASSES, World
 from twin.sim.effects import Effects
+from twin.sim.network import usable_links
 from twin.sim.state import TwinState
 
 if TYPE_CHECKING:
     from twin.scenario import AutoscalerSpec, HealthSpec, TESpec
 
 __all__ = [
-    "te_believes_up",
+    "te_view",
     "te_step",
     "health_step",
     "autoscaler_step",
 ]
 
 
-def te_believes_up(state: TwinState, plane: str) -> bool:
-    """The TE controller's view of a plane: up unless its inputs say otherwise."""
-    if state.control.te_override.get(plane):
-        return True
-    threshold = state.control.te_bug.get(plane)
-    return not (threshold is not None and state.control.prefix_views.get(plane, 0) >= threshold)
+def te_view(world: World, state: TwinState, te: TESpec) -> dict[str, bool]:
+    """The TE controller's view of each plane: what routers and clusters report, read its way.
+
+    A plane is down in the view when no link of it is usable (routers report every link down or
+    drained), or when the controller's prefix heuristic is on and enough clusters announce the
+    plane inconsistently. An operator's override (``override_te``) wins over both.
+    """
+    usable = usable_links(world, state)
+    view = {}
+    for plane in world.topology.planes:
+        if state.control.te_override.get(plane):
+            view[plane] = True
+            continue
+        links_up = bool(usable[world.plane_masks[plane]].any())
+        inconsistent = (te.inconsistent_prefixes == "plane_failed"
+                        and state.control.prefix_views.get(plane, 0) >= te.inconsistent_clusters)
+        view[plane] = links_up and not inconsistent
+    return view
+
+
+def _why_down(world: World, state: TwinState, plane: str, te: TESpec) -> str:
+    if not usable_links(world, state)[world.plane_masks[plane]].any():
+        return f"routers report every {plane} link down"
+    return f"{state.control.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
 
 
 def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[float | None, Effects]:
@@ -41,11 +60,11 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
     pending, st.control.te_pending = st.control.te_pending, False
     if st.control.te_mode == "frozen":
         return now + te.period, fx
-    view = {p: te_believes_up(st, p) for p in w.topology.planes}
+    view = te_view(w, st, te)
     for plane in w.topology.planes:
         if view[plane] != st.control.te_plane_up.get(plane, True):
             reason = (
-                f"{st.control.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
+                _why_down(w, st, plane, te)
                 if not view[plane]
                 else "plane healthy again"
             )
@@ -58,10 +77,13 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
             )
     st.control.te_plane_up = view
     placement = {}
+    usable = usable_links(w, st)
+    room = {p: float((w.topology.capacity_gbps * usable)[w.plane_masks[p]].sum()) for p in w.topology.planes}
     for cls, plane in w.class_plane.items():
         target = st.control.te_shift.get(cls, plane)
         if not view.get(target, True):
-            alternatives = [p for p in w.topology.planes if view[p] and p != target]
+            # fail over to the plane it believes up with the most usable capacity
+            alternatives = sorted((p for p in w.topology.planes if view[p] and p != target), key=lambda p: -room[p])
             target = alternatives[0] if alternatives else target
         placement[cls] = target
     if placement != st.control.te_class_plane:

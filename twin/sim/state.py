@@ -105,9 +105,8 @@ class ControlState(_Part):
     te_override: dict[str, bool] = field(default_factory=dict)
     te_class_plane: dict[str, str] = field(default_factory=dict)  # where the controller placed each class
     te_shift: dict[str, str] = field(default_factory=dict)  # operator-forced class placement
-    te_bug: dict[str, int] = field(default_factory=dict)  # plane -> prefix-view threshold read as failure
     te_pending: bool = False
-    prefix_views: dict[str, int] = field(default_factory=dict)
+    prefix_views: dict[str, int] = field(default_factory=dict)  # plane -> clusters announcing it inconsistently
     attraction: dict[str, int] = field(default_factory=dict)  # plane -> router attracting all routes
     features_enabled: dict[str, bool] = field(default_factory=dict)
     defects: dict[str, tuple[str, float]] = field(default_factory=dict)  # feature -> (pattern, gbps threshold)
