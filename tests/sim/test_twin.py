@@ -123,3 +123,18 @@ def test_the_same_push_on_a_b2_with_room_overloads_nothing(b2b4):
     links = t.metrics("link")
     assert links["utilisation"].max() < 1.0
     assert not t.alerts()["name"].isin(["PacketLoss", "LinkCongestion"]).any()
+
+
+def test_draining_the_only_b4_link_fails_inter_dc_traffic_over_to_b2():
+    """The controller reads link state: a plane with no usable link is down in its view."""
+    t = Twin("novel-dual-fault", seed=0)
+    t.run(until="12m")
+    (b4_link,) = [name for name in t.world.topology.links if name.startswith("b4:")]
+    t.act("drain_link", link=b4_link)
+    te = t.scenario.control.te
+    lands = t.now + 120.0  # a drain takes two minutes
+    t.run(until=lands + te.reaction + te.period)
+    moves = t.events()
+    moves = moves[moves["message"].str.contains("moves interdc traffic from b4 to b2")]
+    assert len(moves) == 1 and float(moves["time"].iloc[0]) <= lands + te.reaction + te.period
+    assert t.telemetry.kpis()["interdc_loss"].iloc[-1] < 0.01
