@@ -3,7 +3,8 @@ import pytest
 
 from twin.model.fabric import add_fat_tree
 from twin.model.topology import TopologyBuilder
-from twin.physics.links import link_latency_ms, link_loss
+from twin.physics.flows import Flows, Links, solve
+from twin.physics.routing import hashed_split
 from twin.physics.routing import fat_tree_ecmp, quantised_split
 
 
@@ -15,14 +16,27 @@ def test_quantised_split_sums_to_one_in_quanta():
 
 
 def test_loss_is_overflow_share_and_dead_link_drops_all():
-    loss = link_loss(np.array([50.0, 200.0, 10.0]), np.array([100.0, 100.0, 0.0]))
-    assert loss == pytest.approx([0.0, 0.5, 1.0])
+    links = Links.uniform(3, capacity=100.0, delay_ms=1.0, buffer_ms=40.0, packet_ms=0.012)
+    links = Links(np.array([100.0, 100.0, 0.0]), links.delay_ms, links.buffer_ms, links.packet_ms, links.fair,
+                  links.aqm_ms, links.base_loss)
+    sol = solve(links, Flows.make([0, 1, 2], [0, 1, 2], demand=np.array([50.0, 200.0, 10.0])))
+    assert sol.arc_loss == pytest.approx([0.0, 0.5, 1.0])
 
 
-def test_latency_grows_with_utilisation_and_caps_at_buffer():
-    lat = link_latency_ms(np.array([10.0, 10.0, 10.0]), np.array([0.1, 0.9, 2.0]))
-    assert lat[0] < lat[1] < lat[2]
-    assert lat[2] == pytest.approx(50.0)
+def test_queueing_grows_with_load_and_stops_at_a_full_buffer():
+    links = Links.uniform(3, capacity=100.0, delay_ms=10.0, buffer_ms=40.0, packet_ms=0.12)
+    sol = solve(links, Flows.make([0, 1, 2], [0, 1, 2], demand=np.array([10.0, 90.0, 200.0])))
+    assert sol.arc_queue_ms[0] < sol.arc_queue_ms[1] < sol.arc_queue_ms[2]
+    assert sol.arc_queue_ms[2] == pytest.approx(40.0)
+    assert sol.latency_ms[2] == pytest.approx(10.0 + 0.12 + 40.0)
+
+
+def test_hashed_split_is_uneven_but_close_and_exact_without_hashing():
+    ideal = np.array([0.5, 0.25, 0.25])
+    assert hashed_split(ideal, 0.125, 0, salt=1).tolist() == ideal.tolist()
+    shares = hashed_split(ideal, 0.125, 256, salt=1)
+    assert shares.sum() == pytest.approx(1.0)
+    assert not np.allclose(shares, ideal) and np.allclose(shares, ideal, atol=0.15)
 
 
 def fat_tree(k=4):

@@ -1,6 +1,6 @@
-"""Pure numpy functions of state: routing, max-min fair rates, link and service physics."""
+"""Pure numpy functions of state: routing, max-min fair rates, the flow model, service physics."""
 
-from twin.physics.links import link_latency_ms, link_loss
+from twin.physics.flows import Flows, FlowSolution, Links, solve
 from twin.physics.maxmin import max_min_rates
 
-__all__ = ["max_min_rates", "link_loss", "link_latency_ms"]
+__all__ = ["max_min_rates", "Flows", "FlowSolution", "Links", "solve"]
