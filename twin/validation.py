@@ -60,6 +60,8 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     """A pydantic error location as a field path: ``("faults", 0, "at")`` -> ``faults[0].at``."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key: the key itself is the path
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
