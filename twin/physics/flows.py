@@ -285,9 +285,6 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     fair_e = links.fair[a_of]
     base_keep = 1.0 - np.clip(links.base_loss, 0.0, 1.0)
     price = np.zeros(n_a)  # drop-tail drop probability
-    path_cap = np.full(n_f, np.inf)
-    np.minimum.at(path_cap, f_of, cap[a_of])
-    path_cap *= 2.0  # a safeguard only (rates before the prices settle): the prices do the limiting
     queue_e = np.zeros(f_of.shape[0])  # queueing delay each flow meets at each hop (ms)
     elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
     sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
@@ -302,6 +299,10 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
         if fair_e.any():
             queue_e, _ = _fair_queues(links, flows, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt, rho,
                                       queue_e)
+    if elastic.any():
+        path_cap = np.full(n_f, np.inf)
+        np.minimum.at(path_cap, f_of, cap[a_of])
+        path_cap *= 2.0  # a safeguard only (rates before the prices settle): the prices do the limiting
     for it in range(iterations if elastic.any() else 0):
         rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
         # -- elastic sending rates from the path's drop price -------------------------------------

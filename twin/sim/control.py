@@ -28,14 +28,15 @@ __all__ = [
 ]
 
 
-def te_view(world: World, state: TwinState, te: TESpec) -> dict[str, bool]:
+def te_view(world: World, state: TwinState, te: TESpec, usable: np.ndarray | None = None) -> dict[str, bool]:
     """The TE controller's view of each plane: what routers and clusters report, read its way.
 
     A plane is down in the view when no link of it is usable (routers report every link down or
     drained), or when the controller's prefix heuristic is on and enough clusters announce the
-    plane inconsistently. An operator's override (``override_te``) wins over both.
+    plane inconsistently. An operator's override (``override_te``) wins over both. ``usable``:
+    the links routing may use, if the caller has them already.
     """
-    usable = usable_links(world, state)
+    usable = usable_links(world, state) if usable is None else usable
     view = {}
     for plane in world.topology.planes:
         if state.control.te_override.get(plane):
@@ -48,8 +49,8 @@ def te_view(world: World, state: TwinState, te: TESpec) -> dict[str, bool]:
     return view
 
 
-def _why_down(world: World, state: TwinState, plane: str, te: TESpec) -> str:
-    if not usable_links(world, state)[world.plane_masks[plane]].any():
+def _why_down(world: World, state: TwinState, plane: str, usable: np.ndarray) -> str:
+    if not usable[world.plane_masks[plane]].any():
         return f"routers report every {plane} link down"
     return f"{state.control.prefix_views.get(plane, 0)} clusters report {plane} with several prefixes"
 
@@ -60,11 +61,12 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
     pending, st.control.te_pending = st.control.te_pending, False
     if st.control.te_mode == "frozen":
         return now + te.period, fx
-    view = te_view(w, st, te)
+    usable = usable_links(w, st)
+    view = te_view(w, st, te, usable)
     for plane in w.topology.planes:
         if view[plane] != st.control.te_plane_up.get(plane, True):
             reason = (
-                _why_down(w, st, plane, te)
+                _why_down(w, st, plane, usable)
                 if not view[plane]
                 else "plane healthy again"
             )
@@ -77,7 +79,6 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
             )
     st.control.te_plane_up = view
     placement = {}
-    usable = usable_links(w, st)
     room = {p: float((w.topology.capacity_gbps * usable)[w.plane_masks[p]].sum()) for p in w.topology.planes}
     for cls, plane in w.class_plane.items():
         target = st.control.te_shift.get(cls, plane)
