@@ -3,30 +3,18 @@ becomes a ``kind:`` scenarios can use, checked by the schema and run by the twin
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.plugins.installer import installed_plugin
 from twin import ScenarioError, Twin, load_scenario
 from twin.faults import fault_kinds
 
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "twin_example_fault"
 SCENARIO = PLUGIN / "twin_example_fault" / "corrupt-link.yaml"
 KIND = "link_corruption"
-
-
-def _pip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_without_the_plugin_the_kind_is_unknown():
@@ -45,20 +33,8 @@ def test_without_the_plugin_the_kind_is_unknown():
 @pytest.fixture(scope="module")
 def example_fault():
     """Install the example plug-in into this venv for the module, then remove it again."""
-    done = _pip("install", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN))
-    if done.returncode != 0:
-        pytest.fail(f"could not install the example plug-in: {done.stderr[-2000:]}")
-    # an editable install's .pth only runs at interpreter start; make the package importable now
-    sys.path.insert(0, str(PLUGIN))
-    importlib.invalidate_caches()
-    try:
-        yield fault_kinds(refresh=True)
-    finally:
-        _pip("uninstall", "-y", "twin-example-fault")
-        sys.path.remove(str(PLUGIN))
-        sys.modules.pop("twin_example_fault", None)
-        importlib.invalidate_caches()
-        fault_kinds(refresh=True)
+    with installed_plugin(PLUGIN, "twin-example-fault", "twin_example_fault", lambda: fault_kinds(refresh=True)) as registry:
+        yield registry
 
 
 def test_plugin_kind_is_registered(example_fault):

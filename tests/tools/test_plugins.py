@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
+from tests.plugins.installer import installed_plugin
 from twin.tools import default_registry
 from twin.tools.registry import load_entry_points
 
@@ -17,28 +15,12 @@ PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "twin_example_tool"
 TOOL = "example_alert_census"
 
 
-def _pip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
-
 
 @pytest.fixture(scope="module")
 def example_plugin():
-    """Install the example plugin into this venv for the module, then remove it again."""
-    done = _pip("install", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN))
-    if done.returncode != 0:
-        pytest.fail(f"could not install the example plugin: {done.stderr[-2000:]}")
-    # an editable install's .pth only runs at interpreter start; make the package importable now
-    sys.path.insert(0, str(PLUGIN))
-    importlib.invalidate_caches()
-    try:
-        yield default_registry(refresh=True)
-    finally:
-        _pip("uninstall", "-y", "twin-example-tool")
-        sys.path.remove(str(PLUGIN))
-        sys.modules.pop("twin_example_tool", None)
-        importlib.invalidate_caches()
-        default_registry(refresh=True)
+    """Install the example plug-in into this venv for the module, then remove it again."""
+    with installed_plugin(PLUGIN, "twin-example-tool", "twin_example_tool", lambda: default_registry(refresh=True)) as registry:
+        yield registry
 
 
 def test_plugin_tool_in_default_registry(example_plugin, twin_12m):
