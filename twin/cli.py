@@ -18,6 +18,7 @@ from importlib import metadata
 import typer
 
 from twin.commands.core import run_cmd, scenarios_cmd, show_cmd
+from twin.commands.labels import labels_cmd
 from twin.commands.precheck import precheck_cmd
 from twin.commands.replay import evaluate_cmd, export_cmd, replay_cmd
 from twin.commands.tools import agents_cmd, tools_cmd
@@ -37,6 +38,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("replay", replay_cmd),
     ("evaluate", evaluate_cmd),
     ("export", export_cmd),
+    ("labels", labels_cmd),
     ("precheck", precheck_cmd),
 )
 

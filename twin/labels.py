@@ -22,6 +22,7 @@ scoring and labels; agents never reach it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from twin.scenario import Scenario, load_scenario
 from twin.sim.actions import ACTIONS, check_action
 from twin.sim.twin import Twin
 
-__all__ = ["Label", "agreement", "candidates", "derive_labels"]
+__all__ = ["Label", "Labeller", "agreement", "candidates", "derive_labels", "detection_time", "labeller"]
 
 #: Impact-minutes worse than doing nothing before a candidate counts as harmful.
 IMPACT_MARGIN = 1.0
@@ -101,40 +102,104 @@ def candidates(twin: Twin) -> list[tuple[str, dict[str, Any]]]:
     return unique
 
 
-def derive_labels(scenario: Scenario | str, seed: int | None = None, horizon: float = 3600.0) -> list[Label]:
-    """Label every candidate mitigation of one incident by running it against doing nothing."""
-    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    twin = Twin(sc, seed=seed)
-    while twin.now < sc.duration and first_critical_alert(twin) is None:
-        twin.run(until=min(sc.duration, twin.now + sc.tick))
-    at = twin.now
-    end = min(sc.duration, at + horizon)
-    base = twin.fork()
-    base.run(until=end)
-    b_restored = restored_at(base, at)
-    b_impact = _impact(base, at)
-    hand = {}
-    if sc.ground_truth:
-        for ref in sc.ground_truth.effective:
-            hand[(ref.tool, tuple(sorted(ref.args.items())))] = "effective"
-        for ref in sc.ground_truth.harmful:
-            hand[(ref.tool, tuple(sorted(ref.args.items())))] = "harmful"
-    labels = []
-    for tool, args in candidates(twin):
-        trial = twin.fork()
-        trial.act(tool, **args)
-        trial.run(until=end)
+def _key(tool: str, args: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return tool, tuple(sorted((str(k), str(v)) for k, v in args.items()))
+
+
+def detection_time(scenario: Scenario, seed: int | None) -> Twin:
+    """The incident run to the moment an operator would start acting: its first critical alert,
+    or, for an incident no alert catches, the first tick whose SLOs are violated."""
+    twin = Twin(scenario, seed=seed)
+    while twin.now < scenario.duration and first_critical_alert(twin) is None:
+        twin.run(until=min(scenario.duration, twin.now + scenario.tick))
+    if first_critical_alert(twin) is not None:
+        return twin
+    twin = Twin(scenario, seed=seed)
+    while twin.now < scenario.duration:
+        twin.run(until=min(scenario.duration, twin.now + scenario.tick))
+        last = twin.telemetry.samples.tail(1)
+        if last and last[-1].kpi.get("slo_violations", 0) > 0:
+            break
+    return twin
+
+
+class Labeller:
+    """Labels mitigations of one incident (scenario + seed) on demand, each against the same
+    incident left alone; a mitigation is labelled once and then remembered."""
+
+    def __init__(self, scenario: Scenario | str, seed: int | None = None, horizon: float = 3600.0) -> None:
+        sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.scenario = sc
+        self.at_detection = detection_time(sc, seed)
+        self.at = at = self.at_detection.now
+        self.end = min(sc.duration, at + horizon)
+        self.base = self.at_detection.fork()
+        self.base.run(until=self.end)
+        self.base_restored = restored_at(self.base, at)
+        self.base_impact = _impact(self.base, at)
+        self.hand: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        if sc.ground_truth:
+            for ref in sc.ground_truth.effective:
+                self.hand[_key(ref.tool, dict(ref.args))] = "effective"
+            for ref in sc.ground_truth.harmful:
+                self.hand[_key(ref.tool, dict(ref.args))] = "harmful"
+        self._done: dict[tuple[str, tuple[tuple[str, str], ...]], Label] = {}
+
+    def label(self, tool: str, args: dict[str, Any]) -> Label:
+        """The label of ``tool(**args)`` applied at detection; an action the sandbox refuses
+        (unknown tool, argument naming nothing) has no effect."""
+        key = _key(tool, args)
+        if key in self._done:
+            return self._done[key]
+        sc, at = self.scenario, self.at
+        trial = self.at_detection.fork()
+        try:
+            check_action(trial.world, trial.state, tool, args)
+            trial.act(tool, **args)
+        except Exception:  # noqa: BLE001 - refused: it changes nothing
+            lb = Label(tool, dict(args), "no effect", self.base_restored, self.base_restored,
+                       self.base_impact, self.base_impact, 0.0, 0.0, self.hand.get(key, ""))
+            self._done[key] = lb
+            return lb
+        trial.run(until=self.end)
         restored = restored_at(trial, at)
         settled = at + ACTIONS[tool].duration + SETTLE_S
         impact, loss = _impact(trial, at), _peak_loss(trial, settled)
-        b_loss = _peak_loss(base, settled)
+        b_loss = _peak_loss(self.base, settled)
+        b_restored, b_impact = self.base_restored, self.base_impact
         earlier = restored is not None and (b_restored is None or restored <= b_restored - sc.tick)
         worse = impact - b_impact > IMPACT_MARGIN or loss - b_loss > LOSS_MARGIN
         helps = b_impact - impact > max(IMPACT_MARGIN, 0.25 * b_impact)
-        label = ("effective" if earlier else "harmful" if worse else "helps" if helps else "no effect")
-        labels.append(Label(tool, args, label, restored, b_restored, impact, b_impact, loss, b_loss,
-                            hand.get((tool, tuple(sorted(args.items()))), "")))
-    return labels
+        text = "effective" if earlier else "harmful" if worse else "helps" if helps else "no effect"
+        lb = Label(tool, dict(args), text, restored, b_restored, impact, b_impact, loss, b_loss,
+                   self.hand.get(key, ""))
+        self._done[key] = lb
+        return lb
+
+    def all(self) -> list[Label]:
+        """Every candidate at detection, labelled."""
+        return [self.label(tool, args) for tool, args in candidates(self.at_detection)]
+
+
+_LABELLERS: dict[tuple[str, int, float], Labeller] = {}
+
+
+def labeller(scenario: Scenario | str, seed: int | None = None, horizon: float = 3600.0) -> Labeller:
+    """The (remembered) labeller of one incident: scoring many runs of it labels each action once."""
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    seed = sc.seed if seed is None else int(seed)
+    digest = hashlib.sha256(sc.model_dump_json().encode()).hexdigest()
+    key = (digest, seed, float(horizon))
+    if key not in _LABELLERS:
+        if len(_LABELLERS) >= 32:
+            _LABELLERS.pop(next(iter(_LABELLERS)))
+        _LABELLERS[key] = Labeller(sc, seed, horizon)
+    return _LABELLERS[key]
+
+
+def derive_labels(scenario: Scenario | str, seed: int | None = None, horizon: float = 3600.0) -> list[Label]:
+    """Label every candidate mitigation of one incident by running it against doing nothing."""
+    return labeller(scenario, seed, horizon).all()
 
 
 def agreement(labels: list[Label]) -> tuple[int, int]:

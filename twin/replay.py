@@ -388,12 +388,32 @@ def beats_doing_nothing(run: RunResult, baseline: RunResult | None, tick: float)
     return run.mitigated_at <= baseline.mitigated_at - tick
 
 
+def _derived_labels(sc: Scenario, seed: int) -> Any:
+    """A function giving an action's derived label on this incident (``twin.labels``); calls
+    that are not mitigations (observations, tests) have none."""
+    from twin.labels import labeller
+    from twin.sim.actions import ACTIONS
+
+    lab = None
+
+    def derived(tool: str, args: dict[str, Any]) -> str:
+        nonlocal lab
+        if tool not in ACTIONS:
+            return ""
+        lab = lab or labeller(sc, seed)
+        return lab.label(tool, args).label
+
+    return derived
+
+
 def score(run: RunResult, scenario: Scenario | str, reference: RunResult | None = None,
           operators_tool: str | None = None, baseline: RunResult | None = None) -> Score:
     """Score a run against the scenario's ground truth, a reference run and doing nothing.
 
     ``baseline`` is the same incident, same seed, left alone: ``mitigated`` (and so TTM) needs
-    the run to restore the SLOs earlier than it (see :func:`beats_doing_nothing`).
+    the run to restore the SLOs earlier than it (see :func:`beats_doing_nothing`). Whether an
+    action was harmful or a matching fix comes from its derived label (:mod:`twin.labels`: the
+    action run against doing nothing on the sandbox), not from the scenario's hand-written lists.
     """
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     mitigated = beats_doing_nothing(run, baseline, sc.tick)
@@ -401,11 +421,10 @@ def score(run: RunResult, scenario: Scenario | str, reference: RunResult | None 
     actions = list(run.actions)
     attempted = run.attempted or [(a["kind"], a["args"]) for a in actions]
     applied = [(a["kind"], a["args"]) for a in actions if a.get("status") == "done"]
-    harmful = list(gt.harmful) if gt else []
-    effective = list(gt.effective) if gt else []
-    harm_att = sum(any(_matches(t, a, h) for h in harmful) for t, a in attempted)
-    harm_app = sum(any(_matches(t, a, h) for h in harmful) for t, a in applied)
-    match = any(any(_matches(t, a, e) for e in effective) for t, a in applied)
+    derived = _derived_labels(sc, run.seed)
+    harm_att = sum(derived(t, a) == "harmful" for t, a in attempted)
+    harm_app = sum(derived(t, a) == "harmful" for t, a in applied)
+    match = any(derived(t, a) == "effective" for t, a in applied)
     if operators_tool is not None:
         match = match or any(t == operators_tool for t, _ in applied)
     new_alerts = 0

@@ -22,3 +22,50 @@ def test_a_candidate_is_judged_against_the_same_incident_left_alone():
     assert len(baselines) == 1  # one counterfactual for every candidate
     (restored, impact), = baselines
     assert impact > 5  # left alone, the incident hurts for a long time
+
+
+class _Drains:
+    """Drains one B2 link nobody hand-labelled: only the derived label can call it harmful."""
+
+    name = "drains"
+
+    def __init__(self, link: str) -> None:
+        self.link = link
+
+    def reset(self, toolbox, rng) -> None:
+        self.done = False
+
+    def act(self, toolbox):
+        if self.done:
+            return None
+        self.done = True
+        return ("drain_link", {"link": self.link})
+
+
+def test_scoring_counts_harm_from_the_derived_labels_not_the_hand_lists():
+    from twin import load_scenario
+    from twin.replay import no_action_run, replay_with_agent, score
+
+    sc = load_scenario("b2b4-casc1")
+    link = "b2:us-east-eu-west"
+    assert all(ref.args.get("link") != link for ref in sc.ground_truth.harmful)  # not hand-labelled
+    baseline = no_action_run(sc, sc.seed)
+    s = score(replay_with_agent(sc, _Drains(link), sc.seed), sc, baseline, baseline=baseline)
+    assert s.harmful_applied == 1 and not s.mitigation_matches and not s.mitigated
+
+
+def test_labels_command_tables_hand_against_derived(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "labels.json"
+    proc = subprocess.run([sys.executable, "-m", "twin", "labels", "b2b4-casc1", "--horizon", "30m",
+                           "--out", str(out)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "140"})
+    assert proc.returncode == 0, proc.stderr
+    assert "confirms: 6 of 6" in proc.stdout
+    rows = {(r["tool"], tuple(r["args"].values())): r for r in json.loads(out.read_text())["labels"]}
+    assert rows[("freeze_te", ())]["derived"] == "effective" and rows[("freeze_te", ())]["hand"] == "effective"
+    bad = subprocess.run([sys.executable, "-m", "twin", "labels", "no-such-incident"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -46,8 +46,9 @@ def replay_cmd(
     ref = reference_run(rep, seed) if rep else no_action_run(sc, seed)
     ops_tool = rep.timeline[-1].tool if rep else None
     run = replay_with_agent(sc, make_agent(agent), seed, who=agent) if agent else ref
-    s_ref = score(ref, sc, ref, ops_tool)
-    s_run = score(run, sc, ref, ops_tool) if agent else s_ref
+    baseline = no_action_run(sc, seed) if rep else ref  # the incident left alone
+    s_ref = score(ref, sc, ref, ops_tool, baseline)
+    s_run = score(run, sc, ref, ops_tool, baseline) if agent else s_ref
     console.print(f"[bold]{sc.name}[/bold] ({sc.category}): {sc.description}")
     if rep:
         console.print(f"source: {rep.source}; published TTM {_t(rep.published_ttm)}"
