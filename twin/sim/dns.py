@@ -25,28 +25,36 @@ from twin.sim.state import TwinState
 if TYPE_CHECKING:
     from twin.scenario import DnsSpec
 
-__all__ = ["reachable_sites", "dns_checks_pass", "dns_step"]
+__all__ = ["site_components", "dns_checks_pass", "dns_step"]
 
 
-def reachable_sites(world: World, state: TwinState, site: str) -> set[str]:
-    """Sites that ``site`` reaches over WAN links that are up, not drained and not black-holed."""
+def site_components(world: World, state: TwinState) -> dict[str, int]:
+    """Each site's connected component over WAN links that are up, not drained and forwarding
+    (two sites reach each other iff they are in the same one)."""
     topo = world.topology
     ok = usable_links(world, state) & ~state.network.node_blackhole[topo.link_a] & ~state.network.node_blackhole[topo.link_b]
-    wan = np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
+    # derived data of the installed routing's link state: kept with it while the same links are up
+    cache = state.network.routing.cache if state.network.routing is not None else {}
+    key = ("dns-components", ok.tobytes())
+    if key not in cache:
+        cache[key] = _components(topo, ok)
+    return cache[key]
+
+
+def _components(topo, ok: np.ndarray) -> dict[str, int]:
     g = nx.Graph()
-    g.add_node(site)
-    for i in np.flatnonzero(ok & wan):
-        g.add_edge(topo.node_site[topo.link_a[i]], topo.node_site[topo.link_b[i]])
-    return nx.node_connected_component(g, site)
+    g.add_nodes_from(topo.sites)
+    for i in np.flatnonzero(ok):
+        if topo.link_plane[i] in topo.planes:
+            g.add_edge(topo.node_site[topo.link_a[i]], topo.node_site[topo.link_b[i]])
+    return {site: c for c, sites in enumerate(nx.connected_components(g)) for site in sites}
 
 
 def dns_checks_pass(world: World, state: TwinState, spec: DnsSpec) -> dict[str, bool]:
     """Each POP's health check now: does it reach at least ``min_reachable`` data centers?"""
-    out = {}
-    for pop in spec.servers:
-        reached = reachable_sites(world, state, pop)
-        out[pop] = sum(dc in reached for dc in spec.data_centers) >= spec.min_reachable
-    return out
+    component = site_components(world, state)
+    return {pop: sum(component[dc] == component[pop] for dc in spec.data_centers) >= spec.min_reachable
+            for pop in spec.servers}
 
 
 def dns_step(world: World, state: TwinState, now: float, spec: DnsSpec) -> tuple[float | None, Effects]:
