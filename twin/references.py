@@ -37,6 +37,20 @@ def check_references(sc: Any) -> None:
     for i, fault in enumerate(sc.faults):
         if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
             _fail(sc, f"faults[{i}].when.fault_active", f"unknown fault {fault.when.fault_active!r} (known: {known_list(fault_ids)})")
+    planes = list(world.topology.planes)
+    for group, plane in sc.monitoring.export_via.items():
+        if plane not in planes:
+            _fail(sc, f"monitoring.export_via.{group}", f"unknown plane {plane!r} (known: {known_list(planes)})")
+    dns = sc.control.dns
+    if dns is not None:
+        sites = list(world.topology.sites)
+        for part in ("servers", "data_centers"):
+            for j, site in enumerate(getattr(dns, part)):
+                if site not in sites:
+                    _fail(sc, f"control.dns.{part}[{j}]", f"unknown site {site!r} (known: {known_list(sites)})")
+        if dns.min_reachable > len(dns.data_centers):
+            _fail(sc, "control.dns.min_reachable",
+                  f"{dns.min_reachable} is more than the {len(dns.data_centers)} data centers checked (allowed: 1..{len(dns.data_centers)})")
     change_ids = [c.id for c in sc.changes]
     if len(set(change_ids)) != len(change_ids):
         _fail(sc, "changes", "change ids must be unique")

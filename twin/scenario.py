@@ -144,6 +144,20 @@ class DiurnalSpec(_Strict):
     start_hour: float = Field(default=10.0, ge=0, lt=24)
 
 
+class RetrySpec(_Timed):
+    """Clients of a traffic class retry what the path loses (:mod:`twin.physics.clients`).
+
+    ``max``: retries per request after the first attempt; ``budget``: extra attempts per
+    original request at most (a client-side retry budget; none: only ``max`` caps them);
+    ``backoff``: mean delay before a retry lands.
+    """
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"backoff"})
+    max: int = Field(default=3, ge=0, le=10)
+    budget: float | None = Field(default=None, ge=0)
+    backoff: Duration = 0.0
+
+
 class ClassKindSpec(_Strict):
     """How one traffic class behaves under congestion (the flow model, :mod:`twin.physics.flows`).
 
@@ -157,6 +171,7 @@ class ClassKindSpec(_Strict):
     elastic: bool = False
     connections: float = Field(default=1000.0, ge=1)  # TCP connections in one (site pair, class) aggregate
     burstiness: float = Field(default=1.0, ge=0)  # arrivals' squared coefficient of variation (0: constant rate)
+    retries: RetrySpec | None = None  # clients that retry lost attempts (none: they do not)
 
 
 class TrafficSpec(_Strict):
@@ -167,6 +182,13 @@ class TrafficSpec(_Strict):
     planes: dict[str, str] = Field(default_factory=lambda: {"user": "b2", "interdc": "b4"})
     kinds: dict[Literal["user", "interdc"], ClassKindSpec] = Field(default_factory=dict)
     fabric: ClassKindSpec = Field(default_factory=ClassKindSpec)  # background traffic inside fabrics
+
+    @field_validator("fabric")
+    @classmethod
+    def _fabric_does_not_retry(cls, v: ClassKindSpec) -> ClassKindSpec:
+        if v.retries is not None:
+            raise ValueError("retries are modelled for WAN traffic classes only (allowed in traffic.kinds.user, traffic.kinds.interdc)")
+        return v
 
 
 class NetworkSpec(_Strict):
@@ -213,10 +235,25 @@ class AutoscalerSpec(_Timed):
     provision: Duration = 60.0
 
 
+class DnsSpec(_Timed):
+    """DNS servers at edge POPs that health-check the data centers and withdraw their anycast
+    announcement after ``failures`` failed checks in a row (:mod:`twin.sim.dns`)."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"period"})
+    servers: list[str] = Field(min_length=1)  # sites (edge POPs) with DNS servers
+    data_centers: list[str] = Field(min_length=1)  # sites they health-check
+    period: Duration = Field(default=10.0, gt=0)
+    failures: int = Field(default=3, ge=1)  # failed checks in a row before withdrawing
+    recoveries: int = Field(default=1, ge=1)  # passed checks in a row before announcing again
+    min_reachable: int = Field(default=1, ge=1)  # data centers a check must reach to pass
+    classes: list[Literal["user", "interdc"]] = Field(default_factory=lambda: ["user"])  # traffic that needs names
+
+
 class ControlSpec(_Strict):
     te: TESpec = Field(default_factory=TESpec)
     health: HealthSpec = Field(default_factory=HealthSpec)
     autoscaler: AutoscalerSpec = Field(default_factory=AutoscalerSpec)
+    dns: DnsSpec | None = None
     features: dict[str, list[str]] = Field(default_factory=dict)
 
 
@@ -301,6 +338,13 @@ class AlertRuleSpec(_Timed):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
+class MonitoringSpec(_Strict):
+    """How monitors reach their collectors: ``export_via`` names, per monitor group, the plane
+    its samples cross (they are lost where it drops packets, :mod:`twin.sim.export_path`)."""
+
+    export_via: dict[Literal["links", "services", "devices"], str] = Field(default_factory=dict)
+
+
 class Scenario(_Timed):
     DURATIONS: ClassVar[frozenset[str]] = frozenset({"duration", "tick", "settle"})
     name: str
@@ -321,6 +365,7 @@ class Scenario(_Timed):
     faults: list[FaultSpec] = Field(default_factory=list)
     changes: list[ChangeSpec] = Field(default_factory=list)
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     ground_truth: GroundTruthSpec | None = None
     path: str = Field(default="", exclude=True)
     _world: Any = PrivateAttr(default=None)

@@ -107,6 +107,10 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, .
         if isinstance(part, int):
             clean.append(part)
             continue
+        if typing.get_origin(current) is dict:  # ``part`` is a key: its value's type holds what follows
+            clean.append(part)
+            current = typing.get_args(current)[1]
+            continue
         variant = _tagged(current, part)
         if variant is not None:
             current = variant

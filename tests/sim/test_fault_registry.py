@@ -20,7 +20,6 @@ BUILTIN_KINDS = {
     "device_failure",
     "traffic_surge",
     "config_push",
-    "control_plane_bug",
     "latent_protocol_defect",
     "control_plane_jobs_down",
     "route_attraction",

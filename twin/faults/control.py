@@ -1,5 +1,4 @@
-"""Faults in the control plane: config pushes, controller bugs, latent defects, routing jobs,
-route leaks.
+"""Faults in the control plane: config pushes, latent defects, routing jobs, route leaks.
 
 These break the network through what controls it: the data plane is healthy until a
 controller, a protocol feature or a routing job acts on a bad view. Several ride in on a
@@ -8,19 +7,15 @@ change, so rolling that change back (an operator action) mitigates them.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from twin.faults.base import FaultKind, FaultParams
 from twin.faults.registry import register_fault
-from twin.model.world import CLASSES
 from twin.sim.effects import Effects
 from twin.sim.state import ChangeRecord
 
 __all__ = [
     "ConfigPush",
-    "ControlPlaneBug",
     "LatentProtocolDefect",
     "ControlPlaneJobsDown",
     "RouteAttraction",
@@ -82,39 +77,6 @@ class ConfigPush(FaultKind):
 
     def change_ids(self, fault_id, params) -> list[str]:
         return [self._change(fault_id, params)]
-
-
-@register_fault
-class ControlPlaneBug(FaultKind):
-    """A controller misreads state.
-
-    ``dns_withdraw``: DNS servers lose the data centers and withdraw their announcements, so
-    user traffic has nowhere to go. (A TE controller reading inconsistent prefixes as a failed
-    plane is the controller's own logic, ``control.te.inconsistent_prefixes``, not a fault.)
-    """
-
-    name, layer, description = (
-        "control_plane_bug",
-        "control",
-        "a controller misreads state (params.bug)",
-    )
-    references = {"plane": "plane"}
-
-    class Params(FaultParams):
-        bug: Literal["dns_withdraw"]
-        plane: str = "b2"
-
-    def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        fx = Effects()
-        state.network.class_limit[CLASSES.index("user")] = 0.0
-        fx.log("health", "dns", "DNS servers cannot reach the data centers and withdraw their BGP announcements")
-        return fx
-
-    def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        fx = Effects()
-        state.network.class_limit[CLASSES.index("user")] = 1.0
-        fx.log("health", "dns", "DNS servers reach the data centers again and re-announce their prefixes")
-        return fx
 
 
 @register_fault

@@ -13,7 +13,7 @@ calls its ``check``. A broken plug-in is reported as a warning and skipped; it n
 the twin.
 
 >>> sorted(fault_kinds())[:3]
-['bad_deploy', 'config_push', 'control_plane_bug']
+['bad_deploy', 'config_push', 'control_plane_jobs_down']
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Control-plane processes of a twin: the TE controller, health checks, autoscaler.
+"""Control-plane processes of a twin: the TE controller, health checks, autoscaler, DNS
+health checks (:mod:`twin.sim.dns`).
 
 Each is a step function called by the twin's named SimPy timer: a function of the world, the
 state and the time that changes the state and returns when it next wants to run (``None``:
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin.model.world import CLASSES, World
+from twin.sim.dns import dns_step
 from twin.sim.effects import Effects
 from twin.sim.network import usable_links
 from twin.sim.state import TwinState
@@ -25,6 +27,7 @@ __all__ = [
     "te_step",
     "health_step",
     "autoscaler_step",
+    "dns_step",
 ]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from twin.model.world import World
+from twin.sim.export_path import lose_exported_samples
 from twin.sim.network import NetworkResult
 from twin.sim.state import TwinState
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
@@ -142,6 +143,7 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
     kpi["net_bad"] = net_bad
     kpi["impact"] = impact
     kpi["slo_violations"] = float(violations)
+    lose_exported_samples(sc, w, st, net, {"links": link, "services": service, "devices": device})
     if "links" in st.alerts.monitoring_down:
         link[:] = np.nan
     if "services" in st.alerts.monitoring_down:

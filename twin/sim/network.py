@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
+from twin.physics.clients import RetryPolicy
 from twin.physics.flows import Flows, Links, solve
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -217,6 +218,7 @@ class NetworkParams:
     class_burstiness: tuple[float, ...] = (1.0, 1.0)  # arrivals' squared coefficient of variation
     fabric_elastic: bool = False
     rto_min_ms: float = 200.0
+    class_retries: tuple[RetryPolicy | None, ...] = (None, None)  # per traffic class: how its clients retry
 
 
 def network_params(scenario: "Scenario") -> NetworkParams:
@@ -230,7 +232,15 @@ def network_params(scenario: "Scenario") -> NetworkParams:
         class_connections=tuple(float(k.connections) if k else 1000.0 for k in per_class),
         class_burstiness=tuple(float(k.burstiness) if k else 1.0 for k in per_class),
         fabric_elastic=scenario.traffic.fabric.elastic,
+        class_retries=tuple(_retry_policy(k) for k in per_class),
     )
+
+
+def _retry_policy(kind) -> RetryPolicy | None:
+    r = kind.retries if kind else None
+    if r is None:
+        return None
+    return RetryPolicy(r.max, float("inf") if r.budget is None else r.budget, r.backoff)
 
 
 @dataclass(frozen=True)
@@ -336,8 +346,11 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     n_groups = 2 * len(world.pairs)
     prep = _prepared(world, routing)
     wanted = world.demand_gbps * demand_scale * noise * state.network.class_factor[world.demand_class]
-    vol = wanted * state.network.class_limit[world.demand_class]  # what edge rate limits let in
     key = world.demand_pair * 2 + world.demand_class
+    if state.network.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
+        wanted = wanted * state.network.retry_amp[key]
+    # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
+    vol = wanted * (state.network.class_limit * state.network.class_resolvable)[world.demand_class]
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
     wan = prep["wan"]

@@ -90,6 +90,8 @@ class NetworkState(_Part):
     site_capacity: dict[str, float] = field(default_factory=dict)  # site -> share of capacity left
     class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # demand multiplier per class
     class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # admitted share of demand per class
+    class_resolvable: np.ndarray = field(default_factory=lambda: np.ones(2))  # per class: 0 while its names do not resolve
+    retry_amp: np.ndarray = _empty()  # per (pair, class): attempts per request its clients send (empty: no retries)
     routing: Any = None
 
 
@@ -114,6 +116,9 @@ class ControlState(_Part):
     automation_halted: bool = False
     health_fail: np.ndarray = _empty(np.int64)  # consecutive failed checks per device
     health_alarm: np.ndarray = _empty(bool)
+    dns_failed: dict[str, int] = field(default_factory=dict)  # POP -> DNS health checks failed in a row
+    dns_passed: dict[str, int] = field(default_factory=dict)  # POP -> DNS health checks passed in a row
+    dns_announced: dict[str, bool] = field(default_factory=dict)  # POP -> announcing its anycast prefix
     known_good: Any = None
 
 
@@ -166,6 +171,7 @@ class TwinState:
 
     now: float
     rng: np.random.Generator
+    export_rng: np.random.Generator | None = None  # monitoring samples lost on their export path
     seq: int = 0
     wake: dict[str, tuple[float, int]] = field(default_factory=dict)
     network: NetworkState = field(default_factory=NetworkState)
@@ -182,6 +188,7 @@ class TwinState:
         """An independent copy: arrays and containers copied, immutable caches shared."""
         out = copy.copy(self)
         out.rng = copy.deepcopy(self.rng)
+        out.export_rng = copy.deepcopy(self.export_rng)
         out.wake = dict(self.wake)
         out.actions = copy.deepcopy(self.actions)
         out.last = dict(self.last)

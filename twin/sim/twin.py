@@ -15,6 +15,7 @@ import numpy as np
 import simpy
 
 from twin.errors import SimulationError
+from twin.physics.clients import next_amplification
 from twin.physics.services import service_step
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
@@ -22,6 +23,7 @@ from twin.sim import control
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim.network import NetworkResult, Routing, build_routing, network_params, network_step
 from twin.sim.effects import Effects
+from twin.sim.export_path import export_generator
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
 from twin.model.world import CLASSES, World, build_world
@@ -69,7 +71,7 @@ class Twin:
         topo = w.topology
         n_svc = len(w.services)
         cg = w.callgraph
-        st = TwinState(now=0.0, rng=np.random.default_rng(self.seed))
+        st = TwinState(now=0.0, rng=np.random.default_rng(self.seed), export_rng=export_generator(self.seed))
         st.network.link_down = np.zeros(topo.n_links, dtype=np.int64)
         st.network.link_drained = np.zeros(topo.n_links, dtype=bool)
         st.network.link_loss = np.zeros(topo.n_links)
@@ -102,6 +104,8 @@ class Twin:
         self._schedule("tick", 0.0)
         self._schedule("te", 0.0)
         self._schedule("health", sc.control.health.period)
+        if sc.control.dns is not None:
+            self._schedule("dns", sc.control.dns.period)
         if sc.control.autoscaler.enabled and self.world.callgraph:
             self._schedule("autoscaler", sc.control.autoscaler.period)
         for change in sc.changes:
@@ -168,6 +172,8 @@ class Twin:
             return self._applied(control.te_step(self.world, self.state, self.now, ctl.te))
         if kind == "health":
             return self._applied(control.health_step(self.world, self.state, self.now, ctl.health))
+        if kind == "dns":
+            return self._applied(control.dns_step(self.world, self.state, self.now, ctl.dns))
         if kind == "autoscaler":
             return self._applied(control.autoscaler_step(self.world, self.state, self.now, ctl.autoscaler))
         if kind == "change":
@@ -323,6 +329,8 @@ class Twin:
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
         net = network_step(w, st, routing, scale, noise, scale * fabric_noise, self._net_params)
+        if any(self._net_params.class_retries):  # clients retry, next tick, what this one lost
+            st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries, dt)
         self._latent_defects(net)
         svc = self._services(net, scale, dt) if w.callgraph else None
         sample = self.monitors.sample(st, now, net, svc)
@@ -363,7 +371,8 @@ class Twin:
         per = arr["capacity_rps"]
         capacity = up * per * (1.0 - st.services.cpu_hog) * gc
         entry = arr["entry_rps"] * scale * st.services.entry_factor
-        admitted = np.minimum(entry, st.services.entry_limit)
+        # users whose names do not resolve (every DNS POP withdrawn) never reach the entry services
+        admitted = np.minimum(entry, st.services.entry_limit) * st.network.class_resolvable[CLASSES.index("user")]
         n_calls = w.call_src.shape[0]
         net_loss = np.zeros(n_calls)
         net_lat = np.full(n_calls, 0.05)
