@@ -130,11 +130,20 @@ class ClientSpec(_Timed):
     timeout_ms: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0, le=10)
     backoff_ms: float | None = Field(default=None, ge=0)
-    retry_budget: Annotated[float, Field(ge=0)] | Literal["unlimited"] | None = None
+    retry_budget: float | None = Field(default=None, ge=0)
     breaker_threshold: float | None = Field(default=None, gt=0, le=1)
     breaker_window: Duration | None = Field(default=None, gt=0)
     breaker_cooldown: Duration | None = None
     max_inflight: float | None = Field(default=None, gt=0)
+
+    @field_validator("retry_budget", mode="before")
+    @classmethod
+    def _unlimited(cls, v: Any) -> Any:
+        if v == "unlimited":
+            return float("inf")
+        if isinstance(v, str):
+            raise ValueError(f"expected a number >= 0 or 'unlimited', got {v!r}")
+        return v
 
     def overrides(self) -> dict[str, float]:
         """The Call fields this spec sets, in the call graph's names and units."""
@@ -144,7 +153,7 @@ class ClientSpec(_Timed):
                     "breaker_cooldown", "max_inflight"):
             value = getattr(self, key)
             if value is not None:
-                out[names.get(key, key)] = float("inf") if value == "unlimited" else float(value)
+                out[names.get(key, key)] = float(value)
         return out
 
 
