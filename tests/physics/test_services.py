@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -56,8 +58,7 @@ def test_server_keeps_working_for_clients_that_gave_up():
 
 
 def test_retries_amplify_load_within_budget():
-    failing = Carried(np.zeros(2), np.array([0.5]), np.array([1.0]), np.zeros(1), np.zeros(1, dtype=np.int64),
-                      np.zeros(1))
+    failing = replace(Carried.empty(2, 1), attempt_fail=np.array([0.5]))
     plain = step(carried=failing, retries=2.0)
     capped = step(carried=failing, retries=2.0, retry_budget=0.2)
     # expected attempts 1 + 0.5 + 0.25 = 1.75; a 20% budget allows 1.2
@@ -92,7 +93,7 @@ def test_circuit_breaker_opens_fails_fast_half_opens_and_closes():
 
 
 def test_concurrency_limit_rejects_the_excess_fast():
-    slow = Carried(np.zeros(2), np.zeros(1), np.array([100.0]), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1))
+    slow = replace(Carried.empty(2, 1), attempt_ms=np.array([100.0]))
     # 500 rps x 0.1 s in flight = 50 attempts; the client allows 25
     r = step(services(entry=500.0), carried=slow, max_inflight=25.0)
     assert r.rps[1] == pytest.approx(250.0)

@@ -32,7 +32,7 @@ rates and expected values, no per-request loop).
 ...                service_time_ms=np.array([1.0, 1.0]), queue_limit=np.array([100.0, 100.0]),
 ...                injected_error=np.zeros(2))
 >>> res = service_step(svc, Clients.simple([0], [1]), Carried.empty(2, 1), np.zeros(1), np.ones(1), depth=1)
->>> res.rps.round(1).tolist(), res.latency_ms[1].round(2)
+>>> res.rps.round(1).tolist(), float(res.latency_ms[1].round(2))
 ([500.0, 500.0], 2.0)
 """
 
@@ -52,6 +52,9 @@ PROBE_SHARE = 0.1
 #: Utilisation at which the M/M/1 wait is capped (the fluid backlog takes over above it).
 RHO_CAP = 0.95
 Z99 = 2.3263478740408408  # standard normal 0.99 quantile
+#: Relative change (of latency and load; a tenth of it, absolute, of error rates) below which an
+#: iteration over the graph has converged.
+TOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,18 @@ class Carried:
     fail_ratio: np.ndarray  # per edge: the breaker's windowed failure ratio
     breaker: np.ndarray  # per edge: CLOSED | OPEN | HALF_OPEN
     breaker_until: np.ndarray  # per edge: when an open breaker half-opens
+    # last tick's solution, per service: where this tick's iteration starts (it then stops as soon
+    # as a round changes nothing, so a steady graph costs one round, not its depth)
+    served_rps: np.ndarray
+    latency_ms: np.ndarray
+    latency_var: np.ndarray
+    error: np.ndarray
 
     @classmethod
     def empty(cls, n_services: int, n_edges: int) -> "Carried":
-        z = np.zeros(n_edges)
-        return cls(np.zeros(n_services), z, z.copy(), z.copy(), np.zeros(n_edges, dtype=np.int64), z.copy())
+        z, zs = np.zeros(n_edges), np.zeros(n_services)
+        return cls(zs, z, z.copy(), z.copy(), np.zeros(n_edges, dtype=np.int64), z.copy(), zs.copy(), zs.copy(),
+                   zs.copy(), zs.copy())
 
 
 @dataclass(frozen=True)
@@ -127,15 +137,6 @@ class ServiceResult:
     carried: Carried  # the state for the next tick
 
 
-def _erfc(x: np.ndarray) -> np.ndarray:
-    """Complementary error function (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7)."""
-    z = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    r = poly * np.exp(-z * z)
-    return np.where(x >= 0, r, 2.0 - r)
-
-
 def _lognormal(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = np.maximum(mean, 1e-9)
     s2 = np.log1p(np.maximum(var, 0.0) / (m * m))
@@ -146,23 +147,22 @@ def lognormal_quantiles(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, 
     """p50 and p99 of the lognormal with this mean and variance.
 
     >>> p50, p99 = lognormal_quantiles(np.array([10.0]), np.array([100.0]))  # exponential-like
-    >>> float((p99 / p50)[0]).__round__(1)
+    >>> round(float((p99 / p50)[0]), 1)
     6.9
     """
     mu, sigma = _lognormal(mean, var)
     return np.exp(mu), np.exp(mu + Z99 * sigma)
 
 
-def _exceeds(limit: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """P(latency > limit) under the lognormal fit."""
-    mu, sigma = _lognormal(mean, var)
-    z = (np.log(np.maximum(limit, 1e-9)) - mu) / np.maximum(sigma * np.sqrt(2.0), 1e-9)
-    return 0.5 * _erfc(z)
+def _normal_sf(z: np.ndarray) -> np.ndarray:
+    """P(Z > z) for a standard normal (a logistic fit of the normal CDF, |error| < 2e-4)."""
+    z = np.clip(z, -8.0, 8.0)
+    return 1.0 / (1.0 + np.exp(z * (1.5976 + 0.070566 * z * z)))
 
 
 def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Expected retries of a call whose attempts fail with probability q: q + q^2 + ... + q^r."""
-    return np.where(q < 1 - 1e-9, q * (1.0 - q**r) / np.maximum(1.0 - q, 1e-9), r)
+    return np.where(np.abs(1.0 - q) > 1e-9, q * (1.0 - q**r) / np.where(np.abs(1.0 - q) > 1e-9, 1.0 - q, 1.0), r)
 
 
 def log_call_ok(fanout: np.ndarray, fail: np.ndarray) -> np.ndarray:
@@ -186,93 +186,118 @@ def service_step(
     c = clients
     n = svc.entry_rps.shape[0]
     src, dst = c.src, c.dst
-    rounds = max(depth, 1) + 1
     mu = svc.capacity_rps
+    r, budget, timeout = c.retries, c.retry_budget, c.timeout_ms
 
     # 1. what clients send: retries from last tick's failures within the budget; breakers; limits
-    q_prev = np.clip(carried.attempt_fail, 0.0, 0.999)
-    attempts = 1.0 + np.minimum(_retries(q_prev, c.retries), c.retry_budget)
+    q_prev = np.minimum(carried.attempt_fail, 0.999)
+    attempts = 1.0 + np.minimum(_retries(q_prev, r), budget)
     state = carried.breaker
-    passing = np.where(state == OPEN, 0.0, np.where(state == HALF_OPEN, PROBE_SHARE, 1.0))
+    breakers = bool(np.isfinite(c.breaker_threshold).any())
+    passing = np.where(state == OPEN, 0.0, np.where(state == HALF_OPEN, PROBE_SHARE, 1.0)) if breakers else 1.0
     per_call = c.fanout * attempts * passing  # attempts per caller request served
+    limited = bool(np.isfinite(c.max_inflight).any())
 
-    # 2-3. load flows down from callers' throughput; queues fill and drain
+    # 2-3. load flows down from callers' throughput; queues fill and drain. After i rounds every
+    # service at depth < i from an entry is exact, whatever the start
     backlog0 = carried.backlog
-    served_rps = np.zeros(n)
-    arrivals = svc.entry_rps
-    admit = np.ones_like(c.fanout)
-    for _ in range(rounds):
+    served_rps = carried.served_rps
+    arrivals, work = svc.entry_rps, backlog0
+    admit = 1.0
+    for _ in range(max(depth, 1) + 1):
+        before = served_rps
         want = per_call * served_rps[src]
-        inflight = want * carried.attempt_ms / 1000.0  # Little's law
-        admit = np.minimum(1.0, np.divide(c.max_inflight, inflight, out=np.ones_like(inflight), where=inflight > 0))
-        arrivals = svc.entry_rps + np.bincount(dst, weights=want * admit, minlength=n)
+        if limited:
+            inflight = want * carried.attempt_ms / 1000.0  # Little's law
+            admit = np.minimum(1.0, np.divide(c.max_inflight, inflight, out=np.ones_like(inflight), where=inflight > 0))
+            want = want * admit
+        arrivals = svc.entry_rps + np.bincount(dst, weights=want, minlength=n)
         work = backlog0 + arrivals * dt
         served_rps = np.minimum(work, mu * dt) / dt
+        if (np.abs(served_rps - before) <= TOL * served_rps).all():
+            break
     sent = per_call * admit * served_rps[src]  # attempts/s on each edge
     left = work - served_rps * dt
     backlog = np.minimum(left, svc.queue_limit)
-    shed = np.divide(left - backlog, arrivals * dt, out=np.zeros(n), where=arrivals > 0)
-    shed = np.clip(shed, 0.0, 1.0)
+    shed = np.minimum(np.divide(left - backlog, arrivals * dt, out=np.zeros(n), where=arrivals > 0), 1.0)
 
     # sojourn: service time + the larger of the M/M/1 wait and the backlog's drain time
     st = svc.service_time_ms
-    rho = np.divide(arrivals, mu, out=np.where(arrivals > 0, np.inf, 0.0), where=mu > 0)
+    up = mu > 0
+    inv_mu = np.divide(1000.0, mu, out=np.zeros(n), where=up)  # ms per request
+    rho = np.divide(arrivals, mu, out=np.where(arrivals > 0, np.inf, 0.0), where=up)
     rc = np.minimum(rho, RHO_CAP)
-    full_ms = np.divide(1000.0 * svc.queue_limit, mu, out=np.full(n, 1e6), where=mu > 0)
+    full_ms = np.where(up, svc.queue_limit * inv_mu, 1e6)
     mm1 = np.minimum(st * rc / (1.0 - rc), full_ms)
-    drain = np.divide(1000.0 * 0.5 * (backlog0 + backlog), mu, out=np.zeros(n), where=mu > 0)
-    own_mean = st + np.minimum(np.maximum(mm1, drain), full_ms)
-    spread = np.divide(1000.0 * (backlog - backlog0), mu, out=np.zeros(n), where=mu > 0)
-    own_var = (st + mm1) ** 2 + spread**2 / 12.0  # exponential sojourn + where in the tick one arrived
-    own_mean = np.where(mu > 0, own_mean, 1e6)
+    drain = 0.5 * (backlog0 + backlog) * inv_mu
+    own_mean = np.where(up, st + np.minimum(np.maximum(mm1, drain), full_ms), 1e6)
+    spread = (backlog - backlog0) * inv_mu
+    own_var = (st + mm1) ** 2 + spread * spread / 12.0  # exponential sojourn + where in the tick one arrived
 
-    # 4. latency and errors up the DAG; after i rounds every service of height <= i is exact
+    # 4. latency and errors up the DAG; after i + 1 rounds every service of height <= i is exact
     healthy = (1.0 - svc.injected_error) * (1.0 - shed)
-    lat_m, lat_v, err = own_mean, own_var, 1.0 - healthy
+    lat_m, lat_v, err = carried.latency_ms, carried.latency_var, carried.error
+    if not lat_m.any():  # a cold start: from the services' own figures
+        lat_m, lat_v, err = own_mean, own_var, 1.0 - healthy
     net_ok = (1.0 - net_loss) ** 2  # request and response both cross the path
     rtt = 2.0 * net_latency_ms
     fan = c.fanout
-    fast_fail = 1.0 - passing * admit  # breaker open or over the concurrency limit: no attempt made
+    fan_var = np.maximum(fan * (1.0 - fan), 0.0)  # a call made by a share of requests varies
+    # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests making one
+    # call, above 1 that many independent calls
+    inner, outer = np.minimum(fan, 1.0), np.maximum(fan, 1.0)
+    failing_fast = breakers or limited
+    sent_ok = passing * admit  # not failed fast by an open breaker or the concurrency limit
+    log_timeout, t2 = np.log(timeout), timeout * timeout
     q = p_to = t_att = np.zeros_like(fan)
-    for _ in range(rounds):
-        m, v = lat_m[dst] + rtt, lat_v[dst]
-        p_to = _exceeds(c.timeout_ms, m, v)
-        q = 1.0 - net_ok * (1.0 - err[dst]) * (1.0 - p_to)
-        t_att = (1.0 - p_to) * np.minimum(m, c.timeout_ms) + p_to * c.timeout_ms
-        v_att = (1.0 - p_to) * np.minimum(v, c.timeout_ms**2)
-        unbudgeted = _retries(q, c.retries)
-        retries = np.minimum(unbudgeted, c.retry_budget)
-        share = np.divide(retries, unbudgeted, out=np.ones_like(q), where=unbudgeted > 1e-12)  # calls allowed to retry
-        n_att = 1.0 + retries
-        powers = np.arange(1, int(c.retries.max(initial=0)) + 1)[:, None]
-        backoff = share * (np.where(powers <= c.retries, q**powers * 2.0 ** (powers - 1), 0.0).sum(axis=0)) * c.backoff_ms
-        call_fail = fast_fail + (1.0 - fast_fail) * q * (1.0 - share + share * q**c.retries)
-        call_m = (1.0 - fast_fail) * (n_att * t_att + backoff)
-        call_v = (1.0 - fast_fail) * (n_att * v_att + retries * (1.0 - q) * t_att**2) + fast_fail * (1 - fast_fail) * call_m**2
+    for _ in range(max(depth, 1) + 1):
+        before_m, before_err = lat_m, err
+        m = np.maximum(lat_m[dst] + rtt, 1e-6)
+        v = lat_v[dst]
+        s2 = np.log1p(v / (m * m))
+        p_to = _normal_sf((log_timeout - np.log(m) + 0.5 * s2) / np.sqrt(s2 + 1e-18))  # lognormal tail past the timeout
+        ok = 1.0 - p_to
+        q = np.minimum(1.0 - net_ok * (1.0 - err[dst]) * ok, 0.999999)
+        mt = np.minimum(m, timeout)
+        t_att = mt + p_to * (timeout - mt)
+        unbudgeted = q * (1.0 - q**r) / (1.0 - q)  # q + q^2 + ... + q^r
+        retries = np.minimum(unbudgeted, budget)
+        share = retries / np.maximum(unbudgeted, 1e-12)  # of failed calls, those the budget lets retry
+        call_fail = q * (1.0 - share * (1.0 - q**r))
+        # backoff b, 2b, 4b ... before retries 1, 2, 3 ...: b (2^k - 1) after k retries
+        call_m = (1.0 + retries) * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
+        call_v = (1.0 + retries) * ok * np.minimum(v, t2) + retries * (1.0 - q) * t_att * t_att
+        if failing_fast:
+            call_fail = 1.0 - sent_ok * (1.0 - call_fail)
+            call_v = sent_ok * call_v + sent_ok * (1.0 - sent_ok) * call_m * call_m
+            call_m = sent_ok * call_m
         lat_m = own_mean + np.bincount(src, weights=fan * call_m, minlength=n)
-        lat_v = own_var + np.bincount(src, weights=fan * call_v + np.maximum(fan * (1 - fan), 0) * call_m**2, minlength=n)
-        log_ok = np.bincount(src, weights=log_call_ok(fan, call_fail), minlength=n)
+        lat_v = own_var + np.bincount(src, weights=fan * call_v + fan_var * call_m * call_m, minlength=n)
+        log_ok = np.bincount(src, weights=outer * np.log1p(-inner * np.minimum(call_fail, 1 - 1e-12)), minlength=n)
         err = 1.0 - healthy * np.exp(log_ok)
+        if (np.abs(lat_m - before_m) <= TOL * lat_m).all() and (np.abs(err - before_err) <= 0.1 * TOL).all():
+            break
     p50, p99 = lognormal_quantiles(lat_m, lat_v)
     into = np.bincount(dst, weights=sent, minlength=n)
     wasted = np.divide(np.bincount(dst, weights=sent * p_to, minlength=n), into, out=np.zeros(n), where=into > 0)
 
     # 5. breakers: windowed failure ratio; open above threshold, half-open after the cooldown
-    w = 1.0 - np.exp(-dt / np.maximum(c.breaker_window_s, 1e-9))
-    fail_ratio = np.where(sent > 0, (1.0 - w) * carried.fail_ratio + w * q, carried.fail_ratio)
-    trip = fail_ratio > c.breaker_threshold
-    until = carried.breaker_until
-    new = state.copy()
-    opening = (state == CLOSED) & trip & (sent > 0)
-    probe_bad = (state == HALF_OPEN) & (q > c.breaker_threshold)
-    new[opening | probe_bad] = OPEN
-    until = np.where(opening | probe_bad, now + c.breaker_cooldown_s, until)
-    new[(state == HALF_OPEN) & ~probe_bad] = CLOSED
-    fail_ratio = np.where((state == HALF_OPEN) & ~probe_bad, q, fail_ratio)
-    new[(state == OPEN) & (now + dt >= until)] = HALF_OPEN
+    fail_ratio, new, until = carried.fail_ratio, state, carried.breaker_until
+    if breakers:
+        w = 1.0 - np.exp(-dt / np.maximum(c.breaker_window_s, 1e-9))
+        fail_ratio = np.where(sent > 0, (1.0 - w) * fail_ratio + w * q, fail_ratio)
+        new = state.copy()
+        opening = (state == CLOSED) & (fail_ratio > c.breaker_threshold) & (sent > 0)
+        probe_bad = (state == HALF_OPEN) & (q > c.breaker_threshold)
+        new[opening | probe_bad] = OPEN
+        until = np.where(opening | probe_bad, now + c.breaker_cooldown_s, until)
+        new[(state == HALF_OPEN) & ~probe_bad] = CLOSED
+        fail_ratio = np.where((state == HALF_OPEN) & ~probe_bad, q, fail_ratio)
+        new[(state == OPEN) & (now + dt >= until)] = HALF_OPEN
 
     nxt = Carried(backlog=backlog, attempt_fail=np.clip(q, 0.0, 1.0), attempt_ms=t_att, fail_ratio=fail_ratio,
-                  breaker=new, breaker_until=until)
+                  breaker=new, breaker_until=until, served_rps=served_rps, latency_ms=lat_m, latency_var=lat_v,
+                  error=err)
     return ServiceResult(
         rps=arrivals,
         utilisation=np.minimum(rho, 10.0),

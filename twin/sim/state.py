@@ -145,6 +145,10 @@ class ServiceState(_Part):
     fail_ratio: np.ndarray = _empty()
     breaker: np.ndarray = _empty(np.int64)
     breaker_until: np.ndarray = _empty()
+    served_rps: np.ndarray = _empty()  # per service: last tick's solution (where the next starts)
+    latency_ms: np.ndarray = _empty()
+    latency_var: np.ndarray = _empty()
+    error: np.ndarray = _empty()
 
 
 @dataclass

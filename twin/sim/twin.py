@@ -92,8 +92,8 @@ class Twin:
         st.services.retry_budget = w.service_arrays["retry_budget"].copy() if cg else np.zeros(0)
         st.services.entry_limit = np.full(n_svc, np.inf)
         carried = Carried.empty(n_svc, w.call_src.shape[0])
-        for name in ("backlog", "attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"):
-            setattr(st.services, name, getattr(carried, name))
+        for name, value in vars(carried).items():
+            setattr(st.services, name, value)
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
         return st
@@ -389,7 +389,7 @@ class Twin:
             Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
                     arr["backoff_ms"], ss.retry_budget, arr["breaker_threshold"], arr["breaker_window_s"],
                     arr["breaker_cooldown_s"], arr["max_inflight"]),
-            Carried(ss.backlog, ss.attempt_fail, ss.attempt_ms, ss.fail_ratio, ss.breaker, ss.breaker_until),
+            Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
             net_loss, net_lat, w.call_depth, self.now, dt,
         )
         for name, value in vars(res.carried).items():
