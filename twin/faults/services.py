@@ -113,8 +113,9 @@ class CpuHog(FaultKind):
         if params.grow_per_min > 0:
             cap = params.share if params.max_share is None else params.max_share
             taken = max(params.share, min(params.share + params.grow_per_min * (now - undo.started) / 60.0, cap))
-            state.services.cpu_hog_growth[svc] = max(0.0, state.services.cpu_hog_growth[svc] - params.grow_per_min / 60.0)
-            if state.services.cpu_hog_growth[svc] == 0:
+            growth = state.services.cpu_hog_growth[svc] - params.grow_per_min / 60.0
+            state.services.cpu_hog_growth[svc] = growth if growth > 1e-12 else 0.0
+            if growth <= 1e-12:
                 state.services.cpu_hog_cap[svc] = 0.0
         state.services.cpu_hog[svc] = max(0.0, state.services.cpu_hog[svc] - taken)
         return Effects()
