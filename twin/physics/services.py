@@ -27,6 +27,12 @@ rates and expected values, no per-request loop).
 5. **Breakers update** from the edge's failure ratio over a window (an EWMA): open above the
    threshold, half-open after the cooldown, closed again when the probes succeed.
 
+Details: retries wait ``b, 2b, 4b ...`` (exponential backoff), adding to the call's latency;
+attempts failed fast (breaker, concurrency limit) are not retried; a fanout below 1 is the share
+of requests that make the call. Steps 2 and 4 iterate over the DAG from last tick's solution and
+stop once a round changes nothing (``TOL``), so a steady graph costs one round, a changed one at
+most its depth + 1.
+
 >>> import numpy as np
 >>> svc = Services(entry_rps=np.array([500.0, 0.0]), capacity_rps=np.array([1000.0, 1000.0]),
 ...                service_time_ms=np.array([1.0, 1.0]), queue_limit=np.array([100.0, 100.0]),
@@ -163,13 +169,6 @@ def _normal_sf(z: np.ndarray) -> np.ndarray:
 def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Expected retries of a call whose attempts fail with probability q: q + q^2 + ... + q^r."""
     return np.where(np.abs(1.0 - q) > 1e-9, q * (1.0 - q**r) / np.where(np.abs(1.0 - q) > 1e-9, 1.0 - q, 1.0), r)
-
-
-def log_call_ok(fanout: np.ndarray, fail: np.ndarray) -> np.ndarray:
-    """log P(a caller request's calls on an edge all succeed): fanout <= 1 is the share of
-    requests that make the call (one call); above 1, that many independent calls."""
-    p = np.minimum(fail, 1 - 1e-12)
-    return np.where(fanout <= 1.0, np.log1p(-np.minimum(fanout, 1.0) * p), fanout * np.log1p(-p))
 
 
 def service_step(
