@@ -117,12 +117,54 @@ class TopologySpec(_Strict):
     fabrics: list[FabricSpec] = Field(default_factory=list)
 
 
+class ClientSpec(_Timed):
+    """The client policy of the call edges it matches (``caller`` and/or ``callee``; a missing one
+    matches any): fields left out keep the call graph's own (see :class:`twin.model.callgraph.Call`).
+    ``retry_budget`` is retries per request (0.1: 10%), or ``unlimited``; ``breaker_threshold``
+    is the failure ratio over ``breaker_window`` that opens a circuit breaker for
+    ``breaker_cooldown``; ``max_inflight`` caps concurrent attempts (excess rejected fast)."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"breaker_window", "breaker_cooldown"})
+    caller: str | None = None
+    callee: str | None = None
+    timeout_ms: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    backoff_ms: float | None = Field(default=None, ge=0)
+    retry_budget: float | None = Field(default=None, ge=0)
+    breaker_threshold: float | None = Field(default=None, gt=0, le=1)
+    breaker_window: Duration | None = Field(default=None, gt=0)
+    breaker_cooldown: Duration | None = None
+    max_inflight: float | None = Field(default=None, gt=0)
+
+    @field_validator("retry_budget", mode="before")
+    @classmethod
+    def _unlimited(cls, v: Any) -> Any:
+        if v == "unlimited":
+            return float("inf")
+        if isinstance(v, str):
+            raise ValueError(f"expected a number >= 0 or 'unlimited', got {v!r}")
+        return v
+
+    def overrides(self) -> dict[str, float]:
+        """The Call fields this spec sets, in the call graph's names and units."""
+        names = {"breaker_window": "breaker_window_s", "breaker_cooldown": "breaker_cooldown_s"}
+        out: dict[str, float] = {}
+        for key in ("timeout_ms", "retries", "backoff_ms", "retry_budget", "breaker_threshold", "breaker_window",
+                    "breaker_cooldown", "max_inflight"):
+            value = getattr(self, key)
+            if value is not None:
+                out[names.get(key, key)] = float(value)
+        return out
+
+
 class ServicesSpec(_Strict):
     callgraph: str | dict[str, Any] | None = None
     generate: int | None = Field(default=None, ge=2, le=500)
     placement: dict[str, str] = Field(default_factory=dict)
     default_site: str | None = None
     entry_rps: dict[str, float] = Field(default_factory=dict)
+    clients: list[ClientSpec] = Field(default_factory=list)  # client policies, applied in order
+    queue_limit: dict[str, int] = Field(default_factory=dict)  # service -> requests queued per replica
 
 
 class DemandSpec(_Strict):

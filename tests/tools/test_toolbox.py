@@ -19,6 +19,7 @@ EXTRA = {  # required arguments besides the target
     "shift_traffic": {"plane": "b4"},
     "scale_service": {"replicas": 4},
     "rate_limit": {"rps": 500.0},
+    "set_retry_budget": {"budget": 0.1},
     "shed_traffic": {"traffic_class": "user", "fraction": 0.1},
 }
 

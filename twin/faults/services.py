@@ -78,26 +78,46 @@ class ReplicaCrash(FaultKind):
 
 @register_fault
 class CpuHog(FaultKind):
-    """A process steals a share of every replica's CPU."""
+    """A process steals a share of every replica's CPU; with ``grow_per_min`` it takes more each
+    minute (a runaway process), up to ``max_share``."""
 
     name, layer, description = (
         "cpu_hog",
         "services",
-        "a process steals params.share of a service's CPU",
+        "a process steals params.share of a service's CPU, growing by params.grow_per_min up to params.max_share",
     )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
         share: float = Field(ge=0, le=1)
+        grow_per_min: float = Field(default=0.0, ge=0, le=1)
+        max_share: float | None = Field(default=None, ge=0, le=1)  # default: share (no growth)
+
+    @dataclass
+    class Undo:
+        started: float = 0.0
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
+        undo.started = now
         state.services.cpu_hog[svc] = min(MAX_HOG, state.services.cpu_hog[svc] + params.share)
+        if params.grow_per_min > 0:
+            state.services.cpu_hog_growth[svc] += params.grow_per_min / 60.0
+            cap = params.share if params.max_share is None else params.max_share
+            state.services.cpu_hog_cap[svc] = min(MAX_HOG, max(state.services.cpu_hog_cap[svc], cap))
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
-        state.services.cpu_hog[svc] = max(0.0, state.services.cpu_hog[svc] - params.share)
+        taken = params.share
+        if params.grow_per_min > 0:
+            cap = params.share if params.max_share is None else params.max_share
+            taken = max(params.share, min(params.share + params.grow_per_min * (now - undo.started) / 60.0, cap))
+            growth = state.services.cpu_hog_growth[svc] - params.grow_per_min / 60.0
+            state.services.cpu_hog_growth[svc] = growth if growth > 1e-12 else 0.0
+            if growth <= 1e-12:
+                state.services.cpu_hog_cap[svc] = 0.0
+        state.services.cpu_hog[svc] = max(0.0, state.services.cpu_hog[svc] - taken)
         return Effects()
 
 
@@ -175,20 +195,20 @@ class BadDeploy(FaultKind):
 
 @register_fault
 class RetryStorm(FaultKind):
-    """Clients of a service retry harder, past their retry budget, while attempts fail."""
+    """A client change (a deploy or config push) makes the clients of a service retry
+    ``factor`` times more and drops their retry budget. It injects no failures: a storm follows
+    only if something makes their attempts fail (the queue and client model does the rest).
+    No shipped scenario needs it; generators use it for "a deploy that removed the budget"."""
 
     name, layer, description = (
         "retry_storm",
         "services",
-        "clients of a service retry params.factor times more aggressively",
+        "clients of a service retry params.factor times more, with no retry budget",
     )
     references = {"service": "service"}
 
     class Params(_ServiceParams):
         factor: float = Field(gt=0)
-        spike: float = Field(
-            default=0.5, ge=0, le=1
-        )  # share of attempts failing as the storm starts
 
     @dataclass
     class Undo:
@@ -201,7 +221,6 @@ class RetryStorm(FaultKind):
         state.services.retry_factor[into] *= params.factor
         undo.budget = state.services.retry_budget[into].tolist()
         state.services.retry_budget[into] = np.inf
-        state.services.attempt_fail[into] = np.maximum(state.services.attempt_fail[into], params.spike)
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,8 @@ import numpy as np
 
 __all__ = [
     "BUILTIN_CALLGRAPHS",
+    "CLIENT_FIELDS",
+    "DEFAULT_RETRY_BUDGET",
     "SERVICE_KINDS",
     "Call",
     "CallGraph",
@@ -26,7 +28,15 @@ __all__ = [
     "builtin_callgraph",
     "callgraph_from_dict",
     "generate_callgraph",
+    "with_client_policies",
 ]
+
+#: Retries a client may spend per request by default (a 20% retry budget, as gRPC's default
+#: retry throttling and Finagle's RetryBudget allow about that much).
+DEFAULT_RETRY_BUDGET = 0.2
+#: Client-policy fields of a call edge (scenarios override them in ``services.clients``).
+CLIENT_FIELDS: tuple[str, ...] = ("timeout_ms", "retries", "backoff_ms", "retry_budget", "breaker_threshold",
+                                  "breaker_window_s", "breaker_cooldown_s", "max_inflight")
 
 SERVICE_KINDS: tuple[str, ...] = ("app", "db", "cache", "queue", "gateway")
 BUILTIN_CALLGRAPHS: tuple[str, ...] = ("hotel-reservation", "sock-shop", "train-ticket")
@@ -45,6 +55,7 @@ class Service:
     autoscale: bool = False
     memory_limit_mb: float = 1024.0
     kind: str = "app"  # "app" | "db" | "cache" | "queue" | "gateway"
+    queue_limit: int = 1000  # requests one replica queues before it rejects (accept queue + workers)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,13 @@ class Call:
     fanout: float = 1.0  # mean calls to callee per caller request
     timeout_ms: float = 500.0
     retries: int = 0  # retry attempts on error/timeout
+    # the client's policy beyond timeout and retries (defaults: a gRPC-like client)
+    backoff_ms: float = 25.0  # first retry's backoff; it doubles per retry
+    retry_budget: float = DEFAULT_RETRY_BUDGET  # retries per request allowed (inf: no budget)
+    breaker_threshold: float = math.inf  # failure ratio that opens a circuit breaker (inf: none)
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 30.0
+    max_inflight: float = math.inf  # concurrent attempts allowed (inf: no limit)
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,7 @@ class CallGraph:
                 raise ValueError(
                     f"{where}: {label} has retries {c.retries!r}; allowed: an integer >= 0"
                 )
+            _check_client(f"{where}: {label}", c)
         if not self.entries:
             raise ValueError(f"{where} has no entries; give at least one (service, rps) pair")
         entry_seen: set[str] = set()
@@ -172,6 +191,39 @@ class CallGraph:
         )
 
 
+def with_client_policies(cg: CallGraph, policies: Sequence[tuple[str | None, str | None, Mapping[str, float]]],
+                         queue_limits: Mapping[str, int] | None = None) -> CallGraph:
+    """The graph with client policies overridden on the calls each ``(caller, callee, fields)``
+    matches (None matches any), in order, and services' per-replica queue limits replaced.
+
+    Raises ValueError naming ``policies[i]`` or the service when a name is unknown or a policy
+    matches no call.
+    """
+    known = cg.index()
+    calls = list(cg.calls)
+    for i, (caller, callee, values) in enumerate(policies):
+        for role, who in (("caller", caller), ("callee", callee)):
+            if who is not None and who not in known:
+                raise ValueError(f"policies[{i}].{role}: unknown service {who!r}; known services: {', '.join(known)}")
+        bad = [k for k in values if k not in CLIENT_FIELDS]
+        if bad:
+            raise ValueError(f"policies[{i}]: unknown field {bad[0]!r}; allowed: {', '.join(CLIENT_FIELDS)}")
+        hits = [j for j, c in enumerate(calls) if caller in (None, c.caller) and callee in (None, c.callee)]
+        if not hits:
+            raise ValueError(f"policies[{i}]: no call {caller or '*'} -> {callee or '*'} in call graph {cg.name!r}")
+        for j in hits:
+            fixed = {k: int(v) if k == "retries" else float(v) for k, v in values.items()}
+            calls[j] = replace(calls[j], **fixed)
+    services = list(cg.services)
+    for name, limit in (queue_limits or {}).items():
+        if name not in known:
+            raise ValueError(f"queue_limit.{name}: unknown service; known services: {', '.join(known)}")
+        services[known[name]] = replace(services[known[name]], queue_limit=int(limit))
+    out = CallGraph(cg.name, tuple(services), tuple(calls), cg.entries)
+    out.validate()
+    return out
+
+
 def _is_int(x: object) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
 
@@ -180,9 +232,20 @@ def _finite(x: object) -> bool:
     return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _check_client(label: str, c: Call) -> None:
+    for attr in ("backoff_ms", "retry_budget", "breaker_window_s", "breaker_cooldown_s"):
+        v = getattr(c, attr)
+        if not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or math.isnan(v) or v < 0:
+            raise ValueError(f"{label} has {attr} {v!r}; allowed: a number >= 0 (.inf: no limit)")
+    for attr in ("breaker_threshold", "max_inflight"):
+        v = getattr(c, attr)
+        if not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or math.isnan(v) or v <= 0:
+            raise ValueError(f"{label} has {attr} {v!r}; allowed: a number > 0 (.inf: none)")
+
+
 def _check_service(where: str, s: Service) -> None:
     label = f"{where}: service {s.name!r}"
-    for attr in ("replicas", "min_replicas", "max_replicas"):
+    for attr in ("replicas", "min_replicas", "max_replicas", "queue_limit"):
         v = getattr(s, attr)
         if not _is_int(v) or v < 0:
             raise ValueError(f"{label} has {attr} {v!r}; allowed: an integer >= 0")
@@ -602,8 +665,9 @@ def _sized_service(name: str, kind: str, load: float, rng: np.random.Generator) 
 
 _SERVICE_FIELDS = {f.name: f for f in fields(Service)}
 _CALL_FIELDS = {f.name: f for f in fields(Call)}
-_INT_FIELDS = {"replicas", "min_replicas", "max_replicas", "retries"}
-_FLOAT_FIELDS = {"capacity_rps", "service_time_ms", "memory_limit_mb", "fanout", "timeout_ms"}
+_INT_FIELDS = {"replicas", "min_replicas", "max_replicas", "retries", "queue_limit"}
+_FLOAT_FIELDS = {"capacity_rps", "service_time_ms", "memory_limit_mb", "fanout", "timeout_ms", "backoff_ms",
+                 "retry_budget", "breaker_threshold", "breaker_window_s", "breaker_cooldown_s", "max_inflight"}
 
 
 def _record(path: str, raw: object, cls_fields: Mapping[str, Any], required: Sequence[str]) -> dict:

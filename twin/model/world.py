@@ -15,6 +15,7 @@ from twin.model.callgraph import (
     builtin_callgraph,
     callgraph_from_dict,
     generate_callgraph,
+    with_client_policies,
 )
 from twin.model.fabric import FatTree, add_fat_tree
 from twin.model.topology import Topology, TopologyBuilder, router_name
@@ -103,6 +104,10 @@ class World:
             "fanout": np.array([c.fanout for c in cg.calls], dtype=float),
             "timeout_ms": np.array([c.timeout_ms for c in cg.calls], dtype=float),
             "retries": np.array([c.retries for c in cg.calls], dtype=float),
+            "queue_limit": np.array([s.queue_limit for s in cg.services], dtype=float),
+            **{f: np.array([getattr(c, f) for c in cg.calls], dtype=float)
+               for f in ("backoff_ms", "retry_budget", "breaker_threshold", "breaker_window_s", "breaker_cooldown_s",
+                         "max_inflight")},
         }
 
     @cached_property
@@ -185,6 +190,19 @@ def _build_callgraph(sc: "Scenario", rng: np.random.Generator) -> CallGraph | No
     return None
 
 
+def _with_policies(sc: "Scenario", cg: CallGraph) -> CallGraph:
+    spec = sc.services
+    if not (spec.clients or spec.queue_limit):
+        return cg
+    try:
+        return with_client_policies(cg, [(c.caller, c.callee, c.overrides()) for c in spec.clients], spec.queue_limit)
+    except ValueError as exc:
+        msg = str(exc)
+        where, _, what = msg.partition(": ")
+        _fail(sc, "services." + where.replace("policies", "clients"), what)
+    return cg
+
+
 def build_world(sc: "Scenario") -> World:
     """Build (once per scenario object) the immutable world a twin runs on."""
     if sc._world is not None:
@@ -212,6 +230,7 @@ def build_world(sc: "Scenario") -> World:
         demands += gravity_demands(sites, sc.traffic.gravity, rng)
 
     cg = _build_callgraph(sc, rng)
+    cg = _with_policies(sc, cg) if cg else cg
     n_svc = len(cg.services) if cg else 0
     default_site = sc.services.default_site or sites[0]
     if default_site not in site_index:

@@ -115,6 +115,7 @@ _VERBS = {
     "restart_service": "restarting {service}",
     "rollback_deploy": "rolling back the deploy of {service}",
     "rate_limit": "rate-limiting {service} to {rps} rps",
+    "set_retry_budget": "setting the retry budget of {service}'s clients to {budget}",
     "shed_traffic": "shedding {fraction} of {traffic_class} traffic",
 }
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 
 from twin.errors import SimulationError, known_list
 from twin.faults.trigger import active_faults, fault_change
@@ -176,7 +175,7 @@ def _restart_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
     for fid in _faults_where(ctx, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
         fx.mitigate(fid, "replicas restarted")
-    st.services.attempt_fail[ctx.world.call_dst == i] = 0.0
+    st.services.backlog[i] = 0.0  # restarted replicas drop the requests they had queued
     return f"restarted the replicas of {a['service']}"
 
 
@@ -196,9 +195,15 @@ def _rollback_deploy(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 def _rate_limit(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
     st.services.entry_limit[i] = float(a["rps"])
-    for j in np.flatnonzero(ctx.world.call_dst == i):
-        st.services.attempt_fail[j] = min(st.services.attempt_fail[j], 0.1)
     return f"rate-limited {a['service']} to {a['rps']:.0f} requests/s"
+
+
+def _set_retry_budget(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st, i = ctx.state, _svc(ctx, a["service"])
+    into = ctx.world.call_dst == i
+    st.services.retry_budget[into] = float(a["budget"])
+    return (f"set the retry budget of {int(into.sum())} client(s) of {a['service']} to {float(a['budget']):.0%} "
+            "of requests")
 
 
 def _shed_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
@@ -234,6 +239,8 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
     ActionSpec("rollback_deploy", "Roll back a service's last deploy", {"service": "service"}, 180.0, _rollback_deploy),
     ActionSpec("rate_limit", "Cap requests/s admitted at a service", {"service": "service", "rps": "number"}, 30.0,
                _rate_limit),
+    ActionSpec("set_retry_budget", "Set the retry budget (retries as a fraction of requests) of a service's clients",
+               {"service": "service", "budget": "fraction"}, 60.0, _set_retry_budget),
     ActionSpec("shed_traffic", "Shed a fraction of a traffic class at the edge (0 stops shedding)",
                {"traffic_class": "class", "fraction": "fraction"}, 60.0, _shed_traffic),
 ]}

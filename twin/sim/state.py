@@ -125,7 +125,8 @@ class ControlState(_Part):
 @dataclass
 class ServiceState(_Part):
     """Services and their clients. Invariants: ``replicas_up <= replicas`` except while a scale-in
-    lands; per-call-edge arrays (``retry_*``, ``attempt_fail``) align with the world's call edges."""
+    lands; per-call-edge arrays (``retry_*``, ``attempt_*``, ``breaker*``, ``fail_ratio``) align with
+    the world's call edges; ``backlog`` never exceeds the services' queue limits."""
 
     replicas: np.ndarray = _empty()  # desired
     replicas_up: np.ndarray = _empty()
@@ -136,11 +137,23 @@ class ServiceState(_Part):
     leak_mb_per_s: np.ndarray = _empty()
     injected_error: np.ndarray = _empty()
     version: np.ndarray = _empty(np.int64)
+    cpu_hog_growth: np.ndarray = _empty()  # share of CPU a hog adds per second
+    cpu_hog_cap: np.ndarray = _empty()  # the share a growing hog stops at
     retry_factor: np.ndarray = _empty()  # per call edge
-    retry_budget: np.ndarray = _empty()  # extra attempts per request allowed, per call edge
+    retry_budget: np.ndarray = _empty()  # retries per request allowed, per call edge (inf: none)
     entry_factor: np.ndarray = _empty()
     entry_limit: np.ndarray = _empty()  # max entry rps (inf = none)
-    attempt_fail: np.ndarray = _empty()
+    # carried by the queue and client model from tick to tick (twin.physics.services.Carried)
+    backlog: np.ndarray = _empty()  # per service: requests queued
+    attempt_fail: np.ndarray = _empty()  # per call edge, as below
+    attempt_ms: np.ndarray = _empty()
+    fail_ratio: np.ndarray = _empty()
+    breaker: np.ndarray = _empty(np.int64)
+    breaker_until: np.ndarray = _empty()
+    served_rps: np.ndarray = _empty()  # per service: last tick's solution (where the next starts)
+    latency_ms: np.ndarray = _empty()
+    latency_var: np.ndarray = _empty()
+    error: np.ndarray = _empty()
 
 
 @dataclass

@@ -16,7 +16,7 @@ import simpy
 
 from twin.errors import SimulationError
 from twin.physics.clients import next_amplification
-from twin.physics.services import service_step
+from twin.physics.services import Carried, Clients, Services, service_step
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
@@ -31,9 +31,6 @@ from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
 
 __all__ = ["Twin"]
-
-#: Extra attempts per request a client may spend on retries (a 20% retry budget).
-RETRY_BUDGET = 0.2
 
 
 class Twin:
@@ -90,11 +87,15 @@ class Twin:
         st.services.leak_mb_per_s = np.zeros(n_svc)
         st.services.injected_error = np.zeros(n_svc)
         st.services.version = np.ones(n_svc, dtype=np.int64)
+        st.services.cpu_hog_growth = np.zeros(n_svc)
+        st.services.cpu_hog_cap = np.zeros(n_svc)
         st.services.retry_factor = np.ones(w.call_src.shape[0])
         st.services.entry_factor = np.ones(n_svc)
-        st.services.retry_budget = np.full(w.call_src.shape[0], RETRY_BUDGET)
+        st.services.retry_budget = w.service_arrays["retry_budget"].copy() if cg else np.zeros(0)
         st.services.entry_limit = np.full(n_svc, np.inf)
-        st.services.attempt_fail = np.zeros(w.call_src.shape[0])
+        carried = Carried.empty(n_svc, w.call_src.shape[0])
+        for name, value in vars(carried).items():
+            setattr(st.services, name, value)
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
         return st
@@ -366,6 +367,11 @@ class Twin:
             st.services.memory_mb[i] = 0.3 * limit[i]
             self.log("health", services[i].name, f"{int(lost)} replica(s) of {services[i].name} OOM-killed and restarting")
         mem_frac = st.services.memory_mb / limit
+        if st.services.cpu_hog_growth.any():  # a growing hog takes more CPU each tick, up to its cap
+            grown = st.services.cpu_hog + st.services.cpu_hog_growth * dt
+            st.services.cpu_hog = np.where(st.services.cpu_hog_growth > 0,
+                                           np.minimum(grown, np.maximum(st.services.cpu_hog_cap, st.services.cpu_hog)),
+                                           st.services.cpu_hog)
         gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
         up = np.maximum(st.services.replicas_up - st.services.crashloop, 0.0)
         per = arr["capacity_rps"]
@@ -386,12 +392,17 @@ class Twin:
         if fab.any():
             net_loss[fab] = net.flow_loss[probe[fab]]
             net_lat[fab] = net.flow_latency[probe[fab]]
+        ss = st.services
         res = service_step(
-            admitted, capacity, arr["service_time_ms"] / gc, w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"],
-            arr["retries"] * st.services.retry_factor, net_loss, net_lat, st.services.injected_error, st.services.attempt_fail, w.call_depth,
-            st.services.retry_budget,
+            Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up, ss.injected_error),
+            Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
+                    arr["backoff_ms"], ss.retry_budget, arr["breaker_threshold"], arr["breaker_window_s"],
+                    arr["breaker_cooldown_s"], arr["max_inflight"]),
+            Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
+            net_loss, net_lat, w.call_depth, self.now, dt,
         )
-        st.services.attempt_fail = res.attempt_fail
+        for name, value in vars(res.carried).items():
+            setattr(ss, name, value)
         cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.services.cpu_hog) + st.services.cpu_hog, 0, 1)
         cpu = np.where(up > 0, cpu, 0.0)
         st.last["svc_cpu"] = cpu
