@@ -2,8 +2,10 @@
 retry storms.
 
 Each names a service of the scenario's call graph; the service physics then turns the
-changed capacity, error rate or retry behaviour into latency and errors. Deploys go through
-the change log (``deploy_record``), so rolling back the deploy mitigates the fault.
+changed capacity, error rate or retry behaviour into latency and errors. A fault that comes
+with a deploy pushes a release carrying the defect (:mod:`twin.sim.releases`) and records the
+deploy in the change log; rolling the deploy back runs the previous release again, and the
+defect goes with the release it came in, not because anything looks the fault up.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pydantic import Field
 
 from twin.faults.base import FaultKind, FaultParams
 from twin.faults.registry import register_fault
-from twin.sim.effects import Effects, deploy_record
+from twin.sim.effects import Effects
+from twin.sim.releases import deploy, withdraw
 
 if TYPE_CHECKING:
     from twin.model.world import World
@@ -40,7 +43,8 @@ class _ServiceParams(FaultParams):
 
 @register_fault
 class ReplicaCrash(FaultKind):
-    """Replicas of a service crash: back after a minute, or (``crashloop``) crashing on."""
+    """Replicas of a service crash: back after a minute, or (``crashloop``) crashing on; with
+    ``deploy`` the crash loop is a build's (a release that crashes as it starts)."""
 
     name, layer, description = (
         "replica_crash",
@@ -52,12 +56,21 @@ class ReplicaCrash(FaultKind):
     class Params(_ServiceParams):
         count: float = Field(gt=0)
         crashloop: bool = False
+        deploy: bool = False  # the crash loop came with a deploy (needs crashloop)
+
+    @dataclass
+    class Undo:
+        change: str = ""  # the deploy that brought the crash loop
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
         count = min(float(params.count), float(state.services.replicas_up[svc]))
-        if params.crashloop:
+        if params.crashloop and params.deploy:
+            rec = deploy(world.services, state, svc, now, crashloop=count)
+            undo.change = rec.id
+            fx.change(rec, fault_id=fault_id)
+        elif params.crashloop:
             state.services.crashloop[svc] += count
         else:
             state.services.replicas_up[svc] -= count
@@ -70,7 +83,9 @@ class ReplicaCrash(FaultKind):
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        if params.crashloop:
+        if params.crashloop and params.deploy:
+            withdraw(state, service_index(world, params.service), undo.change)
+        elif params.crashloop:
             svc = service_index(world, params.service)
             state.services.crashloop[svc] = max(0.0, state.services.crashloop[svc] - float(params.count))
         return Effects()
@@ -136,17 +151,27 @@ class MemoryLeak(FaultKind):
         mb_per_min: float = Field(gt=0)
         deploy: bool = True
 
+    @dataclass
+    class Undo:
+        change: str = ""  # the deploy the leak came with
+
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
-        state.services.leak_mb_per_s[svc] += params.mb_per_min / 60.0
         if params.deploy:
-            fx.change(deploy_record(world.services, state, svc, now), fault_id=fault_id)
+            rec = deploy(world.services, state, svc, now, leak_mb_per_s=params.mb_per_min / 60.0)
+            undo.change = rec.id
+            fx.change(rec, fault_id=fault_id)
+        else:
+            state.services.leak_mb_per_s[svc] += params.mb_per_min / 60.0
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
         svc = service_index(world, params.service)
-        state.services.leak_mb_per_s[svc] = max(0.0, state.services.leak_mb_per_s[svc] - params.mb_per_min / 60.0)
+        if params.deploy:
+            withdraw(state, svc, undo.change)
+        else:
+            state.services.leak_mb_per_s[svc] = max(0.0, state.services.leak_mb_per_s[svc] - params.mb_per_min / 60.0)
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:
@@ -172,21 +197,18 @@ class BadDeploy(FaultKind):
 
     @dataclass
     class Undo:
-        before: float = 0.0  # the service's injected error rate before the deploy
+        change: str = ""  # the deploy's change id
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
         svc = service_index(world, params.service)
-        undo.before = float(state.services.injected_error[svc])
-        state.services.injected_error[svc] = 1 - (1 - state.services.injected_error[svc]) * (1 - params.error_rate)
-        fx.change(
-            deploy_record(world.services, state, svc, now, version=params.version),
-            fault_id=fault_id,
-        )
+        rec = deploy(world.services, state, svc, now, version=params.version, error_rate=params.error_rate)
+        undo.change = rec.id
+        fx.change(rec, fault_id=fault_id)
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.services.injected_error[service_index(world, params.service)] = undo.before
+        withdraw(state, service_index(world, params.service), undo.change)
         return Effects()
 
     def change_ids(self, fault_id, params) -> list[str]:

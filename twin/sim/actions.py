@@ -19,6 +19,7 @@ from twin.errors import SimulationError, known_list
 from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES, World
 from twin.sim.effects import Effects
+from twin.sim.releases import rollback
 from twin.sim.state import TwinState
 
 __all__ = ["ActionContext", "ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action",
@@ -173,23 +174,22 @@ def _scale_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 def _restart_service(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
     st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
-    for fid in _faults_where(ctx, lambda f: f.kind in ("cpu_hog",) and f.params.get("service") == a["service"]):
-        fx.mitigate(fid, "replicas restarted")
+    # fresh processes: a runaway process in the old ones (a CPU hog) dies with them
+    st.services.cpu_hog[i] = st.services.cpu_hog_growth[i] = st.services.cpu_hog_cap[i] = 0.0
     st.services.backlog[i] = 0.0  # restarted replicas drop the requests they had queued
     return f"restarted the replicas of {a['service']}"
 
 
 def _rollback_deploy(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st, i = ctx.state, _svc(ctx, a["service"])
-    for fid in _faults_where(ctx, lambda f: f.kind in ("bad_deploy", "memory_leak", "replica_crash")
-                             and f.params.get("service") == a["service"] and fault_change(st, f.id) is not None):
-        fx.mitigate(fid, "deploy rolled back")
-    for fid in _faults_where(ctx, lambda f: f.kind == "replica_crash" and f.params.get("crashloop")
-                             and f.params.get("service") == a["service"]):
-        fx.mitigate(fid, "deploy rolled back")
-    st.services.version[i] = max(1, st.services.version[i] - 1)
-    st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb
-    return f"rolled back the last deploy of {a['service']}"
+    gone = rollback(st, i)
+    if gone is None:
+        return f"{a['service']} already runs its first release: nothing to roll back"
+    for rec in st.control.changes:
+        if rec.id == gone.change:
+            rec.status = "rolled_back"
+    st.services.memory_mb[i] = 0.3 * ctx.world.callgraph.services[i].memory_limit_mb  # fresh processes
+    return f"rolled {a['service']} back from {gone.label} to {st.services.releases[i][-1].label}"
 
 
 def _rate_limit(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:

@@ -122,6 +122,17 @@ class ControlState(_Part):
     known_good: Any = None
 
 
+@dataclass(frozen=True)
+class Release:
+    """A service's deployed build and what it does when it runs (nothing, for a good build)."""
+
+    change: str  # the deploy's change id ("" for the build running at the start)
+    label: str
+    error_rate: float = 0.0  # share of requests it fails
+    leak_mb_per_s: float = 0.0  # memory each replica leaks
+    crashloop: float = 0.0  # replicas that crash as they start
+
+
 @dataclass
 class ServiceState(_Part):
     """Services and their clients. Invariants: ``replicas_up <= replicas`` except while a scale-in
@@ -136,7 +147,11 @@ class ServiceState(_Part):
     memory_mb: np.ndarray = _empty()
     leak_mb_per_s: np.ndarray = _empty()
     injected_error: np.ndarray = _empty()
-    version: np.ndarray = _empty(np.int64)
+    version: np.ndarray = _empty(np.int64)  # position of the running release in ``releases``
+    releases: list[list[Release]] = field(default_factory=list)  # per service, oldest first (twin.sim.releases)
+    release_error: np.ndarray = _empty()  # what the running release does (twin.sim.releases)
+    release_leak: np.ndarray = _empty()
+    release_crashloop: np.ndarray = _empty()
     cpu_hog_growth: np.ndarray = _empty()  # share of CPU a hog adds per second
     cpu_hog_cap: np.ndarray = _empty()  # the share a growing hog stops at
     retry_factor: np.ndarray = _empty()  # per call edge

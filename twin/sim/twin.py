@@ -20,6 +20,7 @@ from twin.physics.services import Carried, Clients, Services, service_step
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
+from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim.network import NetworkResult, Routing, build_routing, network_params, network_step
 from twin.sim.effects import Effects
@@ -86,7 +87,7 @@ class Twin:
         st.services.memory_mb = np.array([0.3 * s.memory_limit_mb for s in cg.services]) if cg else np.zeros(0)
         st.services.leak_mb_per_s = np.zeros(n_svc)
         st.services.injected_error = np.zeros(n_svc)
-        st.services.version = np.ones(n_svc, dtype=np.int64)
+        start_releases(st, n_svc)
         st.services.cpu_hog_growth = np.zeros(n_svc)
         st.services.cpu_hog_cap = np.zeros(n_svc)
         st.services.retry_factor = np.ones(w.call_src.shape[0])
@@ -250,13 +251,6 @@ class Twin:
         self.log("change", change.target, f"{change.kind} {change.id} on {change.target}: {change.description}".rstrip(": "),
                  change=change.id)
 
-    def deploy(self, svc: int, fault_id: str | None = None, version: str | None = None) -> None:
-        self.state.services.version[svc] += 1
-        name = self.world.services[svc]
-        label = version or f"v{self.state.services.version[svc]}"
-        change_id = f"deploy-{name}-{label}"
-        self.record_change(ChangeRecord(change_id, self.now, "deploy", name, f"deploy {name} {label}"), fault_id)
-
     def topology_changed(self) -> None:
         self.state.network.routing = None
         self.kick_te()
@@ -358,7 +352,7 @@ class Twin:
         services = cg.services
         arr = w.service_arrays
         limit = arr["memory_limit_mb"]
-        st.services.memory_mb = st.services.memory_mb + st.services.leak_mb_per_s * dt
+        st.services.memory_mb = st.services.memory_mb + (st.services.leak_mb_per_s + st.services.release_leak) * dt
         oom = st.services.memory_mb >= limit
         for i in np.flatnonzero(oom):
             lost = math.ceil(st.services.replicas_up[i] / 2)
@@ -373,7 +367,7 @@ class Twin:
                                            np.minimum(grown, np.maximum(st.services.cpu_hog_cap, st.services.cpu_hog)),
                                            st.services.cpu_hog)
         gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
-        up = np.maximum(st.services.replicas_up - st.services.crashloop, 0.0)
+        up = np.maximum(st.services.replicas_up - st.services.crashloop - st.services.release_crashloop, 0.0)
         per = arr["capacity_rps"]
         capacity = up * per * (1.0 - st.services.cpu_hog) * gc
         entry = arr["entry_rps"] * scale * st.services.entry_factor
@@ -394,7 +388,8 @@ class Twin:
             net_lat[fab] = net.flow_latency[probe[fab]]
         ss = st.services
         res = service_step(
-            Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up, ss.injected_error),
+            Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
+                     1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
             Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
                     arr["backoff_ms"], ss.retry_budget, arr["breaker_threshold"], arr["breaker_window_s"],
                     arr["breaker_cooldown_s"], arr["max_inflight"]),
