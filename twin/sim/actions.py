@@ -87,11 +87,30 @@ def _undrain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     return f"undrained device {a['device']}"
 
 
+def _push_config(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    from twin.config.change import parse_change
+    from twin.physics.configs import record_edit
+    from twin.sim.state import ChangeRecord
+
+    st = ctx.state
+    change = parse_change(ctx.world, a["change"], st.network.configs)
+    change_id = f"op-{len(st.control.changes) + 1}"
+    routers = record_edit(st.network.configs, st.network.config_before.setdefault(change_id, {}),
+                          ctx.world.topology, change.kind, dict(change.args))
+    fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {change.label}"))
+    fx.topology_changed()
+    return f"pushed config change {change_id}: {change.label}"
+
+
 def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
     for rec in st.control.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
+    restored = st.network.config_before.pop(a["change"], {})
+    if restored:  # the routers get the configuration the change replaced; forwarding follows
+        st.network.configs.update(restored)
+        fx.topology_changed()
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
         fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
@@ -216,6 +235,8 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
     ActionSpec("undrain_device", "Return a drained device to service", {"device": "device"}, 180.0, _undrain_device),
     ActionSpec("rollback_change", "Roll back a configuration change from the change log", {"change": "change"}, 300.0,
                _rollback_change),
+    ActionSpec("push_config", "Push a router configuration change (e.g. 'igp_cost LINK 500', 'acl_block DEVICE PREFIX')",
+               {"change": "config"}, 120.0, _push_config),
     ActionSpec("disable_feature", "Disable a protocol feature on every device running it", {"feature": "feature"}, 300.0,
                _disable_feature),
     ActionSpec("freeze_te", "Big red button: freeze the TE controller and restore its last known-good routing", {}, 60.0,
@@ -268,7 +289,15 @@ def check_action(world: World, state: TwinState, kind: str, args: dict[str, Any]
         if name not in args:
             raise SimulationError(f"{kind}: missing argument {name!r}")
         value = args[name]
-        if ekind in ("number", "count", "fraction"):
+        if ekind == "config":
+            from twin.config.change import parse_change
+            from twin.errors import SafetyError
+
+            try:
+                value = parse_change(world, value, state.network.configs).label
+            except SafetyError as exc:
+                raise SimulationError(f"{kind}: {exc}") from None
+        elif ekind in ("number", "count", "fraction"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SimulationError(f"{kind}: {name} must be a number, got {value!r}")
             if value < 0 or (ekind == "fraction" and value > 1) or (ekind == "count" and value < 1):

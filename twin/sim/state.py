@@ -77,7 +77,9 @@ class _Part:
 class NetworkState(_Part):
     """Links, devices and edge limits as they are. Invariants: ``link_down`` and ``node_down``
     count the faults holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
-    forwarding built from this state, ``None`` whenever something it depends on changed."""
+    forwarding built from this state, ``None`` whenever something it depends on changed;
+    ``link_routed`` is what the installed forwarding tables believe, which lags ``link_down``
+    by the IGP's timers (traffic sent into a dead link meanwhile is lost)."""
 
     SHARED = ("routing",)
     link_down: np.ndarray = _empty(np.int64)
@@ -91,6 +93,23 @@ class NetworkState(_Part):
     class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # demand multiplier per class
     class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # admitted share of demand per class
     routing: Any = None
+    # configuration state of every WAN router (twin.physics.configs.RouterConfig), and what each
+    # change replaced: change id -> the touched routers' configs before it (None: router had none)
+    configs: dict[str, Any] = field(default_factory=dict)
+    config_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the IGP (twin.sim.igp): links as routers last sensed them, as the installed FIBs route
+    # them, the installs in flight (time, link, kind), SPF throttle and flap damping
+    link_sensed: np.ndarray = _empty(bool)
+    link_physical: np.ndarray = _empty(bool)
+    link_routed: np.ndarray = _empty(bool)
+    igp_events: list[tuple[float, int, str]] = field(default_factory=list)
+    igp_seed: int = 0
+    igp_draws: int = 0
+    spf_wait: float = 0.0  # the SPF throttle's current wait
+    spf_last: float = -1e18  # when the last SPF was triggered
+    flap_penalty: np.ndarray = _empty()
+    flap_updated: np.ndarray = _empty()  # when each penalty was last decayed
+    flap_suppressed: np.ndarray = _empty(bool)
 
 
 @dataclass
@@ -107,7 +126,6 @@ class ControlState(_Part):
     te_shift: dict[str, str] = field(default_factory=dict)  # operator-forced class placement
     te_pending: bool = False
     prefix_views: dict[str, int] = field(default_factory=dict)  # plane -> clusters announcing it inconsistently
-    attraction: dict[str, int] = field(default_factory=dict)  # plane -> router attracting all routes
     features_enabled: dict[str, bool] = field(default_factory=dict)
     defects: dict[str, tuple[str, float]] = field(default_factory=dict)  # feature -> (pattern, gbps threshold)
     changes: list[ChangeRecord] = field(default_factory=list)

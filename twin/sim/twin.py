@@ -20,7 +20,8 @@ from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
 from twin.sim.actions import ActionContext, complete_action, start_action
-from twin.sim.network import NetworkResult, Routing, build_routing, network_params, network_step
+from twin.sim import igp
+from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
@@ -95,6 +96,7 @@ class Twin:
         st.services.attempt_fail = np.zeros(w.call_src.shape[0])
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
+        igp.init_routing(w, self.scenario, st, self.seed)
         return st
 
     def _bootstrap(self) -> None:
@@ -166,6 +168,8 @@ class Twin:
         ctl = self.scenario.control
         if kind == "te":
             return self._applied(control.te_step(self.world, self.state, self.now, ctl.te))
+        if kind == "igp":
+            return self._applied(igp.igp_step(self.world, self.state, self.now, self.scenario.network.routing))
         if kind == "health":
             return self._applied(control.health_step(self.world, self.state, self.now, ctl.health))
         if kind == "autoscaler":
@@ -251,7 +255,9 @@ class Twin:
         self.record_change(ChangeRecord(change_id, self.now, "deploy", name, f"deploy {name} {label}"), fault_id)
 
     def topology_changed(self) -> None:
+        """Links or devices changed: routers sense it (their FIBs follow after the IGP's timers)."""
         self.state.network.routing = None
+        self.apply(igp.sense_links(self.world, self.state, self.now, self.scenario.network.routing))
         self.kick_te()
 
     def kick_te(self, now: bool = False) -> None:
@@ -298,10 +304,23 @@ class Twin:
     def routing(self) -> Routing:
         st = self.state
         if st.network.routing is None:
-            te = self.scenario.control.te
-            st.network.routing = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                                               self._diurnal(self.now), self.scenario.network.hash_connections)
+            st.network.routing = self._build_routing(st.network.link_routed)
         return st.network.routing
+
+    def _build_routing(self, links: np.ndarray) -> Routing:
+        st, te = self.state, self.scenario.control.te
+        return build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
+                             self._diurnal(self.now), self.scenario.network.hash_connections, links)
+
+    def _network(self, routing: Routing, scale: float, noise: np.ndarray, fabric_scale: float) -> NetworkResult:
+        """The tick's network physics; split where the FIBs change during the tick."""
+        w, st = self.world, self.state
+        epochs = igp.fib_epochs(st, self.now, self.now + self.scenario.tick)
+        parts = []
+        for i, (share, view) in enumerate(epochs):
+            r = routing if view is st.network.link_routed else self._build_routing(view)
+            parts.append((share, network_step(w, st, r, scale, noise, fabric_scale, self._net_params)))
+        return blend_results(parts)
 
     def _tick(self) -> float:
         st, w, sc = self.state, self.world, self.scenario
@@ -322,7 +341,7 @@ class Twin:
         sigma = sc.traffic.noise
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
-        net = network_step(w, st, routing, scale, noise, scale * fabric_noise, self._net_params)
+        net = self._network(routing, scale, noise, scale * fabric_noise)
         self._latent_defects(net)
         svc = self._services(net, scale, dt) if w.callgraph else None
         sample = self.monitors.sample(st, now, net, svc)

@@ -1,0 +1,195 @@
+"""The IGP in simulated time: routers sense link changes, run SPF, program their FIBs.
+
+A link that fails (or recovers) is *detected* after ``routing.detect`` (hello/dead timers or
+BFD; a drain is an operator's metric change, flooded at once), an SPF runs ``routing.spf``
+after the detection (the SPF throttle doubles that wait, up to ``routing.spf_max``, while
+triggers keep coming), and the new table is in the FIB ``routing.fib`` later. Until the
+install, forwarding uses the old table, so traffic sent into a dead link is lost
+(``state.network.link_routed`` is what the FIB believes; ``link_down`` is the truth).
+
+Why events and not a per-tick flag: the delays are seconds and the tick is typically 10 s.
+Each install is an event at its exact time (the ``igp`` timer), and the workload tick splits
+its interval at the installs it knows are coming (:func:`fib_epochs`), so a 6 s gap in a 10 s
+tick costs 60 % of the tick's traffic on the dead link, not 0 % or 100 %.
+
+Flap damping (RFC 2439 style): every failure of a link adds a penalty that decays
+exponentially; above ``suppress`` the link is kept out of the tables until the penalty decays
+to ``reuse``. Jitter, when configured, is drawn from a generator seeded by the twin's seed and
+a draw counter kept in the state, so forks and reruns draw the same.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twin.model.world import World
+from twin.physics.configs import PolicyTerm, RouterConfig
+from twin.sim.effects import Effects
+from twin.sim.network import usable_links
+from twin.sim.state import TwinState
+
+if TYPE_CHECKING:
+    from twin.scenario import RoutingSpec, Scenario
+
+__all__ = ["init_routing", "initial_configs", "physical_links", "sense_links", "igp_step", "fib_epochs",
+           "flap_penalty"]
+
+
+def initial_configs(world: World, scenario: Scenario) -> dict[str, RouterConfig]:
+    """Every WAN router's configuration at the start: the defaults, with the scenario's
+    ``network.configs`` on top."""
+    topo = world.topology
+    out: dict[str, RouterConfig] = {}
+    for i, name in enumerate(topo.nodes):
+        if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes:
+            out[name] = RouterConfig(name, topo.node_plane[i], topo.node_site[i])
+    for name, spec in scenario.network.configs.items():
+        cfg = out[name]
+        cfg.ospf_cost = {topo.link_index[link]: int(c) for link, c in spec.ospf_cost.items()}
+        cfg.acl_deny, cfg.prefix_deny = list(spec.acl_deny), list(spec.prefix_deny)
+        cfg.bgp_shutdown, cfg.static_routes = list(spec.bgp_shutdown), dict(spec.static_routes)
+        cfg.policy = [PolicyTerm(t.term, t.match, t.local_pref, t.active) for t in spec.policy]
+    return out
+
+
+def physical_links(world: World, state: TwinState) -> np.ndarray:
+    """Links whose hardware works: up and both ends up (drains aside)."""
+    topo = world.topology
+    node_up = state.network.node_down == 0
+    return (state.network.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
+
+
+def init_routing(world: World, scenario: Scenario, state: TwinState, seed: int) -> None:
+    """Fill the network state's configs and IGP arrays for a fresh twin (everything converged)."""
+    net = state.network
+    n = world.topology.n_links
+    net.configs = initial_configs(world, scenario)
+    usable = usable_links(world, state)
+    net.link_sensed, net.link_routed = usable.copy(), usable.copy()
+    net.link_physical = physical_links(world, state)
+    net.igp_seed = int(seed)
+    net.spf_wait = scenario.network.routing.spf
+    net.flap_penalty, net.flap_updated = np.zeros(n), np.zeros(n)
+    net.flap_suppressed = np.zeros(n, dtype=bool)
+
+
+def _jitter(state: TwinState, spec: RoutingSpec, size: int) -> np.ndarray:
+    if spec.jitter <= 0:
+        return np.ones(size)
+    rng = np.random.default_rng([state.network.igp_seed, 0x16B, state.network.igp_draws])
+    state.network.igp_draws += 1
+    return 1.0 + spec.jitter * rng.uniform(-1.0, 1.0, size)
+
+
+def _spf_at(state: TwinState, t: float, spec: RoutingSpec) -> float:
+    """When the SPF a change detected at ``t`` triggers runs (RFC 8405-like throttle)."""
+    net = state.network
+    since = t - net.spf_last
+    if since > 2 * spec.spf_max:
+        net.spf_wait = spec.spf  # quiet long enough: back to the initial wait
+    elif since < net.spf_wait:
+        net.spf_wait = min(2 * net.spf_wait, spec.spf_max)  # churn: back off
+    net.spf_last = t
+    return t + net.spf_wait
+
+
+def flap_penalty(penalty: float, elapsed: float, half_life: float) -> float:
+    """A damping penalty ``elapsed`` seconds later (exponential decay).
+
+    >>> flap_penalty(2000.0, 900.0, 900.0)
+    1000.0
+    """
+    return penalty * 0.5 ** (elapsed / half_life)
+
+
+def _push(state: TwinState, at: float, link: int, kind: str) -> None:
+    bisect.insort(state.network.igp_events, (float(at), int(link), kind))
+
+
+def sense_links(world: World, state: TwinState, now: float, spec: RoutingSpec) -> Effects:
+    """Routers notice links that changed since they last looked: schedule each change's install.
+
+    A physical failure also feeds flap damping; a suppressed link's recovery is not installed.
+    """
+    net, fx = state.network, Effects()
+    usable = usable_links(world, state)
+    physical = physical_links(world, state)
+    changed = np.flatnonzero(usable != net.link_sensed)
+    if changed.size == 0:
+        net.link_physical = physical
+        return fx
+    topo = world.topology
+    detect = _jitter(state, spec, changed.size) * spec.detect
+    fib = _jitter(state, spec, changed.size) * spec.fib
+    damp = spec.damping
+    for j, link in enumerate(changed):
+        link = int(link)
+        up = bool(usable[link])
+        was_physical = physical[link] != net.link_physical[link]
+        t_detect = now + (detect[j] if was_physical else 0.0)
+        if was_physical and not physical[link] and damp.enabled:
+            p = flap_penalty(net.flap_penalty[link], now - net.flap_updated[link], damp.half_life) + damp.penalty
+            net.flap_penalty[link], net.flap_updated[link] = p, now
+            if p >= damp.suppress and not net.flap_suppressed[link]:
+                net.flap_suppressed[link] = True
+                wait = min(damp.half_life * math.log2(p / damp.reuse), damp.max_suppress)
+                _push(state, now + wait, link, "reuse")
+                fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
+                       f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+        _push(state, _spf_at(state, t_detect, spec) + fib[j], link, "up" if up else "down")
+    net.link_sensed = usable
+    net.link_physical = physical
+    fx.wake("igp", net.igp_events[0][0])
+    return fx
+
+
+def igp_step(world: World, state: TwinState, now: float, spec: RoutingSpec) -> tuple[float | None, Effects]:
+    """Install every change due by ``now`` into the forwarding tables; wake at the next one."""
+    net, fx, topo = state.network, Effects(), world.topology
+    while net.igp_events and net.igp_events[0][0] <= now + 1e-9:
+        _, link, kind = net.igp_events.pop(0)
+        name = topo.links[link]
+        if kind == "reuse":
+            p = flap_penalty(net.flap_penalty[link], now - net.flap_updated[link], spec.damping.half_life)
+            net.flap_penalty[link], net.flap_updated[link] = p, now
+            net.flap_suppressed[link] = False
+            fx.log("routing", name, f"{name} no longer suppressed by flap damping (penalty {p:.0f})", link=name)
+            if net.link_sensed[link] and not net.link_routed[link]:
+                _push(state, now + spec.spf + spec.fib, link, "up")
+            continue
+        up = kind == "up"
+        if up and (net.flap_suppressed[link] or not net.link_sensed[link]):
+            continue  # damped, or failed again before this install
+        if bool(net.link_routed[link]) != up:
+            net.link_routed = net.link_routed.copy()
+            net.link_routed[link] = up
+            net.routing = None
+            fx.log("routing", name, f"routers reconverged: {name} {'back in' if up else 'out of'} the forwarding tables",
+                   link=name, up=up)
+    return (net.igp_events[0][0] if net.igp_events else None), fx
+
+
+def fib_epochs(state: TwinState, start: float, end: float) -> list[tuple[float, np.ndarray]]:
+    """The forwarding tables' link views over ``[start, end)``: ``(share of the interval, view)``
+    in order, the first being the view installed now. Installs already scheduled split it."""
+    net = state.network
+    view = net.link_routed
+    out: list[tuple[float, np.ndarray]] = []
+    t = start
+    for at, link, kind in net.igp_events:
+        if at >= end:
+            break
+        up = kind == "up"
+        if kind == "reuse" or (up and net.flap_suppressed[link]) or bool(view[link]) == up:
+            continue
+        at = max(at, start)  # due now, installed just after this tick began
+        out.append(((at - t) / (end - start), view))
+        view = view.copy()
+        view[link] = up
+        t = at
+    out.append(((end - t) / (end - start), view))
+    return [(w, v) for w, v in out if w > 0]
