@@ -195,15 +195,24 @@ class RoutingSpec(_Timed):
     """The IGP's timers: a link failure or recovery is detected after ``detect`` (hello/dead or
     BFD), an SPF runs ``spf`` later and its result is in the forwarding tables ``fib`` after
     that; until then forwarding uses the old tables. Under churn the SPF throttle doubles its
-    wait up to ``spf_max``. ``jitter``: each delay varies by up to this fraction (seeded)."""
+    wait up to ``spf_max``. ``jitter``: each delay varies by up to this fraction (seeded).
+    ``spf_cost`` (0: free) makes recomputation load routers' CPUs; an overloaded router misses
+    hellos and its adjacencies drop, which triggers more SPFs (a router-address change, which
+    makes every router re-form its adjacencies, can start such waves)."""
 
-    DURATIONS: ClassVar[frozenset[str]] = frozenset({"detect", "spf", "fib", "spf_max"})
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"detect", "spf", "fib", "spf_max", "adjacency", "spf_cost",
+                                                     "load_window"})
     detect: Duration = 3.0
     spf: Duration = 1.0
     fib: Duration = 2.0
     spf_max: Duration = 10.0
     jitter: float = Field(default=0.0, ge=0, le=1)
     damping: DampingSpec = Field(default_factory=DampingSpec)
+    # recompute load: each SPF costs every router of the plane ``spf_cost`` of control-plane CPU;
+    # averaged over ``load_window``, a load above 1 makes routers miss hellos (adjacencies drop)
+    adjacency: Duration = 5.0  # to re-form an adjacency after a reset (hellos, database exchange)
+    spf_cost: Duration = 0.0
+    load_window: Duration = Field(default=60.0, gt=0)
 
 
 class PolicyTermSpec(_Strict):

@@ -70,6 +70,7 @@ class ConfigPush(FaultKind):
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         from twin.config.change import parse_change
+        from twin.sim.igp import config_changed
 
         fx = Effects()
         change_id = self._change(fault_id, params)
@@ -83,6 +84,7 @@ class ConfigPush(FaultKind):
                 change = parse_change(world, edit, state.network.configs)
                 record_edit(state.network.configs, before, world.topology, change.kind, dict(change.args))
             fx.topology_changed()
+            fx.extend(config_changed(world, state, now, before))
         if params.inconsistency and params.plane:
             state.control.prefix_views[params.plane] = (
                 state.control.prefix_views.get(params.plane, 0) + params.clusters

@@ -95,10 +95,13 @@ def _push_config(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
     change = parse_change(ctx.world, a["change"], st.network.configs)
     change_id = f"op-{len(st.control.changes) + 1}"
-    routers = record_edit(st.network.configs, st.network.config_before.setdefault(change_id, {}),
-                          ctx.world.topology, change.kind, dict(change.args))
+    before = st.network.config_before.setdefault(change_id, {})
+    routers = record_edit(st.network.configs, before, ctx.world.topology, change.kind, dict(change.args))
     fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {change.label}"))
     fx.topology_changed()
+    from twin.sim.igp import config_changed
+
+    fx.extend(config_changed(ctx.world, st, ctx.now, before))
     return f"pushed config change {change_id}: {change.label}"
 
 
@@ -109,8 +112,12 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
             rec.status = "rolled_back"
     restored = st.network.config_before.pop(a["change"], {})
     if restored:  # the routers get the configuration the change replaced; forwarding follows
+        from twin.sim.igp import config_changed
+
+        current = {name: st.network.configs[name] for name in restored}
         st.network.configs.update(restored)
         fx.topology_changed()
+        fx.extend(config_changed(ctx.world, st, ctx.now, current))
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
         fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from twin.scenario import RoutingSpec, Scenario
 
 __all__ = ["init_routing", "initial_configs", "physical_links", "sense_links", "igp_step", "fib_epochs",
-           "flap_penalty"]
+           "flap_penalty", "recompute_load", "readdress", "config_changed"]
 
 
 def initial_configs(world: World, scenario: Scenario) -> dict[str, RouterConfig]:
@@ -77,6 +77,10 @@ def init_routing(world: World, scenario: Scenario, state: TwinState, seed: int) 
     net.flap_suppressed = np.zeros(n, dtype=bool)
 
 
+#: Hellos per dead interval (OSPF: hello 10 s, dead 40 s; BFD: a multiplier of 3).
+HELLOS_PER_DEAD = 3
+
+
 def _jitter(state: TwinState, spec: RoutingSpec, size: int) -> np.ndarray:
     if spec.jitter <= 0:
         return np.ones(size)
@@ -85,16 +89,33 @@ def _jitter(state: TwinState, spec: RoutingSpec, size: int) -> np.ndarray:
     return 1.0 + spec.jitter * rng.uniform(-1.0, 1.0, size)
 
 
-def _spf_at(state: TwinState, t: float, spec: RoutingSpec) -> float:
-    """When the SPF a change detected at ``t`` triggers runs (RFC 8405-like throttle)."""
+def _spf_at(state: TwinState, t: float, spec: RoutingSpec, plane: str) -> float:
+    """When the SPF a change detected at ``t`` triggers runs (RFC 8405-like throttle): it joins
+    an SPF already scheduled, else runs after the throttle's wait, which doubles under churn."""
     net = state.network
+    runs = net.spf_times.setdefault(plane, [])
+    i = bisect.bisect_left(runs, t)
+    if i < len(runs) and runs[i] <= t + net.spf_wait:
+        return runs[i]  # an SPF is already scheduled soon after: this change joins it
     since = t - net.spf_last
     if since > 2 * spec.spf_max:
         net.spf_wait = spec.spf  # quiet long enough: back to the initial wait
-    elif since < net.spf_wait:
+    elif since < net.spf_wait + spec.spf:
         net.spf_wait = min(2 * net.spf_wait, spec.spf_max)  # churn: back off
     net.spf_last = t
-    return t + net.spf_wait
+    at = t + net.spf_wait
+    bisect.insort(runs, at)
+    if spec.spf_cost > 0 and not any(kind == "hello" for _, _, kind in net.igp_events):
+        _push(state, at, -1, "hello")  # recomputation loads the routers: watch their hellos
+    return at
+
+
+def recompute_load(state: TwinState, plane: str, now: float, spec: RoutingSpec) -> float:
+    """Share of a router's control-plane CPU that recomputation takes (SPF runs over the last
+    ``load_window`` times ``spf_cost``); above 1 the router cannot keep up and misses hellos."""
+    runs = state.network.spf_times.get(plane, [])
+    recent = sum(1 for t in runs if now - spec.load_window < t <= now)
+    return recent * spec.spf_cost / spec.load_window
 
 
 def flap_penalty(penalty: float, elapsed: float, half_life: float) -> float:
@@ -140,7 +161,7 @@ def sense_links(world: World, state: TwinState, now: float, spec: RoutingSpec) -
                 _push(state, now + wait, link, "reuse")
                 fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
                        f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
-        _push(state, _spf_at(state, t_detect, spec) + fib[j], link, "up" if up else "down")
+        _push(state, _spf_at(state, t_detect, spec, topo.link_plane[link]) + fib[j], link, "up" if up else "down")
     net.link_sensed = usable
     net.link_physical = physical
     fx.wake("igp", net.igp_events[0][0])
@@ -159,7 +180,10 @@ def igp_step(world: World, state: TwinState, now: float, spec: RoutingSpec) -> t
             net.flap_suppressed[link] = False
             fx.log("routing", name, f"{name} no longer suppressed by flap damping (penalty {p:.0f})", link=name)
             if net.link_sensed[link] and not net.link_routed[link]:
-                _push(state, now + spec.spf + spec.fib, link, "up")
+                _push(state, _spf_at(state, now, spec, topo.link_plane[link]) + spec.fib, link, "up")
+            continue
+        if kind == "hello":
+            fx.extend(_hellos(world, state, now, spec))
             continue
         up = kind == "up"
         if up and (net.flap_suppressed[link] or not net.link_sensed[link]):
@@ -173,6 +197,111 @@ def igp_step(world: World, state: TwinState, now: float, spec: RoutingSpec) -> t
     return (net.igp_events[0][0] if net.igp_events else None), fx
 
 
+def _set_cpu(world: World, state: TwinState, plane: str, load: float) -> None:
+    """Show the recompute load on the plane's routers' CPU (what their monitors report)."""
+    net, topo = state.network, world.topology
+    new = 0.9 * min(load, 1.0)
+    old = net.igp_cpu.get(plane, 0.0)
+    if new != old:
+        routers = [i for i, p in enumerate(topo.node_plane) if p == plane and topo.node_kind[i] == "router"]
+        net.node_cpu = net.node_cpu.copy()
+        net.node_cpu[routers] += new - old
+        net.igp_cpu[plane] = new
+
+
+def _hellos(world: World, state: TwinState, now: float, spec: RoutingSpec) -> Effects:
+    """Routers busy recomputing miss hellos: each adjacency of an overloaded plane drops with
+    probability ``(1 - 1/load) ** HELLOS_PER_DEAD`` per dead interval (seeded draw), and
+    re-forms ``adjacency`` later."""
+    net, topo, fx = state.network, world.topology, Effects()
+    busy = False
+    for plane in topo.planes:
+        runs = net.spf_times.get(plane, [])
+        net.spf_times[plane] = [t for t in runs if t > now - spec.load_window]  # older runs no longer load
+        load = recompute_load(state, plane, now, spec)
+        _set_cpu(world, state, plane, load)
+        busy |= load > 0 or any(t > now for t in net.spf_times[plane])
+        if load <= 1.0:
+            continue
+        links = np.flatnonzero(world.plane_masks[plane] & net.link_sensed & net.link_routed)
+        if links.size == 0:
+            continue
+        rng = np.random.default_rng([net.igp_seed, 0x4E110, net.igp_draws])
+        net.igp_draws += 1
+        # a CPU asked for ``load`` times what it has handles 1/load of its hellos in time; the
+        # dead timer expires when HELLOS_PER_DEAD hellos in a row are missed
+        missed = rng.uniform(0.0, 1.0, links.size) < (1.0 - 1.0 / load) ** HELLOS_PER_DEAD
+        expiry = now + rng.uniform(0.0, spec.detect, links.size)  # where each dead timer stood
+        dropped = links[missed]
+        if dropped.size:
+            fx.log("routing", plane, f"{plane} routers overloaded by recomputation (CPU load {load:.1f}): "
+                   f"{dropped.size} adjacencies time out", plane=plane)
+            fx.extend(_reset(world, state, now, spec, dropped, expiry[missed]))
+    if busy:
+        _push(state, now + spec.detect, -1, "hello")
+    return fx
+
+
+def _reset(world: World, state: TwinState, now: float, spec: RoutingSpec, links: np.ndarray,
+           at: np.ndarray) -> Effects:
+    """Adjacencies over ``links`` go down at ``at`` and re-form ``spec.adjacency`` later; the
+    routers install each change after SPF + FIB. A reset counts as a flap for damping."""
+    net, topo, fx, damp = state.network, world.topology, Effects(), spec.damping
+    for link, t in zip(links.tolist(), at.tolist()):
+        plane = topo.link_plane[link]
+        if damp.enabled:
+            p = flap_penalty(net.flap_penalty[link], t - net.flap_updated[link], damp.half_life) + damp.penalty
+            net.flap_penalty[link], net.flap_updated[link] = p, t
+            if p >= damp.suppress and not net.flap_suppressed[link]:
+                net.flap_suppressed[link] = True
+                wait = min(damp.half_life * math.log2(p / damp.reuse), damp.max_suppress)
+                _push(state, t + wait, link, "reuse")
+                fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
+                       f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+        _push(state, _spf_at(state, t, spec, plane) + spec.fib, link, "down")
+        _push(state, _spf_at(state, t + spec.adjacency, spec, plane) + spec.fib, link, "up")
+    if net.igp_events:
+        fx.wake("igp", net.igp_events[0][0])
+    return fx
+
+
+def readdress(world: World, state: TwinState, now: float, spec: RoutingSpec, router: str,
+              planned: bool = False) -> Effects:
+    """A router's address changed. To an address nobody knows, it floods the change and every
+    router of its plane, on receiving it (a seeded delay up to ``detect``), re-forms all its
+    adjacencies; back to its planned address (``planned``), only its neighbors re-form theirs."""
+    topo, net = world.topology, state.network
+    node = topo.node_index[router]
+    plane = topo.node_plane[node]
+    routers = [i for i, p in enumerate(topo.node_plane) if p == plane and topo.node_kind[i] == "router"]
+    rng = np.random.default_rng([net.igp_seed, 0xADD4, net.igp_draws])
+    net.igp_draws += 1
+    heard = dict(zip(routers, now + rng.uniform(0.0, spec.detect, len(routers))))
+    mask = world.plane_masks[plane] & net.link_sensed
+    if planned:
+        mask &= (topo.link_a == node) | (topo.link_b == node)
+    links = np.flatnonzero(mask)
+    at = np.array([min(heard[int(topo.link_a[i])], heard[int(topo.link_b[i])]) for i in links])
+    fx = Effects()
+    fx.log("routing", router, f"{router} announces a new router address; "
+           + (f"its neighbors re-form adjacencies" if planned else f"routers of {plane} re-form adjacencies"),
+           router=router)
+    fx.extend(_reset(world, state, now, spec, links, at))
+    return fx
+
+
+def config_changed(world: World, state: TwinState, now: float, before: dict[str, RouterConfig]) -> Effects:
+    """What the IGP does about routers whose configuration changed from ``before``: a changed
+    address makes adjacencies re-form (other edits take effect by recomputing forwarding)."""
+    fx = Effects()
+    spec = world.scenario.network.routing
+    for name, old in before.items():
+        new = state.network.configs[name].address
+        if old.address != new:
+            fx.extend(readdress(world, state, now, spec, name, planned=new is None))
+    return fx
+
+
 def fib_epochs(state: TwinState, start: float, end: float) -> list[tuple[float, np.ndarray]]:
     """The forwarding tables' link views over ``[start, end)``: ``(share of the interval, view)``
     in order, the first being the view installed now. Installs already scheduled split it."""
@@ -184,7 +313,7 @@ def fib_epochs(state: TwinState, start: float, end: float) -> list[tuple[float, 
         if at >= end:
             break
         up = kind == "up"
-        if kind == "reuse" or (up and net.flap_suppressed[link]) or bool(view[link]) == up:
+        if kind in ("reuse", "hello") or (up and net.flap_suppressed[link]) or bool(view[link]) == up:
             continue
         at = max(at, start)  # due now, installed just after this tick began
         out.append(((at - t) / (end - start), view))

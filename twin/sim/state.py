@@ -110,6 +110,8 @@ class NetworkState(_Part):
     flap_penalty: np.ndarray = _empty()
     flap_updated: np.ndarray = _empty()  # when each penalty was last decayed
     flap_suppressed: np.ndarray = _empty(bool)
+    spf_times: dict[str, list[float]] = field(default_factory=dict)  # plane -> recent SPF runs (recompute load)
+    igp_cpu: dict[str, float] = field(default_factory=dict)  # plane -> CPU share its routers spend recomputing
 
 
 @dataclass
