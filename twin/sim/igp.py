@@ -269,22 +269,28 @@ def readdress(world: World, state: TwinState, now: float, spec: RoutingSpec, rou
               planned: bool = False) -> Effects:
     """A router's address changed. To an address nobody knows, it floods the change and every
     router of its plane, on receiving it (a seeded delay up to ``detect``), re-forms all its
-    adjacencies; back to its planned address (``planned``), only its neighbors re-form theirs."""
+    adjacencies. Back to its planned address (``planned``), the one its neighbors are configured
+    for, it restarts gracefully (RFC 3623): neighbors keep forwarding through it while it
+    re-forms its adjacencies, so only one SPF runs."""
     topo, net = world.topology, state.network
     node = topo.node_index[router]
     plane = topo.node_plane[node]
+    if planned:
+        fx = Effects()
+        fx.log("routing", router, f"{router} is back on its planned address; its neighbors restart gracefully",
+               router=router)
+        _spf_at(state, now, spec, plane)
+        if net.igp_events:
+            fx.wake("igp", net.igp_events[0][0])
+        return fx
     routers = [i for i, p in enumerate(topo.node_plane) if p == plane and topo.node_kind[i] == "router"]
     rng = np.random.default_rng([net.igp_seed, 0xADD4, net.igp_draws])
     net.igp_draws += 1
     heard = dict(zip(routers, now + rng.uniform(0.0, spec.detect, len(routers))))
-    mask = world.plane_masks[plane] & net.link_sensed
-    if planned:
-        mask &= (topo.link_a == node) | (topo.link_b == node)
-    links = np.flatnonzero(mask)
+    links = np.flatnonzero(world.plane_masks[plane] & net.link_sensed)
     at = np.array([min(heard[int(topo.link_a[i])], heard[int(topo.link_b[i])]) for i in links])
     fx = Effects()
-    fx.log("routing", router, f"{router} announces a new router address; "
-           + (f"its neighbors re-form adjacencies" if planned else f"routers of {plane} re-form adjacencies"),
+    fx.log("routing", router, f"{router} announces a new router address; routers of {plane} re-form adjacencies",
            router=router)
     fx.extend(_reset(world, state, now, spec, links, at))
     return fx

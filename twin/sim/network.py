@@ -436,6 +436,14 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
     offered = arrival
     loss = arc_loss
+    # what stale tables send into a link that is down is dropped by the sending router (output
+    # drops on a down interface): the groups lose it, the dead link shows no traffic
+    topo_down = state.network.link_down > 0
+    if topo_down.any() or state.network.node_down.any():
+        dead = np.repeat(topo_down | (state.network.node_down[topo.link_a] > 0)
+                         | (state.network.node_down[topo.link_b] > 0), 2)
+        if (offered[dead] > 0).any():
+            offered, loss = np.where(dead, 0.0, offered), np.where(dead, 0.0, loss)
     arc_dst = world.arc_dst
     node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
     patterns: dict[str, np.ndarray] = {}
