@@ -83,6 +83,7 @@ class ConfigPush(FaultKind):
             for edit in params.config:
                 change = parse_change(world, edit, state.network.configs)
                 record_edit(state.network.configs, before, world.topology, change.kind, dict(change.args))
+            state.network.routing, state.network.config_version = None, state.network.config_version + 1
             fx.topology_changed()
             fx.extend(config_changed(world, state, now, before))
         if params.inconsistency and params.plane:
@@ -235,6 +236,7 @@ class RouteAttraction(FaultKind):
         before = state.network.config_before.setdefault(change_id, {})
         before.setdefault(params.device, copy.deepcopy(configs[params.device]))
         configs[params.device].policy.insert(0, PolicyTerm("ANNOUNCE-ALL", "any", params.local_pref))
+        state.network.routing, state.network.config_version = None, state.network.config_version + 1
         fx.topology_changed()
         return fx
 

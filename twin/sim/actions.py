@@ -98,6 +98,7 @@ def _push_config(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     before = st.network.config_before.setdefault(change_id, {})
     routers = record_edit(st.network.configs, before, ctx.world.topology, change.kind, dict(change.args))
     fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {change.label}"))
+    st.network.routing, st.network.config_version = None, st.network.config_version + 1  # recompute from the new config
     fx.topology_changed()
     from twin.sim.igp import config_changed
 
@@ -116,6 +117,7 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 
         current = {name: st.network.configs[name] for name in restored}
         st.network.configs.update(restored)
+        st.network.routing, st.network.config_version = None, st.network.config_version + 1
         fx.topology_changed()
         fx.extend(config_changed(ctx.world, st, ctx.now, current))
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):

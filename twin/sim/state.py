@@ -81,7 +81,7 @@ class NetworkState(_Part):
     ``link_routed`` is what the installed forwarding tables believe, which lags ``link_down``
     by the IGP's timers (traffic sent into a dead link meanwhile is lost)."""
 
-    SHARED = ("routing",)
+    SHARED = ("routing", "routing_built")
     link_down: np.ndarray = _empty(np.int64)
     link_drained: np.ndarray = _empty(bool)
     link_loss: np.ndarray = _empty()  # the link's own loss (corruption), 0..1
@@ -93,6 +93,8 @@ class NetworkState(_Part):
     class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # demand multiplier per class
     class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # admitted share of demand per class
     routing: Any = None
+    routing_built: tuple = ()  # the last routings built, as ((FIB view, placement, config version), routing)
+    config_version: int = 0  # bumped by every config edit
     # configuration state of every WAN router (twin.physics.configs.RouterConfig), and what each
     # change replaced: change id -> the touched routers' configs before it (None: router had none)
     configs: dict[str, Any] = field(default_factory=dict)

@@ -255,8 +255,8 @@ class Twin:
         self.record_change(ChangeRecord(change_id, self.now, "deploy", name, f"deploy {name} {label}"), fault_id)
 
     def topology_changed(self) -> None:
-        """Links or devices changed: routers sense it (their FIBs follow after the IGP's timers)."""
-        self.state.network.routing = None
+        """Links, devices or configs changed: routers sense it (their FIBs follow after the IGP's
+        timers; config edits have already invalidated the routing)."""
         self.apply(igp.sense_links(self.world, self.state, self.now, self.scenario.network.routing))
         self.kick_te()
 
@@ -304,13 +304,23 @@ class Twin:
     def routing(self) -> Routing:
         st = self.state
         if st.network.routing is None:
-            st.network.routing = self._build_routing(st.network.link_routed)
+            st.network.routing = self._routing_for(st.network.link_routed)
         return st.network.routing
 
-    def _build_routing(self, links: np.ndarray) -> Routing:
-        st, te = self.state, self.scenario.control.te
-        return build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                             self._diurnal(self.now), self.scenario.network.hash_connections, links)
+    def _routing_for(self, view: np.ndarray) -> Routing:
+        """The routing over the FIB view ``view``: reused while the view, the TE placement and
+        the configs are those it was built from (a routing built for a mid-tick install, or a
+        TE kick before the FIBs changed, costs nothing)."""
+        st = self.state
+        key = (view.tobytes(), tuple(sorted(st.control.te_class_plane.items())), st.network.config_version)
+        for k, r in st.network.routing_built:
+            if k == key:
+                return r
+        te = self.scenario.control.te
+        r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
+                          self._diurnal(self.now), self.scenario.network.hash_connections, view)
+        st.network.routing_built = ((key, r), *st.network.routing_built[:1])
+        return r
 
     def _network(self, routing: Routing, scale: float, noise: np.ndarray, fabric_scale: float) -> NetworkResult:
         """The tick's network physics; split where the FIBs change during the tick."""
@@ -318,7 +328,7 @@ class Twin:
         epochs = igp.fib_epochs(st, self.now, self.now + self.scenario.tick)
         parts = []
         for i, (share, view) in enumerate(epochs):
-            r = routing if view is st.network.link_routed else self._build_routing(view)
+            r = routing if view is st.network.link_routed else self._routing_for(view)
             parts.append((share, network_step(w, st, r, scale, noise, fabric_scale, self._net_params)))
         return blend_results(parts)
 
