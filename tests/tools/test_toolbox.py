@@ -20,6 +20,7 @@ EXTRA = {  # required arguments besides the target
     "scale_service": {"replicas": 4},
     "rate_limit": {"rps": 500.0},
     "shed_traffic": {"traffic_class": "user", "fraction": 0.1},
+    "push_config": {"change": "igp_cost b2:us-east-us-central 500"},
 }
 
 
