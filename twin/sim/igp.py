@@ -94,6 +94,10 @@ def _spf_at(state: TwinState, t: float, spec: RoutingSpec, plane: str) -> float:
     an SPF already scheduled, else runs after the throttle's wait, which doubles under churn."""
     net = state.network
     runs = net.spf_times.setdefault(plane, [])
+    # only the last window's runs load anyone (``t`` may lie up to detect + adjacency ahead)
+    horizon = t - spec.load_window - spec.detect - spec.adjacency - spec.spf_max
+    if runs and runs[0] <= horizon:
+        runs[:] = [r for r in runs if r > horizon]
     i = bisect.bisect_left(runs, t)
     if i < len(runs) and runs[i] <= t + net.spf_wait:
         return runs[i]  # an SPF is already scheduled soon after: this change joins it
