@@ -189,6 +189,15 @@ def igp_step(world: World, state: TwinState, now: float, spec: RoutingSpec) -> t
         if kind == "hello":
             fx.extend(_hellos(world, state, now, spec))
             continue
+        if kind in ("reset", "reformed"):
+            # held down by the IGP (like a fault holds a link down); the FIB changes for it are
+            # already scheduled, so routers' sensing is kept in step with it
+            net.link_down = net.link_down.copy()
+            net.link_down[link] += 1 if kind == "reset" else -1
+            usable, physical = usable_links(world, state), physical_links(world, state)
+            net.link_sensed[link], net.link_physical[link] = usable[link], physical[link]
+            fx.kick_te()
+            continue
         up = kind == "up"
         if up and (net.flap_suppressed[link] or not net.link_sensed[link]):
             continue  # damped, or failed again before this install
@@ -249,7 +258,9 @@ def _hellos(world: World, state: TwinState, now: float, spec: RoutingSpec) -> Ef
 def _reset(world: World, state: TwinState, now: float, spec: RoutingSpec, links: np.ndarray,
            at: np.ndarray) -> Effects:
     """Adjacencies over ``links`` go down at ``at`` and re-form ``spec.adjacency`` later; the
-    routers install each change after SPF + FIB. A reset counts as a flap for damping."""
+    link forwards nothing meanwhile (held down, as monitors see it), and routers install each
+    change after SPF + FIB, so traffic their old tables send into it is lost. A reset counts as
+    a flap for damping."""
     net, topo, fx, damp = state.network, world.topology, Effects(), spec.damping
     for link, t in zip(links.tolist(), at.tolist()):
         plane = topo.link_plane[link]
@@ -262,6 +273,8 @@ def _reset(world: World, state: TwinState, now: float, spec: RoutingSpec, links:
                 _push(state, t + wait, link, "reuse")
                 fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
                        f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+        _push(state, t, link, "reset")  # the interface stops forwarding while the adjacency re-forms
+        _push(state, t + spec.adjacency, link, "reformed")
         _push(state, _spf_at(state, t, spec, plane) + spec.fib, link, "down")
         _push(state, _spf_at(state, t + spec.adjacency, spec, plane) + spec.fib, link, "up")
     if net.igp_events:
@@ -323,7 +336,7 @@ def fib_epochs(state: TwinState, start: float, end: float) -> list[tuple[float, 
         if at >= end:
             break
         up = kind == "up"
-        if kind in ("reuse", "hello") or (up and net.flap_suppressed[link]) or bool(view[link]) == up:
+        if kind not in ("up", "down") or (up and net.flap_suppressed[link]) or bool(view[link]) == up:
             continue
         at = max(at, start)  # due now, installed just after this tick began
         out.append(((at - t) / (end - start), view))

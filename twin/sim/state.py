@@ -76,7 +76,7 @@ class _Part:
 @dataclass
 class NetworkState(_Part):
     """Links, devices and edge limits as they are. Invariants: ``link_down`` and ``node_down``
-    count the faults holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
+    count the faults (and IGP adjacency resets) holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
     forwarding built from this state, ``None`` whenever something it depends on changed;
     ``link_routed`` is what the installed forwarding tables believe, which lags ``link_down``
     by the IGP's timers (traffic sent into a dead link meanwhile is lost)."""
