@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from twin.config.render import RouterConfig, base_configs, render_all
 from twin.errors import SafetyError
-from twin.physics.configs import EDITS, apply_edit
+from twin.physics.configs import EDITS, apply_edit, parse_edit, split_edit
 
 if TYPE_CHECKING:
     from twin.model.world import World
@@ -65,13 +64,6 @@ class ConfigChange:
         return Mitigation("push_config", {"change": self.label})
 
 
-def _prefix(value: Any, kind: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(str(value), strict=False))
-    except ValueError:
-        raise SafetyError(f"{kind}: {value!r} is not an IPv4 prefix (e.g. 172.16.1.0/24)") from None
-
-
 def parse_change(twin: Twin | World, value: ConfigChange | str | Mapping[str, Any],
                  configs: Mapping[str, RouterConfig] | None = None) -> ConfigChange:
     """Validate a config change (object, ``"acl_block b2-us-east 172.16.1.0/24"`` or mapping)
@@ -79,61 +71,16 @@ def parse_change(twin: Twin | World, value: ConfigChange | str | Mapping[str, An
     if isinstance(value, ConfigChange):
         kind, args = value.kind, dict(value.args)
     elif isinstance(value, str):
-        parts = value.split()
-        kind = parts[0] if parts else ""
-        args = dict(zip(ConfigChange.KINDS.get(kind, ()), parts[1:]))
+        kind, args = split_edit(value)
     else:
         kind, args = str(value.get("tool", value.get("kind", ""))), dict(value.get("args") or {})
-    if kind not in ConfigChange.KINDS:
-        raise SafetyError(f"unknown config change {kind!r} (allowed: {', '.join(ConfigChange.KINDS)})")
-    need = ConfigChange.KINDS[kind]
-    for name in need:
-        if name not in args:
-            raise SafetyError(f"{kind}: missing argument {name!r} (arguments: {', '.join(need)})")
     world = getattr(twin, "world", twin)
-    topo = world.topology
-    routers = [n for i, n in enumerate(topo.nodes) if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes]
     if configs is None and hasattr(twin, "state"):
         configs = twin.state.network.configs
-    for name in ("device", "neighbor"):
-        if name in args and args[name] not in routers:
-            raise SafetyError(f"{kind}: unknown {name} {args[name]!r} (WAN routers: {', '.join(routers)})")
-    if "neighbor" in args:
-        plane = lambda r: topo.node_plane[topo.node_index[r]]
-        if plane(args["neighbor"]) != plane(args["device"]) or args["neighbor"] == args["device"]:
-            raise SafetyError(f"{kind}: {args['neighbor']} is not a BGP neighbor of {args['device']}")
-    if "link" in args:
-        wan = [n for i, n in enumerate(topo.links) if topo.link_plane[i] in topo.planes]
-        if args["link"] not in wan:
-            raise SafetyError(f"{kind}: unknown link {args['link']!r} (WAN links: {', '.join(wan)})")
-    if "cost" in args:
-        try:
-            cost = int(args["cost"])
-        except (TypeError, ValueError):
-            cost = -1
-        if not 1 <= cost <= 65535:
-            raise SafetyError(f"{kind}: cost must be an integer 1-65535, got {args['cost']!r}")
-        args["cost"] = cost
-    if "prefix" in args:
-        args["prefix"] = _prefix(args["prefix"], kind)
-    if "next_hop" in args:
-        plane = topo.node_plane[topo.node_index[args["device"]]]
-        peers = [r for r in routers if topo.node_plane[topo.node_index[r]] == plane and r != args["device"]]
-        if args["next_hop"] not in peers:
-            raise SafetyError(f"{kind}: unknown next hop {args['next_hop']!r} (routers of {plane}: {', '.join(peers)})")
-    if "match" in args and args["match"] not in ("site-local", "any"):
-        raise SafetyError(f"{kind}: match must be site-local or any, got {args['match']!r}")
-    if "term" in args and configs is not None:
-        terms = [t.name for t in configs[args["device"]].policy]
-        if args["term"] not in terms:
-            raise SafetyError(f"{kind}: {args['device']} has no policy term {args['term']!r} "
-                              f"(terms: {', '.join(terms) or 'none'})")
-    if "address" in args:
-        try:
-            args["address"] = str(ipaddress.IPv4Address(str(args["address"])))
-        except ValueError:
-            raise SafetyError(f"{kind}: {args['address']!r} is not an IPv4 address") from None
-    return ConfigChange(kind, {k: args[k] for k in need})
+    try:
+        return ConfigChange(kind, parse_edit(world.topology, kind, args, configs))
+    except ValueError as exc:
+        raise SafetyError(str(exc)) from None
 
 
 def apply_change(twin: Twin, change: ConfigChange, configs: dict[str, RouterConfig] | None = None

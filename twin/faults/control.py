@@ -16,8 +16,9 @@ from pydantic import Field
 from twin.faults.base import FaultKind, FaultParams
 from twin.faults.registry import register_fault
 from twin.model.world import CLASSES
-from twin.physics.configs import PolicyTerm, record_edit
+from twin.physics.configs import PolicyTerm, parse_edit, record_edit, split_edit
 from twin.sim.effects import Effects
+from twin.sim.igp import config_changed, initial_configs
 from twin.sim.state import ChangeRecord
 
 __all__ = [
@@ -55,22 +56,16 @@ class ConfigPush(FaultKind):
         return params.change if params.change is not None else fault_id
 
     def check(self, world, params) -> list[tuple[str, str]]:
-        from twin.config.change import parse_change
-        from twin.errors import SafetyError
-        from twin.sim.igp import initial_configs
-
         problems = super().check(world, params)
         configs = initial_configs(world, world.scenario)
         for i, edit in enumerate(params.config):
             try:
-                parse_change(world, edit, configs)
-            except SafetyError as exc:
+                parse_edit(world.topology, *split_edit(edit), configs)
+            except ValueError as exc:
                 problems.append((f"config[{i}]", str(exc)))
         return problems
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        from twin.config.change import parse_change
-        from twin.sim.igp import config_changed
 
         fx = Effects()
         change_id = self._change(fault_id, params)
@@ -81,8 +76,9 @@ class ConfigPush(FaultKind):
         if params.config:  # the routers' config state changes; forwarding is recomputed from it
             before = state.network.config_before.setdefault(change_id, {})
             for edit in params.config:
-                change = parse_change(world, edit, state.network.configs)
-                record_edit(state.network.configs, before, world.topology, change.kind, dict(change.args))
+                kind, args = split_edit(edit)
+                args = parse_edit(world.topology, kind, args, state.network.configs)
+                record_edit(state.network.configs, before, world.topology, kind, args)
             state.network.routing, state.network.config_version = None, state.network.config_version + 1
             fx.topology_changed()
             fx.extend(config_changed(world, state, now, before))

@@ -31,6 +31,7 @@ import copy
 import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import networkx as nx
 
@@ -38,7 +39,8 @@ from twin.model.topology import Topology
 
 __all__ = ["PolicyTerm", "RouterConfig", "DEFAULT_LOCAL_PREF", "site_prefix", "exports", "session_up",
            "igp_weight", "best_announcer", "acl_drops", "static_next_hop", "covers", "pinned_path",
-           "EDITS", "apply_edit", "edited_routers", "record_edit"]
+           "EDITS", "apply_edit", "edited_routers", "record_edit",
+           "parse_edit", "split_edit"]
 
 #: Local preference of an announcement no policy term sets (BGP's default).
 DEFAULT_LOCAL_PREF = 100
@@ -268,3 +270,70 @@ def record_edit(configs: dict[str, RouterConfig], before: dict[str, RouterConfig
     for name in edited_routers(topology, kind, args):
         before.setdefault(name, copy.deepcopy(configs[name]))
     return apply_edit(configs, topology, kind, args)
+
+
+def split_edit(text: str) -> tuple[str, dict]:
+    """``"igp_cost LINK 500"`` -> ``("igp_cost", {"link": "LINK", "cost": "500"})`` (unchecked)."""
+    parts = str(text).split()
+    kind = parts[0] if parts else ""
+    return kind, dict(zip(EDITS.get(kind, ()), parts[1:]))
+
+
+def _edit_prefix(value: Any, kind: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(str(value), strict=False))
+    except ValueError:
+        raise ValueError(f"{kind}: {value!r} is not an IPv4 prefix (e.g. 172.16.1.0/24)") from None
+
+
+def parse_edit(topology: Topology, kind: str, args: dict, configs: dict | None = None) -> dict:
+    """Check a config edit's kind and arguments against ``topology`` (and ``configs`` for policy
+    terms); returns the arguments normalised, in order. Raises ValueError naming what is wrong."""
+    args = dict(args)
+    if kind not in EDITS:
+        raise ValueError(f"unknown config change {kind!r} (allowed: {', '.join(EDITS)})")
+    need = EDITS[kind]
+    for name in need:
+        if name not in args:
+            raise ValueError(f"{kind}: missing argument {name!r} (arguments: {', '.join(need)})")
+    topo = topology
+    routers = [n for i, n in enumerate(topo.nodes) if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes]
+    for name in ("device", "neighbor"):
+        if name in args and args[name] not in routers:
+            raise ValueError(f"{kind}: unknown {name} {args[name]!r} (WAN routers: {', '.join(routers)})")
+    if "neighbor" in args:
+        plane = lambda r: topo.node_plane[topo.node_index[r]]
+        if plane(args["neighbor"]) != plane(args["device"]) or args["neighbor"] == args["device"]:
+            raise ValueError(f"{kind}: {args['neighbor']} is not a BGP neighbor of {args['device']}")
+    if "link" in args:
+        wan = [n for i, n in enumerate(topo.links) if topo.link_plane[i] in topo.planes]
+        if args["link"] not in wan:
+            raise ValueError(f"{kind}: unknown link {args['link']!r} (WAN links: {', '.join(wan)})")
+    if "cost" in args:
+        try:
+            cost = int(args["cost"])
+        except (TypeError, ValueError):
+            cost = -1
+        if not 1 <= cost <= 65535:
+            raise ValueError(f"{kind}: cost must be an integer 1-65535, got {args['cost']!r}")
+        args["cost"] = cost
+    if "prefix" in args:
+        args["prefix"] = _edit_prefix(args["prefix"], kind)
+    if "next_hop" in args:
+        plane = topo.node_plane[topo.node_index[args["device"]]]
+        peers = [r for r in routers if topo.node_plane[topo.node_index[r]] == plane and r != args["device"]]
+        if args["next_hop"] not in peers:
+            raise ValueError(f"{kind}: unknown next hop {args['next_hop']!r} (routers of {plane}: {', '.join(peers)})")
+    if "match" in args and args["match"] not in ("site-local", "any"):
+        raise ValueError(f"{kind}: match must be site-local or any, got {args['match']!r}")
+    if "term" in args and configs is not None:
+        terms = [t.name for t in configs[args["device"]].policy]
+        if args["term"] not in terms:
+            raise ValueError(f"{kind}: {args['device']} has no policy term {args['term']!r} "
+                              f"(terms: {', '.join(terms) or 'none'})")
+    if "address" in args:
+        try:
+            args["address"] = str(ipaddress.IPv4Address(str(args["address"])))
+        except ValueError:
+            raise ValueError(f"{kind}: {args['address']!r} is not an IPv4 address") from None
+    return {k: args[k] for k in need}

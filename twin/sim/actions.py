@@ -19,8 +19,10 @@ import numpy as np
 from twin.errors import SimulationError, known_list
 from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES, World
+from twin.physics.configs import parse_edit, record_edit, split_edit
 from twin.sim.effects import Effects
-from twin.sim.state import TwinState
+from twin.sim.igp import config_changed
+from twin.sim.state import ChangeRecord, TwinState
 
 __all__ = ["ActionContext", "ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action",
            "entity_names"]
@@ -88,22 +90,18 @@ def _undrain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 
 
 def _push_config(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
-    from twin.config.change import parse_change
-    from twin.physics.configs import record_edit
-    from twin.sim.state import ChangeRecord
-
     st = ctx.state
-    change = parse_change(ctx.world, a["change"], st.network.configs)
+    kind, args = split_edit(a["change"])
+    args = parse_edit(ctx.world.topology, kind, args, st.network.configs)
+    label = " ".join([kind, *(str(v) for v in args.values())])
     change_id = f"op-{len(st.control.changes) + 1}"
     before = st.network.config_before.setdefault(change_id, {})
-    routers = record_edit(st.network.configs, before, ctx.world.topology, change.kind, dict(change.args))
-    fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {change.label}"))
+    routers = record_edit(st.network.configs, before, ctx.world.topology, kind, args)
+    fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {label}"))
     st.network.routing, st.network.config_version = None, st.network.config_version + 1  # recompute from the new config
     fx.topology_changed()
-    from twin.sim.igp import config_changed
-
     fx.extend(config_changed(ctx.world, st, ctx.now, before))
-    return f"pushed config change {change_id}: {change.label}"
+    return f"pushed config change {change_id}: {label}"
 
 
 def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
@@ -113,8 +111,6 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
             rec.status = "rolled_back"
     restored = st.network.config_before.pop(a["change"], {})
     if restored:  # the routers get the configuration the change replaced; forwarding follows
-        from twin.sim.igp import config_changed
-
         current = {name: st.network.configs[name] for name in restored}
         st.network.configs.update(restored)
         st.network.routing, st.network.config_version = None, st.network.config_version + 1
@@ -299,13 +295,12 @@ def check_action(world: World, state: TwinState, kind: str, args: dict[str, Any]
             raise SimulationError(f"{kind}: missing argument {name!r}")
         value = args[name]
         if ekind == "config":
-            from twin.config.change import parse_change
-            from twin.errors import SafetyError
-
             try:
-                value = parse_change(world, value, state.network.configs).label
-            except SafetyError as exc:
+                edit, edit_args = split_edit(value)
+                edit_args = parse_edit(world.topology, edit, edit_args, state.network.configs)
+            except ValueError as exc:
                 raise SimulationError(f"{kind}: {exc}") from None
+            value = " ".join([edit, *(str(v) for v in edit_args.values())])
         elif ekind in ("number", "count", "fraction"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SimulationError(f"{kind}: {name} must be a number, got {value!r}")

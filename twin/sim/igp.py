@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from twin.scenario import RoutingSpec, Scenario
 
 __all__ = ["init_routing", "initial_configs", "physical_links", "sense_links", "igp_step", "fib_epochs",
-           "flap_penalty", "recompute_load", "readdress", "config_changed"]
+           "flap_penalty", "recompute_load", "readdress", "config_changed", "route_load", "ROUTE_CPU"]
 
 
 def initial_configs(world: World, scenario: Scenario) -> dict[str, RouterConfig]:
@@ -75,6 +75,22 @@ def init_routing(world: World, scenario: Scenario, state: TwinState, seed: int) 
     net.spf_wait = scenario.network.routing.spf
     net.flap_penalty, net.flap_updated = np.zeros(n), np.zeros(n)
     net.flap_suppressed = np.zeros(n, dtype=bool)
+    net.route_cpu = np.zeros(len(world.topology.nodes))
+
+
+#: Control-plane CPU share a router spends when every site pair of its plane routes via its
+#: re-announcements (processing and re-advertising a whole plane's routes, as Atlanta did).
+ROUTE_CPU = 0.85
+
+
+def route_load(state: TwinState, route_share: np.ndarray | None) -> None:
+    """Show on routers' CPU the routes they re-announce and their peers select (the routing's
+    ``route_share``), replacing what the previous routing put there."""
+    net = state.network
+    new = ROUTE_CPU * route_share if route_share is not None else np.zeros_like(net.route_cpu)
+    if net.route_cpu.shape == new.shape and not np.array_equal(new, net.route_cpu):
+        net.node_cpu = net.node_cpu + new - net.route_cpu
+        net.route_cpu = new
 
 
 #: Hellos per dead interval (OSPF: hello 10 s, dead 40 s; BFD: a multiplier of 3).

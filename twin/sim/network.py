@@ -34,6 +34,7 @@ class Routing:
     class_plane: dict[str, str]
     call_flow: np.ndarray  # per call edge inside a fabric: its probe flow, else -1
     n_fabric: int
+    route_share: np.ndarray | None = None  # per node: share of its plane's site pairs routed via its re-announcements
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # derived arrays, see _prepared
 
     @property
@@ -93,9 +94,11 @@ def _penalised_tunnels(g: nx.Graph, s: int, d: int, k: int, first: list[int] | N
 Tunnels = dict[int, list[tuple[list[int], bool]]]
 
 
-def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> Tunnels:
+def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
+                 reannounced: np.ndarray | None = None) -> Tunnels:
     """Each site pair's tunnels in ``plane``, chosen by route selection over the routers'
-    configurations (:mod:`twin.physics.configs`) on the links the FIBs know."""
+    configurations (:mod:`twin.physics.configs`) on the links the FIBs know; ``reannounced``
+    counts, per router, the pairs that route via its re-announcement of another site's prefix."""
     topo = world.topology
     g = topo.plane_graph(plane, usable)
     configs = state.network.configs
@@ -124,6 +127,8 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
             out[p] = []  # no route to the prefix: the source drops the traffic
             continue
         if via != d:
+            if reannounced is not None:
+                reannounced[via] += 1
             path = paths_cache[s][via] + paths_cache[via][d][1:]
             nodes = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
         else:
@@ -175,7 +180,9 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
     usable = usable_links(world, state) if links is None else links
     residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
     groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
-    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k) for plane in set(class_plane.values())}
+    reannounced = np.zeros(len(topo.nodes))
+    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k, reannounced)
+                        for plane in sorted(set(class_plane.values()))}
     n_groups = 2 * len(world.pairs)
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
@@ -235,6 +242,7 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
         class_plane=dict(class_plane),
         call_flow=call_flow,
         n_fabric=offset,
+        route_share=reannounced / max(len(world.pairs), 1),
     )
 
 

@@ -114,6 +114,7 @@ class NetworkState(_Part):
     flap_suppressed: np.ndarray = _empty(bool)
     spf_times: dict[str, list[float]] = field(default_factory=dict)  # plane -> recent SPF runs (recompute load)
     igp_cpu: dict[str, float] = field(default_factory=dict)  # plane -> CPU share its routers spend recomputing
+    route_cpu: np.ndarray = _empty()  # per node: CPU share spent on the routes it re-announces
 
 
 @dataclass

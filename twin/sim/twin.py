@@ -305,6 +305,7 @@ class Twin:
         st = self.state
         if st.network.routing is None:
             st.network.routing = self._routing_for(st.network.link_routed)
+            igp.route_load(st, st.network.routing.route_share)
         return st.network.routing
 
     def _routing_for(self, view: np.ndarray) -> Routing:
