@@ -45,6 +45,8 @@ def test_route_selection_pulls_traffic_through_atlanta(scenario):
     assert len(crossing_groups) >= len(t.world.pairs)  # (pair, class) groups: most of them
     atl_links = [i for i, n in enumerate(t.world.topology.links) if "atl" in n]
     assert t.telemetry.latest().link[atl_links, 1].max() > 0.05  # Atlanta's links drop packets
+    cpu = t.metrics("device").query("entity == 'bb-atl'").cpu
+    assert cpu.iloc[0] < 0.5 and cpu.iloc[-1] > 0.9  # processing the routes it attracted pegs its CPU
 
 
 @pytest.mark.parametrize("action, args", [("rollback_change", {"change": "chg-0717"}),
@@ -55,6 +57,7 @@ def test_rollback_or_drain_fixes_it_by_recomputation(scenario, action, args):
     t.act(action, **args)
     t.run(until="16m")
     assert _user_loss(t) < 0.01
+    assert t.state.network.route_cpu.max() == 0.0  # nobody routes via a re-announcement any more
     term = t.state.network.configs["bb-atl"].policy[0]
     # a rollback restores the term's match; a drain leaves the bad config in place and routes around it
     assert term.match == ("site-local" if action == "rollback_change" else "any")
