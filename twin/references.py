@@ -33,6 +33,7 @@ def check_references(sc: Any) -> None:
         ids.add(fault.id)
         for param, message in fault_kind(fault.kind).check(world, fault.params)[:1]:
             _fail(sc, f"faults[{i}].params.{param}", message)
+    _check_configs(sc, world)
     fault_ids = [f.id for f in sc.faults]
     for i, fault in enumerate(sc.faults):
         if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
@@ -57,3 +58,25 @@ def check_references(sc: Any) -> None:
     if sc.ground_truth and sc.ground_truth.root_cause.fault not in fault_ids:
         _fail(sc, "ground_truth.root_cause.fault",
               f"unknown fault {sc.ground_truth.root_cause.fault!r} (known: {known_list(fault_ids)})")
+
+
+def _check_configs(sc: Any, world: Any) -> None:
+    """``network.configs`` names WAN routers, their links and neighbors."""
+    topo = world.topology
+    routers = [n for i, n in enumerate(topo.nodes) if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes]
+    for name, cfg in sc.network.configs.items():
+        where = f"network.configs.{name}"
+        if name not in routers:
+            _fail(sc, where, f"unknown router {name!r} (known: {known_list(routers)})")
+        plane = topo.node_plane[topo.node_index[name]]
+        mine = [topo.links[int(i)] for i in topo.links_of_node(topo.node_index[name])]
+        for link in cfg.ospf_cost:
+            if link not in mine:
+                _fail(sc, f"{where}.ospf_cost", f"{link!r} is not a link of {name} (its links: {known_list(mine)})")
+        peers = [r for r in routers if topo.node_plane[topo.node_index[r]] == plane and r != name]
+        for peer in cfg.bgp_shutdown:
+            if peer not in peers:
+                _fail(sc, f"{where}.bgp_shutdown", f"{peer!r} is not a BGP neighbor of {name} (known: {known_list(peers)})")
+        for prefix, hop in cfg.static_routes.items():
+            if hop not in peers:
+                _fail(sc, f"{where}.static_routes.{prefix}", f"unknown next hop {hop!r} (known: {known_list(peers)})")

@@ -233,8 +233,100 @@ class TrafficSpec(_Strict):
         return v
 
 
+class DampingSpec(_Timed):
+    """Link flap damping (RFC 2439 style, as interface/IGP dampening applies it): each flap adds
+    ``penalty``; the penalty halves every ``half_life``; above ``suppress`` the link is kept out
+    of the routing tables until it decays below ``reuse`` (never longer than ``max_suppress``).
+    Off by default, as in routers' shipped configurations."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"half_life", "max_suppress"})
+    enabled: bool = False
+    penalty: float = Field(default=1000.0, gt=0)
+    suppress: float = Field(default=2000.0, gt=0)
+    reuse: float = Field(default=750.0, gt=0)
+    half_life: Duration = Field(default=900.0, gt=0)
+    max_suppress: Duration = Field(default=3600.0, gt=0)
+
+    @field_validator("reuse")
+    @classmethod
+    def _below_suppress(cls, v: float, info: Any) -> float:
+        if v >= info.data.get("suppress", float("inf")):
+            raise ValueError(f"must be below suppress ({info.data.get('suppress')}), got {v}")
+        return v
+
+
+class RoutingSpec(_Timed):
+    """The IGP's timers: a link failure or recovery is detected after ``detect`` (hello/dead or
+    BFD), an SPF runs ``spf`` later and its result is in the forwarding tables ``fib`` after
+    that; until then forwarding uses the old tables. Under churn the SPF throttle doubles its
+    wait up to ``spf_max``. ``jitter``: each delay varies by up to this fraction (seeded).
+    ``spf_cost`` (0: free) makes recomputation load routers' CPUs; an overloaded router misses
+    hellos and its adjacencies drop, which triggers more SPFs (a router-address change, which
+    makes every router re-form its adjacencies, can start such waves)."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"detect", "spf", "fib", "spf_max", "adjacency", "spf_cost",
+                                                     "load_window"})
+    detect: Duration = 3.0
+    spf: Duration = 1.0
+    fib: Duration = 2.0
+    spf_max: Duration = 10.0
+    jitter: float = Field(default=0.0, ge=0, le=1)
+    damping: DampingSpec = Field(default_factory=DampingSpec)
+    # recompute load: each SPF costs every router of the plane ``spf_cost`` of control-plane CPU;
+    # averaged over ``load_window``, a load above 1 makes routers miss hellos (adjacencies drop)
+    adjacency: Duration = 5.0  # to re-form an adjacency after a reset (hellos, database exchange)
+    spf_cost: Duration = 0.0
+    load_window: Duration = Field(default=60.0, gt=0)
+
+
+class PolicyTermSpec(_Strict):
+    term: str
+    match: Literal["site-local", "any"] = "site-local"
+    local_pref: int = Field(default=100, ge=0)
+    active: bool = True
+
+
+def _check_prefix(v: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Network(str(v), strict=False))
+    except ValueError:
+        raise ValueError(f"not an IPv4 prefix (e.g. 172.16.1.0/24): {v!r}") from None
+
+
+class DeviceConfigSpec(_Strict):
+    """A WAN router's configuration where it differs from the default (``network.configs``)."""
+
+    ospf_cost: dict[str, int] = Field(default_factory=dict)  # link name -> cost
+    acl_deny: list[str] = Field(default_factory=list)
+    prefix_deny: list[str] = Field(default_factory=list)
+    bgp_shutdown: list[str] = Field(default_factory=list)
+    static_routes: dict[str, str] = Field(default_factory=dict)  # prefix -> next-hop router
+    policy: list[PolicyTermSpec] = Field(default_factory=list)
+
+    @field_validator("acl_deny", "prefix_deny")
+    @classmethod
+    def _prefixes(cls, v: list[str]) -> list[str]:
+        return [_check_prefix(p) for p in v]
+
+    @field_validator("static_routes")
+    @classmethod
+    def _static(cls, v: dict[str, str]) -> dict[str, str]:
+        return {_check_prefix(p): hop for p, hop in v.items()}
+
+    @field_validator("ospf_cost")
+    @classmethod
+    def _costs(cls, v: dict[str, int]) -> dict[str, int]:
+        for link, cost in v.items():
+            if not 1 <= cost <= 65535:
+                raise ValueError(f"{link}: cost must be 1-65535, got {cost}")
+        return v
+
+
 class NetworkSpec(_Strict):
-    """Queues and packets: what the flow model needs beyond capacities and delays."""
+    """Queues and packets: what the flow model needs beyond capacities and delays; the IGP's
+    timers (``routing``) and routers' configurations (``configs``, by router name)."""
 
     buffer_ms: float = Field(default=40.0, gt=0)  # buffer of every port, in ms at line rate
     queue: Literal["droptail", "fq"] = "droptail"  # FIFO with tail drop, or per-flow fair queueing
@@ -242,6 +334,8 @@ class NetworkSpec(_Strict):
     header_overhead: float = Field(default=0.03, ge=0, lt=0.5)  # share of each packet that is headers
     packet_bytes: float = Field(default=1500.0, gt=0)
     hash_connections: int = Field(default=256, ge=0)  # connections hashed onto WAN tunnels (0: exact splits)
+    routing: RoutingSpec = Field(default_factory=RoutingSpec)
+    configs: dict[str, DeviceConfigSpec] = Field(default_factory=dict)
 
 
 class TESpec(_Timed):

@@ -21,6 +21,7 @@ EXTRA = {  # required arguments besides the target
     "rate_limit": {"rps": 500.0},
     "set_retry_budget": {"budget": 0.1},
     "shed_traffic": {"traffic_class": "user", "fraction": 0.1},
+    "push_config": {"change": "igp_cost b2:us-east-us-central 500"},
 }
 
 

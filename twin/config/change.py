@@ -1,23 +1,29 @@
-"""Configuration-changing mitigations and the diff they make to the rendered configurations.
+"""Configuration changes: parsed against a world, applied to the routers' config state, and
+the diff they make to the rendered configurations.
 
 Kinds: ``acl_block DEVICE PREFIX`` (deny inbound traffic to PREFIX), ``igp_cost LINK COST``
 (OSPF cost on both ends), ``bgp_shutdown DEVICE NEIGHBOR`` (shut an iBGP session),
-``prefix_list DEVICE PREFIX`` (stop exporting PREFIX).
+``prefix_list DEVICE PREFIX`` (stop exporting PREFIX), ``static_route DEVICE PREFIX NEXT_HOP``
+(pin a next hop), ``policy_match DEVICE TERM MATCH`` (what an export policy term matches:
+``site-local`` or ``any``), ``router_address DEVICE ADDRESS`` (change the router's loopback).
+A change is made to the twin's config state (``push_config``) and forwarding follows from it;
+``rollback_change`` restores what it replaced.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from twin.config.render import RouterConfig, base_configs, render_all, wan_routers
+from twin.config.render import RouterConfig, base_configs, render_all
 from twin.errors import SafetyError
+from twin.physics.configs import EDITS, apply_edit, parse_edit, split_edit
 
 if TYPE_CHECKING:
+    from twin.model.world import World
     from twin.safety.mitigation import Mitigation
     from twin.sim.twin import Twin
 
@@ -29,12 +35,7 @@ class ConfigChange:
     kind: str
     args: Mapping[str, Any] = field(default_factory=dict)
 
-    KINDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "acl_block": ("device", "prefix"),
-        "igp_cost": ("link", "cost"),
-        "bgp_shutdown": ("device", "neighbor"),
-        "prefix_list": ("device", "prefix"),
-    }
+    KINDS: ClassVar[dict[str, tuple[str, ...]]] = EDITS
 
     @property
     def label(self) -> str:
@@ -48,86 +49,45 @@ class ConfigChange:
             "igp_cost": f"setting the IGP cost of {a.get('link')} to {a.get('cost')}",
             "bgp_shutdown": f"shutting BGP from {a.get('device')} to {a.get('neighbor')}",
             "prefix_list": f"filtering {a.get('prefix')} out of {a.get('device')}'s announcements",
+            "static_route": f"pinning {a.get('prefix')} at {a.get('device')} to next hop {a.get('next_hop')}",
+            "policy_match": f"making policy term {a.get('term')} on {a.get('device')} match {a.get('match')} routes",
+            "router_address": f"changing the address of {a.get('device')} to {a.get('address')}",
         }[self.kind]
 
     def to_dict(self) -> dict[str, Any]:
         return {"tool": self.kind, "args": dict(self.args)}
 
     def equivalent(self, twin: Twin) -> Mitigation:
-        """The twin action with the same forwarding effect, or a no-op when the twin has none."""
+        """The twin action that makes this change: a push to the routers' config state."""
         from twin.safety.mitigation import Mitigation
 
-        if self.kind == "igp_cost" and int(self.args["cost"]) >= 65535:
-            return Mitigation("drain_link", {"link": self.args["link"]})
-        return Mitigation("config_only", dict(self.args))
+        return Mitigation("push_config", {"change": self.label})
 
 
-def _prefix(value: Any, kind: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(str(value), strict=False))
-    except ValueError:
-        raise SafetyError(f"{kind}: {value!r} is not an IPv4 prefix (e.g. 172.16.1.0/24)") from None
-
-
-def parse_change(twin: Twin, value: ConfigChange | str | Mapping[str, Any]) -> ConfigChange:
-    """Validate a config change (object, ``"acl_block b2-us-east 172.16.1.0/24"`` or mapping)."""
+def parse_change(twin: Twin | World, value: ConfigChange | str | Mapping[str, Any],
+                 configs: Mapping[str, RouterConfig] | None = None) -> ConfigChange:
+    """Validate a config change (object, ``"acl_block b2-us-east 172.16.1.0/24"`` or mapping)
+    against a twin or a world; ``configs`` (default: the twin's) for the policy terms."""
     if isinstance(value, ConfigChange):
         kind, args = value.kind, dict(value.args)
     elif isinstance(value, str):
-        parts = value.split()
-        kind = parts[0] if parts else ""
-        args = dict(zip(ConfigChange.KINDS.get(kind, ()), parts[1:]))
+        kind, args = split_edit(value)
     else:
         kind, args = str(value.get("tool", value.get("kind", ""))), dict(value.get("args") or {})
-    if kind not in ConfigChange.KINDS:
-        raise SafetyError(f"unknown config change {kind!r} (allowed: {', '.join(ConfigChange.KINDS)})")
-    need = ConfigChange.KINDS[kind]
-    for name in need:
-        if name not in args:
-            raise SafetyError(f"{kind}: missing argument {name!r} (arguments: {', '.join(need)})")
-    routers = wan_routers(twin)
-    topo = twin.world.topology
-    for name in ("device", "neighbor"):
-        if name in args and args[name] not in routers:
-            raise SafetyError(f"{kind}: unknown {name} {args[name]!r} (WAN routers: {', '.join(routers)})")
-    if "neighbor" in args:
-        plane = lambda r: topo.node_plane[topo.node_index[r]]
-        if plane(args["neighbor"]) != plane(args["device"]) or args["neighbor"] == args["device"]:
-            raise SafetyError(f"{kind}: {args['neighbor']} is not a BGP neighbor of {args['device']}")
-    if "link" in args:
-        wan = [n for i, n in enumerate(topo.links) if topo.link_plane[i] in topo.planes]
-        if args["link"] not in wan:
-            raise SafetyError(f"{kind}: unknown link {args['link']!r} (WAN links: {', '.join(wan)})")
-    if "cost" in args:
-        try:
-            cost = int(args["cost"])
-        except (TypeError, ValueError):
-            cost = -1
-        if not 1 <= cost <= 65535:
-            raise SafetyError(f"{kind}: cost must be an integer 1-65535, got {args['cost']!r}")
-        args["cost"] = cost
-    if "prefix" in args:
-        args["prefix"] = _prefix(args["prefix"], kind)
-    return ConfigChange(kind, {k: args[k] for k in need})
+    world = getattr(twin, "world", twin)
+    if configs is None and hasattr(twin, "state"):
+        configs = twin.state.network.configs
+    try:
+        return ConfigChange(kind, parse_edit(world.topology, kind, args, configs))
+    except ValueError as exc:
+        raise SafetyError(str(exc)) from None
 
 
 def apply_change(twin: Twin, change: ConfigChange, configs: dict[str, RouterConfig] | None = None
                  ) -> dict[str, RouterConfig]:
     """The router configurations after ``change`` (a copy; the input is untouched)."""
     out = copy.deepcopy(configs or base_configs(twin))
-    a = change.args
-    topo = twin.world.topology
-    if change.kind == "acl_block":
-        out[a["device"]].acl_deny.append(a["prefix"])
-    elif change.kind == "prefix_list":
-        out[a["device"]].prefix_deny.append(a["prefix"])
-    elif change.kind == "bgp_shutdown":
-        out[a["device"]].bgp_shutdown.append(a["neighbor"])
-        out[a["neighbor"]].bgp_shutdown.append(a["device"])
-    elif change.kind == "igp_cost":
-        i = topo.link_index[a["link"]]
-        for node in (topo.link_a[i], topo.link_b[i]):
-            out[topo.nodes[int(node)]].ospf_cost[i] = int(a["cost"])
+    apply_edit(out, twin.world.topology, change.kind, dict(change.args))
     return out
 
 

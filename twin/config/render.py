@@ -13,9 +13,12 @@ route-map ``EXPORT``; WAN interfaces filter inbound with ACL ``EDGE-IN``.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from twin.physics.configs import RouterConfig, site_prefix
 
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
@@ -32,19 +35,6 @@ class Addressing:
     asn: dict[str, int]  # plane -> AS number
 
 
-@dataclass
-class RouterConfig:
-    """The editable parts of one router's configuration; :func:`render_router` prints it."""
-
-    name: str
-    plane: str
-    site: str
-    ospf_cost: dict[int, int] = field(default_factory=dict)  # link -> cost
-    acl_deny: list[str] = field(default_factory=list)  # prefixes denied inbound
-    prefix_deny: list[str] = field(default_factory=list)  # prefixes no longer exported
-    bgp_shutdown: list[str] = field(default_factory=list)  # neighbor routers shut down
-
-
 def wan_routers(twin: Twin) -> list[str]:
     topo = twin.world.topology
     return [n for i, n in enumerate(topo.nodes) if topo.node_kind[i] == "router" and topo.node_plane[i] in topo.planes]
@@ -54,11 +44,11 @@ def addressing(twin: Twin) -> Addressing:
     topo = twin.world.topology
     loop, lip, ifname = {}, {}, {}
     sites = {s: i for i, s in enumerate(topo.sites)}
-    prefix = {s: f"172.{16 + i // 256}.{i % 256}.0/24" for s, i in sites.items()}
+    prefix = site_prefix(topo)
     asn = {p: 65000 + i for i, p in enumerate(topo.planes)}
     for router in wan_routers(twin):
         n = topo.node_index[router]
-        loop[router] = f"10.255.{topo.planes.index(topo.node_plane[n])}.{sites[topo.node_site[n]] + 1}"
+        loop[router] = f"10.255.{topo.planes.index(topo.node_plane[n])}.{sites[topo.node_site[n]] + 1}"  # as planned
     ports: dict[str, int] = {}
     for i, plane in enumerate(topo.link_plane):
         if plane not in topo.planes:
@@ -84,8 +74,9 @@ def render_router(twin: Twin, cfg: RouterConfig, plan: Addressing | None = None)
     n = topo.node_index[cfg.name]
     peers = [r for r in wan_routers(twin) if topo.node_plane[topo.node_index[r]] == cfg.plane and r != cfg.name]
     site_net = ipaddress.IPv4Network(plan.site_prefix[cfg.site])
+    own = cfg.address or plan.loopback[cfg.name]
     lines = ["!", f"hostname {cfg.name}", "!", "interface Loopback0",
-             f" ip address {plan.loopback[cfg.name]} 255.255.255.255", "!", "interface Loopback1",
+             f" ip address {own} 255.255.255.255", "!", "interface Loopback1",
              f" description customer prefix of {cfg.site}",
              f" ip address {site_net.network_address + 1} {site_net.netmask}", "!"]
     links = [int(i) for i in topo.links_of_node(n) if topo.link_plane[int(i)] == cfg.plane]
@@ -95,12 +86,12 @@ def render_router(twin: Twin, cfg: RouterConfig, plan: Addressing | None = None)
                   f" ip address {plan.link_ip[(i, cfg.name)]} 255.255.255.252",
                   f" ip ospf cost {cfg.ospf_cost.get(i, int(topo.metric[i]))}", " ip access-group EDGE-IN in",
                   " no shutdown", "!"]
-    lines += ["router ospf 1", f" router-id {plan.loopback[cfg.name]}", " passive-interface Loopback0",
-              " passive-interface Loopback1", f" network {plan.loopback[cfg.name]} 0.0.0.0 area 0"]
+    lines += ["router ospf 1", f" router-id {own}", " passive-interface Loopback0",
+              " passive-interface Loopback1", f" network {own} 0.0.0.0 area 0"]
     for i in links:
         addr = ipaddress.IPv4Interface(f"{plan.link_ip[(i, cfg.name)]}/30")
         lines.append(f" network {addr.network.network_address} 0.0.0.3 area 0")
-    lines += ["!", f"router bgp {plan.asn[cfg.plane]}", f" bgp router-id {plan.loopback[cfg.name]}",
+    lines += ["!", f"router bgp {plan.asn[cfg.plane]}", f" bgp router-id {own}",
               " bgp log-neighbor-changes", f" network {site_net.network_address} mask {site_net.netmask}"]
     for peer in peers:
         addr = plan.loopback[peer]
@@ -113,8 +104,24 @@ def render_router(twin: Twin, cfg: RouterConfig, plan: Addressing | None = None)
     for p in cfg.prefix_deny:
         lines.append(f"ip prefix-list SITE-OUT seq {seq} deny {p}")
         seq += 5
-    lines += [f"ip prefix-list SITE-OUT seq {seq} permit {site_net}", "!", "route-map EXPORT permit 10",
-              " match ip address prefix-list SITE-OUT", "!", "ip access-list extended EDGE-IN"]
+    lines += [f"ip prefix-list SITE-OUT seq {seq} permit {site_net}", "!"]
+    for prefix, hop in sorted(cfg.static_routes.items()):
+        net = ipaddress.IPv4Network(prefix)
+        lines.append(f"ip route {net.network_address} {net.netmask} {plan.loopback[hop]}")
+    if cfg.static_routes:
+        lines.append("!")
+    seq = 10
+    for term in cfg.policy:  # export policy terms; a term matching any route has no match clause
+        if not term.active:
+            continue
+        lines.append(f"route-map EXPORT permit {seq}")
+        lines.append(f" description term {term.name}")
+        if term.match == "site-local":
+            lines.append(" match ip address prefix-list SITE-OUT")
+        lines += [f" set local-preference {term.local_pref}", "!"]
+        seq += 10
+    lines += [f"route-map EXPORT permit {seq}", " match ip address prefix-list SITE-OUT", "!",
+              "ip access-list extended EDGE-IN"]
     for p in cfg.acl_deny:
         net, wild = _wildcard(p)
         lines.append(f" deny ip any {net} {wild}")
@@ -123,12 +130,13 @@ def render_router(twin: Twin, cfg: RouterConfig, plan: Addressing | None = None)
 
 
 def base_configs(twin: Twin) -> dict[str, RouterConfig]:
+    """A copy of every WAN router's configuration as the twin holds it now (config state)."""
+    configs = getattr(twin.state.network, "configs", None)
+    if configs:
+        return copy.deepcopy(configs)
     topo = twin.world.topology
-    out = {}
-    for r in wan_routers(twin):
-        n = topo.node_index[r]
-        out[r] = RouterConfig(r, topo.node_plane[n], topo.node_site[n])
-    return out
+    return {r: RouterConfig(r, topo.node_plane[topo.node_index[r]], topo.node_site[topo.node_index[r]])
+            for r in wan_routers(twin)}
 
 
 def render_all(twin: Twin, configs: dict[str, RouterConfig] | None = None) -> dict[str, str]:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import socket
@@ -25,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from twin.config.change import ConfigChange, apply_change, config_diff, parse_change
-from twin.config.render import RouterConfig, addressing, base_configs, render_all
+from twin.config.render import RouterConfig, base_configs, render_all
+from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.sim.network import usable_links
 from twin.model.topology import router_name
 from twin.model.world import CLASSES
@@ -80,33 +80,33 @@ def undefined_references(configs: dict[str, str]) -> list[str]:
 
 
 def _paths(twin: Twin, configs: dict[str, RouterConfig]) -> dict[tuple[str, int], list[int] | None]:
-    """(plane, pair index) -> router path, or None when unreachable, for every site pair."""
+    """(plane, pair index) -> router path, or None when unreachable, for every site pair: the
+    same route selection the twin forwards by (:mod:`twin.physics.configs`), over usable links."""
     topo, w = twin.world.topology, twin.world
     usable = usable_links(w, twin.state)
-    plan = addressing(twin)
+    prefixes = site_prefix(topo)
     out: dict[tuple[str, int], list[int] | None] = {}
     for plane in topo.planes:
         g = topo.plane_graph(plane, usable)
-        for a, b, edge in g.edges(data=True):  # the configured OSPF cost, the larger end's
-            i = edge["link"]
-            edge["weight"] = max(configs[topo.nodes[a]].ospf_cost.get(i, int(topo.metric[i])),
-                                 configs[topo.nodes[b]].ospf_cost.get(i, int(topo.metric[i])))
+        for _a, _b, edge in g.edges(data=True):
+            edge["weight"] = igp_weight(configs, topo, edge["link"])
+        paths = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
+        dist = dict(nx.all_pairs_dijkstra_path_length(g, weight="weight"))
+        announcers = [topo.node_index[n] for n, c in configs.items()
+                      if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
         for k, (src, dst) in enumerate(w.pairs):
             s, d = router_name(plane, src), router_name(plane, dst)
             if s not in configs or d not in configs:
                 continue
             si, di = topo.node_index[s], topo.node_index[d]
-            prefix = plan.site_prefix[dst]
-            exported = not any(ipaddress.IPv4Network(prefix).subnet_of(ipaddress.IPv4Network(p))
-                               for p in configs[d].prefix_deny)
-            session = d not in configs[s].bgp_shutdown and s not in configs[d].bgp_shutdown
-            if not (exported and session and si in g and di in g and nx.has_path(g, si, di)):
+            prefix = prefixes[dst]
+            via = best_announcer(topo, configs, si, di, prefix, dist.get(si, {}), announcers)
+            if via is None:
                 out[(plane, k)] = None
                 continue
-            path = nx.shortest_path(g, si, di, weight="weight")
-            dropped = any(ipaddress.IPv4Network(prefix).overlaps(ipaddress.IPv4Network(p))
-                          for node in path[1:] for p in configs[topo.nodes[node]].acl_deny)
-            out[(plane, k)] = None if dropped else path
+            path = paths[si][via] + paths[via][di][1:] if via != di else paths[si][di]
+            pinned = pinned_path(topo, configs, g, path, prefix, paths)
+            out[(plane, k)] = None if pinned is None or acl_drops(configs, topo, pinned, prefix) else pinned
     return out
 
 

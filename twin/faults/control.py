@@ -7,11 +7,16 @@ change, so rolling that change back (an operator action) mitigates them.
 
 from __future__ import annotations
 
+import copy
+from typing import Literal
+
 from pydantic import Field
 
 from twin.faults.base import FaultKind, FaultParams
 from twin.faults.registry import register_fault
+from twin.physics.configs import PolicyTerm, parse_edit, record_edit, split_edit
 from twin.sim.effects import Effects
+from twin.sim.igp import config_changed, initial_configs
 from twin.sim.state import ChangeRecord
 
 __all__ = [
@@ -20,10 +25,6 @@ __all__ = [
     "ControlPlaneJobsDown",
     "RouteAttraction",
 ]
-
-#: Share of a router's control-plane CPU spent processing a flood of preferred routes.
-ATTRACTION_CPU = 0.85
-
 
 @register_fault
 class ConfigPush(FaultKind):
@@ -43,23 +44,41 @@ class ConfigPush(FaultKind):
         plane: str | None = None
         inconsistency: str | None = None
         clusters: int = 2
+        # router config edits the change makes, e.g. "policy_match bb-atl 6-SITE-LOCAL any"
+        config: list[str] = Field(default_factory=list)
+        command: Literal["config_push", "maintenance"] = "config_push"  # how the change log files it
 
     @staticmethod
     def _change(fault_id: str, params: ConfigPush.Params) -> str:
         return params.change if params.change is not None else fault_id
 
+    def check(self, world, params) -> list[tuple[str, str]]:
+        problems = super().check(world, params)
+        configs = initial_configs(world, world.scenario)
+        for i, edit in enumerate(params.config):
+            try:
+                parse_edit(world.topology, *split_edit(edit), configs)
+            except ValueError as exc:
+                problems.append((f"config[{i}]", str(exc)))
+        return problems
+
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
+
         fx = Effects()
+        change_id = self._change(fault_id, params)
         fx.change(
-            ChangeRecord(
-                self._change(fault_id, params),
-                now,
-                "config_push",
-                params.target,
-                params.description,
-            ),
+            ChangeRecord(change_id, now, params.command, params.target, params.description),
             fault_id=fault_id,
         )
+        if params.config:  # the routers' config state changes; forwarding is recomputed from it
+            before = state.network.config_before.setdefault(change_id, {})
+            for edit in params.config:
+                kind, args = split_edit(edit)
+                args = parse_edit(world.topology, kind, args, state.network.configs)
+                record_edit(state.network.configs, before, world.topology, kind, args)
+            state.network.routing, state.network.config_version = None, state.network.config_version + 1
+            fx.topology_changed()
+            fx.extend(config_changed(world, state, now, before))
         if params.inconsistency and params.plane:
             state.control.prefix_views[params.plane] = (
                 state.control.prefix_views.get(params.plane, 0) + params.clusters
@@ -148,8 +167,9 @@ class ControlPlaneJobsDown(FaultKind):
 
 @register_fault
 class RouteAttraction(FaultKind):
-    """A router announces routes with high preference: its plane's traffic heads for it, and
-    processing the flood loads its control-plane CPU."""
+    """A router starts announcing every route with high preference (an export policy term
+    that matches any route, local preference ``local_pref``): route selection then sends its
+    plane's traffic through it. The term is config state: rolling the change back removes it."""
 
     name, layer, description = (
         "route_attraction",
@@ -162,27 +182,26 @@ class RouteAttraction(FaultKind):
         device: str
         change: str | None = None
         description: str = ""
+        local_pref: int = Field(default=200, ge=0)
 
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
         fx = Effects()
-        node = world.topology.node_index[params.device]
+        change_id = params.change or fault_id
         if params.change:
             fx.change(
                 ChangeRecord(params.change, now, "config_push", params.device, params.description),
                 fault_id=fault_id,
             )
-        state.control.attraction[world.topology.node_plane[node]] = node
-        state.network.node_cpu[node] += ATTRACTION_CPU
-        fx.kick_te(now=True)
+        configs = state.network.configs
+        before = state.network.config_before.setdefault(change_id, {})
+        before.setdefault(params.device, copy.deepcopy(configs[params.device]))
+        configs[params.device].policy.insert(0, PolicyTerm("ANNOUNCE-ALL", "any", params.local_pref))
+        state.network.routing, state.network.config_version = None, state.network.config_version + 1
+        fx.topology_changed()
         return fx
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        fx = Effects()
-        node = world.topology.node_index[params.device]
-        state.control.attraction.pop(world.topology.node_plane[node], None)
-        state.network.node_cpu[node] -= ATTRACTION_CPU
-        fx.kick_te(now=True)
-        return fx
+        return Effects()  # the policy term stays in the router's config until the change is rolled back
 
     def change_ids(self, fault_id, params) -> list[str]:
         return [params.change] if params.change else []

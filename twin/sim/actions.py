@@ -18,9 +18,11 @@ from typing import Any, Callable
 from twin.errors import SimulationError, known_list
 from twin.faults.trigger import active_faults, fault_change
 from twin.model.world import CLASSES, World
+from twin.physics.configs import parse_edit, record_edit, split_edit
 from twin.sim.effects import Effects
+from twin.sim.igp import config_changed
 from twin.sim.releases import rollback
-from twin.sim.state import TwinState
+from twin.sim.state import ChangeRecord, TwinState
 
 __all__ = ["ActionContext", "ActionSpec", "ACTIONS", "start_action", "complete_action", "check_action",
            "entity_names"]
@@ -87,11 +89,33 @@ def _undrain_device(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     return f"undrained device {a['device']}"
 
 
+def _push_config(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
+    st = ctx.state
+    kind, args = split_edit(a["change"])
+    args = parse_edit(ctx.world.topology, kind, args, st.network.configs)
+    label = " ".join([kind, *(str(v) for v in args.values())])
+    change_id = f"op-{len(st.control.changes) + 1}"
+    before = st.network.config_before.setdefault(change_id, {})
+    routers = record_edit(st.network.configs, before, ctx.world.topology, kind, args)
+    fx.change(ChangeRecord(change_id, ctx.now, "config_push", ",".join(routers), f"operator: {label}"))
+    st.network.routing, st.network.config_version = None, st.network.config_version + 1  # recompute from the new config
+    fx.topology_changed()
+    fx.extend(config_changed(ctx.world, st, ctx.now, before))
+    return f"pushed config change {change_id}: {label}"
+
+
 def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
     for rec in st.control.changes:
         if rec.id == a["change"]:
             rec.status = "rolled_back"
+    restored = st.network.config_before.pop(a["change"], {})
+    if restored:  # the routers get the configuration the change replaced; forwarding follows
+        current = {name: st.network.configs[name] for name in restored}
+        st.network.configs.update(restored)
+        st.network.routing, st.network.config_version = None, st.network.config_version + 1
+        fx.topology_changed()
+        fx.extend(config_changed(ctx.world, st, ctx.now, current))
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
         fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
@@ -221,6 +245,8 @@ ACTIONS: dict[str, ActionSpec] = {s.name: s for s in [
     ActionSpec("undrain_device", "Return a drained device to service", {"device": "device"}, 180.0, _undrain_device),
     ActionSpec("rollback_change", "Roll back a configuration change from the change log", {"change": "change"}, 300.0,
                _rollback_change),
+    ActionSpec("push_config", "Push a router configuration change (e.g. 'igp_cost LINK 500', 'acl_block DEVICE PREFIX')",
+               {"change": "config"}, 120.0, _push_config),
     ActionSpec("disable_feature", "Disable a protocol feature on every device running it", {"feature": "feature"}, 300.0,
                _disable_feature),
     ActionSpec("freeze_te", "Big red button: freeze the TE controller and restore its last known-good routing", {}, 60.0,
@@ -275,7 +301,14 @@ def check_action(world: World, state: TwinState, kind: str, args: dict[str, Any]
         if name not in args:
             raise SimulationError(f"{kind}: missing argument {name!r}")
         value = args[name]
-        if ekind in ("number", "count", "fraction"):
+        if ekind == "config":
+            try:
+                edit, edit_args = split_edit(value)
+                edit_args = parse_edit(world.topology, edit, edit_args, state.network.configs)
+            except ValueError as exc:
+                raise SimulationError(f"{kind}: {exc}") from None
+            value = " ".join([edit, *(str(v) for v in edit_args.values())])
+        elif ekind in ("number", "count", "fraction"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise SimulationError(f"{kind}: {name} must be a number, got {value!r}")
             if value < 0 or (ekind == "fraction" and value > 1) or (ekind == "count" and value < 1):

@@ -10,6 +10,7 @@ import numpy as np
 
 from twin.physics.clients import RetryPolicy
 from twin.physics.flows import Flows, Links, solve
+from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
 from twin.model.world import CLASSES, World
@@ -17,7 +18,7 @@ from twin.model.world import CLASSES, World
 if TYPE_CHECKING:
     from twin.scenario import Scenario
 
-__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "usable_links",
+__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "usable_links", "blend_results",
            "arc_capacity"]
 
 
@@ -34,6 +35,7 @@ class Routing:
     class_plane: dict[str, str]
     call_flow: np.ndarray  # per call edge inside a fabric: its probe flow, else -1
     n_fabric: int
+    route_share: np.ndarray | None = None  # per node: share of its plane's site pairs routed via its re-announcements
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # derived arrays, see _prepared
 
     @property
@@ -69,10 +71,10 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
 TUNNEL_PENALTY = 4.0
 
 
-def _penalised_tunnels(topo, g: nx.Graph, s: int, d: int, k: int, first: list[int] | None) -> list[list[int]]:
-    """Up to ``k`` distinct tunnels: the shortest path, then shortest paths with the links of
-    earlier tunnels penalised (the diverse-path heuristic TE controllers use, far cheaper than
-    enumerating k shortest simple paths)."""
+def _penalised_tunnels(g: nx.Graph, s: int, d: int, k: int, first: list[int] | None) -> list[list[int]]:
+    """Up to ``k`` distinct tunnels (node paths): the shortest path, then shortest paths with
+    the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use, far
+    cheaper than enumerating k shortest simple paths)."""
     first = first or nx.dijkstra_path(g, s, d, weight="weight")
     tunnels = [first]
     used: set[tuple[int, int]] = {tuple(sorted(e)) for e in zip(first[:-1], first[1:])}
@@ -85,27 +87,61 @@ def _penalised_tunnels(topo, g: nx.Graph, s: int, d: int, k: int, first: list[in
             break
         tunnels.append(path)
         used |= {tuple(sorted(e)) for e in zip(path[:-1], path[1:])}
-    return [path_arcs(topo, p) for p in tunnels]
+    return tunnels
 
 
-def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int) -> dict[int, list[list[int]]]:
+#: A plane's tunnels per site pair: (arcs, delivered) per tunnel; ``delivered`` False where an
+#: ACL along it drops the traffic.
+Tunnels = dict[int, list[tuple[list[int], bool]]]
+
+
+def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
+                 reannounced: np.ndarray | None = None) -> Tunnels:
+    """Each site pair's tunnels in ``plane``, chosen by route selection over the routers'
+    configurations (:mod:`twin.physics.configs`) on the links the FIBs know; ``reannounced``
+    counts, per router, the pairs that route via its re-announcement of another site's prefix."""
     topo = world.topology
     g = topo.plane_graph(plane, usable)
-    via = state.control.attraction.get(plane)
-    if via is not None and (state.network.node_drained[via] or state.network.node_down[via] or via not in g):
-        via = None
-    out: dict[int, list[list[int]]] = {}
+    configs = state.network.configs
+    custom = any(not c.is_default for c in configs.values() if c.plane == plane)
+    if custom:
+        for _a, _b, edge in g.edges(data=True):
+            edge["weight"] = igp_weight(configs, topo, edge["link"])
+    out: Tunnels = {}
     paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
+    if custom:
+        dist = dict(nx.all_pairs_dijkstra_path_length(g, weight="weight"))
+        prefixes = site_prefix(topo)
+        announcers = [topo.node_index[n] for n, c in configs.items()
+                      if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
     for p, (src, dst) in enumerate(world.pairs):
         s, d = topo.router(plane, src), topo.router(plane, dst)
         if d not in paths_cache.get(s, {}):
             out[p] = []
             continue
-        if via is not None and via not in (s, d) and via in paths_cache.get(s, {}):
+        if not custom:
+            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(g, s, d, k, paths_cache[s][d])]
+            continue
+        prefix = prefixes[dst]
+        via = best_announcer(topo, configs, s, d, prefix, dist[s], announcers)
+        if via is None:
+            out[p] = []  # no route to the prefix: the source drops the traffic
+            continue
+        if via != d:
+            if reannounced is not None:
+                reannounced[via] += 1
             path = paths_cache[s][via] + paths_cache[via][d][1:]
-            out[p] = [path_arcs(topo, path)] if len(set(path)) == len(path) else [path_arcs(topo, paths_cache[s][d])]
+            nodes = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
         else:
-            out[p] = _penalised_tunnels(topo, g, s, d, k, paths_cache[s][d] if paths_cache else None)
+            nodes = _penalised_tunnels(g, s, d, k, paths_cache[s][d])
+        tunnels = []
+        for path in nodes:
+            pinned = pinned_path(topo, configs, g, path, prefix, paths_cache)
+            if pinned is None:
+                tunnels.append((path_arcs(topo, path), False))
+            else:
+                tunnels.append((path_arcs(topo, pinned), not acl_drops(configs, topo, pinned, prefix)))
+        out[p] = tunnels
     return out
 
 
@@ -135,20 +171,26 @@ def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quan
 
 
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
-                  demand_scale: float = 1.0, hash_connections: int = 0) -> Routing:
-    """Compute tunnels, TE splits and fabric ECMP for the current topology."""
+                  demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None) -> Routing:
+    """Compute tunnels, TE splits and fabric ECMP for the current topology.
+
+    ``links``: the links the forwarding tables route over (the IGP's installed view,
+    ``state.network.link_routed``); default: the links usable right now (instant convergence).
+    """
     topo = world.topology
-    usable = usable_links(world, state)
+    usable = usable_links(world, state) if links is None else links
     residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
     groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
-    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k) for plane in set(class_plane.values())}
+    reannounced = np.zeros(len(topo.nodes))
+    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k, reannounced)
+                        for plane in sorted(set(class_plane.values()))}
     n_groups = 2 * len(world.pairs)
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
     splits: dict[int, np.ndarray] = {}
     for g in np.argsort(-volume, kind="stable"):
         p, c = divmod(int(g), 2)
-        tunnels = tunnels_by_plane[class_plane[CLASSES[c]]][p]
+        tunnels = [arcs for arcs, _ in tunnels_by_plane[class_plane[CLASSES[c]]][p]]
         if tunnels:
             split = te_split(tunnels, residual, float(volume[g]), quantum)
             # the controller installs ``split``; hashing real connections onto its buckets
@@ -162,10 +204,10 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
                 groups.append(p * 2 + c), ratios.append(1.0), fabric_idx.append(-1), routable.append(False)
                 n += 1
                 continue
-            for t, r in zip(tunnels, splits[p * 2 + c]):
+            for (t, delivered), r in zip(tunnels, splits[p * 2 + c]):
                 if r <= 0:
                     continue
-                groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(True)
+                groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(delivered)
                 flow_of.extend([n] * len(t)), arc_of.extend(t)
                 n += 1
     link_ok = usable
@@ -201,6 +243,7 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
         class_plane=dict(class_plane),
         call_flow=call_flow,
         n_fabric=offset,
+        route_share=reannounced / max(len(world.pairs), 1),
     )
 
 
@@ -414,6 +457,14 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
     offered = arrival
     loss = arc_loss
+    # what stale tables send into a link that is down is dropped by the sending router (output
+    # drops on a down interface): the groups lose it, the dead link shows no traffic
+    topo_down = state.network.link_down > 0
+    if topo_down.any() or state.network.node_down.any():
+        dead = np.repeat(topo_down | (state.network.node_down[topo.link_a] > 0)
+                         | (state.network.node_down[topo.link_b] > 0), 2)
+        if (offered[dead] > 0).any():
+            offered, loss = np.where(dead, 0.0, offered), np.where(dead, 0.0, loss)
     arc_dst = world.arc_dst
     node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
     patterns: dict[str, np.ndarray] = {}
@@ -436,4 +487,30 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         group_latency=group_latency,
         node_gbps=node_gbps,
         pattern_node_gbps=patterns,
+    )
+
+
+def blend_results(parts: list[tuple[float, NetworkResult]]) -> NetworkResult:
+    """One tick's network result from the results of its parts, weighted by the share of the
+    tick each lasted (forwarding tables that changed mid-tick). Per-flow arrays are the first
+    part's (the routing in force when the tick began)."""
+    if len(parts) == 1:
+        return parts[0][1]
+    first = parts[0][1]
+
+    def mean(name: str) -> np.ndarray:
+        return sum(w * getattr(r, name) for w, r in parts)
+
+    offered, carried = mean("arc_offered"), mean("arc_carried")
+    wanted = mean("group_gbps")
+    lost = sum(w * r.group_gbps * r.group_loss for w, r in parts)
+    return NetworkResult(
+        arc_offered=offered, arc_carried=carried,
+        arc_loss=np.divide(offered - carried, offered, out=np.zeros_like(offered), where=offered > 0),
+        arc_latency=mean("arc_latency"), arc_capacity=first.arc_capacity,
+        flow_loss=first.flow_loss, flow_latency=first.flow_latency,
+        group_gbps=wanted, group_wanted=mean("group_wanted"),
+        group_loss=np.divide(lost, wanted, out=mean("group_loss"), where=wanted > 0),
+        group_latency=mean("group_latency"), node_gbps=mean("node_gbps"),
+        pattern_node_gbps={k: sum(w * r.pattern_node_gbps[k] for w, r in parts) for k in first.pattern_node_gbps},
     )

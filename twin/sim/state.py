@@ -76,10 +76,12 @@ class _Part:
 @dataclass
 class NetworkState(_Part):
     """Links, devices and edge limits as they are. Invariants: ``link_down`` and ``node_down``
-    count the faults holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
-    forwarding built from this state, ``None`` whenever something it depends on changed."""
+    count the faults (and IGP adjacency resets) holding an element down (>= 0; up iff 0); ``routing`` is a cache of the
+    forwarding built from this state, ``None`` whenever something it depends on changed;
+    ``link_routed`` is what the installed forwarding tables believe, which lags ``link_down``
+    by the IGP's timers (traffic sent into a dead link meanwhile is lost)."""
 
-    SHARED = ("routing",)
+    SHARED = ("routing", "routing_built")
     link_down: np.ndarray = _empty(np.int64)
     link_drained: np.ndarray = _empty(bool)
     link_loss: np.ndarray = _empty()  # the link's own loss (corruption), 0..1
@@ -93,6 +95,28 @@ class NetworkState(_Part):
     class_resolvable: np.ndarray = field(default_factory=lambda: np.ones(2))  # per class: 0 while its names do not resolve
     retry_amp: np.ndarray = _empty()  # per (pair, class): attempts per request its clients send (empty: no retries)
     routing: Any = None
+    routing_built: tuple = ()  # the last routings built, as ((FIB view, placement, config version), routing)
+    config_version: int = 0  # bumped by every config edit
+    # configuration state of every WAN router (twin.physics.configs.RouterConfig), and what each
+    # change replaced: change id -> the touched routers' configs before it (None: router had none)
+    configs: dict[str, Any] = field(default_factory=dict)
+    config_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the IGP (twin.sim.igp): links as routers last sensed them, as the installed FIBs route
+    # them, the installs in flight (time, link, kind), SPF throttle and flap damping
+    link_sensed: np.ndarray = _empty(bool)
+    link_physical: np.ndarray = _empty(bool)
+    link_routed: np.ndarray = _empty(bool)
+    igp_events: list[tuple[float, int, str]] = field(default_factory=list)
+    igp_seed: int = 0
+    igp_draws: int = 0
+    spf_wait: float = 0.0  # the SPF throttle's current wait
+    spf_last: float = -1e18  # when the last SPF was triggered
+    flap_penalty: np.ndarray = _empty()
+    flap_updated: np.ndarray = _empty()  # when each penalty was last decayed
+    flap_suppressed: np.ndarray = _empty(bool)
+    spf_times: dict[str, list[float]] = field(default_factory=dict)  # plane -> recent SPF runs (recompute load)
+    igp_cpu: dict[str, float] = field(default_factory=dict)  # plane -> CPU share its routers spend recomputing
+    route_cpu: np.ndarray = _empty()  # per node: CPU share spent on the routes it re-announces
 
 
 @dataclass
@@ -109,7 +133,6 @@ class ControlState(_Part):
     te_shift: dict[str, str] = field(default_factory=dict)  # operator-forced class placement
     te_pending: bool = False
     prefix_views: dict[str, int] = field(default_factory=dict)  # plane -> clusters announcing it inconsistently
-    attraction: dict[str, int] = field(default_factory=dict)  # plane -> router attracting all routes
     features_enabled: dict[str, bool] = field(default_factory=dict)
     defects: dict[str, tuple[str, float]] = field(default_factory=dict)  # feature -> (pattern, gbps threshold)
     changes: list[ChangeRecord] = field(default_factory=list)

@@ -22,7 +22,8 @@ from twin.scenario import Scenario, load_scenario
 from twin.sim import control
 from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
-from twin.sim.network import NetworkResult, Routing, build_routing, network_params, network_step
+from twin.sim import igp
+from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
 from twin.sim.effects import Effects
 from twin.sim.export_path import export_generator
 from twin.sim.monitors import Monitors
@@ -99,6 +100,7 @@ class Twin:
             setattr(st.services, name, value)
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
+        igp.init_routing(w, self.scenario, st, self.seed)
         return st
 
     def _bootstrap(self) -> None:
@@ -172,6 +174,8 @@ class Twin:
         ctl = self.scenario.control
         if kind == "te":
             return self._applied(control.te_step(self.world, self.state, self.now, ctl.te))
+        if kind == "igp":
+            return self._applied(igp.igp_step(self.world, self.state, self.now, self.scenario.network.routing))
         if kind == "health":
             return self._applied(control.health_step(self.world, self.state, self.now, ctl.health))
         if kind == "dns":
@@ -252,7 +256,9 @@ class Twin:
                  change=change.id)
 
     def topology_changed(self) -> None:
-        self.state.network.routing = None
+        """Links, devices or configs changed: routers sense it (their FIBs follow after the IGP's
+        timers; config edits have already invalidated the routing)."""
+        self.apply(igp.sense_links(self.world, self.state, self.now, self.scenario.network.routing))
         self.kick_te()
 
     def kick_te(self, now: bool = False) -> None:
@@ -299,10 +305,34 @@ class Twin:
     def routing(self) -> Routing:
         st = self.state
         if st.network.routing is None:
-            te = self.scenario.control.te
-            st.network.routing = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                                               self._diurnal(self.now), self.scenario.network.hash_connections)
+            st.network.routing = self._routing_for(st.network.link_routed)
+            igp.route_load(st, st.network.routing.route_share)
         return st.network.routing
+
+    def _routing_for(self, view: np.ndarray) -> Routing:
+        """The routing over the FIB view ``view``: reused while the view, the TE placement and
+        the configs are those it was built from (a routing built for a mid-tick install, or a
+        TE kick before the FIBs changed, costs nothing)."""
+        st = self.state
+        key = (view.tobytes(), tuple(sorted(st.control.te_class_plane.items())), st.network.config_version)
+        for k, r in st.network.routing_built:
+            if k == key:
+                return r
+        te = self.scenario.control.te
+        r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
+                          self._diurnal(self.now), self.scenario.network.hash_connections, view)
+        st.network.routing_built = ((key, r), *st.network.routing_built[:1])
+        return r
+
+    def _network(self, routing: Routing, scale: float, noise: np.ndarray, fabric_scale: float) -> NetworkResult:
+        """The tick's network physics; split where the FIBs change during the tick."""
+        w, st = self.world, self.state
+        epochs = igp.fib_epochs(st, self.now, self.now + self.scenario.tick)
+        parts = []
+        for i, (share, view) in enumerate(epochs):
+            r = routing if view is st.network.link_routed else self._routing_for(view)
+            parts.append((share, network_step(w, st, r, scale, noise, fabric_scale, self._net_params)))
+        return blend_results(parts)
 
     def _tick(self) -> float:
         st, w, sc = self.state, self.world, self.scenario
@@ -323,7 +353,7 @@ class Twin:
         sigma = sc.traffic.noise
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
-        net = network_step(w, st, routing, scale, noise, scale * fabric_noise, self._net_params)
+        net = self._network(routing, scale, noise, scale * fabric_noise)
         if any(self._net_params.class_retries):  # clients retry, next tick, what this one lost
             st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries, dt)
         self._latent_defects(net)

@@ -34,6 +34,8 @@ def param_schema(kind: str) -> dict[str, Any]:
         return {"type": "number", "minimum": 0, "maximum": 1}
     if kind == "class":
         return {"type": "string", "enum": list(CLASSES)}
+    if kind == "config":
+        return {"type": "string", "description": "a config change, e.g. 'igp_cost LINK 500'"}
     return {"type": "string", "description": f"a {kind} name", "x-entity": kind}
 
 
@@ -51,7 +53,7 @@ def mitigation_tool(spec: ActionSpec) -> Tool:
     params = schema({p: param_schema(k) for p, k in spec.params.items()}, required)
     target = next(iter(spec.params), None)
     target_kind = spec.params.get(target) if target else None
-    if target_kind in ("count", "number", "fraction"):
+    if target_kind in ("count", "number", "fraction", "config"):  # free values, not entity names
         target, target_kind = None, None
     return Tool(spec.name, "mitigate", f"{spec.description} (lands after {format_duration(spec.duration)})", params,
                 MITIGATION_CALL_S, start, target, target_kind)
