@@ -190,8 +190,8 @@ class DeviceFailure(FaultKind):
 
 @register_fault
 class TrafficSurge(FaultKind):
-    """Demand of a traffic class multiplies; ``automation``: the surge is driven by automation
-    (halting automation ends it)."""
+    """Demand of a traffic class multiplies; ``automation``: the surge is load that running
+    automation drives (a scaling activity's connections), so it lasts only while automation runs."""
 
     name, layer, description = (
         "traffic_surge",
@@ -205,10 +205,14 @@ class TrafficSurge(FaultKind):
         factor: float = Field(gt=0)
         automation: bool = False
 
+    @staticmethod
+    def _factors(state, params):  # noqa: ANN001, ANN205
+        return state.network.automation_factor if params.automation else state.network.class_factor
+
     def apply(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.network.class_factor[CLASSES.index(params.traffic_class)] *= params.factor
+        self._factors(state, params)[CLASSES.index(params.traffic_class)] *= params.factor
         return Effects()
 
     def revert(self, world, state, now, fault_id, params, undo) -> Effects:
-        state.network.class_factor[CLASSES.index(params.traffic_class)] /= params.factor
+        self._factors(state, params)[CLASSES.index(params.traffic_class)] /= params.factor
         return Effects()

@@ -116,6 +116,8 @@ def _rollback_change(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
         st.network.routing, st.network.config_version = None, st.network.config_version + 1
         fx.topology_changed()
         fx.extend(config_changed(ctx.world, st, ctx.now, current))
+    # whatever else the change set (a deploy's release, a push's prefix views, a maintenance
+    # command's links) is undone with it: the kind that made the change says how
     for fid in _faults_where(ctx, lambda f: fault_change(st, f.id) == a["change"]):
         fx.mitigate(fid, f"change {a['change']} rolled back")
     return f"rolled back change {a['change']}"
@@ -126,8 +128,7 @@ def _disable_feature(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st.control.features_enabled[a["feature"]] = False
     for node in ctx.world.features.get(a["feature"], []):
         st.network.node_blackhole[node] = False
-    for fid in _faults_where(ctx, lambda f: f.kind == "latent_protocol_defect" and f.params.get("feature") == a["feature"]):
-        fx.mitigate(fid, f"feature {a['feature']} disabled")
+    # a latent defect lives in the feature's code: the tick's physics skips disabled features
     fx.topology_changed()
     return f"disabled {a['feature']} on {len(ctx.world.features.get(a['feature'], []))} devices"
 
@@ -169,18 +170,13 @@ def _shift_traffic(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
 def _restart_control_jobs(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     st = ctx.state
     st.network.site_capacity.pop(a["site"], None)
-    for fid in _faults_where(ctx, lambda f: f.kind == "control_plane_jobs_down" and a["site"] in f.params.get("sites", [])):
-        spec = ctx.faults[fid]
-        if all(s not in st.network.site_capacity for s in spec.params["sites"]):
-            fx.mitigate(fid, "control jobs restarted")
     return f"restarted network control-plane jobs at {a['site']}"
 
 
 def _halt_automation(ctx: ActionContext, a: dict[str, Any], fx: Effects) -> str:
     ctx.state.control.automation_halted = True
-    # load that automation itself drives (a scaling activity's connection surge) stops with it
-    for fid in _faults_where(ctx, lambda f: f.kind == "traffic_surge" and f.params.get("automation")):
-        fx.mitigate(fid, "automation halted")
+    # load that automation itself drives (a scaling activity's connections) stops with it: the
+    # network step reads the flag
     return "halted maintenance and scaling automation"
 
 

@@ -388,7 +388,10 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     n_arcs = topo.n_arcs
     n_groups = 2 * len(world.pairs)
     prep = _prepared(world, routing)
-    wanted = world.demand_gbps * demand_scale * noise * state.network.class_factor[world.demand_class]
+    factor = state.network.class_factor
+    if not state.control.automation_halted:  # load driven by running automation stops when it is halted
+        factor = factor * state.network.automation_factor
+    wanted = world.demand_gbps * demand_scale * noise * factor[world.demand_class]
     key = world.demand_pair * 2 + world.demand_class
     if state.network.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
         wanted = wanted * state.network.retry_amp[key]

@@ -91,6 +91,7 @@ class NetworkState(_Part):
     node_cpu: np.ndarray = _empty()  # extra control-plane CPU load
     site_capacity: dict[str, float] = field(default_factory=dict)  # site -> share of capacity left
     class_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # demand multiplier per class
+    automation_factor: np.ndarray = field(default_factory=lambda: np.ones(2))  # load automation drives, per class
     class_limit: np.ndarray = field(default_factory=lambda: np.ones(2))  # admitted share of demand per class
     class_resolvable: np.ndarray = field(default_factory=lambda: np.ones(2))  # per class: 0 while its names do not resolve
     retry_amp: np.ndarray = _empty()  # per (pair, class): attempts per request its clients send (empty: no retries)
