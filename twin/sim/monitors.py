@@ -1,8 +1,28 @@
-"""Monitors of a twin: one telemetry sample per tick, and threshold alerts evaluated on it.
+"""Monitors of a twin: the physics' exact values every tick, what sampling monitors make of them,
+and alerts with hysteresis evaluated on what they saw.
 
-:class:`Monitors` is built once per world (rules, SLO thresholds, rules grouped by entity kind
-as arrays) and shared by every fork; it holds no state of its own. Open alerts and the
-seconds each condition has held live in the twin's state.
+Every tick the physics gives exact values (:class:`~twin.telemetry.recorder.Readings`, the
+sandbox's truth). Monitors see them the way real ones do:
+
+- **counters**: volumes (bytes carried and offered, requests, errors, CPU seconds) accumulate
+  into cumulative counters on the device; a sample reads the counters and reports the rate
+  over the time since that entity's last good read, so a rate is an average over the interval
+  (and the first sample after a gap averages over the whole gap). Loss and error rates are
+  ratios of counter deltas (drops over offered, errors over requests);
+- **gauges** (latency percentiles, memory, up, replicas) are read as they are at sampling time;
+- **sampling interval and export delay** per group (``monitoring.link|device|service``): a
+  sample taken at ``t`` becomes visible to operators at ``t + delay``; between samples
+  operators see the last visible one;
+- **noise** (seeded, from the state's own monitor generator, so physics draws do not move):
+  relative noise on measured values, plus the background error and drop rates real systems
+  always show (``error_floor``, ``loss_floor``), so an error rate is never exactly 0;
+- **gaps**: a sample is lost (NaN) while a monitoring outage covers its entity, with the
+  group's ``loss`` probability, or with the packet loss on the group's ``export_path`` links
+  (:func:`sample_loss_probability`: monitoring goes dark when its export path is congested).
+
+:class:`Monitors` is built once per world and shared by every fork; it holds no state of its
+own. Counters, samples in flight, open alerts and the seconds each condition has held live in
+the twin's state (:class:`~twin.sim.state.AlertState`).
 """
 
 from __future__ import annotations
@@ -11,16 +31,20 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from twin.model.world import World
+from twin.errors import ScenarioError
+from twin.model.world import CLASSES, World
 from twin.sim.network import NetworkResult
 from twin.sim.state import TwinState
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
-from twin.telemetry.recorder import METRICS, Sample
+from twin.telemetry.recorder import METRICS, Readings, Sample
 
 if TYPE_CHECKING:
-    from twin.scenario import Scenario
+    from twin.scenario import MonitorGroupSpec, Scenario
 
-__all__ = ["Monitors", "RuleGroup"]
+__all__ = ["Monitors", "RuleGroup", "MonitorGroup", "sample_loss_probability"]
+
+#: Monitor groups in the order they sample (the order of their random draws).
+GROUPS = ("link", "service", "device", "traffic")
 
 
 class RuleGroup(NamedTuple):
@@ -32,10 +56,61 @@ class RuleGroup(NamedTuple):
     threshold: np.ndarray  # entities x rules
     above: np.ndarray  # per rule: fires above (True) or below the threshold
     for_s: np.ndarray  # per rule: seconds the condition must hold, rounded to whole samples
+    clear: np.ndarray  # entities x rules: the value must be past this to clear
+    clear_for_s: np.ndarray  # per rule: seconds past ``clear`` before the alert clears
+
+
+class MonitorGroup(NamedTuple):
+    """How one entity kind is measured: which columns are counters (rates), ratios of counters
+    (``ratio_of``: the column whose counter is the denominator, -1 otherwise) or gauges, and the
+    group's sampling interval (whole ticks), export delay, noise, loss and export path."""
+
+    kind: str
+    counted: np.ndarray  # bool per column: read through a cumulative counter
+    ratio_of: np.ndarray  # int per column: denominator column for a ratio, -1 otherwise
+    noisy: np.ndarray  # bool per column: measured with relative noise
+    floor: np.ndarray  # per column: background rate added (errors, drops)
+    upper: np.ndarray  # per column: clip measured values to this
+    interval: float
+    delay: float
+    noise: float
+    loss: float
+    export_links: np.ndarray  # link indices the samples cross
+
+
+def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
+    """Probability a sample is lost: the group's own ``loss``, or a drop on any link of its
+    export path (``path_loss``: those links' packet loss now), whichever way it goes first.
+
+    >>> round(sample_loss_probability(0.0, np.array([0.5, 0.5])), 2)
+    0.75
+    """
+    return float(1.0 - (1.0 - loss) * np.prod(1.0 - np.clip(path_loss, 0.0, 1.0)))
+
+
+def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export_links: np.ndarray,
+           counted: tuple[int, ...], ratios: dict[int, int], exact: tuple[int, ...], floors: dict[int, float],
+           upper: dict[int, float]) -> MonitorGroup:
+    c = np.zeros(n_cols, dtype=bool)
+    c[list(counted)] = True
+    r = np.full(n_cols, -1)
+    for col, den in ratios.items():
+        r[col] = den
+        c[col] = True
+    noisy = np.ones(n_cols, dtype=bool)
+    noisy[list(exact)] = False
+    fl = np.zeros(n_cols)
+    for col, v in floors.items():
+        fl[col] = v
+    up = np.full(n_cols, np.inf)
+    for col, v in upper.items():
+        up[col] = v
+    interval = max(tick, round(spec.interval / tick) * tick)
+    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.loss, export_links)
 
 
 class Monitors:
-    """The monitors of one scenario's world: what a sample holds and which alerts fire."""
+    """The monitors of one scenario's world: how each group samples and which alerts fire."""
 
     def __init__(self, scenario: "Scenario", world: World, entities: dict[str, tuple[str, ...]]) -> None:
         self.scenario, self.world, self.entities = scenario, world, entities
@@ -47,9 +122,44 @@ class Monitors:
         for r in scenario.alerts:
             above = r.above is not None
             rules.append(AlertRule(r.name, r.entity_kind, r.metric, r.above if above else r.below, above, r.for_,
-                                   r.severity))
+                                   r.severity, r.clear, 30.0 if r.clear_for is None else r.clear_for))
         self.rules: tuple[AlertRule, ...] = tuple(rules)
         self.groups = self._groups()
+        self.sampling = self._sampling()
+
+    def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
+        links = self.world.topology.links
+        idx = []
+        for i, name in enumerate(spec.export_path):
+            if name not in links:
+                known = ", ".join(links[:8]) + (", ..." if len(links) > 8 else "")
+                raise ScenarioError(self.scenario.path or self.scenario.name,
+                                    f"monitoring.{kind}.export_path[{i}]", f"unknown link {name!r} (known: {known})")
+            idx.append(links.index(name))
+        return np.array(idx, dtype=np.int64)
+
+    def _sampling(self) -> dict[str, MonitorGroup]:
+        m, tick = self.scenario.monitoring, self.tick
+        lk, sv = METRICS["link"], METRICS["service"]
+        return {
+            # interface counters: offered and carried bytes, drops over offered; link state is exact
+            "link": _group("link", m.link, tick, len(lk), self._export_links("link", m.link),
+                           counted=(lk.index("utilisation"), lk.index("throughput_gbps")),
+                           ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
+                           floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0}),
+            # requests, errors over requests and CPU seconds counted; percentiles and memory are gauges
+            "service": _group("service", m.service, tick, len(sv), self._export_links("service", m.service),
+                              counted=(sv.index("rps"), sv.index("cpu")),
+                              ratios={sv.index("error_rate"): sv.index("rps")},
+                              exact=(sv.index("replicas"), sv.index("unavailable")),
+                              floors={sv.index("error_rate"): m.error_floor},
+                              upper={sv.index("error_rate"): 1.0, sv.index("cpu"): 1.0, sv.index("memory"): 1.0}),
+            "device": _group("device", m.device, tick, 3, self._export_links("device", m.device),
+                             counted=(1, 2), ratios={}, exact=(0,), floors={}, upper={1: 1.0}),
+            # per-class volume from flow export, sampled like the interface counters
+            "traffic": _group("traffic", m.link, tick, 1, self._export_links("link", m.link),
+                              counted=(0,), ratios={}, exact=(), floors={}, upper={}),
+        }
 
     def _groups(self) -> list[RuleGroup]:
         groups = []
@@ -60,21 +170,25 @@ class Monitors:
                 continue
             cols = np.array([METRICS[kind].index(r.metric) for r in rules])
             thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+            clear = np.stack([np.broadcast_to(np.asarray(r.clear_threshold(), dtype=float), (n,)) for r in rules], axis=1)
             above = np.array([r.above for r in rules])
             for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
-            groups.append(RuleGroup(kind, rules, cols, thr, above, for_s))
+            clear_for = np.array([r.clear_for_s + self.tick - 1e-9 if r.clear_for_s > 0 else -np.inf for r in rules])
+            groups.append(RuleGroup(kind, rules, cols, thr, above, for_s, clear, clear_for))
         return groups
 
     def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
-        """What monitors record this tick (masked where monitoring is down)."""
-        return _sample(self, state, now, net, svc)
+        """The exact values of this tick and what operators see of them at ``now``."""
+        truth, kpi, traffic = _truth(self, state, net, svc)
+        return _observe(self, state, now, truth, kpi, traffic)
 
     def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
-        """Open and clear alerts in ``state`` on this sample; returns the alerts that cleared."""
+        """Open and clear alerts in ``state`` on what monitors saw; returns the alerts that cleared."""
         return _evaluate(self, state, now, sample)
 
 
-def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -> Sample:
+def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readings, dict[str, float], np.ndarray]:
+    """The physics' exact values per entity, the sandbox's KPIs, and per-class volume."""
     w, sc = mon.world, mon.scenario
     topo = w.topology
     n_l = topo.n_links
@@ -142,38 +256,127 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
     kpi["net_bad"] = net_bad
     kpi["impact"] = impact
     kpi["slo_violations"] = float(violations)
-    if "links" in st.alerts.monitoring_down:
-        link[:] = np.nan
-    if "services" in st.alerts.monitoring_down:
-        service[:] = np.nan
-    if "devices" in st.alerts.monitoring_down:
-        device[:] = np.nan
-    for site in sorted(st.alerts.monitoring_down & set(topo.sites)):
-        link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
-        service[w.service_site == w.site_index[site]] = np.nan
-    return Sample(now, link, service, device, kpi)
+    return Readings(link, service, device), kpi, by_class.astype(float).reshape(len(CLASSES), 1)
+
+
+def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray:
+    """Entities of ``kind`` whose monitors a monitoring outage silences now."""
+    down = st.alerts.monitoring_down
+    out = np.zeros(n, dtype=bool)
+    if not down or kind == "traffic":
+        return out
+    if f"{kind}s" in down:
+        out[:] = True
+    w = mon.world
+    topo = w.topology
+    for site in sorted(down & set(topo.sites)):
+        if kind == "link":
+            out |= np.array([topo.node_site[a] == site for a in topo.link_a], dtype=bool)
+        elif kind == "service":
+            out |= w.service_site == w.site_index[site]
+        else:
+            out |= np.array([topo.node_site[d] == site for d in w.devices], dtype=bool)
+    return out
+
+
+def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dict[str, float],
+             traffic: np.ndarray) -> Sample:
+    mem, dt = st.alerts, mon.tick
+    if mem.rng is None:  # a state built by hand (tests): monitors draw from their own seeded stream
+        mem.rng = np.random.default_rng([mon.scenario.seed, 1])
+    rng = mem.rng
+    exact = {"link": truth.link, "service": truth.service, "device": truth.device, "traffic": traffic}
+    end = now + dt  # this tick's values hold until the next tick
+    for kind in GROUPS:
+        g = mon.sampling[kind]
+        v = np.asarray(exact[kind], dtype=float)
+        n = v.shape[0]
+        if n == 0:
+            continue
+        if kind not in mem.counters:
+            mem.counters[kind] = np.zeros_like(v)
+            mem.last_read[kind] = np.zeros_like(v)
+            mem.last_read[kind + "/t"] = np.full(n, now)
+            mem.next_sample[kind] = now
+        ratio = g.ratio_of >= 0
+        inc = np.where(g.counted, v, 0.0)
+        if ratio.any():
+            inc[:, ratio] = v[:, ratio] * v[:, g.ratio_of[ratio]]
+        mem.counters[kind] = mem.counters[kind] + inc * dt
+        if now + 1e-9 < mem.next_sample[kind]:
+            continue
+        mem.next_sample[kind] = now + g.interval
+        counters, last, last_t = mem.counters[kind], mem.last_read[kind], mem.last_read[kind + "/t"]
+        delta = counters - last
+        elapsed = np.maximum(end - last_t, 1e-9)[:, None]
+        seen = np.where(g.counted, delta / elapsed, v)
+        if ratio.any():
+            den = delta[:, g.ratio_of[ratio]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                seen[:, ratio] = np.where(den > 1e-12, delta[:, ratio] / den, v[:, ratio])
+        if g.noise > 0:
+            seen = np.where(g.noisy, seen * (1.0 + g.noise * rng.standard_normal(seen.shape)), seen)
+        if g.floor.any():
+            seen = seen + g.floor * rng.exponential(1.0, seen.shape)
+        seen = np.clip(seen, 0.0, g.upper)
+        lost = _silent(mon, st, kind, n)
+        p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
+        if p > 0:
+            lost |= rng.random(n) < p
+        seen[lost] = np.nan
+        # a lost read leaves the counter unread: the next good one averages over the gap
+        mem.last_read[kind] = np.where(lost[:, None], last, counters)
+        mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
+        # monitors ran before the twin started: the first sample is visible at once
+        visible_at = now + g.delay if kind in mem.visible else now
+        mem.in_flight.append((visible_at, kind, now, seen.astype(np.float32)))
+    if mem.in_flight:
+        keep = []
+        for item in mem.in_flight:
+            if item[0] <= now + 1e-9:
+                mem.visible[item[1]] = (item[2], item[3])
+            else:
+                keep.append(item)
+        mem.in_flight = keep
+    vis = mem.visible
+    blank = {k: np.full(np.shape(exact[k]), np.nan, dtype=np.float32) for k in GROUPS if k not in vis}
+    return Sample(
+        now,
+        vis["link"][1] if "link" in vis else blank["link"],
+        vis["service"][1] if "service" in vis else blank["service"],
+        vis["device"][1] if "device" in vis else blank["device"],
+        kpi,
+        truth=truth,
+        measured_at={k: at for k, (at, _) in vis.items()},
+        traffic=vis["traffic"][1] if "traffic" in vis else None,
+    )
 
 
 def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
     dt = mon.tick
     names = mon.entities
     closed: list[Alert] = []
-    for kind, rules, cols, thr, above, for_s in mon.groups:
+    for kind, rules, cols, thr, above, for_s, clear_thr, clear_for in mon.groups:
         values = getattr(sample, kind)[:, cols].astype(float)
         valid = ~np.isnan(values)
         with np.errstate(invalid="ignore"):
             hit = np.where(above, values > thr, values < thr) & valid
+            calm = np.where(above, values < clear_thr, values > clear_thr) & valid
         pending = st.alerts.pending.get(kind)
         if pending is None:
             pending = np.zeros(values.shape)
             st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
+            st.alerts.pending[kind + "/calm"] = np.zeros(values.shape)
         is_open = st.alerts.pending[kind + "/open"]
         pending = np.where(hit, pending + dt, 0.0)
         st.alerts.pending[kind] = pending
+        # hysteresis: an open alert clears only once the value stayed past the clear threshold;
+        # a silent monitor (NaN) neither fires nor clears
+        calm_s = np.where(is_open & calm, st.alerts.pending[kind + "/calm"] + dt, 0.0)
+        st.alerts.pending[kind + "/calm"] = calm_s
         firing = hit & (pending >= for_s)
         opened = firing & ~is_open
-        # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
-        cleared = is_open & ~hit & valid
+        cleared = is_open & (calm_s >= clear_for)
         if not (opened.any() or cleared.any()):
             continue
         for i, r in zip(*np.nonzero(opened)):
@@ -194,4 +397,5 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
             alert["end"] = now
             closed.append(Alert(**alert))
         st.alerts.pending[kind + "/open"] = (is_open | opened) & ~cleared
+        st.alerts.pending[kind + "/calm"] = np.where(cleared, 0.0, calm_s)
     return closed

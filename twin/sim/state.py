@@ -157,6 +157,21 @@ class AlertState(_Part):
     open: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, np.ndarray] = field(default_factory=dict)
     monitoring_down: set[str] = field(default_factory=set)  # scopes whose monitors report nothing
+    # sampling monitors (twin.sim.monitors): cumulative counters per entity kind, their value and
+    # time at each entity's last good read, samples in flight to the collector, the samples
+    # visible now, and the next sampling time per kind; ``rng`` draws noise and lost samples
+    # only (physics draws stay on the twin's own generator)
+    counters: dict[str, np.ndarray] = field(default_factory=dict)
+    last_read: dict[str, np.ndarray] = field(default_factory=dict)
+    in_flight: list[tuple[float, str, float, np.ndarray]] = field(default_factory=list)
+    visible: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    next_sample: dict[str, float] = field(default_factory=dict)
+    rng: np.random.Generator | None = None
+
+    def copy(self) -> "AlertState":
+        out = super().copy()
+        out.rng = copy.deepcopy(self.rng)
+        return out
 
 
 @dataclass

@@ -95,6 +95,7 @@ class Twin:
         st.services.attempt_fail = np.zeros(w.call_src.shape[0])
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
+        st.alerts.rng = np.random.default_rng([self.seed, 1])  # monitors' noise: physics draws stay put
         return st
 
     def _bootstrap(self) -> None:
@@ -175,8 +176,9 @@ class Twin:
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
             return None
         if kind == "fault":
+            latest = self.telemetry.latest()  # a cascade condition reads the physics, not the monitors
             nxt, fx = fault_step(self.world, self.state, self.now, self._faults[key],
-                                 self.telemetry.latest(), self.telemetry.entities)
+                                 latest.truth if latest is not None else None, self.telemetry.entities)
             self.apply(fx)
             return nxt
         if kind == "action":
