@@ -70,7 +70,7 @@ class MonitorGroup(NamedTuple):
     ratio_of: np.ndarray  # int per column: denominator column for a ratio, -1 otherwise
     noisy: np.ndarray  # bool per column: measured with relative noise
     floor: np.ndarray  # per column: background rate added (errors, drops)
-    upper: np.ndarray  # per column: clip measured values to this
+    upper: np.ndarray  # per column (or entity x column): clip measured values to this
     interval: float
     delay: float
     noise: float
@@ -141,12 +141,18 @@ class Monitors:
     def _sampling(self) -> dict[str, MonitorGroup]:
         m, tick = self.scenario.monitoring, self.tick
         lk, sv = METRICS["link"], METRICS["service"]
+        topo = self.world.topology
+        # a counter's rate never beats line rate, whatever the jitter of its reads (both directions)
+        line_rate = 2.0 * topo.capacity_gbps * (1.0 - self.scenario.network.header_overhead)
+        link = _group("link", m.link, tick, len(lk), self._export_links("link", m.link),
+                      counted=(lk.index("utilisation"), lk.index("throughput_gbps")),
+                      ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
+                      floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0})
+        upper = np.tile(link.upper, (topo.n_links, 1))
+        upper[:, lk.index("throughput_gbps")] = line_rate
         return {
             # interface counters: offered and carried bytes, drops over offered; link state is exact
-            "link": _group("link", m.link, tick, len(lk), self._export_links("link", m.link),
-                           counted=(lk.index("utilisation"), lk.index("throughput_gbps")),
-                           ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
-                           floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0}),
+            "link": link._replace(upper=upper),
             # requests, errors over requests and CPU seconds counted; percentiles and memory are gauges
             "service": _group("service", m.service, tick, len(sv), self._export_links("service", m.service),
                               counted=(sv.index("rps"), sv.index("cpu")),
