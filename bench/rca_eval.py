@@ -50,7 +50,7 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[:, (df != df.iloc[0]).any()]
 
 
-def bocpd_change(x: np.ndarray, hazard: float = 1 / 100, warmup: int = 10) -> int:
+def bocpd_change(x: np.ndarray, hazard: float = 1 / 100, warmup: int = 4) -> int:
     """Index of the first change point a multivariate BOCPD finds in ``x`` (time x columns).
 
     Columns are standardised on the first ``warmup`` rows; each follows a Normal-Gamma model
@@ -93,19 +93,22 @@ def bocpd_change(x: np.ndarray, hazard: float = 1 / 100, warmup: int = 10) -> in
             log_r = np.concatenate([log_r[: MAX_RUN - 1], [np.logaddexp.reduce(log_r[MAX_RUN - 1:])]])
             mu, kappa, alpha, beta = mu[:MAX_RUN], kappa[:MAX_RUN], alpha[:MAX_RUN], beta[:MAX_RUN]
         run = int(np.argmax(log_r))
-        if t > warmup and run < 3 and prev_map > 5:
+        if t > warmup and run < 2 and prev_map > 3:
             return t - run
         prev_map = run
     return t_n // 2
 
 
-def baro_rank(df: pd.DataFrame, anomaly_time: float | None = None) -> tuple[list[str], float]:
+def baro_rank(df: pd.DataFrame, anomaly_time: float | None = None, step: float = 0.0) -> tuple[list[str], float]:
     """BARO: columns by their largest robust-scaled value after the anomaly time (BOCPD's when
-    ``anomaly_time`` is None); returns the ranking and the anomaly time used."""
+    ``anomaly_time`` is None, run on rows ``step`` seconds apart: the slowest monitors' interval,
+    so a group's held value between its samples is not read as a change); returns the ranking
+    and the anomaly time used."""
     data = _clean(df)
     times = data.index.to_numpy(dtype=float)
     if anomaly_time is None:
-        anomaly_time = float(times[bocpd_change(data.to_numpy(dtype=float))])
+        coarse = data[np.isclose(np.mod(times - times[0] + 1e-6, step), 0, atol=1e-3)] if step else data
+        anomaly_time = float(coarse.index[bocpd_change(coarse.to_numpy(dtype=float))])
     normal, anomal = data[times < anomaly_time], data[times >= anomaly_time]
     if len(normal) < 2 or len(anomal) == 0:
         return list(data.columns), anomaly_time
@@ -141,7 +144,9 @@ def evaluate(seeds: int, out: Path | None) -> pd.DataFrame:
             df = pd.read_csv(data, index_col="time")
             cause = json.loads(rc.read_text())["root_cause"]
             hits, start = set(cause["columns"]), float(cause["start"])
-            baro, detected = baro_rank(df)
+            m = sc.monitoring
+            step = max(max(g.interval for g in (m.link, m.device, m.service)), sc.tick)
+            baro, detected = baro_rank(df, step=step)
             baro_inj, _ = baro_rank(df, start)
             rows.append({"scenario": name, "seed": seed, "columns": df.shape[1], "root_cause": cause["column"],
                          "event_only": not hits, "start": start, "baro_detected_at": detected,
