@@ -170,3 +170,23 @@ def test_a_loss_wobbling_around_the_threshold_does_not_make_the_alert_flap(b2b4)
     t2.monitors = Monitors(flappy, t2.world, t2.telemetry.entities)
     rule_spans = _feed(t2, wobble, "Flappy")
     assert len(rule_spans) > 10
+
+
+def test_the_read_after_lost_samples_averages_over_the_gap(b2b4):
+    from twin import load_scenario
+
+    sc = _variant(load_scenario("sockshop-cpu-hog"), service={"loss": 0.4, "noise": 0, "delay": 0}, error_floor=0)
+    _, samples = _run(sc, 1200)
+    rps = METRICS["service"].index("rps")
+    seen = np.stack([s.service[:, rps] for s in samples]).astype(float)
+    truth = np.stack([s.truth.service[:, rps] for s in samples]).astype(float)
+    gaps = 0
+    for e in range(seen.shape[1]):
+        last_good = 0
+        for i in range(1, len(samples)):
+            if np.isnan(seen[i, e]):
+                continue
+            assert seen[i, e] == pytest.approx(truth[last_good + 1: i + 1, e].mean(), rel=1e-4, abs=1e-6)
+            gaps += i - last_good > 1
+            last_good = i
+    assert gaps > 50

@@ -76,6 +76,15 @@ class MonitorGroup(NamedTuple):
     noise: float
     loss: float
     export_links: np.ndarray  # link indices the samples cross
+    cidx: np.ndarray  # the counted columns, in the order the counters hold them
+    rpos: np.ndarray  # positions (in ``cidx``) of ratio numerators
+    rden: np.ndarray  # ... their denominators' columns
+    rden_pos: np.ndarray  # ... and those denominators' positions in ``cidx``
+    rcol: np.ndarray  # ratio columns (``cidx[rpos]``)
+    rate_idx: np.ndarray  # counted columns that are rates (not ratios): read-timing jitter
+    gauge_idx: np.ndarray  # gauges measured with noise
+    floor_idx: np.ndarray  # columns with a background rate
+    upper_idx: np.ndarray  # columns with a finite upper bound
 
 
 def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
@@ -106,7 +115,14 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     for col, v in upper.items():
         up[col] = v
     interval = max(tick, round(spec.interval / tick) * tick)
-    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.loss, export_links)
+    cidx = np.flatnonzero(c)
+    pos = {int(col): j for j, col in enumerate(cidx)}
+    rpos = np.array([j for j, col in enumerate(cidx) if r[col] >= 0], dtype=np.int64)
+    rden = np.array([r[col] for col in cidx if r[col] >= 0], dtype=np.int64)
+    rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
+    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.loss, export_links,
+                        cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
+                        np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)))
 
 
 class Monitors:
@@ -150,9 +166,10 @@ class Monitors:
                       floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0})
         upper = np.tile(link.upper, (topo.n_links, 1))
         upper[:, lk.index("throughput_gbps")] = line_rate
+        finite = np.flatnonzero(np.isfinite(upper).all(axis=0))
         return {
             # interface counters: offered and carried bytes, drops over offered; link state is exact
-            "link": link._replace(upper=upper),
+            "link": link._replace(upper=upper, upper_idx=finite),
             # requests, errors over requests and CPU seconds counted; percentiles and memory are gauges
             "service": _group("service", m.service, tick, len(sv), self._export_links("service", m.service),
                               counted=(sv.index("rps"), sv.index("cpu")),
@@ -262,15 +279,15 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     kpi["net_bad"] = net_bad
     kpi["impact"] = impact
     kpi["slo_violations"] = float(violations)
-    return Readings(link, service, device), kpi, by_class.astype(float).reshape(len(CLASSES), 1)
+    return Readings(link, service, device), kpi, by_class.astype(np.float32).reshape(len(CLASSES), 1)
 
 
-def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray:
-    """Entities of ``kind`` whose monitors a monitoring outage silences now."""
+def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray | None:
+    """Entities of ``kind`` whose monitors a monitoring outage silences now (None: none)."""
     down = st.alerts.monitoring_down
-    out = np.zeros(n, dtype=bool)
     if not down or kind == "traffic":
-        return out
+        return None
+    out = np.zeros(n, dtype=bool)
     if f"{kind}s" in down:
         out[:] = True
     w = mon.world
@@ -295,47 +312,77 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
     end = now + dt  # this tick's values hold until the next tick
     for kind in GROUPS:
         g = mon.sampling[kind]
-        v = np.asarray(exact[kind], dtype=float)
+        v = exact[kind]
         n = v.shape[0]
         if n == 0:
             continue
         if kind not in mem.counters:
-            mem.counters[kind] = np.zeros_like(v)
-            mem.last_read[kind] = np.zeros_like(v)
+            mem.counters[kind] = np.zeros((n, g.cidx.size))
+            mem.last_read[kind] = np.zeros((n, g.cidx.size))
             mem.last_read[kind + "/t"] = np.full(n, now)
             mem.next_sample[kind] = now
-        ratio = g.ratio_of >= 0
-        inc = np.where(g.counted, v, 0.0)
-        if ratio.any():
-            inc[:, ratio] = v[:, ratio] * v[:, g.ratio_of[ratio]]
-        mem.counters[kind] = mem.counters[kind] + inc * dt
-        if now + 1e-9 < mem.next_sample[kind]:
-            continue
-        mem.next_sample[kind] = now + g.interval
-        counters, last, last_t = mem.counters[kind], mem.last_read[kind], mem.last_read[kind + "/t"]
-        delta = counters - last
-        elapsed = np.maximum(end - last_t, 1e-9)[:, None]
-        seen = np.where(g.counted, delta / elapsed, v)
-        if ratio.any():
-            den = delta[:, g.ratio_of[ratio]]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                seen[:, ratio] = np.where(den > 1e-12, delta[:, ratio] / den, v[:, ratio])
+        gap_key = kind + "/gap"
+        # read every tick and no read missed: a rate over one tick is the tick's own value, so
+        # the counters need not be kept until a read is lost
+        fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
+        if fast:
+            mem.next_sample[kind] = now + g.interval
+            seen = v.copy()
+        else:
+            inc = v[:, g.cidx] * dt
+            if g.rpos.size:
+                inc[:, g.rpos] *= v[:, g.rden]
+            counters = mem.counters[kind]
+            counters += inc
+            if now + 1e-9 < mem.next_sample[kind]:
+                continue
+            mem.next_sample[kind] = now + g.interval
+            last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
+            delta = counters - last
+            seen = v.copy()
+            seen[:, g.cidx] = delta / (end - last_t)[:, None]
+            if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
+                den = delta[:, g.rden_pos]
+                ratio = v[:, g.rcol].astype(float)
+                np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
+                seen[:, g.rcol] = ratio
         if g.noise > 0:
-            seen = np.where(g.noisy, seen * (1.0 + g.noise * rng.standard_normal(seen.shape)), seen)
-        if g.floor.any():
-            seen = seen + g.floor * rng.exponential(1.0, seen.shape)
-        seen = np.clip(seen, 0.0, g.upper)
+            # a read's timing jitter scales every rate of an entity alike (ratios cancel it);
+            # gauges carry their own measurement noise
+            seen[:, g.rate_idx] *= 1.0 + g.noise * rng.standard_normal((n, 1), dtype=np.float32)
+            if g.gauge_idx.size:
+                seen[:, g.gauge_idx] *= 1.0 + g.noise * rng.standard_normal((n, g.gauge_idx.size), dtype=np.float32)
+        if g.floor_idx.size:
+            seen[:, g.floor_idx] += g.floor[g.floor_idx] * rng.exponential(1.0, (n, g.floor_idx.size))
+        if g.upper_idx.size:
+            seen[:, g.upper_idx] = np.minimum(seen[:, g.upper_idx], g.upper[..., g.upper_idx])
         lost = _silent(mon, st, kind, n)
         p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
         if p > 0:
-            lost |= rng.random(n) < p
-        seen[lost] = np.nan
-        # a lost read leaves the counter unread: the next good one averages over the gap
-        mem.last_read[kind] = np.where(lost[:, None], last, counters)
-        mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
+            drawn = rng.random(n) < p
+            lost = drawn if lost is None else lost | drawn
+        if lost is not None and lost.any():
+            seen[lost] = np.nan
+            # a lost read leaves the counter unread: the next good one averages over the gap
+            if fast:  # start counting from this tick for the entities whose read was lost
+                inc = v[:, g.cidx] * dt
+                if g.rpos.size:
+                    inc[:, g.rpos] *= v[:, g.rden]
+                mem.counters[kind] = inc
+                mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
+                mem.last_read[kind + "/t"] = np.where(lost, now, end)
+                mem.last_read[gap_key] = np.True_
+            else:
+                mem.last_read[kind] = np.where(lost[:, None], last, counters)
+                mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
+        elif not fast:
+            mem.last_read[kind] = counters.copy()
+            last_t.fill(end)
+            if g.interval <= dt + 1e-9:
+                mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
         # monitors ran before the twin started: the first sample is visible at once
         visible_at = now + g.delay if kind in mem.visible else now
-        mem.in_flight.append((visible_at, kind, now, seen.astype(np.float32)))
+        mem.in_flight.append((visible_at, kind, now, seen))
     if mem.in_flight:
         keep = []
         for item in mem.in_flight:
@@ -367,7 +414,6 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         valid = ~np.isnan(values)
         with np.errstate(invalid="ignore"):
             hit = np.where(above, values > thr, values < thr) & valid
-            calm = np.where(above, values < clear_thr, values > clear_thr) & valid
         pending = st.alerts.pending.get(kind)
         if pending is None:
             pending = np.zeros(values.shape)
@@ -376,14 +422,25 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         is_open = st.alerts.pending[kind + "/open"]
         pending = np.where(hit, pending + dt, 0.0)
         st.alerts.pending[kind] = pending
-        # hysteresis: an open alert clears only once the value stayed past the clear threshold;
-        # a silent monitor (NaN) neither fires nor clears
-        calm_s = np.where(is_open & calm, st.alerts.pending[kind + "/calm"] + dt, 0.0)
-        st.alerts.pending[kind + "/calm"] = calm_s
-        firing = hit & (pending >= for_s)
-        opened = firing & ~is_open
-        cleared = is_open & (calm_s >= clear_for)
-        if not (opened.any() or cleared.any()):
+        # hysteresis: an open alert clears only once the value stayed past the clear threshold
+        # for its clear time; a silent monitor (NaN) neither fires nor clears. Only entities with
+        # an open alert are looked at (``/calm`` is 0 wherever nothing is open).
+        ci = cr = None
+        if is_open.any():
+            rows = np.flatnonzero(is_open.any(axis=1))
+            vr, open_r = values[rows], is_open[rows]
+            with np.errstate(invalid="ignore"):
+                calm = np.where(above, vr < clear_thr[rows], vr > clear_thr[rows]) & valid[rows]
+            calm_s = st.alerts.pending[kind + "/calm"]
+            held = np.where(open_r & calm, calm_s[rows] + dt, 0.0)
+            done = open_r & (held >= clear_for)
+            held[done] = 0.0
+            calm_s[rows] = held
+            if done.any():
+                ci, cr = np.nonzero(done)
+                ci = rows[ci]
+        opened = hit & (pending >= for_s) & ~is_open
+        if ci is None and not opened.any():
             continue
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
@@ -398,10 +455,12 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
                 f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
             )
-        for i, r in zip(*np.nonzero(cleared)):
-            alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
-            alert["end"] = now
-            closed.append(Alert(**alert))
-        st.alerts.pending[kind + "/open"] = (is_open | opened) & ~cleared
-        st.alerts.pending[kind + "/calm"] = np.where(cleared, 0.0, calm_s)
+        is_open = is_open | opened
+        if ci is not None:
+            for i, r in zip(ci, cr):
+                alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
+                alert["end"] = now
+                closed.append(Alert(**alert))
+            is_open[ci, cr] = False
+        st.alerts.pending[kind + "/open"] = is_open
     return closed
