@@ -314,8 +314,9 @@ class AlertRuleSpec(_Timed):
 
 
 class MonitorGroupSpec(_Timed):
-    """How one group of monitors samples: every ``interval``, visible ``delay`` later, with
-    relative ``noise`` (standard deviation), losing each sample with probability ``loss``.
+    """How one group of monitors samples: every ``interval``, visible ``delay`` later, gauges
+    read with relative ``noise`` and counter rates with the relative ``jitter`` of a read's
+    timestamp (standard deviations), losing each sample with probability ``loss``.
     ``export_path`` names links the samples cross on their way to the collector: a sample is
     also lost with the packet loss those links have at that moment (monitoring that goes dark
     when its export path is congested)."""
@@ -324,6 +325,7 @@ class MonitorGroupSpec(_Timed):
     interval: Duration = Field(default=10.0, gt=0)
     delay: Duration = 0.0
     noise: float = Field(default=0.01, ge=0, le=0.5)
+    jitter: float = Field(default=0.002, ge=0, le=0.5)
     loss: float = Field(default=0.0, ge=0, le=1)
     export_path: list[str] = Field(default_factory=list)
 

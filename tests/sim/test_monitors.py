@@ -29,7 +29,7 @@ def _run(sc, until, seed=1):
 
 
 def test_a_counter_rate_is_the_average_over_its_sampling_interval(b2b4):
-    sc = _variant(b2b4, link={"interval": "60s", "delay": 0, "noise": 0}, loss_floor=0)
+    sc = _variant(b2b4, link={"interval": "60s", "delay": 0, "noise": 0, "jitter": 0}, loss_floor=0)
     t, samples = _run(sc, 1500)
     truth = np.stack([s.truth.link[:, TPUT] for s in samples]).astype(float)
     times = np.array([s.t for s in samples])
@@ -55,7 +55,8 @@ def test_samples_become_visible_after_their_export_delay(b2b4):
 
 
 def test_noise_is_seeded_and_leaves_the_physics_alone(b2b4):
-    quiet = _variant(b2b4, link={"noise": 0}, service={"noise": 0}, device={"noise": 0}, error_floor=0, loss_floor=0)
+    quiet = _variant(b2b4, link={"noise": 0, "jitter": 0}, service={"noise": 0, "jitter": 0}, device={"noise": 0, "jitter": 0},
+                     error_floor=0, loss_floor=0)
     _, noisy = _run(b2b4, 900)
     _, again = _run(b2b4, 900)
     _, clean = _run(quiet, 900)
@@ -79,7 +80,7 @@ def test_an_outage_silences_its_scope_and_the_next_read_averages_over_the_gap():
     from twin import load_scenario
 
     sc = load_scenario("novel-monitoring-blindspot")
-    quiet = _variant(sc, service={"noise": 0, "delay": 0}, error_floor=0)
+    quiet = _variant(sc, service={"noise": 0, "jitter": 0, "delay": 0}, error_floor=0)
     t, samples = _run(quiet, 1500)
     fault = next(f for f in sc.faults if f.kind == "monitoring_outage")
     site = fault.params.scope
@@ -175,7 +176,7 @@ def test_a_loss_wobbling_around_the_threshold_does_not_make_the_alert_flap(b2b4)
 def test_the_read_after_lost_samples_averages_over_the_gap(b2b4):
     from twin import load_scenario
 
-    sc = _variant(load_scenario("sockshop-cpu-hog"), service={"loss": 0.4, "noise": 0, "delay": 0}, error_floor=0)
+    sc = _variant(load_scenario("sockshop-cpu-hog"), service={"loss": 0.4, "noise": 0, "jitter": 0, "delay": 0}, error_floor=0)
     _, samples = _run(sc, 1200)
     rps = METRICS["service"].index("rps")
     seen = np.stack([s.service[:, rps] for s in samples]).astype(float)

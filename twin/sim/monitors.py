@@ -14,8 +14,9 @@ sandbox's truth). Monitors see them the way real ones do:
   sample taken at ``t`` becomes visible to operators at ``t + delay``; between samples
   operators see the last visible one;
 - **noise** (seeded, from the state's own monitor generator, so physics draws do not move):
-  relative noise on measured values, plus the background error and drop rates real systems
-  always show (``error_floor``, ``loss_floor``), so an error rate is never exactly 0;
+  relative noise on gauges, the small jitter of a read's timestamp on counter rates (counters
+  themselves are exact), plus the background error and drop rates real systems always show
+  (``error_floor``, ``loss_floor``), so an error rate is never exactly 0;
 - **gaps**: a sample is lost (NaN) while a monitoring outage covers its entity, with the
   group's ``loss`` probability, or with the packet loss on the group's ``export_path`` links
   (:func:`sample_loss_probability`: monitoring goes dark when its export path is congested).
@@ -74,6 +75,7 @@ class MonitorGroup(NamedTuple):
     interval: float
     delay: float
     noise: float
+    jitter: float
     loss: float
     export_links: np.ndarray  # link indices the samples cross
     cidx: np.ndarray  # the counted columns, in the order the counters hold them
@@ -120,7 +122,7 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     rpos = np.array([j for j, col in enumerate(cidx) if r[col] >= 0], dtype=np.int64)
     rden = np.array([r[col] for col in cidx if r[col] >= 0], dtype=np.int64)
     rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
-    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.loss, export_links,
+    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
                         cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
                         np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)))
 
@@ -346,12 +348,12 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
                 ratio = v[:, g.rcol].astype(float)
                 np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
                 seen[:, g.rcol] = ratio
-        if g.noise > 0:
-            # a read's timing jitter scales every rate of an entity alike (ratios cancel it);
-            # gauges carry their own measurement noise
-            seen[:, g.rate_idx] *= 1.0 + g.noise * rng.standard_normal((n, 1), dtype=np.float32)
-            if g.gauge_idx.size:
-                seen[:, g.gauge_idx] *= 1.0 + g.noise * rng.standard_normal((n, g.gauge_idx.size), dtype=np.float32)
+        # counters are exact: a rate errs only by the jitter of its read's timestamp, alike for
+        # every rate of an entity (ratios cancel it); gauges carry their own measurement noise
+        if g.jitter > 0 and g.rate_idx.size:
+            seen[:, g.rate_idx] *= 1.0 + g.jitter * rng.standard_normal((n, 1), dtype=np.float32)
+        if g.noise > 0 and g.gauge_idx.size:
+            seen[:, g.gauge_idx] *= 1.0 + g.noise * rng.standard_normal((n, g.gauge_idx.size), dtype=np.float32)
         if g.floor_idx.size:
             seen[:, g.floor_idx] += g.floor[g.floor_idx] * rng.exponential(1.0, (n, g.floor_idx.size))
         if g.upper_idx.size:
