@@ -54,11 +54,12 @@ class RuleGroup(NamedTuple):
     kind: str
     rules: list[AlertRule]
     cols: np.ndarray  # metric column of each rule
-    threshold: np.ndarray  # entities x rules
+    threshold: np.ndarray  # entities x rules, times ``sign``
     above: np.ndarray  # per rule: fires above (True) or below the threshold
     for_s: np.ndarray  # per rule: seconds the condition must hold, rounded to whole samples
-    clear: np.ndarray  # entities x rules: the value must be past this to clear
+    clear: np.ndarray  # entities x rules, times ``sign``: the value must be past this to clear
     clear_for_s: np.ndarray  # per rule: seconds past ``clear`` before the alert clears
+    sign: np.ndarray  # per rule: +1 fires above, -1 below (``value * sign > threshold * sign``)
 
 
 class MonitorGroup(NamedTuple):
@@ -87,6 +88,7 @@ class MonitorGroup(NamedTuple):
     gauge_idx: np.ndarray  # gauges measured with noise
     floor_idx: np.ndarray  # columns with a background rate
     upper_idx: np.ndarray  # columns with a finite upper bound
+    scale: np.ndarray  # per column: relative noise (jitter on rates, noise on gauges, 0: exact)
 
 
 def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
@@ -124,7 +126,8 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
     return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
                         cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
-                        np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)))
+                        np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)),
+                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)))
 
 
 class Monitors:
@@ -199,7 +202,8 @@ class Monitors:
             above = np.array([r.above for r in rules])
             for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
             clear_for = np.array([r.clear_for_s + self.tick - 1e-9 if r.clear_for_s > 0 else -np.inf for r in rules])
-            groups.append(RuleGroup(kind, rules, cols, thr, above, for_s, clear, clear_for))
+            sign = np.where(above, 1.0, -1.0)
+            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign))
         return groups
 
     def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
@@ -348,16 +352,14 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
                 ratio = v[:, g.rcol].astype(float)
                 np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
                 seen[:, g.rcol] = ratio
-        # counters are exact: a rate errs only by the jitter of its read's timestamp, alike for
-        # every rate of an entity (ratios cancel it); gauges carry their own measurement noise
-        if g.jitter > 0 and g.rate_idx.size:
-            seen[:, g.rate_idx] *= 1.0 + g.jitter * rng.standard_normal((n, 1), dtype=np.float32)
-        if g.noise > 0 and g.gauge_idx.size:
-            seen[:, g.gauge_idx] *= 1.0 + g.noise * rng.standard_normal((n, g.gauge_idx.size), dtype=np.float32)
+        # counters are exact: a rate errs only by the jitter of its read's timestamp (ratios
+        # cancel it); gauges carry their own measurement noise; error and drop ratios a small
+        # positive background (floor x chi-square(1): mean ``floor``)
+        z = rng.standard_normal(seen.shape, dtype=np.float32)
+        seen *= 1.0 + g.scale * z
         if g.floor_idx.size:
-            seen[:, g.floor_idx] += g.floor[g.floor_idx] * rng.exponential(1.0, (n, g.floor_idx.size))
-        if g.upper_idx.size:
-            seen[:, g.upper_idx] = np.minimum(seen[:, g.upper_idx], g.upper[..., g.upper_idx])
+            seen += g.floor * (z * z)
+        np.minimum(seen, g.upper, out=seen)
         lost = _silent(mon, st, kind, n)
         p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
         if p > 0:
@@ -411,11 +413,10 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
     dt = mon.tick
     names = mon.entities
     closed: list[Alert] = []
-    for kind, rules, cols, thr, above, for_s, clear_thr, clear_for in mon.groups:
-        values = getattr(sample, kind)[:, cols].astype(float)
-        valid = ~np.isnan(values)
-        with np.errstate(invalid="ignore"):
-            hit = np.where(above, values > thr, values < thr) & valid
+    for kind, rules, cols, thr, above, for_s, clear_thr, clear_for, sign in mon.groups:
+        # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
+        values = getattr(sample, kind)[:, cols] * sign
+        hit = values > thr
         pending = st.alerts.pending.get(kind)
         if pending is None:
             pending = np.zeros(values.shape)
@@ -425,22 +426,15 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         pending = np.where(hit, pending + dt, 0.0)
         st.alerts.pending[kind] = pending
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
-        # for its clear time; a silent monitor (NaN) neither fires nor clears. Only entities with
-        # an open alert are looked at (``/calm`` is 0 wherever nothing is open).
+        # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
         if is_open.any():
-            rows = np.flatnonzero(is_open.any(axis=1))
-            vr, open_r = values[rows], is_open[rows]
-            with np.errstate(invalid="ignore"):
-                calm = np.where(above, vr < clear_thr[rows], vr > clear_thr[rows]) & valid[rows]
-            calm_s = st.alerts.pending[kind + "/calm"]
-            held = np.where(open_r & calm, calm_s[rows] + dt, 0.0)
-            done = open_r & (held >= clear_for)
-            held[done] = 0.0
-            calm_s[rows] = held
+            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
+            done = is_open & (calm_s >= clear_for)
             if done.any():
                 ci, cr = np.nonzero(done)
-                ci = rows[ci]
+                calm_s[done] = 0.0
+            st.alerts.pending[kind + "/calm"] = calm_s
         opened = hit & (pending >= for_s) & ~is_open
         if ci is None and not opened.any():
             continue
@@ -453,9 +447,9 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 severity=rule.severity,
                 start=now,
                 end=None,
-                value=float(values[i, r]),
-                message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
-                f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
+                value=float(values[i, r] * sign[r]),
+                message=f"{rule.name}: {entity} {rule.metric}={values[i, r] * sign[r]:.3g} "
+                f"{'>' if rule.above else '<'} {thr[i, r] * sign[r]:.3g}",
             )
         is_open = is_open | opened
         if ci is not None:
