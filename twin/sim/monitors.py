@@ -335,7 +335,7 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
             mem.next_sample[kind] = now + g.interval
             seen = v.copy()
         else:
-            inc = v[:, g.cidx] * dt
+            inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
             if g.rpos.size:
                 inc[:, g.rpos] *= v[:, g.rden]
             counters = mem.counters[kind]
@@ -346,7 +346,7 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
             last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
             delta = counters - last
             seen = v.copy()
-            seen[:, g.cidx] = delta / (end - last_t)[:, None]
+            seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
             if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
                 den = delta[:, g.rden_pos]
                 ratio = v[:, g.rcol].astype(float)
@@ -369,7 +369,7 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
             seen[lost] = np.nan
             # a lost read leaves the counter unread: the next good one averages over the gap
             if fast:  # start counting from this tick for the entities whose read was lost
-                inc = v[:, g.cidx] * dt
+                inc = v[:, g.cidx].astype(float)
                 if g.rpos.size:
                     inc[:, g.rpos] *= v[:, g.rden]
                 mem.counters[kind] = inc
