@@ -39,9 +39,12 @@ def check_references(sc: Any) -> None:
         if fault.when and fault.when.fault_active and fault.when.fault_active not in fault_ids:
             _fail(sc, f"faults[{i}].when.fault_active", f"unknown fault {fault.when.fault_active!r} (known: {known_list(fault_ids)})")
     planes = list(world.topology.planes)
-    for group, plane in sc.monitoring.export_via.items():
+    for group in ("link", "service", "device"):
+        plane = getattr(sc.monitoring, group).export_via
+        if plane is None:
+            continue
         if plane not in planes:
-            _fail(sc, f"monitoring.export_via.{group}", f"unknown plane {plane!r} (known: {known_list(planes)})")
+            _fail(sc, f"monitoring.{group}.export_via", f"unknown plane {plane!r} (known: {known_list(planes)})")
     dns = sc.control.dns
     if dns is not None:
         sites = list(world.topology.sites)

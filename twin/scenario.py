@@ -464,7 +464,7 @@ class GroundTruthSpec(_Strict):
 
 
 class AlertRuleSpec(_Timed):
-    DURATIONS: ClassVar[frozenset[str]] = frozenset({"for_"})
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"for_", "clear_for"})
     name: str
     entity_kind: Literal["link", "service", "device"]
     metric: str
@@ -472,13 +472,51 @@ class AlertRuleSpec(_Timed):
     below: float | None = None
     for_: Duration = Field(default=30.0, alias="for")
     severity: Literal["info", "warning", "critical"] = "warning"
+    clear: float | None = None  # hysteresis: the alert clears only past this (default: a 10% margin)
+    clear_for: Duration | None = None  # ... held this long (default 30 s)
+
+    @field_validator("clear")
+    @classmethod
+    def _clear_side(cls, v: float | None, info: Any) -> float | None:
+        above, below = info.data.get("above"), info.data.get("below")
+        if v is not None and above is not None and v > above:
+            raise ValueError(f"clear={v} must be at or below above={above} (an alert above a threshold clears below it)")
+        if v is not None and below is not None and v < below:
+            raise ValueError(f"clear={v} must be at or above below={below} (an alert below a threshold clears above it)")
+        return v
+
+
+class MonitorGroupSpec(_Timed):
+    """How one group of monitors samples: every ``interval``, visible ``delay`` later, gauges
+    read with relative ``noise`` and counter rates with the relative ``jitter`` of a read's
+    timestamp (standard deviations), losing each sample with probability ``loss``.
+    ``export_path`` names links the samples cross on their way to the collector: a sample is
+    also lost with the packet loss those links have at that moment (monitoring that goes dark
+    when its export path is congested); ``export_via`` names a plane the samples cross instead,
+    whichever of its links routing picks: lost at the plane's drop ratio
+    (:mod:`twin.sim.export_path`)."""
+
+    DURATIONS: ClassVar[frozenset[str]] = frozenset({"interval", "delay"})
+    interval: Duration = Field(default=10.0, gt=0)
+    delay: Duration = 0.0
+    noise: float = Field(default=0.01, ge=0, le=0.5)
+    jitter: float = Field(default=0.002, ge=0, le=0.5)
+    loss: float = Field(default=0.0, ge=0, le=1)
+    export_path: list[str] = Field(default_factory=list)
+    export_via: str | None = None
 
 
 class MonitoringSpec(_Strict):
-    """How monitors reach their collectors: ``export_via`` names, per monitor group, the plane
-    its samples cross (they are lost where it drops packets, :mod:`twin.sim.export_path`)."""
+    """What monitors measure and when (``monitoring:``). Defaults: interface counters every 30 s,
+    device counters every 30 s, service metrics every 10 s; a 10 s export delay on counters and
+    5 s on service metrics; ``error_floor`` and ``loss_floor`` are the background error and
+    drop rates real systems always show (timeouts, CRC errors), measured as noise around them."""
 
-    export_via: dict[Literal["links", "services", "devices"], str] = Field(default_factory=dict)
+    link: MonitorGroupSpec = Field(default_factory=lambda: MonitorGroupSpec(interval=30.0, delay=10.0, noise=0.01))
+    device: MonitorGroupSpec = Field(default_factory=lambda: MonitorGroupSpec(interval=30.0, delay=10.0, noise=0.02))
+    service: MonitorGroupSpec = Field(default_factory=lambda: MonitorGroupSpec(interval=10.0, delay=5.0, noise=0.03))
+    error_floor: float = Field(default=5e-4, ge=0, le=0.1)
+    loss_floor: float = Field(default=2e-5, ge=0, le=0.1)
 
 
 class Scenario(_Timed):

@@ -21,7 +21,7 @@ def _trace(ep: Episode) -> list[tuple]:
 def test_runbook_agent_mitigates_b2b4(b2b4):
     ep = run_episode(b2b4, make_agent("runbook"), seed=0)
     assert ep.mitigated and ep.ttm is not None and 0 < ep.ttm < 600
-    assert ep.detected_at == pytest.approx(620.0)
+    assert ep.detected_at == pytest.approx(630.0)  # B2 loss as link counters see it: 30 s samples, 10 s export delay
     tools = [s.tool for s in ep.steps]
     assert tools[:2] == ["list_alerts", "recent_changes"] and "freeze_te" in tools
     assert all(s.ok for s in ep.steps)

@@ -12,7 +12,7 @@ from twin.scenario import SCENARIO_DIR
 AWS = (SCENARIO_DIR / "aws-us-east-1-2021-12-07.yaml").read_text()
 META = (SCENARIO_DIR / "meta-2021-10-04.yaml").read_text()
 RETRIES = "    interdc: {retries: {max: 3, budget: 0.5, backoff: 1s}}\n"
-EXPORT = "  export_via: {devices: bridge}\n"
+EXPORT = "  device: {interval: 30s, delay: 10s, noise: 0.02, export_via: bridge}\n"
 DNS = "  dns: {servers: [pop-iad, pop-ams], data_centers: [prn, ash, lla], period: 10s, failures: 6}\n"
 
 CASES = [
@@ -23,9 +23,9 @@ CASES = [
     ("retries-backoff", AWS, RETRIES, RETRIES.replace("1s", "soon"), "traffic.kinds.interdc.retries.backoff", "soon"),
     ("retries-fabric", AWS, RETRIES, RETRIES + "  fabric: {retries: {max: 2}}\n", "traffic.fabric",
      "traffic.kinds.user, traffic.kinds.interdc"),
-    ("export-group", AWS, EXPORT, EXPORT.replace("devices", "routers"), "monitoring.export_via.routers",
-     "'links', 'services' or 'devices'"),
-    ("export-plane", AWS, EXPORT, EXPORT.replace("bridge", "brige"), "monitoring.export_via.devices",
+    ("export-group", AWS, EXPORT, EXPORT.replace("device:", "router:"), "monitoring.router",
+     "allowed:"),
+    ("export-plane", AWS, EXPORT, EXPORT.replace("bridge}", "brige}"), "monitoring.device.export_via",
      "unknown plane 'brige' (known: bridge, core)"),
     ("dns-site", META, DNS, DNS.replace("pop-ams]", "pop-amz]"), "control.dns.servers[1]", "unknown site 'pop-amz'"),
     ("dns-dc", META, DNS, DNS.replace("[prn,", "[prm,"), "control.dns.data_centers[0]", "unknown site 'prm'"),

@@ -107,7 +107,8 @@ class ObservationEncoder:
             res[n_t + 3] = (last.t_end - last.t_start) / 600.0
             res[n_t + 4] = impact
             res[n_t + 5] = impact_change
-            res[n_t + 6] = (sample.kpi.get("slo_violations", 0.0) / 10.0) if sample is not None else 0.0
+            # what operators see of SLO breaches: critical alerts open (the KPIs are the sandbox's truth)
+            res[n_t + 6] = sum(a["severity"] == "critical" for a in twin.state.alerts.open.values()) / 10.0
         obs["last_result"] = np.clip(np.nan_to_num(res, nan=-1.0), -HIGH, HIGH).astype(np.float32)
         return obs
 

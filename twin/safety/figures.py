@@ -111,7 +111,7 @@ def _plane_loss(samples: list[Sample], twin: Twin) -> dict[str, float]:
     out = {}
     if not samples:
         return {p: 0.0 for p in topo.planes}
-    block = np.stack([s.link for s in samples]).astype(float)
+    block = np.stack([s.truth.link for s in samples]).astype(float)  # a simulated future: its truth
     for plane in topo.planes:
         mask = np.array([p == plane for p in topo.link_plane])
         loss = np.nan_to_num(np.clip(block[:, mask, _L["loss"]], 0, 0.999))
@@ -131,7 +131,7 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
     k = {name: np.array([s.kpi.get(name, 0.0) for s in samples]) for name in ("slo_violations", "impact", "user_loss",
                                                                              "interdc_loss")}
     ka = {name: np.array([s.kpi.get(name, 0.0) for s in after]) for name in ("slo_violations", "user_loss", "interdc_loss")}
-    links = np.stack([s.link for s in after]).astype(float) if after else np.zeros((0, wan.size, 5))
+    links = np.stack([s.truth.link for s in after]).astype(float) if after else np.zeros((0, wan.size, 5))
     util = np.nan_to_num(links[:, wan, _L["utilisation"]]) if links.size else np.zeros((1, 1))
     lloss = np.nan_to_num(links[:, wan, _L["loss"]]) if links.size else np.zeros((1, 1))
     class_loss = np.maximum(ka["user_loss"], ka["interdc_loss"])

@@ -87,7 +87,7 @@ def _choose_failure(fork: Twin, m: Mitigation | None, draw: Draw) -> str | None:
         return f"service:{m.args['service']}"
     latest = fork.telemetry.latest()
     wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0) & ~fork.state.network.link_drained)
-    thr = np.nan_to_num(latest.link[wan, 3]) if latest is not None else np.zeros(wan.size)
+    thr = np.nan_to_num(latest.truth.link[wan, 3]) if latest is not None else np.zeros(wan.size)
     top = wan[np.argsort(-thr, kind="stable")[:3]]
     if top.size == 0:
         return None  # no WAN link left to fail
@@ -114,7 +114,7 @@ def _n1_ok(fork: Twin) -> bool:
     wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0))
     if latest is None or wan.size == 0:
         return True
-    i = int(wan[np.argmax(np.nan_to_num(latest.link[wan, 0]))])
+    i = int(wan[np.argmax(np.nan_to_num(latest.truth.link[wan, 0]))])
     g = fork.fork()
     g.state.network.link_down[i] += 1
     g.topology_changed()

@@ -1,8 +1,29 @@
-"""Monitors of a twin: one telemetry sample per tick, and threshold alerts evaluated on it.
+"""Monitors of a twin: the physics' exact values every tick, what sampling monitors make of them,
+and alerts with hysteresis evaluated on what they saw.
 
-:class:`Monitors` is built once per world (rules, SLO thresholds, rules grouped by entity kind
-as arrays) and shared by every fork; it holds no state of its own. Open alerts and the
-seconds each condition has held live in the twin's state.
+Every tick the physics gives exact values (:class:`~twin.telemetry.recorder.Readings`, the
+sandbox's truth). Monitors see them the way real ones do:
+
+- **counters**: volumes (bytes carried and offered, requests, errors, CPU seconds) accumulate
+  into cumulative counters on the device; a sample reads the counters and reports the rate
+  over the time since that entity's last good read, so a rate is an average over the interval
+  (and the first sample after a gap averages over the whole gap). Loss and error rates are
+  ratios of counter deltas (drops over offered, errors over requests);
+- **gauges** (latency percentiles, memory, up, replicas) are read as they are at sampling time;
+- **sampling interval and export delay** per group (``monitoring.link|device|service``): a
+  sample taken at ``t`` becomes visible to operators at ``t + delay``; between samples
+  operators see the last visible one;
+- **noise** (seeded, from the state's own monitor generator, so physics draws do not move):
+  relative noise on gauges, the small jitter of a read's timestamp on counter rates (counters
+  themselves are exact), plus the background error and drop rates real systems always show
+  (``error_floor``, ``loss_floor``), so an error rate is never exactly 0;
+- **gaps**: a sample is lost (NaN) while a monitoring outage covers its entity, with the
+  group's ``loss`` probability, or with the packet loss on the group's ``export_path`` links
+  (:func:`sample_loss_probability`: monitoring goes dark when its export path is congested).
+
+:class:`Monitors` is built once per world and shared by every fork; it holds no state of its
+own. Counters, samples in flight, open alerts and the seconds each condition has held live in
+the twin's state (:class:`~twin.sim.state.AlertState`).
 """
 
 from __future__ import annotations
@@ -11,17 +32,21 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from twin.model.world import World
-from twin.sim.export_path import lose_exported_samples
+from twin.errors import ScenarioError
+from twin.model.world import CLASSES, World
+from twin.sim.export_path import export_loss
 from twin.sim.network import NetworkResult
 from twin.sim.state import TwinState
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
-from twin.telemetry.recorder import METRICS, Sample
+from twin.telemetry.recorder import METRICS, Readings, Sample
 
 if TYPE_CHECKING:
-    from twin.scenario import Scenario
+    from twin.scenario import MonitorGroupSpec, Scenario
 
-__all__ = ["Monitors", "RuleGroup"]
+__all__ = ["Monitors", "RuleGroup", "MonitorGroup", "sample_loss_probability"]
+
+#: Monitor groups in the order they sample (the order of their random draws).
+GROUPS = ("link", "service", "device", "traffic")
 
 
 class RuleGroup(NamedTuple):
@@ -30,13 +55,84 @@ class RuleGroup(NamedTuple):
     kind: str
     rules: list[AlertRule]
     cols: np.ndarray  # metric column of each rule
-    threshold: np.ndarray  # entities x rules
+    threshold: np.ndarray  # entities x rules, times ``sign``
     above: np.ndarray  # per rule: fires above (True) or below the threshold
     for_s: np.ndarray  # per rule: seconds the condition must hold, rounded to whole samples
+    clear: np.ndarray  # entities x rules, times ``sign``: the value must be past this to clear
+    clear_for_s: np.ndarray  # per rule: seconds past ``clear`` before the alert clears
+    sign: np.ndarray  # per rule: +1 fires above, -1 below (``value * sign > threshold * sign``)
+
+
+class MonitorGroup(NamedTuple):
+    """How one entity kind is measured: which columns are counters (rates), ratios of counters
+    (``ratio_of``: the column whose counter is the denominator, -1 otherwise) or gauges, and the
+    group's sampling interval (whole ticks), export delay, noise, loss and export path."""
+
+    kind: str
+    counted: np.ndarray  # bool per column: read through a cumulative counter
+    ratio_of: np.ndarray  # int per column: denominator column for a ratio, -1 otherwise
+    noisy: np.ndarray  # bool per column: measured with relative noise
+    floor: np.ndarray  # per column: background rate added (errors, drops)
+    upper: np.ndarray  # per column (or entity x column): clip measured values to this
+    interval: float
+    delay: float
+    noise: float
+    jitter: float
+    loss: float
+    export_links: np.ndarray  # link indices the samples cross
+    cidx: np.ndarray  # the counted columns, in the order the counters hold them
+    rpos: np.ndarray  # positions (in ``cidx``) of ratio numerators
+    rden: np.ndarray  # ... their denominators' columns
+    rden_pos: np.ndarray  # ... and those denominators' positions in ``cidx``
+    rcol: np.ndarray  # ratio columns (``cidx[rpos]``)
+    rate_idx: np.ndarray  # counted columns that are rates (not ratios): read-timing jitter
+    gauge_idx: np.ndarray  # gauges measured with noise
+    floor_idx: np.ndarray  # columns with a background rate
+    upper_idx: np.ndarray  # columns with a finite upper bound
+    scale: np.ndarray  # per column: relative noise (jitter on rates, noise on gauges, 0: exact)
+
+
+def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
+    """Probability a sample is lost: the group's own ``loss``, or a drop on any link of its
+    export path (``path_loss``: those links' packet loss now), whichever way it goes first.
+
+    >>> round(sample_loss_probability(0.0, np.array([0.5, 0.5])), 2)
+    0.75
+    """
+    return float(1.0 - (1.0 - loss) * np.prod(1.0 - np.clip(path_loss, 0.0, 1.0)))
+
+
+def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export_links: np.ndarray,
+           counted: tuple[int, ...], ratios: dict[int, int], exact: tuple[int, ...], floors: dict[int, float],
+           upper: dict[int, float]) -> MonitorGroup:
+    c = np.zeros(n_cols, dtype=bool)
+    c[list(counted)] = True
+    r = np.full(n_cols, -1)
+    for col, den in ratios.items():
+        r[col] = den
+        c[col] = True
+    noisy = np.ones(n_cols, dtype=bool)
+    noisy[list(exact)] = False
+    fl = np.zeros(n_cols)
+    for col, v in floors.items():
+        fl[col] = v
+    up = np.full(n_cols, np.inf)
+    for col, v in upper.items():
+        up[col] = v
+    interval = max(tick, round(spec.interval / tick) * tick)
+    cidx = np.flatnonzero(c)
+    pos = {int(col): j for j, col in enumerate(cidx)}
+    rpos = np.array([j for j, col in enumerate(cidx) if r[col] >= 0], dtype=np.int64)
+    rden = np.array([r[col] for col in cidx if r[col] >= 0], dtype=np.int64)
+    rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
+    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
+                        cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
+                        np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)),
+                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)))
 
 
 class Monitors:
-    """The monitors of one scenario's world: what a sample holds and which alerts fire."""
+    """The monitors of one scenario's world: how each group samples and which alerts fire."""
 
     def __init__(self, scenario: "Scenario", world: World, entities: dict[str, tuple[str, ...]]) -> None:
         self.scenario, self.world, self.entities = scenario, world, entities
@@ -48,9 +144,51 @@ class Monitors:
         for r in scenario.alerts:
             above = r.above is not None
             rules.append(AlertRule(r.name, r.entity_kind, r.metric, r.above if above else r.below, above, r.for_,
-                                   r.severity))
+                                   r.severity, r.clear, 30.0 if r.clear_for is None else r.clear_for))
         self.rules: tuple[AlertRule, ...] = tuple(rules)
         self.groups = self._groups()
+        self.sampling = self._sampling()
+
+    def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
+        links = self.world.topology.links
+        idx = []
+        for i, name in enumerate(spec.export_path):
+            if name not in links:
+                known = ", ".join(links[:8]) + (", ..." if len(links) > 8 else "")
+                raise ScenarioError(self.scenario.path or self.scenario.name,
+                                    f"monitoring.{kind}.export_path[{i}]", f"unknown link {name!r} (known: {known})")
+            idx.append(links.index(name))
+        return np.array(idx, dtype=np.int64)
+
+    def _sampling(self) -> dict[str, MonitorGroup]:
+        m, tick = self.scenario.monitoring, self.tick
+        lk, sv = METRICS["link"], METRICS["service"]
+        topo = self.world.topology
+        # a counter's rate never beats line rate, whatever the jitter of its reads (both directions)
+        line_rate = 2.0 * topo.capacity_gbps * (1.0 - self.scenario.network.header_overhead)
+        link = _group("link", m.link, tick, len(lk), self._export_links("link", m.link),
+                      counted=(lk.index("utilisation"), lk.index("throughput_gbps")),
+                      ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
+                      floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0})
+        upper = np.tile(link.upper, (topo.n_links, 1))
+        upper[:, lk.index("throughput_gbps")] = line_rate
+        finite = np.flatnonzero(np.isfinite(upper).all(axis=0))
+        return {
+            # interface counters: offered and carried bytes, drops over offered; link state is exact
+            "link": link._replace(upper=upper, upper_idx=finite),
+            # requests, errors over requests and CPU seconds counted; percentiles and memory are gauges
+            "service": _group("service", m.service, tick, len(sv), self._export_links("service", m.service),
+                              counted=(sv.index("rps"), sv.index("cpu")),
+                              ratios={sv.index("error_rate"): sv.index("rps")},
+                              exact=(sv.index("replicas"), sv.index("unavailable")),
+                              floors={sv.index("error_rate"): m.error_floor},
+                              upper={sv.index("error_rate"): 1.0, sv.index("cpu"): 1.0, sv.index("memory"): 1.0}),
+            "device": _group("device", m.device, tick, 3, self._export_links("device", m.device),
+                             counted=(1, 2), ratios={}, exact=(0,), floors={}, upper={1: 1.0}),
+            # per-class volume from flow export, sampled like the interface counters
+            "traffic": _group("traffic", m.link, tick, 1, self._export_links("link", m.link),
+                              counted=(0,), ratios={}, exact=(), floors={}, upper={}),
+        }
 
     def _groups(self) -> list[RuleGroup]:
         groups = []
@@ -61,21 +199,29 @@ class Monitors:
                 continue
             cols = np.array([METRICS[kind].index(r.metric) for r in rules])
             thr = np.stack([np.broadcast_to(np.asarray(r.threshold, dtype=float), (n,)) for r in rules], axis=1)
+            clear = np.stack([np.broadcast_to(np.asarray(r.clear_threshold(), dtype=float), (n,)) for r in rules], axis=1)
             above = np.array([r.above for r in rules])
             for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
-            groups.append(RuleGroup(kind, rules, cols, thr, above, for_s))
+            clear_for = np.array([r.clear_for_s + self.tick - 1e-9 if r.clear_for_s > 0 else -np.inf for r in rules])
+            sign = np.where(above, 1.0, -1.0)
+            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign))
         return groups
 
     def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
-        """What monitors record this tick (masked where monitoring is down)."""
-        return _sample(self, state, now, net, svc)
+        """The exact values of this tick and what operators see of them at ``now``."""
+        truth, kpi, traffic = _truth(self, state, net, svc)
+        mon = self.scenario.monitoring
+        via = {kind: export_loss(self.world, getattr(mon, kind).export_via, net)
+               for kind in ("link", "service", "device") if getattr(mon, kind).export_via}
+        return _observe(self, state, now, truth, kpi, traffic, via)
 
     def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
-        """Open and clear alerts in ``state`` on this sample; returns the alerts that cleared."""
+        """Open and clear alerts in ``state`` on what monitors saw; returns the alerts that cleared."""
         return _evaluate(self, state, now, sample)
 
 
-def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -> Sample:
+def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readings, dict[str, float], np.ndarray]:
+    """The physics' exact values per entity, the sandbox's KPIs, and per-class volume."""
     w, sc = mon.world, mon.scenario
     topo = w.topology
     n_l = topo.n_links
@@ -143,40 +289,160 @@ def _sample(mon: Monitors, st: TwinState, now: float, net: NetworkResult, svc) -
     kpi["net_bad"] = net_bad
     kpi["impact"] = impact
     kpi["slo_violations"] = float(violations)
-    lose_exported_samples(sc, w, st, net, {"links": link, "services": service, "devices": device})
-    if "links" in st.alerts.monitoring_down:
-        link[:] = np.nan
-    if "services" in st.alerts.monitoring_down:
-        service[:] = np.nan
-    if "devices" in st.alerts.monitoring_down:
-        device[:] = np.nan
-    for site in sorted(st.alerts.monitoring_down & set(topo.sites)):
-        link[[topo.node_site[a] == site for a in topo.link_a]] = np.nan
-        service[w.service_site == w.site_index[site]] = np.nan
-    return Sample(now, link, service, device, kpi)
+    return Readings(link, service, device), kpi, by_class.astype(np.float32).reshape(len(CLASSES), 1)
+
+
+def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray | None:
+    """Entities of ``kind`` whose monitors a monitoring outage silences now (None: none)."""
+    down = st.alerts.monitoring_down
+    if not down or kind == "traffic":
+        return None
+    out = np.zeros(n, dtype=bool)
+    if f"{kind}s" in down:
+        out[:] = True
+    w = mon.world
+    topo = w.topology
+    for site in sorted(down & set(topo.sites)):
+        if kind == "link":
+            out |= np.array([topo.node_site[a] == site for a in topo.link_a], dtype=bool)
+        elif kind == "service":
+            out |= w.service_site == w.site_index[site]
+        else:
+            out |= np.array([topo.node_site[d] == site for d in w.devices], dtype=bool)
+    return out
+
+
+def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dict[str, float],
+             traffic: np.ndarray, via: dict[str, float] | None = None) -> Sample:
+    mem, dt = st.alerts, mon.tick
+    if mem.rng is None:  # a state built by hand (tests): monitors draw from their own seeded stream
+        mem.rng = np.random.default_rng([mon.scenario.seed, 1])
+    rng = mem.rng
+    exact = {"link": truth.link, "service": truth.service, "device": truth.device, "traffic": traffic}
+    end = now + dt  # this tick's values hold until the next tick
+    for kind in GROUPS:
+        g = mon.sampling[kind]
+        v = exact[kind]
+        n = v.shape[0]
+        if n == 0:
+            continue
+        if kind not in mem.counters:
+            mem.counters[kind] = np.zeros((n, g.cidx.size))
+            mem.last_read[kind] = np.zeros((n, g.cidx.size))
+            mem.last_read[kind + "/t"] = np.full(n, now)
+            mem.next_sample[kind] = now
+        gap_key = kind + "/gap"
+        # read every tick and no read missed: a rate over one tick is the tick's own value, so
+        # the counters need not be kept until a read is lost
+        fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
+        if fast:
+            mem.next_sample[kind] = now + g.interval
+            seen = v.copy()
+        else:
+            inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
+            if g.rpos.size:
+                inc[:, g.rpos] *= v[:, g.rden]
+            counters = mem.counters[kind]
+            counters += inc
+            if now + 1e-9 < mem.next_sample[kind]:
+                continue
+            mem.next_sample[kind] = now + g.interval
+            last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
+            delta = counters - last
+            seen = v.copy()
+            seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
+            if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
+                den = delta[:, g.rden_pos]
+                ratio = v[:, g.rcol].astype(float)
+                np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
+                seen[:, g.rcol] = ratio
+        # counters are exact: a rate errs only by the jitter of its read's timestamp (ratios
+        # cancel it); gauges carry their own measurement noise; error and drop ratios a small
+        # positive background (floor x chi-square(1): mean ``floor``)
+        z = rng.standard_normal(seen.shape, dtype=np.float32)
+        seen *= 1.0 + g.scale * z
+        if g.floor_idx.size:
+            seen += g.floor * (z * z)
+        np.minimum(seen, g.upper, out=seen)
+        lost = _silent(mon, st, kind, n)
+        p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
+        if via and kind in via:  # samples crossing a plane: lost where it drops packets
+            p = 1.0 - (1.0 - p) * (1.0 - via[kind])
+        if p > 0:
+            drawn = rng.random(n) < p
+            lost = drawn if lost is None else lost | drawn
+        if lost is not None and lost.any():
+            seen[lost] = np.nan
+            # a lost read leaves the counter unread: the next good one averages over the gap
+            if fast:  # start counting from this tick for the entities whose read was lost
+                inc = v[:, g.cidx].astype(float)
+                if g.rpos.size:
+                    inc[:, g.rpos] *= v[:, g.rden]
+                mem.counters[kind] = inc
+                mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
+                mem.last_read[kind + "/t"] = np.where(lost, now, end)
+                mem.last_read[gap_key] = np.True_
+            else:
+                mem.last_read[kind] = np.where(lost[:, None], last, counters)
+                mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
+        elif not fast:
+            mem.last_read[kind] = counters.copy()
+            last_t.fill(end)
+            if g.interval <= dt + 1e-9:
+                mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
+        # monitors ran before the twin started: the first sample is visible at once
+        visible_at = now + g.delay if kind in mem.visible else now
+        mem.in_flight.append((visible_at, kind, now, seen))
+    if mem.in_flight:
+        keep = []
+        for item in mem.in_flight:
+            if item[0] <= now + 1e-9:
+                mem.visible[item[1]] = (item[2], item[3])
+            else:
+                keep.append(item)
+        mem.in_flight = keep
+    vis = mem.visible
+    blank = {k: np.full(np.shape(exact[k]), np.nan, dtype=np.float32) for k in GROUPS if k not in vis}
+    return Sample(
+        now,
+        vis["link"][1] if "link" in vis else blank["link"],
+        vis["service"][1] if "service" in vis else blank["service"],
+        vis["device"][1] if "device" in vis else blank["device"],
+        kpi,
+        truth=truth,
+        measured_at={k: at for k, (at, _) in vis.items()},
+        traffic=vis["traffic"][1] if "traffic" in vis else None,
+    )
 
 
 def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
     dt = mon.tick
     names = mon.entities
     closed: list[Alert] = []
-    for kind, rules, cols, thr, above, for_s in mon.groups:
-        values = getattr(sample, kind)[:, cols].astype(float)
-        valid = ~np.isnan(values)
-        with np.errstate(invalid="ignore"):
-            hit = np.where(above, values > thr, values < thr) & valid
+    for kind, rules, cols, thr, above, for_s, clear_thr, clear_for, sign in mon.groups:
+        # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
+        values = getattr(sample, kind)[:, cols] * sign
+        hit = values > thr
         pending = st.alerts.pending.get(kind)
         if pending is None:
             pending = np.zeros(values.shape)
             st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
+            st.alerts.pending[kind + "/calm"] = np.zeros(values.shape)
         is_open = st.alerts.pending[kind + "/open"]
         pending = np.where(hit, pending + dt, 0.0)
         st.alerts.pending[kind] = pending
-        firing = hit & (pending >= for_s)
-        opened = firing & ~is_open
-        # an alert clears when its condition is false; a silent monitor (NaN) keeps it open
-        cleared = is_open & ~hit & valid
-        if not (opened.any() or cleared.any()):
+        # hysteresis: an open alert clears only once the value stayed past the clear threshold
+        # for its clear time; a silent monitor (NaN) neither fires nor clears
+        ci = cr = None
+        if is_open.any():
+            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
+            done = is_open & (calm_s >= clear_for)
+            if done.any():
+                ci, cr = np.nonzero(done)
+                calm_s[done] = 0.0
+            st.alerts.pending[kind + "/calm"] = calm_s
+        opened = hit & (pending >= for_s) & ~is_open
+        if ci is None and not opened.any():
             continue
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
@@ -187,13 +453,16 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 severity=rule.severity,
                 start=now,
                 end=None,
-                value=float(values[i, r]),
-                message=f"{rule.name}: {entity} {rule.metric}={values[i, r]:.3g} "
-                f"{'>' if rule.above else '<'} {thr[i, r]:.3g}",
+                value=float(values[i, r] * sign[r]),
+                message=f"{rule.name}: {entity} {rule.metric}={values[i, r] * sign[r]:.3g} "
+                f"{'>' if rule.above else '<'} {thr[i, r] * sign[r]:.3g}",
             )
-        for i, r in zip(*np.nonzero(cleared)):
-            alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
-            alert["end"] = now
-            closed.append(Alert(**alert))
-        st.alerts.pending[kind + "/open"] = (is_open | opened) & ~cleared
+        is_open = is_open | opened
+        if ci is not None:
+            for i, r in zip(ci, cr):
+                alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
+                alert["end"] = now
+                closed.append(Alert(**alert))
+            is_open[ci, cr] = False
+        st.alerts.pending[kind + "/open"] = is_open
     return closed

@@ -214,6 +214,21 @@ class AlertState(_Part):
     open: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, np.ndarray] = field(default_factory=dict)
     monitoring_down: set[str] = field(default_factory=set)  # scopes whose monitors report nothing
+    # sampling monitors (twin.sim.monitors): cumulative counters per entity kind, their value and
+    # time at each entity's last good read, samples in flight to the collector, the samples
+    # visible now, and the next sampling time per kind; ``rng`` draws noise and lost samples
+    # only (physics draws stay on the twin's own generator)
+    counters: dict[str, np.ndarray] = field(default_factory=dict)
+    last_read: dict[str, np.ndarray] = field(default_factory=dict)
+    in_flight: list[tuple[float, str, float, np.ndarray]] = field(default_factory=list)
+    visible: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
+    next_sample: dict[str, float] = field(default_factory=dict)
+    rng: np.random.Generator | None = None
+
+    def copy(self) -> "AlertState":
+        out = super().copy()
+        out.rng = copy.deepcopy(self.rng)
+        return out
 
 
 @dataclass
@@ -223,7 +238,6 @@ class TwinState:
 
     now: float
     rng: np.random.Generator
-    export_rng: np.random.Generator | None = None  # monitoring samples lost on their export path
     seq: int = 0
     wake: dict[str, tuple[float, int]] = field(default_factory=dict)
     network: NetworkState = field(default_factory=NetworkState)
@@ -240,7 +254,6 @@ class TwinState:
         """An independent copy: arrays and containers copied, immutable caches shared."""
         out = copy.copy(self)
         out.rng = copy.deepcopy(self.rng)
-        out.export_rng = copy.deepcopy(self.export_rng)
         out.wake = dict(self.wake)
         out.actions = copy.deepcopy(self.actions)
         out.last = dict(self.last)

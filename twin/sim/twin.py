@@ -25,7 +25,6 @@ from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import igp
 from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
 from twin.sim.effects import Effects
-from twin.sim.export_path import export_generator
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
 from twin.model.world import CLASSES, World, build_world
@@ -70,7 +69,7 @@ class Twin:
         topo = w.topology
         n_svc = len(w.services)
         cg = w.callgraph
-        st = TwinState(now=0.0, rng=np.random.default_rng(self.seed), export_rng=export_generator(self.seed))
+        st = TwinState(now=0.0, rng=np.random.default_rng(self.seed))
         st.network.link_down = np.zeros(topo.n_links, dtype=np.int64)
         st.network.link_drained = np.zeros(topo.n_links, dtype=bool)
         st.network.link_loss = np.zeros(topo.n_links)
@@ -101,6 +100,7 @@ class Twin:
         st.control.health_fail = np.zeros(w.devices.shape[0], dtype=np.int64)
         st.control.health_alarm = np.zeros(w.devices.shape[0], dtype=bool)
         igp.init_routing(w, self.scenario, st, self.seed)
+        st.alerts.rng = np.random.default_rng([self.seed, 1])  # monitors' noise: physics draws stay put
         return st
 
     def _bootstrap(self) -> None:
@@ -187,8 +187,9 @@ class Twin:
             self.record_change(ChangeRecord(spec.id, self.now, spec.kind, spec.target, spec.description))
             return None
         if kind == "fault":
+            latest = self.telemetry.latest()  # a cascade condition reads the physics, not the monitors
             nxt, fx = fault_step(self.world, self.state, self.now, self._faults[key],
-                                 self.telemetry.latest(), self.telemetry.entities)
+                                 latest.truth if latest is not None else None, self.telemetry.entities)
             self.apply(fx)
             return nxt
         if kind == "action":

@@ -1,4 +1,9 @@
-"""Threshold alert rules evaluated on every telemetry sample, with start and clear times."""
+"""Threshold alert rules evaluated on what monitors saw, with start and clear times.
+
+An alert fires when its condition holds for ``for_s`` (Prometheus' ``for``) and clears only once
+the value is past a clear threshold (``clear``, by default 10% inside the firing threshold) for
+``clear_for_s``: a value that wobbles around the threshold does not make the alert flap.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AlertRule", "Alert", "default_rules"]
+__all__ = ["AlertRule", "Alert", "CLEAR_MARGIN", "default_rules"]
+
+#: Default hysteresis: an alert clears this fraction inside its firing threshold.
+CLEAR_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,14 @@ class AlertRule:
     above: bool = True
     for_s: float = 30.0
     severity: str = "warning"
+    clear: float | np.ndarray | None = None  # None: CLEAR_MARGIN inside the threshold
+    clear_for_s: float = 30.0
+
+    def clear_threshold(self) -> float | np.ndarray:
+        if self.clear is not None:
+            return self.clear
+        thr = np.asarray(self.threshold, dtype=float)
+        return thr * (1.0 - CLEAR_MARGIN) if self.above else thr * (1.0 + CLEAR_MARGIN)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,18 @@
 
 Samples are stored as small numpy blocks in a :class:`History`, so forking a twin shares
 its past telemetry instead of copying it.
+
+Two worlds in one record: a :class:`Sample`'s ``link``/``service``/``device`` blocks (and every
+reader here) are what operators saw at that tick — sampled, delayed, noisy, with gaps (see
+:mod:`twin.sim.monitors`). ``Sample.truth`` (the physics' exact values) and ``Sample.kpi`` (the
+sandbox's truth of user impact: SLO violations, impact, loss per class) are for scoring, fault
+triggers and the sandbox pre-check only; no agent-facing tool or observation reads them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,7 +21,7 @@ import pandas as pd
 from twin.telemetry.alerts import Alert
 from twin.telemetry.history import History
 
-__all__ = ["Sample", "Event", "Telemetry", "METRICS"]
+__all__ = ["Sample", "Readings", "Event", "Telemetry", "METRICS", "TRAFFIC_METRIC"]
 
 METRICS: dict[str, tuple[str, ...]] = {
     "link": ("utilisation", "loss", "latency_ms", "throughput_gbps", "up"),
@@ -24,13 +30,33 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Per-class traffic volume as monitors count it (flow export), one column per class in exports.
+TRAFFIC_METRIC = "traffic_gbps"
+
+
+class Readings(NamedTuple):
+    """Exact values of one tick per entity kind (rows: entities, columns: :data:`METRICS`).
+    The sandbox's ground truth: never shown to agents."""
+
+    link: np.ndarray
+    service: np.ndarray
+    device: np.ndarray
+
+
 @dataclass(frozen=True)
 class Sample:
+    """One tick. ``link``/``service``/``device``: the latest samples visible to operators
+    (NaN where monitors were silent); ``measured_at``: when those were measured, per kind
+    (and ``traffic``, the observed per-class volume); ``truth`` and ``kpi``: the sandbox's."""
+
     t: float
     link: np.ndarray
     service: np.ndarray
     device: np.ndarray
-    kpi: dict[str, float]
+    kpi: dict[str, float]  # sandbox truth of user impact (scoring), not what operators saw
+    truth: Readings | None = None
+    measured_at: dict[str, float] = field(default_factory=dict)
+    traffic: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +139,39 @@ class Telemetry:
         df = pd.DataFrame(cols, index=pd.Index([s.t for s in samples], name="time"))
         return df
 
+    def measured_wide(self, classes: tuple[str, ...] = ()) -> pd.DataFrame:
+        """What monitors saw, each value at the time it was *measured* (not when it became
+        visible): one column per entity and metric (``entity_metric``) plus ``CLASS_traffic_gbps``
+        for ``classes``, on the union of every group's sampling times. A group sampled less
+        often holds its last sample between its own sampling times; a lost sample stays NaN."""
+        samples = list(self.samples)
+        groups: list[pd.DataFrame] = []
+        for kind in ("link", "service", "device", "traffic"):
+            names = classes if kind == "traffic" else self.entities[kind]
+            metrics = (TRAFFIC_METRIC,) if kind == "traffic" else METRICS[kind]
+            if not names:
+                continue
+            times, blocks, last = [], [], None
+            for s in samples:
+                at = s.measured_at.get(kind)
+                block = s.traffic if kind == "traffic" else getattr(s, kind)
+                if at is None or at == last or block is None:
+                    continue
+                last = at
+                times.append(at)
+                blocks.append(np.asarray(block, dtype=float).reshape(len(names), len(metrics)))
+            if not times:
+                continue
+            block = np.stack(blocks)
+            cols = {f"{name}_{metric}": block[:, e, m] for m, metric in enumerate(metrics) for e, name in enumerate(names)}
+            groups.append(pd.DataFrame(cols, index=pd.Index(times, name="time")))
+        if not groups:
+            return pd.DataFrame(index=pd.Index([], name="time"))
+        index = pd.Index(sorted(set().union(*(g.index for g in groups))), name="time")
+        return pd.concat([g.reindex(index, method="ffill") for g in groups], axis=1)
+
     def kpis(self) -> pd.DataFrame:
+        """The sandbox's truth of user impact per tick (scoring); not what operators saw."""
         samples = list(self.samples)
         return pd.DataFrame([s.kpi for s in samples], index=pd.Index([s.t for s in samples], name="time"))
 
