@@ -44,7 +44,7 @@ def test_route_selection_pulls_traffic_through_atlanta(scenario):
     crossing_groups = set(routing.flow_group[routing.flow_of[through]].tolist())
     assert len(crossing_groups) >= len(t.world.pairs)  # (pair, class) groups: most of them
     atl_links = [i for i, n in enumerate(t.world.topology.links) if "atl" in n]
-    assert t.telemetry.latest().link[atl_links, 1].max() > 0.05  # Atlanta's links drop packets
+    assert t.telemetry.latest().truth.link[atl_links, 1].max() > 0.05  # Atlanta's links drop packets
     cpu = t.metrics("device").query("entity == 'bb-atl'").cpu
     assert cpu.iloc[0] < 0.5 and cpu.iloc[-1] > 0.9  # processing the routes it attracted pegs its CPU
 

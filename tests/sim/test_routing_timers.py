@@ -37,7 +37,7 @@ def test_traffic_moves_after_detect_spf_fib(routing, expected):
     moved, t = _move_time(routing)
     assert moved == pytest.approx(expected)
     # after the install the detour a-c-b carries a->b
-    assert t.telemetry.latest().link[t.world.topology.link_index["wan:a-c"], 3] == pytest.approx(40.0 + 10.0)
+    assert t.telemetry.latest().truth.link[t.world.topology.link_index["wan:a-c"], 3] == pytest.approx(40.0 + 10.0)
 
 
 @pytest.mark.parametrize("detect, losses", [

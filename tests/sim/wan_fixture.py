@@ -49,8 +49,8 @@ def square(faults: list[dict] | None = None, **sections: Any) -> Twin:
 
 
 def link_gbps(t: Twin, link: str) -> float:
-    """Both directions' throughput on ``link`` in the latest sample."""
-    return float(t.telemetry.latest().link[t.world.topology.link_index[link], 3])
+    """Both directions' throughput on ``link`` in the latest sample (the physics', not a monitor's read)."""
+    return float(t.telemetry.latest().truth.link[t.world.topology.link_index[link], 3])
 
 
 def kpi_at(t: Twin, name: str, at: float) -> float:
