@@ -3,7 +3,10 @@ become a check on the model, never the answer."""
 
 from __future__ import annotations
 
-from twin.labels import agreement, derive_labels
+import pytest
+
+from twin.labels import agreement, derive_labels, labeller
+from twin.replay import replay_paths
 
 
 def test_b2b4_fix_is_effective_and_b2_drains_harm():
@@ -69,3 +72,40 @@ def test_labels_command_tables_hand_against_derived(tmp_path):
     assert rows[("freeze_te", ())]["derived"] == "effective" and rows[("freeze_te", ())]["hand"] == "effective"
     bad = subprocess.run([sys.executable, "-m", "twin", "labels", "no-such-incident"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+#: Replays whose post-mortem fix is a sequence no single action reproduces, and why.
+SEQUENCES = {
+    "trainticket-retry-storm": "the operators limit the entry hard and raise the limit 3 minutes later; held on "
+                               "its own the hard limit turns away the users it protects (the whole timeline "
+                               "mitigates: test_the_operators_mitigate_earlier_than_doing_nothing)",
+}
+
+
+def _post_mortem_fixes(name: str) -> list[tuple[str, dict]]:
+    from twin import load_scenario
+    from twin.replay import load_replay
+
+    rep = load_replay(name)
+    hand = load_scenario(rep.scenario).ground_truth.effective
+    return [(a.tool, dict(a.args)) for a in rep.timeline
+            if any(a.tool == r.tool and all(a.args.get(k) == v for k, v in r.args.items()) for r in hand)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(replay_paths()) - set(SEQUENCES)))
+def test_the_post_mortems_fix_comes_out_effective(name):
+    """The check the hand labels become: what the operators applied, and the post-mortem calls
+    the fix, must work on the twin too (applied at detection, against doing nothing)."""
+    from twin.replay import load_replay
+
+    fixes = _post_mortem_fixes(name)
+    assert fixes, f"{name}: the replay applies none of the scenario's hand-labelled fixes"
+    lab = labeller(load_replay(name).scenario)
+    derived = {f"{t} {a}": lab.label(t, a).label for t, a in fixes}
+    assert any(v in ("effective", "helps") for v in derived.values()), (name, derived)
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+def test_a_fix_no_single_action_reproduces_is_listed_with_its_reason(name):
+    assert name in replay_paths() and len(SEQUENCES[name]) > 40
