@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from twin.errors import SafetyError, SimulationError
+from twin.physics.configs import EDITS
 from twin.sim.actions import ACTIONS, check_action
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Mitigation", "describe", "parse_mitigation"]
 
-_CONFIG_KINDS = ("acl_block", "igp_cost", "bgp_shutdown", "prefix_list")  # see twin.config.change
+_CONFIG_KINDS = tuple(EDITS)  # the router config edits (twin.physics.configs)
 
 
 @dataclass(frozen=True)
