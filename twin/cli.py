@@ -18,6 +18,7 @@ from importlib import metadata
 import typer
 
 from twin.commands.core import run_cmd, scenarios_cmd, show_cmd
+from twin.commands.diagnose import diagnose_cmd
 from twin.commands.labels import labels_cmd
 from twin.commands.precheck import precheck_cmd
 from twin.commands.replay import evaluate_cmd, export_cmd, replay_cmd
@@ -40,6 +41,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("export", export_cmd),
     ("labels", labels_cmd),
     ("precheck", precheck_cmd),
+    ("diagnose", diagnose_cmd),
 )
 
 app = typer.Typer(

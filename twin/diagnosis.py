@@ -1,0 +1,287 @@
+"""Diagnosis by simulation: hypotheses are fault injections on the operator's twin, ranked by
+how well the monitors they simulate match the monitors the operator saw.
+
+The operator's twin is the scenario without its faults and ground truth (the network model
+production would feed in). Evidence is what an operator has at ``at``: the sampled link and
+service metrics, the alerts and the change log, extracted by :func:`evidence` and nothing else;
+the functions here never read the sandbox. Each hypothesis (a typed fault from the catalogue on
+named entities with a start time) is proposed from the evidence alone, by a generic generator:
+recent changes, alerting links and services, the traffic classes whose volume moved. It is
+simulated on the operator's twin up to ``at``; its misfit is the mean squared standardised
+residual between simulated and observed monitors (each entity's mean and peak since the
+earliest candidate start) (a stated noise model: :data:`SIGMA`) plus the
+alerts it fails to reproduce or invents. The posterior is proportional to
+``exp(-EVIDENCE_WEIGHT * misfit / 2)``; "none of these" holds the mass of a hypothesis that
+misses every monitor by :data:`NONE_MISFIT` on average.
+
+>>> h = Hypothesis("link_down", {"link": "b4:us-east-us-central"}, 600.0)
+>>> h.label
+'link_down b4:us-east-us-central @ 10m'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import TwinError
+from twin.faults.registry import fault_kinds
+from twin.scenario import Scenario, load_scenario, parse_scenario
+from twin.units import format_duration
+
+if TYPE_CHECKING:
+    from twin.sim.twin import Twin
+
+__all__ = ["Diagnosis", "Evidence", "Hypothesis", "diagnose", "evidence", "operator_scenario", "propose"]
+
+#: Noise model: a residual's standard deviation, absolute plus relative to the observed value.
+SIGMA = {"utilisation": (0.05, 0.05), "loss": (0.01, 0.1), "error_rate": (0.01, 0.1)}
+#: Independent observations the mean misfit stands for (tempers an overconfident posterior).
+EVIDENCE_WEIGHT = 12.0
+#: Mean squared standardised misfit at which "none of these" is as likely as a hypothesis.
+NONE_MISFIT = 4.0
+#: Parameters that size a cause rather than name it: marginalised (summed over) in the posterior.
+MAGNITUDES = frozenset({"clusters", "loss", "factor", "share", "count", "error_rate", "mb_per_min"})
+#: Seed of the operator's simulations (the operator does not know the sandbox's draws).
+OPERATOR_SEED = 1234
+
+
+class DiagnosisError(TwinError):
+    """A diagnosis asked for something the scenario or the evidence cannot give."""
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A typed fault from the catalogue, on named entities, from ``at`` (seconds)."""
+
+    kind: str
+    params: dict[str, Any]
+    at: float
+
+    @property
+    def cause(self) -> tuple[Any, ...]:
+        """What the hypothesis blames, without how much: hypotheses that differ only in size
+        are one cause whose size is a nuisance parameter."""
+        return (self.kind, self.at, tuple(sorted((k, str(v)) for k, v in self.params.items() if k not in MAGNITUDES)))
+
+    @property
+    def label(self) -> str:
+        shown = " ".join(f"{v}" if k in ("link", "service", "plane", "device", "change") else f"{k}={v}"
+                         for k, v in self.params.items() if k not in ("target", "description"))
+        return f"{self.kind} {shown} @ {format_duration(self.at)}".replace("  ", " ")
+
+    def spec(self, fault_id: str = "hypothesis") -> dict[str, Any]:
+        return {"id": fault_id, "kind": self.kind, "at": float(self.at), "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an operator has at ``at``: monitors' samples, alerts, the change log."""
+
+    scenario: str
+    at: float
+    links: pd.DataFrame  # time, entity, utilisation, loss (WAN links)
+    services: pd.DataFrame  # time, entity, error_rate
+    alerts: pd.DataFrame  # name, entity, entity_kind, start
+    changes: list[tuple[str, float, str, str]]  # (id, at, kind, target)
+    planes: tuple[str, ...] = ()  # the topology's planes (the operator knows the network)
+
+
+@dataclass(frozen=True)
+class Scored:
+    hypothesis: Hypothesis | None  # None: "none of these"
+    misfit: float
+    probability: float
+    explained: list[str] = field(default_factory=list)  # observed alerts it reproduces
+    missed: list[str] = field(default_factory=list)  # observed alerts it does not
+    invented: list[str] = field(default_factory=list)  # alerts it predicts that nobody saw
+
+    @property
+    def label(self) -> str:
+        return self.hypothesis.label if self.hypothesis else "none of these"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    evidence: Evidence
+    ranked: list[Scored]
+
+    @property
+    def top(self) -> Scored:
+        return self.ranked[0]
+
+
+def operator_scenario(sc: Scenario) -> Scenario:
+    """The scenario as the operator knows it: no faults, no ground truth."""
+    data = sc.model_dump(mode="json", by_alias=True, exclude={"path"}, exclude_none=True)
+    data["faults"] = []
+    data.pop("ground_truth", None)
+    return parse_scenario(data, f"{sc.name} (operator's view)")
+
+
+def _wan_links(t: Twin) -> set[str]:
+    return {name for name in t.world.topology.link_index if ":" in name}
+
+
+def _frames(t: Twin, until: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    links = t.metrics("link")
+    links = links[links["entity"].isin(_wan_links(t)) & (links["time"] <= until)][["time", "entity", "utilisation", "loss"]]
+    if t.world.callgraph is not None:
+        svc = t.metrics("service")
+        svc = svc[svc["time"] <= until][["time", "entity", "error_rate"]]
+    else:
+        svc = pd.DataFrame(columns=["time", "entity", "error_rate"])
+    alerts = t.alerts()
+    alerts = alerts[alerts["start"] <= until][["name", "entity", "entity_kind", "start"]]
+    return links.reset_index(drop=True), svc.reset_index(drop=True), alerts.reset_index(drop=True)
+
+
+def evidence(twin: Twin, at: float | None = None) -> Evidence:
+    """Copy what an operator sees of ``twin`` at ``at`` (default: now): monitored metrics,
+    alerts and the change log; never the faults or the physics' exact values."""
+    at = twin.now if at is None else float(at)
+    if at > twin.now:
+        raise DiagnosisError(f"--at {format_duration(at)} is past the run (now {format_duration(twin.now)})")
+    links, svc, alerts = _frames(twin, at)
+    changes = [(c.id, float(c.at), c.kind, c.target) for c in twin.state.control.changes if c.at <= at]
+    return Evidence(twin.scenario.name, at, links, svc, alerts, changes, tuple(twin.world.topology.planes))
+
+
+def _first_alert(ev: Evidence) -> float | None:
+    return float(ev.alerts["start"].min()) if len(ev.alerts) else None
+
+
+def propose(ev: Evidence, sc: Scenario, tick: float) -> list[Hypothesis]:
+    """Candidate causes from the evidence alone: recent changes (as the fault kinds a change
+    can carry), alerting links and services, and nothing written per incident."""
+    kinds = fault_kinds()
+    first = _first_alert(ev)
+    if first is None:
+        return []
+    planes = set(ev.planes)
+    # an anomaly starts a sample or two before its alert fires
+    onset = max(0.0, math.floor((first - 60.0) / tick) * tick)
+    out: list[Hypothesis] = []
+    for cid, at, kind, target in ev.changes:
+        if at > first or first - at > 3600:
+            continue
+        if kind in ("config_push", "maintenance") and target in planes and "config_push" in kinds:
+            for clusters in (2, 3):
+                out.append(Hypothesis("config_push", {"change": cid, "target": target, "plane": target,
+                                                      "inconsistency": "multi_prefix", "clusters": clusters}, at))
+        if kind == "deploy" and "bad_deploy" in kinds:
+            svc = target
+            seen = ev.services[ev.services["entity"] == svc]["error_rate"]
+            rate = float(np.clip(seen.max() if len(seen) else 0.1, 0.02, 1.0))
+            out.append(Hypothesis("bad_deploy", {"service": svc, "error_rate": round(rate, 2)}, at))
+            if "memory_leak" in kinds:
+                for mb in (30.0, 100.0, 300.0, 1000.0):  # sizes a decade apart: marginalised
+                    out.append(Hypothesis("memory_leak", {"service": svc, "mb_per_min": mb}, at))
+    alerting = ev.alerts.drop_duplicates("entity")
+    for _, a in alerting.iterrows():
+        ent, kind = a["entity"], a["entity_kind"]
+        if kind == "link" and ":" in ent:
+            seen = ev.links[ev.links["entity"] == ent]["loss"]
+            loss = float(np.clip(np.nanmax(seen.to_numpy()) if len(seen) else 0.1, 0.01, 0.9))
+            out.append(Hypothesis("link_degraded", {"link": ent, "loss": round(loss, 2)}, onset))
+            out.append(Hypothesis("link_down", {"link": ent}, onset))
+        elif kind == "service":
+            out.append(Hypothesis("cpu_hog", {"service": ent, "share": 0.6}, onset))
+            out.append(Hypothesis("replica_crash", {"service": ent, "count": 1, "crashloop": True}, onset))
+    for cls in ("user", "interdc"):
+        out.append(Hypothesis("traffic_surge", {"class": cls, "factor": 1.5}, onset))
+    unique, seen_labels = [], set()
+    for h in out:
+        if h.label not in seen_labels:
+            seen_labels.add(h.label)
+            unique.append(h)
+    return unique
+
+
+def _simulate(base: dict[str, Any], h: Hypothesis | None, until: float) -> Twin | None:
+    from twin.sim.twin import Twin
+
+    data = dict(base)
+    data["faults"] = [h.spec()] if h else []
+    try:
+        sc = parse_scenario(data, f"{base['name']} + {h.label if h else 'nothing'}")
+        t = Twin(sc, seed=OPERATOR_SEED)
+    except TwinError:
+        return None  # a candidate the model cannot express on this network
+    t.run(until=until)
+    return t
+
+
+def _z(sim: pd.Series, obs: pd.Series, col: str) -> np.ndarray:
+    a, r = SIGMA[col]
+    o = obs.to_numpy(dtype=float)
+    s = sim.to_numpy(dtype=float)
+    ok = np.isfinite(o) & np.isfinite(s)
+    return (s[ok] - o[ok]) / (a + r * np.abs(o[ok]))
+
+
+def _misfit(t: Twin, ev: Evidence, since: float) -> tuple[float, list[str], list[str], list[str]]:
+    links, svc, alerts = _frames(t, ev.at)
+    z: list[np.ndarray] = []
+    for sim, obs, cols in ((links, ev.links, ("utilisation", "loss")), (svc, ev.services, ("error_rate",))):
+        if not len(obs):
+            continue
+        # per entity, the window's mean and peak: robust to a burst landing a sample earlier or
+        # later (the phase of OOM kills, flaps) while keeping its size and duration
+        o = obs[obs["time"] >= since].groupby("entity")[list(cols)].agg(["mean", "max"])
+        m = sim[sim["time"] >= since].groupby("entity")[list(cols)].agg(["mean", "max"]).reindex(o.index)
+        for col in cols:
+            for stat in ("mean", "max"):
+                z.append(_z(m[(col, stat)], o[(col, stat)], col))
+    allz = np.concatenate(z) if z else np.zeros(0)
+    fit = float(np.mean(allz * allz)) if allz.size else 0.0
+    seen = {f"{r['name']}:{r['entity']}" for _, r in ev.alerts.iterrows()}
+    made = {f"{r['name']}:{r['entity']}" for _, r in alerts.iterrows()}
+    explained, missed, invented = sorted(seen & made), sorted(seen - made), sorted(made - seen)
+    # each alert it cannot explain (or invents) counts as a residual of 3 sigma
+    n = max(len(seen | made), 1)
+    fit += 9.0 * (len(missed) + len(invented)) / n
+    return fit, explained, missed, invented
+
+
+def diagnose(scenario: Scenario | str, at: float, seed: int | None = None, twin: Twin | None = None) -> Diagnosis:
+    """Run the incident (the sandbox: only its monitors are read) to ``at`` and rank causes."""
+    from twin.sim.twin import Twin
+
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    if at <= 0 or at > sc.duration:
+        raise DiagnosisError(f"--at {format_duration(at)} is outside the run (0 to {format_duration(sc.duration)})")
+    if twin is None:
+        twin = Twin(sc, seed=seed)
+        twin.run(until=at)
+    ev = evidence(twin, at)
+    hyps = propose(ev, sc, sc.tick)
+    if not hyps:
+        return Diagnosis(ev, [Scored(None, 0.0, 1.0)])
+    base = operator_scenario(sc).model_dump(mode="json", by_alias=True, exclude={"path"}, exclude_none=True)
+    since = max(0.0, min(h.at for h in hyps) - 120.0)
+    scored: list[tuple[Hypothesis | None, float, list[str], list[str], list[str]]] = []
+    for h in hyps:
+        t = _simulate(base, h, at)
+        if t is not None:
+            scored.append((h, *_misfit(t, ev, since)))
+    logw = [-0.5 * EVIDENCE_WEIGHT * s[1] for s in scored] + [-0.5 * EVIDENCE_WEIGHT * NONE_MISFIT]
+    top = max(logw)
+    w = np.exp(np.array(logw) - top)
+    p = w / w.sum()
+    # one entry per cause: its probability summed over sizes, shown with its best-fitting size
+    causes: dict[tuple[Any, ...], Scored] = {}
+    for (h, fit, ex, mi, inv), pi in zip(scored, p[:-1]):
+        prev = causes.get(h.cause)
+        total = float(pi) + (prev.probability if prev else 0.0)
+        best = (h, fit, ex, mi, inv) if prev is None or fit < prev.misfit else (prev.hypothesis, prev.misfit,
+                                                                                prev.explained, prev.missed, prev.invented)
+        causes[h.cause] = Scored(best[0], best[1], total, best[2], best[3], best[4])
+    ranked = list(causes.values())
+    ranked.append(Scored(None, NONE_MISFIT, float(p[-1])))
+    ranked.sort(key=lambda s: -s.probability)
+    return Diagnosis(ev, ranked)
