@@ -6,7 +6,8 @@ production would feed in). Evidence is what an operator has at ``at``: the sampl
 service metrics, the alerts and the change log, extracted by :func:`evidence` and nothing else;
 the functions here never read the sandbox. Each hypothesis (a typed fault from the catalogue on
 named entities with a start time) is proposed from the evidence alone, by a generic generator:
-recent changes, alerting links and services, the traffic classes whose volume moved. It is
+recent changes (as the faults a change of that kind can carry), alerting links, alerting
+services and the services they call, surges of each traffic class and entry service. It is
 simulated on the operator's twin up to ``at``; its misfit is the mean squared standardised
 residual between simulated and observed monitors (each entity's mean and peak since the
 earliest candidate start) (a stated noise model: :data:`SIGMA`) plus the
@@ -45,7 +46,9 @@ EVIDENCE_WEIGHT = 12.0
 #: Mean squared standardised misfit at which "none of these" is as likely as a hypothesis.
 NONE_MISFIT = 4.0
 #: Parameters that size a cause rather than name it: marginalised (summed over) in the posterior.
-MAGNITUDES = frozenset({"clusters", "loss", "factor", "share", "count", "error_rate", "mb_per_min"})
+MAGNITUDES = frozenset({"clusters", "loss", "factor", "share", "count", "error_rate", "mb_per_min", "capacity_left"})
+#: Sizes a surge of demand is tried at (marginalised).
+SURGES = (1.5, 2.2, 3.0)
 #: Seed of the operator's simulations (the operator does not know the sandbox's draws).
 OPERATOR_SEED = 1234
 
@@ -89,6 +92,9 @@ class Evidence:
     alerts: pd.DataFrame  # name, entity, entity_kind, start
     changes: list[tuple[str, float, str, str]]  # (id, at, kind, target)
     planes: tuple[str, ...] = ()  # the topology's planes (the operator knows the network)
+    entries: tuple[str, ...] = ()  # the services users call first
+    sites: tuple[str, ...] = ()
+    calls: tuple[tuple[str, str], ...] = ()  # the call graph's (caller, callee) edges
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,13 @@ def evidence(twin: Twin, at: float | None = None) -> Evidence:
         raise DiagnosisError(f"--at {format_duration(at)} is past the run (now {format_duration(twin.now)})")
     links, svc, alerts = _frames(twin, at)
     changes = [(c.id, float(c.at), c.kind, c.target) for c in twin.state.control.changes if c.at <= at]
-    return Evidence(twin.scenario.name, at, links, svc, alerts, changes, tuple(twin.world.topology.planes))
+    w = twin.world
+    entries = tuple(str(s.name) for s, rps in zip(w.callgraph.services, w.service_arrays["entry_rps"]) if rps > 0) \
+        if w.callgraph is not None else ()
+    names = [s.name for s in w.callgraph.services] if w.callgraph is not None else []
+    calls = tuple((names[a], names[b]) for a, b in zip(w.call_src, w.call_dst))
+    return Evidence(twin.scenario.name, at, links, svc, alerts, changes, tuple(w.topology.planes), entries,
+                    tuple(w.topology.sites), calls)
 
 
 def _first_alert(ev: Evidence) -> float | None:
@@ -173,6 +185,13 @@ def propose(ev: Evidence, sc: Scenario, tick: float) -> list[Hypothesis]:
             for clusters in (2, 3):
                 out.append(Hypothesis("config_push", {"change": cid, "target": target, "plane": target,
                                                       "inconsistency": "multi_prefix", "clusters": clusters}, at))
+        if kind == "maintenance" and target in planes and "link_down" in kinds:  # a command that took the plane down
+            out.append(Hypothesis("link_down", {"plane": target, "change": cid}, at))
+        named = [x for x in target.split(",") if x]
+        if kind == "config_push" and named and set(named) <= set(ev.sites) and "control_plane_jobs_down" in kinds:
+            for left in (0.3, 0.6):  # a push to sites' control jobs that took part of their capacity
+                out.append(Hypothesis("control_plane_jobs_down", {"sites": named, "capacity_left": left,
+                                                                  "change": cid}, at))
         if kind == "deploy" and "bad_deploy" in kinds:
             svc = target
             seen = ev.services[ev.services["entity"] == svc]["error_rate"]
@@ -182,18 +201,27 @@ def propose(ev: Evidence, sc: Scenario, tick: float) -> list[Hypothesis]:
                 for mb in (30.0, 100.0, 300.0, 1000.0):  # sizes a decade apart: marginalised
                     out.append(Hypothesis("memory_leak", {"service": svc, "mb_per_min": mb}, at))
     alerting = ev.alerts.drop_duplicates("entity")
-    for _, a in alerting.iterrows():
-        ent, kind = a["entity"], a["entity_kind"]
+    rows = [(a["entity"], a["entity_kind"]) for _, a in alerting.iterrows()]
+    # the neighbourhood: callees of alerting services (a silent dependency can be the cause)
+    hot = {e for e, k in rows if k == "service"}
+    rows += sorted({(callee, "service") for caller, callee in ev.calls if caller in hot and callee not in hot})
+    for ent, kind in rows:
         if kind == "link" and ":" in ent:
             seen = ev.links[ev.links["entity"] == ent]["loss"]
             loss = float(np.clip(np.nanmax(seen.to_numpy()) if len(seen) else 0.1, 0.01, 0.9))
             out.append(Hypothesis("link_degraded", {"link": ent, "loss": round(loss, 2)}, onset))
             out.append(Hypothesis("link_down", {"link": ent}, onset))
         elif kind == "service":
-            out.append(Hypothesis("cpu_hog", {"service": ent, "share": 0.6}, onset))
+            for share in (0.5, 0.8, 0.95):
+                out.append(Hypothesis("cpu_hog", {"service": ent, "share": share}, onset))
             out.append(Hypothesis("replica_crash", {"service": ent, "count": 1, "crashloop": True}, onset))
     for cls in ("user", "interdc"):
-        out.append(Hypothesis("traffic_surge", {"class": cls, "factor": 1.5}, onset))
+        for factor in SURGES:
+            out.append(Hypothesis("traffic_surge", {"class": cls, "factor": factor}, onset))
+    if len(ev.services) and "load_surge" in kinds:
+        for svc in ev.entries:
+            for factor in SURGES:
+                out.append(Hypothesis("load_surge", {"service": svc, "factor": factor}, onset))
     unique, seen_labels = [], set()
     for h in out:
         if h.label not in seen_labels:
@@ -240,7 +268,16 @@ def _misfit(t: Twin, ev: Evidence, since: float) -> tuple[float, list[str], list
     allz = np.concatenate(z) if z else np.zeros(0)
     fit = float(np.mean(allz * allz)) if allz.size else 0.0
     seen = {f"{r['name']}:{r['entity']}" for _, r in ev.alerts.iterrows()}
-    made = {f"{r['name']}:{r['entity']}" for _, r in alerts.iterrows()}
+    # an entity whose monitors have sent nothing since the first alert can neither confirm nor
+    # contradict an alert predicted on it (a monitoring gap is not evidence of health)
+    silent = set()
+    first = _first_alert(ev) or since
+    for obs, cols in ((ev.links, ["utilisation"]), (ev.services, ["error_rate"])):
+        if len(obs):
+            w = obs[obs["time"] >= first]
+            quiet = w.groupby("entity")[cols[0]].apply(lambda x: bool(x.isna().all()))
+            silent |= set(quiet[quiet].index)
+    made = {f"{r['name']}:{r['entity']}" for _, r in alerts.iterrows() if r["entity"] not in silent}
     explained, missed, invented = sorted(seen & made), sorted(seen - made), sorted(made - seen)
     # each alert it cannot explain (or invents) counts as a residual of 3 sigma
     n = max(len(seen | made), 1)

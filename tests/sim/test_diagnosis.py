@@ -50,7 +50,7 @@ def test_the_fault_spec_does_not_reach_the_diagnosis():
     a, b = diagnose(sc, 840), diagnose(other, 840)
     assert [(s.label, round(s.probability, 6)) for s in a.ranked] == [(s.label, round(s.probability, 6)) for s in b.ranked]
     assert {f.name for f in dataclasses.fields(Evidence)} == {"scenario", "at", "links", "services", "alerts",
-                                                               "changes", "planes"}
+                                                               "changes", "planes", "entries", "sites", "calls"}
 
 
 def test_the_operators_twin_has_no_faults_and_no_ground_truth():
@@ -87,3 +87,17 @@ def test_diagnose_command_prints_the_posterior():
     assert proc.returncode == 0, proc.stderr
     first = [line for line in proc.stdout.splitlines() if line.strip().startswith("1.00") or line.strip().startswith("0.")]
     assert first and "config_push chg-4421 b4" in first[0]
+
+
+@pytest.mark.parametrize("name, at, kind, blamed", [
+    ("trainticket-retry-storm", 900, "load_surge", {"service": "ts-ui-dashboard"}),
+    ("meta-2021-10-04", 900, "link_down", {"plane": "bb", "change": "maint-7710"}),
+    ("aws-us-east-1-2021-12-07", 1800, "traffic_surge", {"class": "interdc"}),
+    ("gcp-2019-06-02", 900, "control_plane_jobs_down", {"change": "chg-6102"}),
+    ("hotel-memory-leak", 1500, "memory_leak", {"service": "recommendation"}),
+    ("sockshop-cpu-hog", 900, "cpu_hog", {"service": "catalogue"}),
+])
+def test_the_generic_generator_finds_each_incidents_cause(name, at, kind, blamed):
+    top = diagnose(name, at).top
+    assert top.hypothesis is not None and top.probability >= 0.6, (name, top.label, top.probability)
+    assert top.hypothesis.kind == kind and all(top.hypothesis.params.get(k) == v for k, v in blamed.items()), top.label
