@@ -9,6 +9,8 @@ from twin import load_scenario
 from twin.evaluate import select_scenarios
 from twin.replay import no_action_run, reference_run, replay_paths, replay_with_agent, score
 
+from one_action import OneAction
+
 
 class SitsStill:
     """Takes no action at all."""
@@ -22,19 +24,9 @@ class SitsStill:
         return None
 
 
-class UnfreezesTE:
+def UnfreezesTE() -> OneAction:  # noqa: N802 - reads as the agent it builds
     """Busy but useless: its only action is to unfreeze a TE controller nobody froze."""
-
-    name = "unfreeze-te"
-
-    def reset(self, toolbox, rng) -> None:
-        self.done = False
-
-    def act(self, toolbox):
-        if self.done:
-            return None
-        self.done = True
-        return ("unfreeze_te", {})
+    return OneAction("unfreeze-te", "unfreeze_te")
 
 
 SCENARIOS = select_scenarios("all")

@@ -8,6 +8,8 @@ import pytest
 from twin.labels import agreement, derive_labels, labeller
 from twin.replay import replay_paths
 
+from one_action import OneAction
+
 
 def test_b2b4_fix_is_effective_and_b2_drains_harm():
     labels = {lb.text: lb for lb in derive_labels("b2b4-casc1", horizon=1800)}
@@ -27,24 +29,6 @@ def test_a_candidate_is_judged_against_the_same_incident_left_alone():
     assert impact > 5  # left alone, the incident hurts for a long time
 
 
-class _Drains:
-    """Drains one B2 link nobody hand-labelled: only the derived label can call it harmful."""
-
-    name = "drains"
-
-    def __init__(self, link: str) -> None:
-        self.link = link
-
-    def reset(self, toolbox, rng) -> None:
-        self.done = False
-
-    def act(self, toolbox):
-        if self.done:
-            return None
-        self.done = True
-        return ("drain_link", {"link": self.link})
-
-
 def test_scoring_counts_harm_from_the_derived_labels_not_the_hand_lists():
     from twin import load_scenario
     from twin.replay import no_action_run, replay_with_agent, score
@@ -53,7 +37,8 @@ def test_scoring_counts_harm_from_the_derived_labels_not_the_hand_lists():
     link = "b2:us-east-eu-west"
     assert all(ref.args.get("link") != link for ref in sc.ground_truth.harmful)  # not hand-labelled
     baseline = no_action_run(sc, sc.seed)
-    s = score(replay_with_agent(sc, _Drains(link), sc.seed), sc, baseline, baseline=baseline)
+    agent = OneAction("drains", "drain_link", {"link": link})  # nobody hand-labelled this link
+    s = score(replay_with_agent(sc, agent, sc.seed), sc, baseline, baseline=baseline)
     assert s.harmful_applied == 1 and not s.mitigation_matches and not s.mitigated
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from twin.commands.core import parse_time
 from twin.labels import agreement, derive_labels
 from twin.scenario import load_scenario
 from twin.units import format_duration
@@ -30,10 +31,8 @@ def labels_cmd(
     out: Path = typer.Option(None, "--out", help="also write the labels to this JSON file"),
 ) -> None:
     """Label every candidate mitigation by running it against doing nothing (same seed)."""
-    from twin.units import parse_duration
-
     sc = load_scenario(name)
-    labels = derive_labels(sc, seed, parse_duration(horizon))
+    labels = derive_labels(sc, seed, parse_time(horizon, "--horizon"))
     same, handed = agreement(labels)
     table = Table(box=None)
     table.add_column("mitigation", no_wrap=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -147,6 +147,20 @@ def flap_penalty(penalty: float, elapsed: float, half_life: float) -> float:
     return penalty * 0.5 ** (elapsed / half_life)
 
 
+def _flap(state: TwinState, topo: Any, damp: Any, link: int, t: float, fx: Effects) -> None:
+    """Charge ``link`` a flap's penalty at ``t``; past the suppress threshold it stays out of
+    the tables until the penalty decays to the reuse threshold (RFC 2439)."""
+    net = state.network
+    p = flap_penalty(net.flap_penalty[link], t - net.flap_updated[link], damp.half_life) + damp.penalty
+    net.flap_penalty[link], net.flap_updated[link] = p, t
+    if p >= damp.suppress and not net.flap_suppressed[link]:
+        net.flap_suppressed[link] = True
+        wait = min(damp.half_life * math.log2(p / damp.reuse), damp.max_suppress)
+        _push(state, t + wait, link, "reuse")
+        fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
+               f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+
+
 def _push(state: TwinState, at: float, link: int, kind: str) -> None:
     bisect.insort(state.network.igp_events, (float(at), int(link), kind))
 
@@ -173,14 +187,7 @@ def sense_links(world: World, state: TwinState, now: float, spec: RoutingSpec) -
         was_physical = physical[link] != net.link_physical[link]
         t_detect = now + (detect[j] if was_physical else 0.0)
         if was_physical and not physical[link] and damp.enabled:
-            p = flap_penalty(net.flap_penalty[link], now - net.flap_updated[link], damp.half_life) + damp.penalty
-            net.flap_penalty[link], net.flap_updated[link] = p, now
-            if p >= damp.suppress and not net.flap_suppressed[link]:
-                net.flap_suppressed[link] = True
-                wait = min(damp.half_life * math.log2(p / damp.reuse), damp.max_suppress)
-                _push(state, now + wait, link, "reuse")
-                fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
-                       f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+            _flap(state, topo, damp, link, now, fx)
         _push(state, _spf_at(state, t_detect, spec, topo.link_plane[link]) + fib[j], link, "up" if up else "down")
     net.link_sensed = usable
     net.link_physical = physical
@@ -281,14 +288,7 @@ def _reset(world: World, state: TwinState, now: float, spec: RoutingSpec, links:
     for link, t in zip(links.tolist(), at.tolist()):
         plane = topo.link_plane[link]
         if damp.enabled:
-            p = flap_penalty(net.flap_penalty[link], t - net.flap_updated[link], damp.half_life) + damp.penalty
-            net.flap_penalty[link], net.flap_updated[link] = p, t
-            if p >= damp.suppress and not net.flap_suppressed[link]:
-                net.flap_suppressed[link] = True
-                wait = min(damp.half_life * math.log2(p / damp.reuse), damp.max_suppress)
-                _push(state, t + wait, link, "reuse")
-                fx.log("routing", topo.links[link], f"{topo.links[link]} suppressed by flap damping "
-                       f"(penalty {p:.0f} above {damp.suppress:.0f})", link=topo.links[link])
+            _flap(state, topo, damp, link, t, fx)
         _push(state, t, link, "reset")  # the interface stops forwarding while the adjacency re-forms
         _push(state, t + spec.adjacency, link, "reformed")
         _push(state, _spf_at(state, t, spec, plane) + spec.fib, link, "down")
