@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from twin.belief import MAGNITUDES, OPERATOR_SEED, Action, Hypothesis, belief_twin, operator_scenario
 from twin.errors import TwinError
 from twin.faults.registry import fault_kinds
 from twin.scenario import Scenario, load_scenario, parse_scenario
@@ -45,40 +46,12 @@ SIGMA = {"utilisation": (0.05, 0.05), "loss": (0.01, 0.1), "error_rate": (0.01, 
 EVIDENCE_WEIGHT = 12.0
 #: Mean squared standardised misfit at which "none of these" is as likely as a hypothesis.
 NONE_MISFIT = 4.0
-#: Parameters that size a cause rather than name it: marginalised (summed over) in the posterior.
-MAGNITUDES = frozenset({"clusters", "loss", "factor", "share", "count", "error_rate", "mb_per_min", "capacity_left"})
 #: Sizes a surge of demand is tried at (marginalised).
 SURGES = (1.5, 2.2, 3.0)
-#: Seed of the operator's simulations (the operator does not know the sandbox's draws).
-OPERATOR_SEED = 1234
 
 
 class DiagnosisError(TwinError):
     """A diagnosis asked for something the scenario or the evidence cannot give."""
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A typed fault from the catalogue, on named entities, from ``at`` (seconds)."""
-
-    kind: str
-    params: dict[str, Any]
-    at: float
-
-    @property
-    def cause(self) -> tuple[Any, ...]:
-        """What the hypothesis blames, without how much: hypotheses that differ only in size
-        are one cause whose size is a nuisance parameter."""
-        return (self.kind, self.at, tuple(sorted((k, str(v)) for k, v in self.params.items() if k not in MAGNITUDES)))
-
-    @property
-    def label(self) -> str:
-        shown = " ".join(f"{v}" if k in ("link", "service", "plane", "device", "change") else f"{k}={v}"
-                         for k, v in self.params.items() if k not in ("target", "description"))
-        return f"{self.kind} {shown} @ {format_duration(self.at)}".replace("  ", " ")
-
-    def spec(self, fault_id: str = "hypothesis") -> dict[str, Any]:
-        return {"id": fault_id, "kind": self.kind, "at": float(self.at), "params": dict(self.params)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +68,7 @@ class Evidence:
     entries: tuple[str, ...] = ()  # the services users call first
     sites: tuple[str, ...] = ()
     calls: tuple[tuple[str, str], ...] = ()  # the call graph's (caller, callee) edges
+    actions: tuple[Action, ...] = ()  # the operator's own actions: (started at, kind, args)
 
 
 @dataclass(frozen=True)
@@ -119,14 +93,6 @@ class Diagnosis:
     @property
     def top(self) -> Scored:
         return self.ranked[0]
-
-
-def operator_scenario(sc: Scenario) -> Scenario:
-    """The scenario as the operator knows it: no faults, no ground truth."""
-    data = sc.model_dump(mode="json", by_alias=True, exclude={"path"}, exclude_none=True)
-    data["faults"] = []
-    data.pop("ground_truth", None)
-    return parse_scenario(data, f"{sc.name} (operator's view)")
 
 
 def _wan_links(t: Twin) -> set[str]:
@@ -159,8 +125,10 @@ def evidence(twin: Twin, at: float | None = None) -> Evidence:
         if w.callgraph is not None else ()
     names = [s.name for s in w.callgraph.services] if w.callgraph is not None else []
     calls = tuple((names[a], names[b]) for a, b in zip(w.call_src, w.call_dst))
+    actions = tuple((float(a["start"]), str(a["kind"]), dict(a["args"])) for a in twin.state.actions
+                    if a["start"] <= at)
     return Evidence(twin.scenario.name, at, links, svc, alerts, changes, tuple(w.topology.planes), entries,
-                    tuple(w.topology.sites), calls)
+                    tuple(w.topology.sites), calls, actions)
 
 
 def _first_alert(ev: Evidence) -> float | None:
@@ -230,18 +198,8 @@ def propose(ev: Evidence, sc: Scenario, tick: float) -> list[Hypothesis]:
     return unique
 
 
-def _simulate(base: dict[str, Any], h: Hypothesis | None, until: float) -> Twin | None:
-    from twin.sim.twin import Twin
-
-    data = dict(base)
-    data["faults"] = [h.spec()] if h else []
-    try:
-        sc = parse_scenario(data, f"{base['name']} + {h.label if h else 'nothing'}")
-        t = Twin(sc, seed=OPERATOR_SEED)
-    except TwinError:
-        return None  # a candidate the model cannot express on this network
-    t.run(until=until)
-    return t
+def _simulate(base: dict[str, Any], h: Hypothesis | None, until: float, actions: tuple[Action, ...] = ()) -> Twin | None:
+    return belief_twin(base, h, until, actions)
 
 
 def _z(sim: pd.Series, obs: pd.Series, col: str) -> np.ndarray:
@@ -303,7 +261,7 @@ def diagnose(scenario: Scenario | str, at: float, seed: int | None = None, twin:
     since = max(0.0, min(h.at for h in hyps) - 120.0)
     scored: list[tuple[Hypothesis | None, float, list[str], list[str], list[str]]] = []
     for h in hyps:
-        t = _simulate(base, h, at)
+        t = _simulate(base, h, at, ev.actions)
         if t is not None:
             scored.append((h, *_misfit(t, ev, since)))
     logw = [-0.5 * EVIDENCE_WEIGHT * s[1] for s in scored] + [-0.5 * EVIDENCE_WEIGHT * NONE_MISFIT]

@@ -50,7 +50,7 @@ def test_the_fault_spec_does_not_reach_the_diagnosis():
     a, b = diagnose(sc, 840), diagnose(other, 840)
     assert [(s.label, round(s.probability, 6)) for s in a.ranked] == [(s.label, round(s.probability, 6)) for s in b.ranked]
     assert {f.name for f in dataclasses.fields(Evidence)} == {"scenario", "at", "links", "services", "alerts",
-                                                               "changes", "planes", "entries", "sites", "calls"}
+                                                               "changes", "planes", "entries", "sites", "calls", "actions"}
 
 
 def test_the_operators_twin_has_no_faults_and_no_ground_truth():
