@@ -90,10 +90,12 @@ class Hypothesis:
 
 
 def operator_scenario(sc: Scenario) -> Scenario:
-    """The scenario as the operator knows it: no faults, no ground truth."""
+    """The scenario as the operator knows it: no faults, no ground truth, and no description
+    (the scenario's one-line summary is written with hindsight)."""
     data = sc.model_dump(mode="json", by_alias=True, exclude={"path"}, exclude_none=True)
     data["faults"] = []
     data.pop("ground_truth", None)
+    data["description"] = "the network model as its operators know it"
     return parse_scenario(data, f"{sc.name} (operator's view)")
 
 

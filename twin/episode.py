@@ -23,6 +23,7 @@ import numpy as np
 from twin.scenario import Scenario, load_scenario
 from twin.sim.twin import Twin
 from twin.tools import Toolbox, ToolResult
+from twin.tools.toolbox import prechecks_of
 from twin.units import parse_duration
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Episode:
     stopped: str = ""  # mitigated | agent_stopped | horizon | max_steps | no_incident
     restored_at: float | None = None
     twin: Twin | None = field(default=None, repr=False, compare=False)
+    prechecks: list = field(default_factory=list, repr=False, compare=False)  # sandbox side, for scoring
 
 
 def first_critical_alert(twin: Twin) -> float | None:
@@ -143,4 +145,4 @@ def run_episode(scenario_or_twin: Scenario | Twin | str, agent: Agent, *, seed: 
     return Episode(scenario=sc.name, agent=getattr(agent, "name", type(agent).__name__), seed=seed, steps=steps,
                    mitigated=restored is not None, ttm=ttm, detected_at=incident, impact=_impact_minutes(twin),
                    wall_s=time.perf_counter() - wall0, tokens=int(getattr(agent, "tokens", 0) or 0),
-                   stopped=stopped, restored_at=restored, twin=twin)
+                   stopped=stopped, restored_at=restored, twin=twin, prechecks=prechecks_of(box))

@@ -94,6 +94,51 @@ def evaluate(agents: Mapping[str, Callable[[], Agent]], scenarios: list[str], se
     return rows
 
 
+def oracle_agreement(rows: list[dict[str, Any]], progress: Callable[[], Any] | None = None) -> list[dict[str, Any]]:
+    """Every operator-mode pre-check the agents asked for, put to the oracle (the same question on
+    the sandbox, which knows the fault) at the same moment: one row per (agent, scenario, seed,
+    candidate), the first time it was asked. ``harmful`` is the oracle's verdict; the Brier score
+    compares the operator mode's P(harm) with it."""
+    from twin.safety.precheck import precheck
+
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        run = r.get("_run")
+        seen: set[str] = set()
+        for rec in getattr(run, "prechecks", []) or []:
+            label = getattr(rec.report, "label", str(rec.candidate))
+            if label in seen:
+                continue
+            seen.add(label)
+            oracle = precheck(rec.sandbox, rec.candidate, horizon=rec.horizon, draws=rec.draws, rng=0)
+            p = float(rec.report.p_harm)
+            harmful = oracle.verdict == "harmful"
+            out.append({"agent": r["agent"], "scenario": r["scenario"], "seed": r["seed"], "at": rec.at,
+                        "candidate": label, "operator": rec.report.verdict, "oracle": oracle.verdict,
+                        "p_harm": p, "oracle_harmful": harmful, "agree": rec.report.verdict == oracle.verdict,
+                        "brier": (p - float(harmful)) ** 2})
+            if progress is not None:
+                progress()
+    return out
+
+
+def agreement_table(pairs: list[dict[str, Any]]) -> Table:
+    """Per agent: pre-check pairs, verdict agreement with the oracle, harmful agreement, Brier score."""
+    t = Table(title="operator-mode pre-check against the oracle (sandbox truth), on the pairs the agents proposed")
+    for col in ("agent", "pairs", "verdict agreement", "harmful / not agreement", "Brier of P(harm)",
+                "oracle harmful"):
+        t.add_column(col)
+    for agent in sorted({p["agent"] for p in pairs}):
+        mine = [p for p in pairs if p["agent"] == agent]
+        n = len(mine)
+        agree = sum(p["agree"] for p in mine) / n
+        binary = sum((p["operator"] == "harmful") == p["oracle_harmful"] for p in mine) / n
+        brier = sum(p["brier"] for p in mine) / n
+        t.add_row(agent, str(n), f"{agree:.0%}", f"{binary:.0%}", f"{brier:.3f}",
+                  str(sum(p["oracle_harmful"] for p in mine)))
+    return t
+
+
 def _ci(values: list[float]) -> tuple[float, float]:
     """Mean and the half-width of a 95% confidence interval (t distribution)."""
     vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]

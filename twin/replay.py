@@ -211,11 +211,13 @@ class RunResult:
     root_cause: str = ""
     attempted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every call, refused ones too
     twin: Any = field(default=None, repr=False)
+    #: operator-mode pre-checks the agent asked for, each with the sandbox as it was (for scoring)
+    prechecks: list[Any] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import fields as dc_fields
 
-        return {f.name: getattr(self, f.name) for f in dc_fields(self) if f.name != "twin"}
+        return {f.name: getattr(self, f.name) for f in dc_fields(self) if f.name not in ("twin", "prechecks")}
 
 
 def measure(twin: Any, who: str) -> RunResult:
@@ -312,6 +314,7 @@ def replay_with_agent(replay_or_scenario: Replay | Scenario | str, agent: Agent,
     diagnosis = getattr(agent, "root_cause", None) or getattr(agent, "diagnosis", None) or getattr(ep, "root_cause", None)
     res.root_cause = str(diagnosis or "")
     res.attempted = _attempted_calls(steps)
+    res.prechecks = list(getattr(ep, "prechecks", []))
     return res
 
 

@@ -65,7 +65,7 @@ class _Base:
         return self.trace.tokens
 
     def reset(self, toolbox: Any, rng: Any = None) -> None:
-        label = f"{toolbox.twin.scenario.name}-{self.name}-{next(_episodes)}"
+        label = f"{toolbox.scenario_name}-{self.name}-{next(_episodes)}"
         self.trace = Trace(name=label, directory=self.trace_dir)
         self.root_cause, self.applied = None, []
         self._gen = self._run(toolbox)
@@ -78,7 +78,7 @@ class _Base:
         except StopIteration:
             self._finish(toolbox)
             return None
-        self.trace.log("tool_call", tool=call[0], args=call[1], t=toolbox.twin.now)
+        self.trace.log("tool_call", tool=call[0], args=call[1], t=toolbox.now)
         return call
 
     def say(self, text: str) -> None:
@@ -89,7 +89,7 @@ class _Base:
             return
         self.trace.log("finished", root_cause=self.root_cause, applied=[c.label for c in self.applied],
                        tokens=self.tokens)
-        self.trace.write_report(f"{self.name} on {toolbox.twin.scenario.name}")
+        self.trace.write_report(f"{self.name} on {toolbox.scenario_name}")
 
     def _last(self, toolbox: Any) -> Any:
         res = toolbox.history[-1] if toolbox.history else None
@@ -105,10 +105,8 @@ class _Base:
             self.say(f"Refused {c.label}: {problem}.")
             return False
         if c.precheck is None:
-            from twin.safety.precheck import precheck
-
-            c.precheck = precheck(toolbox.twin, {"tool": c.tool, "args": c.args}, horizon=self.precheck_horizon,
-                                  draws=self.precheck_draws, rng=0)
+            c.precheck = toolbox.precheck([{"tool": c.tool, "args": c.args}], horizon=self.precheck_horizon,
+                                          draws=self.precheck_draws)[0]
         if c.precheck.verdict == "harmful":
             self.trace.log("rejection", purpose="apply", reason="pre-check verdict harmful", text=c.label)
             self.say(f"Refused {c.label}: the pre-check calls it harmful ({c.precheck.explanation})")
@@ -127,8 +125,8 @@ class _Base:
         for _ in range(self.settle_waits):
             yield "wait", {}
             self._last(toolbox)
-            if not toolbox.twin.slo_violated() and not any(a.severity == "critical" for a in toolbox.twin.open_alerts()):
-                self.say(f"After {c.label} the SLOs hold again and no critical alert is open: mitigated.")
+            if not any(a.severity == "critical" for a in toolbox.open_alerts()):
+                self.say(f"After {c.label} no critical alert is open: mitigated.")
                 return True
         self.say(f"After {c.label} the incident is not yet mitigated.")
         return False
@@ -158,7 +156,7 @@ class LLMAgent(_Base):
         history: list[str] = []
         tried: set[str] = set()
         for round_ in range(1, self.max_rounds + 1):
-            ctx = build_context(toolbox.twin, notes, history)
+            ctx = build_context(toolbox, notes, history)
             self.trace.log("context", round=round_, text=ctx.render(self.token_budget),
                            notes=[n.name for n, _ in ctx.notes])
             hyps = former.form(ctx, exclude=tried)
@@ -225,7 +223,7 @@ class OneShotAgent(_Base):
     name = "llm-oneshot"
 
     def _run(self, toolbox: Any) -> Generator[ToolCall, None, None]:
-        alerts = sorted(toolbox.twin.open_alerts(), key=lambda a: (a.severity != "critical", a.start))
+        alerts = sorted(toolbox.open_alerts(), key=lambda a: (a.severity != "critical", a.start))
         first = alerts[0].message if alerts else "no alert"
         names = tools_of_kind(toolbox, "mitigate")
         # the root cause is chosen from the known components, not written freely: a tiny model's
@@ -248,10 +246,8 @@ class OneShotAgent(_Base):
             return
         self.root_cause = {"statement": out.root_cause, "component": None}
         c = Candidate(out.tool, out.args, out.risk, out.rationale, "model")
-        from twin.safety.precheck import precheck
-
-        c.precheck = precheck(toolbox.twin, {"tool": c.tool, "args": c.args}, horizon=self.precheck_horizon,
-                              draws=self.precheck_draws, rng=0)
+        c.precheck = toolbox.precheck([{"tool": c.tool, "args": c.args}], horizon=self.precheck_horizon,
+                                      draws=self.precheck_draws)[0]
         self.say(f"One shot from \"{first}\": root cause \"{out.root_cause}\"; proposes {c.label} "
                  f"(model risk {c.llm_risk}), pre-check {c.precheck.verdict}.")
         chosen = self.gate.approve([c], toolbox)

@@ -35,7 +35,7 @@ def _backend(model: Path | None):
 
 
 def _drive(agent, box, horizon: float) -> None:
-    while box.twin.now < horizon:
+    while box.now < horizon:
         call = agent.act(box)
         if call is None:
             break

@@ -50,17 +50,17 @@ def _level(value: float, base: float, metric: str) -> str:
     return "normal"
 
 
-def state_sketch(twin: Any, max_rows: int = 12) -> list[str]:
-    """``kind entity metric=value level trend`` for entities away from their baseline, worst first."""
-    tel = twin.telemetry
+def state_sketch(box: Any, max_rows: int = 12) -> list[str]:
+    """``kind entity metric=value level trend`` for entities away from their baseline, worst first
+    (read from the monitors, through the agent's toolbox)."""
     rows: list[tuple[int, str]] = []
     order = {"critical": 0, "high": 1, "low": 2, "missing": 3}
     for kind, metrics in _METRICS.items():
-        names = tel.entities.get(kind, ())
+        names = box.monitored.get(kind, ())
         if not names:
             continue
         for metric in metrics:
-            times, values = tel.array(kind, metric)
+            times, values = box.monitor_array(kind, metric)
             if values.shape[0] < 2:
                 continue
             base_rows = values[times <= BASELINE_S] if (times <= BASELINE_S).any() else values[:1]
@@ -82,8 +82,8 @@ def state_sketch(twin: Any, max_rows: int = 12) -> list[str]:
     return out
 
 
-def _alerts(twin: Any, limit: int = 10) -> tuple[list[str], list[str]]:
-    alerts = sorted(twin.open_alerts(), key=lambda a: (a.severity != "critical", a.start))
+def _alerts(box: Any, limit: int = 10) -> tuple[list[str], list[str]]:
+    alerts = sorted(box.open_alerts(), key=lambda a: (a.severity != "critical", a.start))
     groups: dict[str, list[str]] = {}
     for a in alerts:
         groups.setdefault(a.name, []).append(a.entity)
@@ -92,14 +92,14 @@ def _alerts(twin: Any, limit: int = 10) -> tuple[list[str], list[str]]:
     return lines, [a.message for a in alerts[:limit]]
 
 
-def _changes(twin: Any, limit: int = 8) -> list[str]:
+def _changes(box: Any, limit: int = 8) -> list[str]:
     keep = ("change", "deploy", "te", "health", "rollback", "action")
-    ev = [e for e in twin.telemetry.events if e.kind in keep]
+    ev = box.events(keep)
     return [f"t={e.t:.0f}s {e.kind} {e.entity}: {e.message}" for e in ev[-limit:]]
 
 
-def _slice(twin: Any, alert_entities: set[str]) -> list[str]:
-    w = twin.world
+def _slice(box: Any, alert_entities: set[str]) -> list[str]:
+    w = box.world
     out = []
     planes = sorted({n.split(":")[0] for n in alert_entities if ":" in n})
     if planes:
@@ -143,19 +143,19 @@ class Context:
         return "\n\n".join(f"## {title}\n{text}" for _, title, text in kept)
 
 
-def build_context(twin: Any, notes: list[Note], history: list[str] | None = None, k_notes: int = 2) -> Context:
+def build_context(box: Any, notes: list[Note], history: list[str] | None = None, k_notes: int = 2) -> Context:
     """Sketch the incident for a prompt and retrieve the notes that match it."""
-    summary, messages = _alerts(twin)
-    changes = _changes(twin)
-    sketch = state_sketch(twin)
-    entities = {a.entity for a in twin.open_alerts()}
+    summary, messages = _alerts(box)
+    changes = _changes(box)
+    sketch = state_sketch(box)
+    entities = {a.entity for a in box.open_alerts()}
     ctx = Context()
     ctx.add(0, "Open alerts", "\n".join(summary) + ("\n" + quote("alert messages", "\n".join(messages)) if messages else ""))
     ctx.add(1, "Recent changes and control-plane events", quote("event log", "\n".join(changes)) if changes else "none")
     ctx.add(2, "State sketch (level vs baseline, trend)", "\n".join(sketch) or "all entities near baseline")
     if history:
         ctx.add(3, "Hypotheses and tests so far", "\n".join(history[-8:]))
-    ctx.add(4, "Topology and call-graph slice", "\n".join(_slice(twin, entities)))
+    ctx.add(4, "Topology and call-graph slice", "\n".join(_slice(box, entities)))
     ctx.query = " ".join([*summary, *messages, *changes, *sketch])
     ctx.notes = retrieve(notes, ctx.query, k=k_notes)
     for note, score in ctx.notes:

@@ -155,11 +155,11 @@ _LOOKS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _alerting_device(twin: Any) -> str | None:
+def _alerting_device(box: Any) -> str | None:
     """The device that ends the most links with open alerts (where a forwarding defect would sit)."""
-    topo = twin.world.topology
+    topo = box.world.topology
     counts: dict[str, int] = {}
-    for a in twin.open_alerts():
+    for a in box.open_alerts():
         i = topo.link_index.get(a.entity) if a.entity_kind == "link" else None
         if i is None:
             continue
@@ -190,7 +190,7 @@ class HypothesisTester:
         for check in hypothesis.spec.get("checks", []):
             tool, args = _LOOKS.get(check.get("look", ""), ("recent_changes", {"window": "2h"}))
             if check.get("look") == "features":
-                device = _alerting_device(toolbox.twin)
+                device = _alerting_device(toolbox)
                 if device is not None:  # a device's features are in its config
                     tool, args = "show_config", {"device": device}
             if tool in toolbox.names():
@@ -312,14 +312,12 @@ class MitigationPlanner:
 
     def plan(self, accepted: TestOutcome, toolbox: Any, context: Context | None = None) -> list[Candidate]:
         """Candidates with their pre-check reports, safest first (the twin is never changed)."""
-        from twin.safety import precheck
-
         cands = self.propose(accepted, toolbox, context)
         rank = {"safe": 0, "risky": 1, "harmful": 2}
         for c in cands:
             try:
-                c.precheck = precheck(toolbox.twin, {"tool": c.tool, "args": c.args}, horizon=self.horizon,
-                                      draws=self.draws, rng=0)
+                c.precheck = toolbox.precheck([{"tool": c.tool, "args": c.args}], horizon=self.horizon,
+                                              draws=self.draws)[0]
             except Exception as exc:  # noqa: BLE001 - a candidate the pre-check cannot trial is not applied
                 self.trace.log("rejection", purpose="precheck", reason=f"pre-check failed: {exc}", text=c.label)
         cands.sort(key=lambda c: (rank.get(getattr(c.precheck, "verdict", "harmful"), 3),

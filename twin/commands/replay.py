@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.agent_registry import default_registry, make_agent
-from twin.evaluate import REFERENCE_AGENTS, evaluate, select_scenarios, summary_table
+from twin.evaluate import REFERENCE_AGENTS, agreement_table, evaluate, oracle_agreement, select_scenarios, summary_table
 from twin.plots import plot_timeline
 from twin.replay import load_replay, no_action_run, reference_run, replay_paths, replay_with_agent, score
 from twin.scenario import load_scenario
@@ -106,6 +106,12 @@ def evaluate_cmd(
     wide.print(summary_table(rows, f"{len(chosen)} scenarios x {len(names)} agents x {seeds} seeds "
                                    "(mean ±95% CI; reference = operators' replay, or no action for novel)"))
     out.mkdir(parents=True, exist_ok=True)
+    if any(getattr(r.get("_run"), "prechecks", None) for r in rows):
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("asking the oracle", total=None)
+            pairs = oracle_agreement(rows, lambda: progress.advance(task))
+        wide.print(agreement_table(pairs))
+        pd.DataFrame(pairs).to_csv(out / "precheck_agreement.csv", index=False)
     plain = [{k: v for k, v in r.items() if k != "_run"} for r in rows]
     pd.DataFrame(plain).to_csv(out / "scores.csv", index=False)
     (out / "scores.json").write_text(json.dumps(plain, indent=2, default=str))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from twin.model.world import World
     from twin.sim.twin import Twin
     from twin.tools.base import Tool
 
@@ -53,10 +54,9 @@ class ActionTable:
         Entity lists are fixed for a twin's lifetime except the change log, so they are cached per
         twin and target kind; ``change`` targets are re-read when the log grows.
         """
-        twin = toolbox.twin
-        if self._cache_twin is not twin:
-            self._cache_twin, self._cache = twin, {}
-        n_changes = len(twin.state.control.changes)
+        if self._cache_twin is not toolbox:
+            self._cache_twin, self._cache = toolbox, {}
+        n_changes = len(toolbox.change_log())
         out: list[list[str]] = []
         for t in self.tools:
             if t.target is None:
@@ -69,7 +69,7 @@ class ActionTable:
                     names = [str(n) for n in toolbox.targets(t.name)]
                 except Exception:  # a plugin tool whose targets cannot be listed gets no slots
                     names = []
-                names = self._cache[key] = _wan_first(twin, names)[: self.max_targets]
+                names = self._cache[key] = _wan_first(toolbox.world, names)[: self.max_targets]
             out.append(names)
         return out
 
@@ -109,8 +109,8 @@ class ActionTable:
         return ti * self.max_targets + names.index(target) if target in names else None
 
 
-def _wan_first(twin: Twin, names: list[str]) -> list[str]:
-    topo = twin.world.topology
+def _wan_first(world: World, names: list[str]) -> list[str]:
+    topo = world.topology
     planes = set(topo.planes)
     link_index, node_index = topo.link_index, topo.node_index
 

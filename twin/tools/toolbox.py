@@ -1,5 +1,13 @@
 """The toolbox: one twin, one registry, and calls that validate, run, cost simulated time, and never raise.
 
+The toolbox is the wall between the two worlds. The twin behind it is the sandbox (it holds the
+injected faults and the ground truth); an agent gets the toolbox and, through it, only what an
+operator has: tool calls, the monitors' samples and alerts, the change log and events, the
+network model without its faults (:attr:`Toolbox.world`), its own actions, and the operator-mode
+diagnosis and pre-check. The sandbox twin is not an attribute of the toolbox: it sits in a
+private side table that only the sandbox's own code (episode runner, gym env, scoring) reads,
+through :func:`sandbox_of`.
+
 >>> from twin import Twin
 >>> from twin.tools import Toolbox
 >>> box = Toolbox(Twin("b2b4-casc1", seed=0))
@@ -12,6 +20,8 @@ True
 from __future__ import annotations
 
 import copy
+import dataclasses
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +33,42 @@ from twin.tools.registry import ToolRegistry, default_registry
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["BAD_CALL_S", "Toolbox", "entity_names"]
+__all__ = ["BAD_CALL_S", "OPERATOR_EVENTS", "PrecheckRecord", "Toolbox", "entity_names", "prechecks_of",
+           "sandbox_of"]
+
+#: Event kinds an operator's tooling shows (change management, TE, health checks, routing, actions).
+OPERATOR_EVENTS = ("change", "deploy", "te", "health", "routing", "action", "rollback", "autoscaler", "dns")
+
+# toolbox -> the sandbox twin behind it; kept off the toolbox so no attribute leads there
+_SANDBOX: weakref.WeakKeyDictionary[Toolbox, Twin] = weakref.WeakKeyDictionary()
+
+
+# toolbox -> the pre-checks its agent asked for, each with a fork of the sandbox at that moment,
+# so scoring can put the same question to the oracle afterwards (sandbox side only)
+_PRECHECKS: weakref.WeakKeyDictionary[Toolbox, list[PrecheckRecord]] = weakref.WeakKeyDictionary()
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecheckRecord:
+    """One operator-mode pre-check an agent asked for, and the sandbox as it was then."""
+
+    at: float
+    candidate: Any
+    report: Any
+    sandbox: Twin
+    horizon: float
+    draws: int
+
+
+def prechecks_of(box: Toolbox) -> list[PrecheckRecord]:
+    """The pre-checks ``box``'s agent asked for (sandbox side: for scoring against the oracle)."""
+    return list(_PRECHECKS.get(box, ()))
+
+
+def sandbox_of(box: Toolbox) -> Twin:
+    """The sandbox twin behind ``box``: for the episode runner, the gym env and scoring only.
+    Agents and tools never call this (a test checks that)."""
+    return _SANDBOX[box]
 
 #: Simulated seconds a malformed call costs (an operator fumbling a command is not free).
 BAD_CALL_S = 5.0
@@ -51,7 +96,15 @@ class Toolbox:
     """The agent-facing interface to one twin: every call is checked, timed and recorded."""
 
     def __init__(self, twin: Twin, registry: ToolRegistry | None = None) -> None:
-        self.twin = twin
+        _SANDBOX[self] = twin
+        from twin.belief import operator_scenario
+
+        #: The scenario as the operator knows it: no faults, no ground truth.
+        self.operator_scenario = operator_scenario(twin.scenario)
+        #: The network model (topology, call graph, placement, demand) without the faults.
+        self.world = dataclasses.replace(twin.world, scenario=self.operator_scenario)
+        self._diagnosis: tuple[Any, Any] | None = None
+        self._base_data: dict[str, Any] | None = None
         self.registry = registry if registry is not None else default_registry()
         self.history: list[ToolResult] = []
         self.mitigations_applied: list[ToolResult] = []
@@ -66,7 +119,94 @@ class Toolbox:
         return self.registry.names()
 
     def entities(self, kind: str) -> list[str]:
-        return entity_names(self.twin, kind)
+        return entity_names(_SANDBOX[self], kind)
+
+    # -- what an operator sees ---------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Simulated seconds since the start of the incident's run."""
+        return float(_SANDBOX[self].now)
+
+    @property
+    def scenario_name(self) -> str:
+        return str(self.operator_scenario.name).removesuffix(" (operator's view)")
+
+    @property
+    def monitored(self) -> dict[str, tuple[str, ...]]:
+        """Entity names per monitored kind (link, service, device)."""
+        return dict(_SANDBOX[self].telemetry.entities)
+
+    def monitor_array(self, kind: str, metric: str, since: float | None = None,
+                      until: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(times, values[time, entity])`` as the monitors sampled them (NaN where they saw nothing)."""
+        times, values = _SANDBOX[self].telemetry.array(kind, metric, since, until)
+        return times.copy(), values.copy()
+
+    def metrics(self, kind: str = "link", **kw: Any) -> Any:
+        """Monitored metrics of one entity kind, long form (a DataFrame)."""
+        return _SANDBOX[self].metrics(kind, **kw)
+
+    def alerts(self) -> Any:
+        """Every alert so far (open ones have ``end`` = None), a DataFrame."""
+        return _SANDBOX[self].alerts()
+
+    def open_alerts(self) -> list[Any]:
+        return _SANDBOX[self].open_alerts()
+
+    def events(self, kinds: tuple[str, ...] = OPERATOR_EVENTS) -> list[Any]:
+        """The event log an operator's tooling shows (changes, TE, health checks, routing, actions)."""
+        return [copy.copy(e) for e in _SANDBOX[self].telemetry.events if e.kind in kinds]
+
+    def change_log(self) -> list[Any]:
+        """Change-management records so far (copies)."""
+        return [copy.copy(c) for c in _SANDBOX[self].state.control.changes]
+
+    def evidence(self, at: float | None = None) -> Any:
+        """What the operator has now (:class:`twin.diagnosis.Evidence`)."""
+        from twin.diagnosis import evidence
+
+        return evidence(_SANDBOX[self], at)
+
+    def diagnose(self, extra: Any = (), prior: Any = None) -> Any:
+        """The posterior over causes now (:mod:`twin.diagnosis`), from the evidence alone:
+        each candidate cause simulated on the operator's twin. ``extra``: further hypotheses
+        (e.g. an LLM's); ``prior``: weights by hypothesis label or cause."""
+        from twin.diagnosis import diagnose_evidence
+
+        key = (self.now, len(_SANDBOX[self].state.actions), tuple(h.label for h in extra),
+               tuple(sorted((prior or {}).items())))
+        if self._diagnosis is None or self._diagnosis[0] != key:
+            self._diagnosis = (key, diagnose_evidence(self.evidence(), self._base(), extra=tuple(extra), prior=prior))
+        return self._diagnosis[1]
+
+    def precheck(self, candidates: Any, *, diagnosis: Any = None, horizon: float | str = 1800.0, draws: int = 4,
+                 k: int = 3, policy: Any = None) -> list[Any]:
+        """Operator-mode pre-check of ``candidates`` (in the order given): each trialled on the
+        operator's twin under the top hypotheses of ``diagnosis`` (default: :meth:`diagnose`)
+        times what-if draws, against doing nothing; P(harm), P(no effect), expected impact and a
+        verdict per candidate. It never reads the sandbox's faults."""
+        from twin.safety.operator import operator_rank
+        from twin.units import parse_duration
+
+        items = list(candidates)
+        d = self.diagnose() if diagnosis is None else diagnosis
+        h = parse_duration(horizon) if isinstance(horizon, str) else float(horizon)
+        reports = operator_rank(self._base(), self.evidence(), d, items, horizon=h, draws=draws, k=k,
+                                policy=policy, rng=0)
+        twin = _SANDBOX[self]
+        fork = twin.fork()
+        log = _PRECHECKS.setdefault(self, [])
+        out = _in_order(items, reports)
+        for c, r in zip(items, out):
+            log.append(PrecheckRecord(twin.now, c, r, fork, h, int(draws)))
+        return out
+
+    def _base(self) -> dict[str, Any]:
+        if self._base_data is None:
+            from twin.belief import base_data
+
+            self._base_data = base_data(self.operator_scenario)
+        return self._base_data
 
     def targets(self, name: str) -> list[str]:
         """Valid values for a tool's main argument ([] for a tool without one)."""
@@ -94,7 +234,7 @@ class Toolbox:
     # -- calling -----------------------------------------------------------------------------
     def call(self, name: str, args: dict[str, Any] | None = None) -> ToolResult:
         """Validate and run one tool call, then advance the twin by its duration. Never raises."""
-        t0 = self.twin.now
+        t0 = self.now
         args = {} if args is None else args
         try:
             problem = self._check(name, args)
@@ -104,11 +244,11 @@ class Toolbox:
             return self._fail(name, args, problem[0], problem[1], t0)
         tool = self.registry.get(name)
         try:
-            data, summary = tool.func(self.twin, dict(args))
+            data, summary = tool.func(_SANDBOX[self], dict(args))
         except Exception as exc:  # noqa: BLE001 - tools report failures; they never crash an agent loop
             return self._fail(name, args, f"{type(exc).__name__}: {exc}", None, t0)
         self._advance(tool.duration_s)
-        result = ToolResult(True, name, dict(args), data, summary, t_start=t0, t_end=self.twin.now)
+        result = ToolResult(True, name, dict(args), data, summary, t_start=t0, t_end=self.now)
         self.history.append(result)
         if tool.kind == "mitigate":
             self.mitigations_applied.append(result)
@@ -120,12 +260,13 @@ class Toolbox:
         shown_args = dict(args) if isinstance(args, dict) else {"_": repr(args)}
         result = ToolResult(False, str(name), shown_args, {}, f"error: {error}", error=error,
                             allowed=tuple(map(str, allowed)) if allowed is not None else None,
-                            t_start=t0, t_end=self.twin.now)
+                            t_start=t0, t_end=self.now)
         self.history.append(result)
         return result
 
     def _advance(self, seconds: float) -> None:
-        self.twin.run(until=self.twin.now + float(seconds))
+        twin = _SANDBOX[self]
+        twin.run(until=twin.now + float(seconds))
 
     def _check(self, name: Any, args: Any) -> tuple[str, list[str] | None] | None:
         """``None`` when the call is well formed, else ``(error, allowed values)``."""
@@ -166,3 +307,13 @@ class Toolbox:
         if error.validator in ("required", "additionalProperties"):
             return f"{tool.name}: {error.message}", list(props)
         return f"{tool.name}: {where}: {error.message}", None
+
+
+def _in_order(items: list[Any], reports: list[Any]) -> list[Any]:
+    """Reports in the order of the candidates asked about (a ranking may sort them)."""
+    if len(reports) != len(items):
+        raise ValueError(f"pre-check returned {len(reports)} reports for {len(items)} candidates")
+    keyed = {repr(getattr(r, "candidate", None)): r for r in reports}
+    if all(repr(c) in keyed for c in items):
+        return [keyed[repr(c)] for c in items]
+    return list(reports)
