@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.errors import SafetyError, TwinError
-from twin.safety.mitigation import describe
+from twin.safety.mitigation import Mitigation, describe
 from twin.safety.policy import Policy, load_policy
 from twin.safety.precheck import (
     _ORDER, FAIL_AFTER_S, Candidate, Draw, _future, _n1_ok, _Session, _workers, crossed_limits, draw_summary, harms,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
 __all__ = ["HypothesisRow", "OperatorReport", "WorstCase", "kept_hypotheses", "operator_precheck", "operator_rank",
-           "weighted_spread"]
+           "validate_candidates", "weighted_spread"]
 
 
 @dataclass(frozen=True)
@@ -362,14 +362,51 @@ def _prepare_all(twins: list[Twin], items: list[Any], data: Mapping[str, Any],
                 from twin.belief import belief_twin
 
                 fallback = belief_twin(data, None, ev.at, ev.actions)
-            try:  # the network can take it, no likely hypothesis can: it does nothing under each
-                ref = prepare(fallback, item)
-            except TwinError:
-                if first is not None:
-                    raise first from None
-                raise
+            # the network can take it, no likely hypothesis can: it does nothing under each
+            ref = _operator_candidate(fallback, item, ev)
         reference.append(ref)
     return prepared, reference
+
+
+def _operator_candidate(twin: Twin, item: Any, ev: Evidence) -> Candidate:
+    """``item`` parsed on the operator's twin; a rollback of a change the operator saw in the log
+    is accepted even where that twin's model does not carry the change (it does nothing there)."""
+    try:
+        return prepare(twin, item)
+    except TwinError:
+        m = _rollback_of_logged_change(item, ev)
+        if m is None:
+            raise
+        return Candidate(m)
+
+
+def _rollback_of_logged_change(item: Any, ev: Evidence) -> Mitigation | None:
+    from twin.safety.mitigation import _from_string
+
+    if isinstance(item, Mitigation):
+        kind, args = item.tool, dict(item.args)
+    elif isinstance(item, str):
+        kind, args = _from_string(item)
+    elif isinstance(item, Mapping):
+        kind, args = str(item.get("tool", "")), dict(item.get("args") or {})
+    else:
+        return None
+    logged = {c[0] for c in ev.changes}
+    if kind == "rollback_change" and set(args) == {"change"} and args["change"] in logged:
+        return Mitigation(kind, {"change": args["change"]})
+    return None
+
+
+def validate_candidates(base: Scenario | Mapping[str, Any], ev: Evidence, candidates: Iterable[Any]) -> None:
+    """Raise SafetyError naming the first candidate the operator's network cannot take (checked on
+    the operator's twin with nothing broken, so before any diagnosis runs)."""
+    from twin.belief import base_data, belief_twin
+    from twin.scenario import Scenario
+
+    data = base_data(base) if isinstance(base, Scenario) else dict(base)
+    t = belief_twin(data, None, ev.at, ev.actions)
+    for item in candidates:
+        _operator_candidate(t, item, ev)
 
 
 def _cannot_tell(c: Candidate, at: float, horizon: float, draws: int, unexplained: float, dropped: float,
