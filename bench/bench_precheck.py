@@ -13,7 +13,10 @@ import os
 import time
 
 from twin import Twin, load_scenario, scenario_paths
+from twin.belief import operator_scenario
+from twin.diagnosis import diagnose
 from twin.safety import precheck, rank
+from twin.safety.operator import operator_rank
 
 REPEATS = 3
 CASC_CANDIDATES = ["freeze_te", "override_te b4", "rollback_change chg-4421", "drain_link b2:us-east-us-central",
@@ -59,6 +62,22 @@ def main() -> None:
                 ratio = f"{wall / target:6.2f}" if target else "     -"
                 tgt = f"{target:7.1f}" if target else "      -"
                 print(f"{case:<34} {label:>7} {wall:8.2f} {tgt} {ratio}")
+
+    print(f"{'operator mode: 5 cand x 4 draws x k=3':<40} {'diagnose s':>10} {'rank s':>8} {'causes':>6}")
+    for name, at in (("b2b4-casc1", 840.0), ("large", 600.0)):
+        if name not in scenario_paths():
+            continue
+        sc = load_scenario(name)
+        t = Twin(sc)
+        t.run(until=at)
+        cands = CASC_CANDIDATES if name == "b2b4-casc1" else _large_candidates(t)
+        t0 = time.perf_counter()
+        d = diagnose(sc, at, twin=t)
+        t1 = time.perf_counter()
+        reports = operator_rank(operator_scenario(sc), d.evidence, d, cands, horizon=1800, draws=4, k=3)
+        t2 = time.perf_counter()
+        causes = len(reports[0].hypotheses)
+        print(f"{name + ' at ' + str(int(at // 60)) + 'm':<40} {t1 - t0:10.2f} {t2 - t1:8.2f} {causes:>6}")
 
 
 if __name__ == "__main__":

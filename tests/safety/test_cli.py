@@ -14,10 +14,12 @@ def test_cli_ranks_and_writes_json(tmp_path):
     cands.write_text("- {tool: override_te, args: {plane: b4}}\n")
     res = runner.invoke(app, ["precheck", "b2b4-casc1", "--at", "12m", "--mitigation", "freeze_te", "--mitigation",
                               "drain_link b2:us-east-us-central", "--candidates", str(cands), "--draws", "2",
-                              "--horizon", "10m", "--json", str(out)])
+                              "--horizon", "10m", "--json", str(out), "--oracle"])
     assert res.exit_code == 0, res.output
     assert "do nothing" in res.output and "harmful" in res.output
+    assert "oracle (sandbox truth: scoring and labels only)" in res.output
     data = json.loads(out.read_text())
+    assert data["mode"] == "oracle (sandbox truth: scoring and labels only)"
     assert len(data["ranking"]) == 3
     assert data["ranking"][-1]["label"] == "drain_link b2:us-east-us-central"
 

@@ -9,7 +9,8 @@
 
 from twin.errors import PolicyError, SafetyError
 from twin.safety.mitigation import Mitigation, describe, parse_mitigation
-from twin.safety.policy import DEFAULT_POLICY, Policy, load_policy
+from twin.safety.operator import OperatorReport, operator_precheck, operator_rank
+from twin.safety.policy import DEFAULT_POLICY, OperatorPolicy, Policy, load_policy
 from twin.safety.precheck import Draw, plan_draws, precheck, rank
 from twin.safety.report import Report, Spread
 
@@ -17,6 +18,8 @@ __all__ = [
            "DEFAULT_POLICY",
            "Draw",
            "Mitigation",
+           "OperatorPolicy",
+           "OperatorReport",
            "Policy",
            "PolicyError",
            "Report",
@@ -24,6 +27,8 @@ __all__ = [
            "Spread",
            "describe",
            "load_policy",
+           "operator_precheck",
+           "operator_rank",
            "parse_mitigation",
            "plan_draws",
            "precheck",

@@ -264,8 +264,17 @@ def _pct(x: float) -> str:
 
 
 def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Policy) -> tuple[str, list[str]]:
+    harm = harms(fig, base, policy)
+    if harm:
+        return "harmful", harm
+    limits = crossed_limits(fig, base, policy)
+    return ("safe" if not limits else "risky"), limits
+
+
+def harms(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Policy) -> list[str]:
+    """The policy's margins by which the candidate is worse than doing nothing (empty: no harm)."""
     stat = policy.statistic
-    harm, limits = [], []
+    harm = []
     gain = base["impact_minutes"].stat(stat) - fig["impact_minutes"].stat(stat)
     names = {"slo_minutes": "SLO-violation minutes", "impact_minutes": "impact-minutes", "peak_loss": "peak loss",
              "new_alerts": "new alerts", "new_critical_alerts": "new critical alerts",
@@ -277,8 +286,14 @@ def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Poli
         b = base[name].stat(stat) if name in base else 0.0
         if c - b > margin and (gain < policy.better_by or name not in ("new_alerts", "new_critical_alerts")):
             harm.append(f"{names.get(name, name)} {c:.3g} vs {b:.3g} doing nothing (margin {margin:g})")
-    if harm:
-        return "harmful", harm
+    return harm
+
+
+def crossed_limits(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Policy) -> list[str]:
+    """The policy's thresholds the candidate crosses, and too small a saving (empty: safe)."""
+    stat = policy.statistic
+    limits = []
+    gain = base["impact_minutes"].stat(stat) - fig["impact_minutes"].stat(stat)
     for name, limit in policy.thresholds.items():
         value = fig[name].stat(stat) if name in fig else 0.0
         ref = base[name].stat(stat) if name in base else 0.0
@@ -288,7 +303,7 @@ def _verdict(fig: Mapping[str, Spread], base: Mapping[str, Spread], policy: Poli
                           + (f" (doing nothing {ref:.3g})" if name in base else ""))
     if gain < policy.better_by:
         limits.append(f"saves {gain:.2f} impact-minutes, less than the policy's {policy.better_by:g}")
-    return ("safe" if not limits else "risky"), limits
+    return limits
 
 
 def _explain(m: Mitigation, verdict: str, reasons: list[str], fig: Mapping[str, Spread], base: Mapping[str, Spread],
@@ -333,24 +348,39 @@ def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] 
               verification: Mapping[str, Any] | None = None, diff: str | None = None, phrase: str | None = None,
               label: str | None = None) -> Report:
     started = time.perf_counter()
+    return summarise(session, m, session.run_all(m, progress), verification, diff, phrase, label, started)
+
+
+def draw_summary(draw: Draw, result: tuple) -> DrawSummary:
+    """One draw's figures (candidate and doing nothing) from what :meth:`_Session.run` returned."""
+    fc, fb, failure, n1_ok, _ = result
+    new = new_alerts(fc, fb)
+    labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
+    cv = dict(fc.values)
+    cv["new_alerts"] = float(len(new))
+    cv["new_critical_alerts"] = float(sum(1 for s in new.values() if s == "critical"))
+    cv["n1_failure_rate"] = 0.0 if n1_ok else 1.0
+    return DrawSummary(draw.index, draw.seed, draw.demand, draw.delay, failure, cv, dict(fb.values),
+                       fc.plane_loss, fb.plane_loss, labels, n1_ok)
+
+
+def summarise(session: _Session, m: Mitigation, results: list[tuple],
+              verification: Mapping[str, Any] | None = None, diff: str | None = None, phrase: str | None = None,
+              label: str | None = None, started: float | None = None) -> Report:
+    """The report of ``m`` from its per-draw results (in the session's draw order)."""
+    started = time.perf_counter() if started is None else started
     per_draw, cand_vals, base_vals = [], [], []
     alerts_seen: Counter = Counter()
     services: set[str] = set()
     n1 = 0
-    for draw, (fc, fb, failure, n1_ok, _) in zip(session.draws, session.run_all(m, progress)):
-        new = new_alerts(fc, fb)
-        labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
-        alerts_seen.update(labels)
-        cv = dict(fc.values)
-        cv["new_alerts"] = float(len(new))
-        cv["new_critical_alerts"] = float(sum(1 for s in new.values() if s == "critical"))
-        cv["n1_failure_rate"] = 0.0 if n1_ok else 1.0
-        services.update(fc.services)
-        n1 += n1_ok
-        cand_vals.append(cv)
-        base_vals.append(fb.values)
-        per_draw.append(DrawSummary(draw.index, draw.seed, draw.demand, draw.delay, failure, cv, dict(fb.values),
-                                    fc.plane_loss, fb.plane_loss, labels, n1_ok))
+    for draw, result in zip(session.draws, results):
+        summary = draw_summary(draw, result)
+        alerts_seen.update(summary.new_alerts)
+        services.update(result[0].services)
+        n1 += summary.n1_ok
+        cand_vals.append(summary.candidate)
+        base_vals.append(summary.baseline)
+        per_draw.append(summary)
     fig = {k: Spread.of([v[k] for v in cand_vals]) for k in cand_vals[0]}
     base = {k: Spread.of([v.get(k, 0.0) for v in base_vals]) for k in base_vals[0]}
     base["new_alerts"] = base["new_critical_alerts"] = Spread.of([0.0])
@@ -385,17 +415,35 @@ def _session(twin: Twin, horizon: float | str, draws: int, policy: Any, rng: Any
     return _Session(twin, h, int(draws), load_policy(policy), 0 if rng is None else rng, workers)
 
 
-def _one(session: _Session, mitigation: Any, progress: Callable[[int], None] | None) -> Report:
-    if _is_config(mitigation):
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate as it will be trialled on one twin: the action, and for a config change the
+    embedded check's result, the diff and how to name it."""
+
+    mitigation: Mitigation
+    verification: Mapping[str, Any] | None = None
+    diff: str | None = None
+    phrase: str | None = None
+    label: str | None = None
+
+
+def prepare(twin: Twin, candidate: Any) -> Candidate:
+    """Parse ``candidate`` (any accepted form, or a config change) against ``twin``.
+    Raises SafetyError naming what is wrong."""
+    if _is_config(candidate):
         from twin.config.change import parse_change
         from twin.config.verify import verify
 
-        change = parse_change(session.twin, mitigation)
-        result = verify(change, session.twin)
-        m = change.equivalent(session.twin)
-        return _evaluate(session, m, progress, verification=result.to_dict(), diff=result.diff,
-                         phrase=change.phrase, label=change.label)
-    return _evaluate(session, parse_mitigation(session.twin, mitigation), progress)
+        change = parse_change(twin, candidate)
+        result = verify(change, twin)
+        return Candidate(change.equivalent(twin), result.to_dict(), result.diff, change.phrase, change.label)
+    return Candidate(parse_mitigation(twin, candidate))
+
+
+def _one(session: _Session, mitigation: Any, progress: Callable[[int], None] | None) -> Report:
+    c = prepare(session.twin, mitigation)
+    return _evaluate(session, c.mitigation, progress, verification=c.verification, diff=c.diff, phrase=c.phrase,
+                     label=c.label)
 
 
 def precheck(twin: Twin, mitigation: Any, *, horizon: float | str = 1800.0, draws: int = 8,
