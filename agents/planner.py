@@ -21,7 +21,8 @@ narrate (:meth:`PlannerAgent.say`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import dataclasses
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from twin.belief import Hypothesis
     from twin.tools import Toolbox
 
-__all__ = ["MAX_P_HARM", "PlannerAgent", "candidates_for"]
+__all__ = ["MAX_P_HARM", "PlannerAgent", "candidates_for", "reweigh"]
 
 #: The highest probability of harm the planner accepts without asking the OCE.
 MAX_P_HARM = 0.2
@@ -117,6 +118,18 @@ def candidates_for(box: Toolbox, hypotheses: list[Hypothesis]) -> list[dict[str,
     return out
 
 
+def reweigh(d: Any, weight: Callable[[Hypothesis], float]) -> Any:
+    """The posterior under a prior: each cause's probability times its weight, renormalised
+    ("none of these" keeps weight 1). Same as diagnosing with that prior, without re-simulating."""
+    ranked = [dataclasses.replace(s, probability=s.probability * (1.0 if s.hypothesis is None
+                                                                  else max(float(weight(s.hypothesis)), 0.0)))
+              for s in d.ranked]
+    total = sum(s.probability for s in ranked) or 1.0
+    ranked = sorted((dataclasses.replace(s, probability=s.probability / total) for s in ranked),
+                    key=lambda s: -s.probability)
+    return dataclasses.replace(d, ranked=ranked)
+
+
 def _calls(box: Toolbox) -> list[tuple[str, str]]:
     w = box.world
     if w.callgraph is None:
@@ -147,7 +160,8 @@ class PlannerAgent:
     def extra_hypotheses(self, box: Toolbox) -> list[Hypothesis]:
         return []
 
-    def prior(self, box: Toolbox) -> dict[str, float] | None:
+    def prior(self, box: Toolbox) -> Callable[[Hypothesis], float] | None:
+        """A prior weight per hypothesis (None: uniform); the posterior is reweighted by it."""
         return None
 
     def say(self, text: str) -> None:
@@ -170,7 +184,10 @@ class PlannerAgent:
     def _diagnose(self, box: Toolbox) -> Generator[tuple[str, dict[str, Any]], None, Any]:
         from twin.diagnosis import next_test, update
 
-        d = box.diagnose(extra=tuple(self.extra_hypotheses(box)), prior=self.prior(box))
+        d = box.diagnose(extra=tuple(self.extra_hypotheses(box)))
+        weight = self.prior(box)
+        if weight is not None:
+            d = reweigh(d, weight)
         for _ in range(self.max_tests):
             if d.top.probability >= CLEAR_P or d.top.hypothesis is None:
                 break
@@ -211,14 +228,14 @@ class PlannerAgent:
             pick = self._choose(cands, reports)
             for c, r in zip(cands, reports):
                 self.decisions.append({"round": round_, "at": box.now, "candidate": _label(c), "verdict": r.verdict,
-                                       "p_harm": r.p_harm, "gain": _gain(r), "chosen": c is pick})
+                                       "p_harm": _p(r.p_harm), "gain": _gain(r), "chosen": c is pick})
             if pick is None:
                 self.say("No candidate is both likely to help and unlikely to harm; waiting for more evidence.")
                 yield "wait", {}
                 continue
             tried.add(_label(pick))
             r = reports[cands.index(pick)]
-            self.say(f"Applying {_label(pick)}: P(harm) {r.p_harm:.2f}, expected gain {_gain(r):.1f} impact-minutes "
+            self.say(f"Applying {_label(pick)}: P(harm) {_p(r.p_harm):.2f}, expected gain {_gain(r):.1f} impact-minutes "
                      f"({r.verdict}).")
             yield pick["tool"], dict(pick["args"])
             res = box.history[-1]
@@ -235,7 +252,7 @@ class PlannerAgent:
 
     def _choose(self, cands: list[dict[str, Any]], reports: list[Any]) -> dict[str, Any] | None:
         ok = [(c, r) for c, r in zip(cands, reports)
-              if r.verdict != "harmful" and r.p_harm <= self.max_p_harm and _gain(r) > 0 and r.p_no_effect < 0.9]
+              if r.verdict != "harmful" and _p(r.p_harm) <= self.max_p_harm and _gain(r) > 0 and _p(r.p_no_effect) < 0.9]
         if not ok:
             return None
         order = {"safe": 0, "risky": 1}
@@ -243,8 +260,14 @@ class PlannerAgent:
 
 
 def _gain(report: Any) -> float:
-    """Expected impact-minutes saved against doing nothing."""
-    return float(report.expected_gain)
+    """Expected impact-minutes saved against doing nothing (0 when nothing could be trialled)."""
+    if report.impact is None or report.baseline_impact is None:
+        return 0.0
+    return float(report.baseline_impact.mean - report.impact.mean)
+
+
+def _p(x: float | None) -> float:
+    return 1.0 if x is None else float(x)
 
 
 def _label(c: dict[str, Any]) -> str:

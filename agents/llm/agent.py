@@ -1,4 +1,4 @@
-"""The iterative LLM OCE-helper (form -> test -> plan -> apply) and the one-shot baseline.
+"""The LLM OCE-helper on the operator's twin, and the one-shot baseline.
 
 ``act`` is driven by a generator: each ``yield`` is the next tool call, and the toolbox's
 history holds its result when the generator resumes.
@@ -6,19 +6,20 @@ history holds its result when the generator resumes.
 
 from __future__ import annotations
 
-import re
 
 import itertools
 from pathlib import Path
 from typing import Any, Generator
 
+from pydantic import BaseModel, Field
+
 from agents.llm.backends import LLMBackend, LlamaCppBackend
+from agents.planner import PlannerAgent, _gain
 from agents.llm.context import build_context, quote
 from agents.llm.gate import AutoPolicy, Gate
 from agents.llm.guard import ask, check_tool_call
 from agents.llm.knowledge import load_notes
-from agents.llm.modules import (SYSTEM, Candidate, HypothesisFormer, HypothesisTester, MitigationPlanner, _fill,
-                                _Proposal)
+from agents.llm.modules import SYSTEM, Candidate, _Proposal
 from agents.llm.schemas import RISKS, tool_call_schema, tools_of_kind
 from agents.llm.trace import TRACE_DIR, Trace
 
@@ -136,81 +137,172 @@ class _Base:
         yield
 
 
-class LLMAgent(_Base):
-    """Iterative: form small hypotheses, test the chosen one, plan and pre-check mitigations, apply what the gate allows."""
+class _ProposedCause(BaseModel):
+    kind: str
+    entity: str
+    why: str = ""
+
+
+class _Proposals(BaseModel):
+    causes: list[_ProposedCause] = Field(default_factory=list, max_length=3)
+
+
+class _Prose(BaseModel):
+    explanation: str = Field(max_length=400)
+
+
+#: Fault kinds a model may propose, and the parameter its entity fills (the rest take defaults).
+PROPOSABLE = {"link_down": "link", "link_degraded": "link", "device_down": "device", "bad_deploy": "service",
+              "cpu_hog": "service", "memory_leak": "service", "replica_crash": "service",
+              "latent_protocol_defect": "feature", "traffic_surge": "class", "load_surge": "service"}
+_DEFAULTS = {"link_degraded": {"loss": 0.1}, "bad_deploy": {"error_rate": 0.2}, "cpu_hog": {"share": 0.9},
+             "memory_leak": {"mb_per_min": 100.0}, "replica_crash": {"count": 1, "crashloop": True},
+             "latent_protocol_defect": {"threshold_gbps": 5.0}, "traffic_surge": {"factor": 2.2},
+             "load_surge": {"factor": 2.2}}
+#: How much a retrieved note's match lifts a cause's prior (notes are priors, not the only source).
+NOTE_PRIOR = 3.0
+
+
+class LLMAgent(PlannerAgent):
+    """The OCE helper on the operator's twin: the diagnosis engine ranks causes by simulation; the
+    model proposes further causes, the knowledge notes lift the prior of the causes they match,
+    the engine tests, pre-checks and plans, the gate (the OCE) approves each mitigation, and the
+    model explains the choice in prose. Without notes, and with a model that says nothing useful,
+    it is the planner with a gate."""
 
     name = "llm"
 
     def __init__(self, backend: LLMBackend | None = None, gate: Gate | None = None,
-                 knowledge_dir: str | Path | None = None, token_budget: int = 768, max_rounds: int = 3,
-                 **kw: Any) -> None:
-        super().__init__(backend, gate, knowledge_dir, token_budget, **kw)
-        self.max_rounds = max_rounds
+                 knowledge_dir: str | Path | None = None, token_budget: int = 768,
+                 trace_dir: str | Path | None = TRACE_DIR, precheck_draws: int = 2, precheck_horizon: float = 1200.0,
+                 max_rounds: int = 4, **kw: Any) -> None:
+        super().__init__(draws=precheck_draws, horizon=precheck_horizon, max_rounds=max_rounds, **kw)
+        self._backend = backend
+        self.gate = gate or AutoPolicy()
+        self.knowledge_dir = knowledge_dir
+        self.token_budget = token_budget
+        self.trace_dir = trace_dir
+        self.trace = Trace(directory=None)
+        self._extra: list[Any] | None = None
+        self._notes: list[Any] = []
 
-    def _run(self, toolbox: Any) -> Generator[ToolCall, None, None]:
-        notes = load_notes(self.knowledge_dir)
-        former = HypothesisFormer(self.backend, self.trace, self.token_budget)
-        tester = HypothesisTester(self.backend, self.trace, self.token_budget // 2)
-        planner = MitigationPlanner(self.backend, self.trace, self.token_budget // 2, self.precheck_horizon,
-                                    self.precheck_draws)
-        history: list[str] = []
-        tried: set[str] = set()
-        for round_ in range(1, self.max_rounds + 1):
-            ctx = build_context(toolbox, notes, history)
-            self.trace.log("context", round=round_, text=ctx.render(self.token_budget),
-                           notes=[n.name for n, _ in ctx.notes])
-            hyps = former.form(ctx, exclude=tried)
-            if not hyps:
-                self.say("No retrieved note offers an untested hypothesis; handing back to the OCE.")
-                return
-            # placeholders are filled by the tester from evidence; until then name them as slots
-            top = re.sub(r"\{(\w+)\}", r"<some \1>", hyps[0].statement)
-            self.say(f"Round {round_}: {len(hyps)} hypotheses; top: {top} "
-                     f"(confidence {hyps[0].confidence:.0%}: {hyps[0].explanation})")
-            h = self.gate.choose_hypothesis(hyps)
-            if h is None:
-                self.say("The OCE rejected every hypothesis.")
-                return
-            tried.add(h.id)
-            plan = tester.plan(h, toolbox, ctx)
-            results = []
-            for step in plan:
-                if toolbox.registry.get(step["tool"]).kind == "mitigate":
-                    self.trace.log("rejection", purpose="test", reason="the tester may not run mitigations",
-                                   text=step["tool"])
-                    continue
-                yield step["tool"], dict(step["args"])
-                results.append(self._last(toolbox))
-            outcome = tester.interpret(h, plan, results)
-            statement = _fill(h.statement, outcome.captures)
-            self.say(f"Tested \"{statement}\" with {len(results)} tool calls: {outcome.verdict}. "
-                     + "; ".join(outcome.evidence))
-            self.trace.log("test", hypothesis=h.id, verdict=outcome.verdict, evidence=outcome.evidence,
-                           captures=outcome.captures)
-            history.append(f"{h.id}: {outcome.verdict} ({'; '.join(outcome.evidence)[:300]})")
-            if outcome.verdict != "accepted":
-                continue
-            self.root_cause = {"statement": statement, "component": h.component, "hypothesis": h.id,
-                               "confidence": h.confidence}
-            cands = planner.plan(outcome, toolbox, ctx)
-            for c in cands:
-                rep = c.precheck
-                self.say(f"Candidate {c.label} ({'from the ' + h.spec.get('note', 'note') + ' note' if c.source == 'note' else 'proposed by the model'}; "
-                         f"model risk {c.llm_risk}): pre-check {getattr(rep, 'verdict', 'failed')}. "
-                         f"{getattr(rep, 'explanation', '')}")
-            chosen = self.gate.approve(cands, toolbox)
-            for why in getattr(self.gate, "refusals", [])[-len(cands):] if chosen is None else []:
-                self.trace.log("decision", module="gate", text=f"not applied: {why}")
-            if chosen is None:
-                self.say("No candidate was approved; nothing applied this round.")
-                history.append(f"{h.id}: no mitigation approved")
-                continue
-            if not self._safe_to_apply(chosen, toolbox):
-                continue
-            done = yield from self._apply_and_watch(chosen, toolbox)
-            if done:
-                return
-            history.append(f"applied {chosen.label}: not mitigated")
+    @property
+    def backend(self) -> LLMBackend:
+        if self._backend is None:
+            self._backend = _default_backend()
+        return self._backend
+
+    @property
+    def tokens(self) -> int:
+        return self.trace.tokens
+
+    def reset(self, toolbox: Any, rng: Any = None) -> None:
+        self.trace = Trace(name=f"{toolbox.scenario_name}-{self.name}-{next(_episodes)}", directory=self.trace_dir)
+        self._notes = load_notes(self.knowledge_dir)
+        self._extra = None
+        super().reset(toolbox, rng)
+
+    def act(self, toolbox: Any) -> ToolCall | None:
+        call = super().act(toolbox)
+        if call is None:
+            if not self.trace.of_kind("finished"):
+                self.trace.log("finished", root_cause=self.root_cause, tokens=self.tokens)
+                self.trace.write_report(f"{self.name} on {toolbox.scenario_name}")
+            return None
+        self.trace.log("tool_call", tool=call[0], args=call[1], t=toolbox.now)
+        return call
+
+    def say(self, text: str) -> None:
+        super().say(text)
+        self.trace.log("narrative", text=text)
+
+    # -- the model's part ------------------------------------------------------------------------
+    def extra_hypotheses(self, box: Any) -> list[Any]:
+        """Causes the model proposes from the context (validated: known kinds and entities only)."""
+        if self._extra is not None:
+            return self._extra
+        from twin.belief import Hypothesis
+
+        ctx = build_context(box, [], None)
+        alerts = box.alerts()
+        onset = max(0.0, float(alerts["start"].min()) - 60.0) if len(alerts) else max(0.0, box.now - 120.0)
+        names: dict[str, set[str]] = {k: set(box.entities(k)) for k in ("link", "device", "service", "feature", "class")}
+        allowed_entities = sorted(set().union(*names.values()))
+        schema = {"type": "object", "properties": {"causes": {"type": "array", "maxItems": 3, "items": {
+            "type": "object", "properties": {"kind": {"type": "string", "enum": sorted(PROPOSABLE)},
+                                             "entity": {"type": "string", "enum": allowed_entities[:400]},
+                                             "why": {"type": "string", "maxLength": 160}},
+            "required": ["kind", "entity"]}}}, "required": ["causes"]}
+
+        def check(p: _Proposals) -> str | None:
+            for c in p.causes:
+                if c.kind not in PROPOSABLE:
+                    return f"unknown fault kind {c.kind!r} (allowed: {', '.join(sorted(PROPOSABLE))})"
+                if c.entity not in names.get(PROPOSABLE[c.kind], set()):
+                    return f"{c.kind} needs a {PROPOSABLE[c.kind]}; {c.entity!r} is not one"
+            return None
+
+        messages = [{"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": f"{ctx.render(self.token_budget)}\n\nPropose up to three causes "
+                     "that could explain these observations: a fault kind and the entity it hits, with a short reason."}]
+        out = ask(self.backend, messages, _Proposals, schema=schema, trace=self.trace, purpose="propose causes",
+                  max_tokens=160, check=check)
+        self._extra = []
+        for c in (out.causes if out is not None else []):
+            params = {PROPOSABLE[c.kind]: c.entity, **_DEFAULTS.get(c.kind, {})}
+            self._extra.append(Hypothesis(c.kind, params, onset))
+        if self._extra:
+            self.say("The model proposes: " + "; ".join(h.label for h in self._extra) + ".")
+        return self._extra
+
+    def prior(self, box: Any) -> Any:
+        """Notes retrieved for this incident lift the causes whose label names their component
+        or keywords (notes are priors, not the only source of hypotheses)."""
+        if not self._notes:
+            return None
+        ctx = build_context(box, self._notes, None)
+        words = {w.lower() for note, _ in ctx.notes for w in (*note.keywords, note.component) if w and len(w) > 2}
+        if not words:
+            return None
+        self.trace.log("decision", module="prior", text="notes " + ", ".join(n.name for n, _ in ctx.notes))
+
+        def weight(h: Any) -> float:
+            text = f"{h.label} {h.kind.replace('_', ' ')}".lower()
+            return NOTE_PRIOR if any(w in text for w in words) else 1.0
+
+        return weight
+
+    def _choose(self, cands: list[dict[str, Any]], reports: list[Any]) -> dict[str, Any] | None:
+        order = []
+        while True:
+            pick = super()._choose([c for c in cands if c not in order], [r for c, r in zip(cands, reports)
+                                                                           if c not in order])
+            if pick is None:
+                break
+            order.append(pick)
+        wrapped = [Candidate(c["tool"], dict(c["args"]), "low", "ranked by the operator-mode pre-check", "engine",
+                             reports[cands.index(c)]) for c in order]
+        chosen = self.gate.approve(wrapped, None) if wrapped else None
+        for why in getattr(self.gate, "refusals", [])[-len(wrapped):] if chosen is None else []:
+            self.trace.log("decision", module="gate", text=f"not applied: {why}")
+        if chosen is None:
+            return None
+        self._explain(chosen)
+        return {"tool": chosen.tool, "args": dict(chosen.args)}
+
+    def _explain(self, c: Candidate) -> None:
+        r = c.precheck
+        worst = getattr(r.worst_hypothesis, "label", "?")
+        facts = (f"mitigation {c.label}; probability of harm {r.p_harm or 0:.2f}; expected impact-minutes saved "
+                 f"{_gain(r):.1f}; worst case if the cause is {worst}")
+        out = ask(self.backend, [{"role": "system", "content": SYSTEM},
+                                 {"role": "user", "content": f"{quote('pre-check', facts)}\n\nExplain to the on-call "
+                                  "engineer in one sentence why this mitigation is proposed."}],
+                  _Prose, schema={"type": "object", "properties": {"explanation": {"type": "string", "maxLength": 400}},
+                                  "required": ["explanation"]},
+                  trace=self.trace, purpose="explain", max_tokens=96)
+        if out is not None and out.explanation.strip():
+            self.trace.log("narrative", text=f"(model) {out.explanation.strip()}")
 
 
 #: Root causes a one-shot answer may name besides the components of the knowledge notes.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from twin.tools.toolbox import sandbox_of
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def box_factory(twin_12m):
 def _bad(result, box, t0) -> None:
     assert not result.ok
     assert isinstance(result.error, str) and result.error
-    assert box.twin.now - t0 == BAD_CALL_S
+    assert sandbox_of(box).now - t0 == BAD_CALL_S
     assert box.mitigations_applied == []
 
 
@@ -33,7 +35,7 @@ def _bad(result, box, t0) -> None:
 @given(name=st.text(max_size=30).filter(lambda s: s not in NAMES), args=json_values)
 def test_unknown_tool_names(box_factory, name, args):
     box = box_factory()
-    t0 = box.twin.now
+    t0 = sandbox_of(box).now
     result = box.call(name, args)
     _bad(result, box, t0)
     assert set(result.allowed) == set(NAMES)
@@ -45,7 +47,7 @@ def test_unknown_argument_names(box_factory, name, key, value):
     box = box_factory()
     if key in box.registry.get(name).parameters["properties"]:
         return
-    t0 = box.twin.now
+    t0 = sandbox_of(box).now
     _bad(box.call(name, {key: value}), box, t0)
 
 
@@ -56,7 +58,7 @@ def test_unknown_entities(box_factory, name, value):
     if value in box.targets(name):
         return
     tool = box.registry.get(name)
-    t0 = box.twin.now
+    t0 = sandbox_of(box).now
     _bad(box.call(name, {tool.target: value}), box, t0)
 
 
@@ -72,7 +74,7 @@ def test_ill_typed_arguments(box_factory, name, data):
     wrong = {"string": st.integers() | st.none() | st.lists(st.text(), max_size=2),
              "integer": st.text(max_size=5) | st.none() | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f)),
              "number": st.text(max_size=5) | st.none() | st.booleans()}[want]
-    t0 = box.twin.now
+    t0 = sandbox_of(box).now
     _bad(box.call(name, {key: data.draw(wrong)}), box, t0)
 
 
@@ -83,4 +85,4 @@ def test_anything_at_all_never_raises(box_factory, name, args):
     box = box_factory()
     result = box.call(name, args)
     assert result.ok or (result.error and result.summary.startswith("error"))
-    assert box.twin.now > 720.0
+    assert sandbox_of(box).now > 720.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from twin.tools.toolbox import sandbox_of
+
 import json
 
 import pytest
@@ -49,7 +51,7 @@ def test_every_builtin_tool_runs_at_12m(twin_12m, name):
     assert result.tool in result.text()
     if tool_.kind == "mitigate":
         assert box.mitigations_applied == [result]
-        assert box.twin.state.actions[-1]["kind"] == name
+        assert sandbox_of(box).state.actions[-1]["kind"] == name
 
 
 def test_registry_covers_every_action_and_orders_by_kind():
@@ -80,17 +82,17 @@ def test_mitigation_lands_after_its_own_duration(twin_12m):
     result = box.call("drain_link", {"link": "b2:us-east-us-central"})
     assert result.ok and result.t_end - result.t_start == 30.0
     assert result.data["lands_at"] == pytest.approx(result.t_start + ACTIONS["drain_link"].duration)
-    assert box.twin.state.actions[0]["status"] == "in_flight"
-    box.twin.run(until=result.data["lands_at"] + 1)
-    assert box.twin.state.actions[0]["status"] == "done"
+    assert sandbox_of(box).state.actions[0]["status"] == "in_flight"
+    sandbox_of(box).run(until=result.data["lands_at"] + 1)
+    assert sandbox_of(box).state.actions[0]["status"] == "done"
 
 
 def test_targets_schemas_and_entities(twin_12m):
     box = Toolbox(twin_12m.fork())
-    assert box.targets("drain_link") == list(box.twin.world.topology.links)
+    assert box.targets("drain_link") == list(sandbox_of(box).world.topology.links)
     assert box.targets("freeze_te") == []
     assert "PacketLoss" in box.targets("similar_alerts")
-    assert box.entities("site") == list(box.twin.world.topology.sites)
+    assert box.entities("site") == list(sandbox_of(box).world.topology.sites)
     schemas = box.schemas()
     assert [s["name"] for s in schemas] == [t.name for t in box.tools]
     ping = next(s for s in schemas if s["name"] == "ping")
@@ -104,7 +106,7 @@ def test_unknown_entity_lists_the_allowed_ones(twin_12m):
     assert not result.ok and "unknown link" in result.error
     assert "b2:us-east-us-central" in result.allowed
     assert result.t_end - result.t_start == BAD_CALL_S
-    assert box.twin.state.actions == []
+    assert sandbox_of(box).state.actions == []
     bad_enum = box.call("top_links", {"by": "colour"})
     assert not bad_enum.ok and bad_enum.allowed == ("utilisation", "loss")
     missing = box.call("check_link_counters", {})

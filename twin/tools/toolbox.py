@@ -309,11 +309,20 @@ class Toolbox:
         return f"{tool.name}: {where}: {error.message}", None
 
 
+def _key(c: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    if isinstance(c, dict) and "tool" in c:
+        return str(c["tool"]), tuple(sorted((str(k), str(v)) for k, v in dict(c.get("args") or {}).items()))
+    return None
+
+
 def _in_order(items: list[Any], reports: list[Any]) -> list[Any]:
-    """Reports in the order of the candidates asked about (a ranking may sort them)."""
+    """Reports in the order of the candidates asked about (the ranking sorts them)."""
     if len(reports) != len(items):
         raise ValueError(f"pre-check returned {len(reports)} reports for {len(items)} candidates")
-    keyed = {repr(getattr(r, "candidate", None)): r for r in reports}
-    if all(repr(c) in keyed for c in items):
-        return [keyed[repr(c)] for c in items]
-    return list(reports)
+    keyed = {_key(dict(r.mitigation)): r for r in reports}
+    if len(keyed) == len(items) and all(_key(c) in keyed for c in items):
+        return [keyed[_key(c)] for c in items]
+    labels = {r.label: r for r in reports}
+    if all(isinstance(c, str) and c in labels for c in items):
+        return [labels[c] for c in items]
+    raise ValueError("pre-check reports could not be matched to the candidates asked about")
