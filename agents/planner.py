@@ -182,8 +182,9 @@ class PlannerAgent:
 
     # -- the loop -------------------------------------------------------------------------------
     def _diagnose(self, box: Toolbox) -> Generator[tuple[str, dict[str, Any]], None, Any]:
-        from twin.diagnosis import next_test, update
+        from twin.discriminate import next_test, update
 
+        base = box.operator_scenario
         d = box.diagnose(extra=tuple(self.extra_hypotheses(box)))
         weight = self.prior(box)
         if weight is not None:
@@ -191,18 +192,16 @@ class PlannerAgent:
         for _ in range(self.max_tests):
             if d.top.probability >= CLEAR_P or d.top.hypothesis is None:
                 break
-            test = next_test(d, box.tools, box.operator_scenario, k=self.k)
+            test = next_test(d, box.tools, base, k=self.k)
             if test is None:
                 break
-            tool, args, gain = test[0], test[1], test[2] if len(test) > 2 else None
-            self.say(f"Top causes unclear ({d.top.label}: p={d.top.probability:.2f}); testing with "
-                     f"{tool}({', '.join(f'{k}={v}' for k, v in args.items())})"
-                     + (f", expected information gain {gain:.2f} bits" if gain is not None else ""))
-            yield tool, dict(args)
+            self.say(f"Top causes unclear ({d.top.label}: p={d.top.probability:.2f}); testing with {test.label}, "
+                     f"expected information {test.bits:.2f} bits in {format_duration(test.duration_s)}")
+            yield test.tool, dict(test.args)
             res = box.history[-1]
             if not res.ok:
                 break
-            d = update(d, tool, args, res.data)
+            d = update(d, test.tool, test.args, res.data, base)
         return d
 
     def _run(self, box: Toolbox) -> Generator[tuple[str, dict[str, Any]], None, None]:

@@ -280,6 +280,9 @@ class LLMAgent(PlannerAgent):
             if pick is None:
                 break
             order.append(pick)
+        self.trace.log("candidates", items=[{"tool": c["tool"], "args": c["args"], "verdict": r.verdict,
+                                             "p_harm": r.p_harm, "explanation": r.explanation}
+                                            for c, r in zip(cands, reports)])
         wrapped = [Candidate(c["tool"], dict(c["args"]), "low", "ranked by the operator-mode pre-check", "engine",
                              reports[cands.index(c)]) for c in order]
         chosen = self.gate.approve(wrapped, None) if wrapped else None
