@@ -295,8 +295,15 @@ def _misfit(t: Twin, ev: Evidence, since: float, silent: set[str]) -> Fit:
             continue
         # per entity, the window's mean and peak: robust to a burst landing a sample earlier or
         # later (the phase of OOM kills, flaps) while keeping its size and duration
-        o = obs[obs["time"] >= since].groupby("entity")[list(cols)].agg(["mean", "max"])
-        m = sim[sim["time"] >= since].groupby("entity")[list(cols)].agg(["mean", "max"]).reindex(o.index)
+        # only over the samples the monitors did send: a gap is no evidence either way
+        o = obs[obs["time"] >= since]
+        both = o.merge(sim, on=["time", "entity"], how="left", suffixes=("", "_sim"))
+        for col in cols:
+            both.loc[both[col].isna(), f"{col}_sim"] = np.nan
+        g = both.groupby("entity")
+        o = g[list(cols)].agg(["mean", "max"])
+        m = g[[f"{c}_sim" for c in cols]].agg(["mean", "max"])
+        m.columns = pd.MultiIndex.from_tuples([(c.removesuffix("_sim"), st) for c, st in m.columns])
         for col in cols:
             for stat in ("mean", "max"):
                 z.append(_z(m[(col, stat)], o[(col, stat)], col))
