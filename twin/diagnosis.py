@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
 __all__ = ["NONE", "Diagnosis", "DiagnosisError", "Evidence", "Hypothesis", "Scored", "diagnose", "diagnose_evidence",
-           "evidence", "operator_scenario", "propose"]
+           "evidence", "silent_entities", "operator_scenario", "propose"]
 
 #: Noise model: a residual's standard deviation, absolute plus relative to the observed value.
 SIGMA = {"utilisation": (0.05, 0.05), "loss": (0.01, 0.1), "error_rate": (0.01, 0.1)}
@@ -174,7 +174,7 @@ def _plain(base: Scenario | Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _silent(ev: Evidence) -> set[str]:
+def silent_entities(ev: Evidence) -> set[str]:
     """Entities whose monitors have sent nothing since the first alert (a gap is not health)."""
     out: set[str] = set()
     first = _first_alert(ev) or 0.0
@@ -230,7 +230,7 @@ def propose(ev: Evidence, base: Scenario | Mapping[str, Any]) -> list[Hypothesis
     # the neighbourhood: callees of alerting services (a silent dependency can be the cause), and
     # behind a callee whose monitors went silent, its own callees (the cause may sit in the dark)
     hot = {e for e, k in rows if k == "service"}
-    silent = _silent(ev)
+    silent = silent_entities(ev)
     frontier, seen_svc = set(hot), set(hot)
     for _ in range(3):
         nxt = {callee for caller, callee in ev.calls if caller in frontier and callee not in seen_svc}
@@ -346,7 +346,7 @@ def _score_all(items: Sequence[tuple[Hypothesis, int]], base: dict[str, Any], ev
                workers: int) -> list[Fit | None]:
     """Simulate each (hypothesis, operator seed) and score it against the evidence."""
     global _JOB
-    _JOB = (base, ev, since, _silent(ev))
+    _JOB = (base, ev, since, silent_entities(ev))
     try:
         if workers <= 1 or len(items) < 4:
             return [_score(x) for x in items]

@@ -13,7 +13,9 @@ import pytest
 from twin import Twin, load_scenario
 from twin import diagnosis
 from twin.diagnosis import Evidence, diagnose, evidence, operator_scenario
+from twin.discriminate import next_test, update
 from twin.scenario import parse_scenario
+from twin.tools.registry import default_registry
 
 
 def test_b2b4_blames_the_inconsistent_push_on_b4_with_most_of_the_mass():
@@ -180,3 +182,33 @@ def test_diagnose_evidence_needs_no_sandbox_and_takes_extra_hypotheses_and_a_pri
     # a prior that rules the cause out moves the mass elsewhere
     ruled = diagnosis.diagnose_evidence(ev, base, prior={plain.top.hypothesis.cause: 0.0})
     assert ruled.top.label != plain.top.label
+
+
+def _torn_between_down_and_degraded():
+    sc = load_scenario("large")
+    t = Twin(sc)
+    t.run(until=1500)
+    d = diagnosis.diagnose_evidence(evidence(t), operator_scenario(sc))
+    down = d.top.hypothesis
+    lossy = next(s.hypothesis for s in d.ranked if s.hypothesis is not None and s.hypothesis.kind == "link_degraded")
+    flat = dataclasses.replace(d, ranked=[diagnosis.Scored(down, 1.0, 0.45), diagnosis.Scored(lossy, 1.0, 0.45),
+                                          diagnosis.Scored(None, 4.0, 0.1)])
+    return t, flat, down, lossy
+
+
+def test_the_next_test_tells_the_likeliest_causes_apart_and_its_answer_moves_the_mass():
+    t, flat, down, lossy = _torn_between_down_and_degraded()
+    choice = next_test(flat)
+    assert choice is not None and choice.bits == pytest.approx(1.0)  # two even causes, told apart: one bit
+    assert len({repr(r) for _, r in choice.predictions}) == 2
+    observed, _ = default_registry().get(choice.tool).func(t, dict(choice.args))
+    after = update(flat, choice.tool, choice.args, observed)
+    assert after.top.hypothesis == down and after.top.probability > 0.7
+    assert abs(sum(s.probability for s in after.ranked) - 1.0) < 1e-9
+
+
+def test_an_answer_that_reads_nothing_changes_nothing_and_a_settled_diagnosis_needs_no_test():
+    _, flat, _, _ = _torn_between_down_and_degraded()
+    silent = {"entity": "b4:iad-ord", "metric": "loss", "samples": 0}  # a dark monitor's answer
+    assert update(flat, "query_metric", {"entity": "b4:iad-ord", "metric": "loss"}, silent) is flat
+    assert next_test(diagnose("sockshop-cpu-hog", 900)) is None  # one cause holds all the mass
