@@ -23,6 +23,7 @@ misses every monitor by :data:`NONE_MISFIT` on average.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
 __all__ = ["NONE", "Diagnosis", "DiagnosisError", "Evidence", "Hypothesis", "Scored", "diagnose", "diagnose_evidence",
-           "evidence", "silent_entities", "operator_scenario", "propose"]
+           "evidence", "parse_hypothesis", "silent_entities", "operator_scenario", "propose"]
 
 #: Noise model: a residual's standard deviation, absolute plus relative to the observed value.
 SIGMA = {"utilisation": (0.05, 0.05), "loss": (0.01, 0.1), "error_rate": (0.01, 0.1)}
@@ -461,6 +462,71 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
             fits[id(h)].append(f)
     scored = [(h, _marginal(fits[id(h)])) for h, _ in scored]
     return _posterior(ev, scored, prior, data)
+
+
+def _value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text
+
+
+def parse_hypothesis(text: str, base: Scenario | Mapping[str, Any]) -> Hypothesis:
+    """A hypothesis written ``KIND ENTITY... [key=value...] @ TIME``, e.g. ``link_down b4:x-y @ 10m``:
+    each entity goes to the fault kind's parameter that names entities of its kind. Raises
+    :class:`DiagnosisError` naming the unknown kind, entity or parameter and the allowed values."""
+    from twin.faults.base import entity_names, known_list
+    from twin.scenario import parse_scenario
+    from twin.sim.twin import Twin
+    from twin.units import parse_duration
+
+    form = "expected 'KIND ENTITY... [key=value...] @ TIME', e.g. 'link_down b4:dc1-dc2 @ 10m'"
+    left, sep, when = text.partition("@")
+    words = left.split()
+    if not sep or not words or not when.strip():
+        raise DiagnosisError(f"--hypothesis {text!r}: {form}")
+    kinds = fault_kinds()
+    if words[0] not in kinds:
+        raise DiagnosisError(f"--hypothesis {text!r}: unknown fault kind {words[0]!r} (allowed: {', '.join(sorted(kinds))})")
+    kind = kinds[words[0]]
+    try:
+        at = parse_duration(when.strip())
+    except ValueError as exc:
+        raise DiagnosisError(f"--hypothesis {text!r}: time {when.strip()!r}: {exc}") from None
+    data = _plain(base)
+    world = Twin(parse_scenario(data, "operator's view")).world
+    names = {param: entity_names(world, ent) for param, ent in kind.references.items()}
+    params: dict[str, Any] = {}
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if eq:
+            params[key] = _value(value)
+            continue
+        param = next((p for p, known in names.items() if word in known), None)
+        if param is None:
+            by_kind = {kind.references[p]: known for p, known in names.items()}
+
+            def near_first(known: list[str], word: str = word) -> list[str]:  # the likeliest typo fixes lead
+                close = difflib.get_close_matches(word, known, n=5, cutoff=0.5)
+                return close + sorted(set(known) - set(close))
+
+            allowed = "; ".join(f"{k}: {known_list(near_first(known), 10) or 'none here'}"
+                                for k, known in by_kind.items())
+            raise DiagnosisError(f"--hypothesis {text!r}: unknown entity {word!r} for {kind.name} "
+                                 f"(allowed: {allowed or 'none, it takes key=value parameters only'})")
+        if param.endswith("s") and param not in ("class",):  # a list parameter: links, sites
+            params.setdefault(param, []).append(word)
+        else:
+            params[param] = word
+    h = Hypothesis(kind.name, params, float(at))
+    try:
+        parse_scenario({**data, "faults": h.specs()}, "hypothesis")
+    except TwinError as exc:
+        raise DiagnosisError(f"--hypothesis {text!r}: {exc}") from None
+    return h
 
 
 def diagnose(scenario: Scenario | str, at: float, seed: int | None = None, twin: Twin | None = None,
