@@ -108,6 +108,7 @@ class Diagnosis:
     evidence: Evidence
     ranked: list[Scored]
     base: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    simulated: int = 0  # belief twins run to reach it (hypotheses x draws)
 
     @property
     def top(self) -> Scored:
@@ -460,8 +461,9 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
     for k in range(1, DRAWS):
         for h, f in run(again, OPERATOR_SEED + k):
             fits[id(h)].append(f)
+    runs = sum(len(f) for f in fits.values())
     scored = [(h, _marginal(fits[id(h)])) for h, _ in scored]
-    return _posterior(ev, scored, prior, data)
+    return dataclasses.replace(_posterior(ev, scored, prior, data), simulated=runs)
 
 
 def _value(text: str) -> Any:
