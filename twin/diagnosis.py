@@ -3,17 +3,24 @@ how well the monitors they simulate match the monitors the operator saw.
 
 The operator's twin is the scenario without its faults and ground truth (the network model
 production would feed in). Evidence is what an operator has at ``at``: the sampled link and
-service metrics, the alerts and the change log, extracted by :func:`evidence` and nothing else;
-the functions here never read the sandbox. Each hypothesis (a typed fault from the catalogue on
-named entities with a start time) is proposed from the evidence alone, by a generic generator:
-recent changes (as the faults a change of that kind can carry), alerting links, alerting
-services and the services they call, surges of each traffic class and entry service. It is
-simulated on the operator's twin up to ``at``; its misfit is the mean squared standardised
-residual between simulated and observed monitors (each entity's mean and peak since the
-earliest candidate start) (a stated noise model: :data:`SIGMA`) plus the
-alerts it fails to reproduce or invents. The posterior is proportional to
-``exp(-EVIDENCE_WEIGHT * misfit / 2)``; "none of these" holds the mass of a hypothesis that
-misses every monitor by :data:`NONE_MISFIT` on average.
+service metrics, the alerts, the change log (with the config lines each change pushed) and the
+operator's own actions, extracted by :func:`evidence` and nothing else; the functions here
+never read the sandbox, and :func:`diagnose_evidence` needs none. Each hypothesis (a typed fault
+from the catalogue on named entities with a start time) is proposed from the evidence and the
+network model alone, by a generic generator: recent changes (as logged, and as the faults a
+change of that kind can carry), alerting links, alerting services and the services they call
+(deeper behind silent monitors), latent defects of the features enabled on the network, surges
+of each traffic class and entry service; plus any ``extra`` hypotheses someone proposes. It is
+simulated on the operator's twin up to ``at`` with the operator's actions replayed; its misfit is
+the mean squared standardised residual between simulated and observed monitors (each entity's
+mean and peak since the earliest candidate start, over the samples monitors did send; a stated
+noise model: :data:`SIGMA`) plus the alerts it fails to reproduce or invents. When no single
+cause explains every alert, pairs of the best single causes are tried as compound hypotheses
+(prior :data:`COMPOUND_PRIOR`); the likeliest causes are re-simulated on :data:`DRAWS` draws of
+the operator's twin and their likelihoods averaged (the operator cannot know the incident's
+draws). The posterior is proportional to ``prior * exp(-EVIDENCE_WEIGHT * misfit / 2)``; "none
+of these" holds the mass of a hypothesis that misses every monitor by :data:`NONE_MISFIT` on
+average. Which test tells the survivors apart is :mod:`twin.discriminate`'s job.
 
 >>> h = Hypothesis("link_down", {"link": "b4:us-east-us-central"}, 600.0)
 >>> h.label
