@@ -67,7 +67,7 @@ class ConfigPush(FaultKind):
         fx = Effects()
         change_id = self._change(fault_id, params)
         fx.change(
-            ChangeRecord(change_id, now, params.command, params.target, params.description),
+            ChangeRecord(change_id, now, params.command, params.target, params.description, config=tuple(params.config)),
             fault_id=fault_id,
         )
         if params.config:  # the routers' config state changes; forwarding is recomputed from it

@@ -25,6 +25,8 @@ class ChangeRecord:
     target: str
     description: str
     status: str = "applied"  # applied | rolled_back
+    # the config lines the change pushed, as change management files them (never why it broke)
+    config: tuple[str, ...] = ()
 
 
 @dataclass
