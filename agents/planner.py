@@ -29,8 +29,9 @@ import numpy as np
 
 from twin.units import format_duration
 
+from twin.belief import Hypothesis
+
 if TYPE_CHECKING:
-    from twin.belief import Hypothesis
     from twin.tools import Toolbox
 
 __all__ = ["MAX_P_HARM", "PlannerAgent", "candidates_for", "reweigh"]
@@ -39,6 +40,8 @@ __all__ = ["MAX_P_HARM", "PlannerAgent", "candidates_for", "reweigh"]
 MAX_P_HARM = 0.2
 #: Below this posterior the top cause is tested before anything is planned.
 CLEAR_P = 0.7
+#: SLO-violation minutes a mitigation must save, in expectation, to be worth applying.
+MIN_SLO_GAIN = 1.0
 #: Minutes of the baseline an operator compares a service's load with (the run's first minutes).
 BASELINE_S = 300.0
 
@@ -79,7 +82,11 @@ def candidates_for(box: Toolbox, hypotheses: list[Hypothesis]) -> list[dict[str,
         if tool in names and c not in out:
             out.append(c)
 
-    for h in hypotheses:
+    # services whose own monitors alert critically are where the damage shows: the service
+    # tools act there too (a storm's victim, a cause's downstream)
+    hot = sorted({a.entity for a in box.open_alerts() if a.entity_kind == "service" and a.severity == "critical"})
+    pseudo = [Hypothesis("alerting", {"service": s}, 0.0) for s in hot]
+    for h in [*hypotheses, *pseudo]:
         for part in h.parts:
             p = part.params
             for name in sorted(part.entities if hasattr(part, "entities") else ()):
@@ -227,15 +234,15 @@ class PlannerAgent:
             pick = self._choose(cands, reports)
             for c, r in zip(cands, reports):
                 self.decisions.append({"round": round_, "at": box.now, "candidate": _label(c), "verdict": r.verdict,
-                                       "p_harm": _p(r.p_harm), "gain": _gain(r), "chosen": c is pick})
+                                       "p_harm": _p(r.p_harm), "gain": _gain(r), "slo_gain": _slo_gain(r), "chosen": c is pick})
             if pick is None:
                 self.say("No candidate is both likely to help and unlikely to harm; waiting for more evidence.")
                 yield "wait", {}
                 continue
             tried.add(_label(pick))
             r = reports[cands.index(pick)]
-            self.say(f"Applying {_label(pick)}: P(harm) {_p(r.p_harm):.2f}, expected gain {_gain(r):.1f} impact-minutes "
-                     f"({r.verdict}).")
+            self.say(f"Applying {_label(pick)}: P(harm) {_p(r.p_harm):.2f}, expected to save {_slo_gain(r):.1f} "
+                     f"SLO-violation minutes and {_gain(r):.1f} impact-minutes ({r.verdict}).")
             yield pick["tool"], dict(pick["args"])
             res = box.history[-1]
             if not res.ok:
@@ -250,12 +257,19 @@ class PlannerAgent:
                     return
 
     def _choose(self, cands: list[dict[str, Any]], reports: list[Any]) -> dict[str, Any] | None:
-        ok = [(c, r) for c, r in zip(cands, reports)
-              if r.verdict != "harmful" and _p(r.p_harm) <= self.max_p_harm and _gain(r) > 0 and _p(r.p_no_effect) < 0.9]
+        """The candidate that saves the most SLO-violation minutes (then impact-minutes) in
+        expectation, among those whose P(harm) is at most :attr:`max_p_harm` and that save at
+        least a minute of SLO violation or the policy's ``better_by`` impact-minutes."""
+        ok = []
+        for c, r in zip(cands, reports):
+            if r.verdict == "harmful" or _p(r.p_harm) > self.max_p_harm:
+                continue
+            better_by = float((r.policy or {}).get("better_by", 0.5))
+            if _slo_gain(r) >= MIN_SLO_GAIN or _gain(r) >= better_by:
+                ok.append((c, r))
         if not ok:
             return None
-        order = {"safe": 0, "risky": 1}
-        return min(ok, key=lambda cr: (order.get(cr[1].verdict, 2), -_gain(cr[1])))[0]
+        return max(ok, key=lambda cr: (round(_slo_gain(cr[1]), 1), _gain(cr[1])))[0]
 
 
 def _gain(report: Any) -> float:
@@ -263,6 +277,14 @@ def _gain(report: Any) -> float:
     if report.impact is None or report.baseline_impact is None:
         return 0.0
     return float(report.baseline_impact.mean - report.impact.mean)
+
+
+def _slo_gain(report: Any) -> float:
+    """Expected SLO-violation minutes saved against doing nothing."""
+    fig, base = report.figures or {}, report.baseline or {}
+    if "slo_minutes" not in fig or "slo_minutes" not in base:
+        return 0.0
+    return float(base["slo_minutes"].mean - fig["slo_minutes"].mean)
 
 
 def _p(x: float | None) -> float:

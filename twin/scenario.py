@@ -208,9 +208,15 @@ class ClassKindSpec(_Strict):
     short, rate-bound exchanges, and what keeps the historical scenarios' loss figures.
     ``elastic: true`` is TCP-like bulk traffic: it backs off under loss, shares by RTT (it is
     RTT-sensitive), and a saturated link shows a standing queue and little loss instead.
+
+    ``deferrable: true`` is work that can wait (bulk replication, backups): traffic of the class
+    that the operator sheds at the edge is deferred by its senders, not lost. It does not count
+    against the loss SLO; it counts in the impact at a fraction of lost traffic's weight
+    (``twin.sim.monitors.DEFERRED_WEIGHT``). Loss in the network still counts in full.
     """
 
     elastic: bool = False
+    deferrable: bool = False
     connections: float = Field(default=1000.0, ge=1)  # TCP connections in one (site pair, class) aggregate
     burstiness: float = Field(default=1.0, ge=0)  # arrivals' squared coefficient of variation (0: constant rate)
     retries: RetrySpec | None = None  # clients that retry lost attempts (none: they do not)

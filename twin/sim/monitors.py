@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Monitors", "RuleGroup", "MonitorGroup", "sample_loss_probability"]
 
+#: Weight of deferred traffic (a deferrable class's shed demand) in the impact, against lost traffic's 1.
+DEFERRED_WEIGHT = 0.2
 #: Monitor groups in the order they sample (the order of their random draws).
 GROUPS = ("link", "service", "device", "traffic")
 
@@ -137,6 +139,8 @@ class Monitors:
     def __init__(self, scenario: "Scenario", world: World, entities: dict[str, tuple[str, ...]]) -> None:
         self.scenario, self.world, self.entities = scenario, world, entities
         self.tick = scenario.tick
+        kinds = scenario.traffic.kinds
+        self.deferrable = np.array([bool(kinds[c].deferrable) if c in kinds else False for c in ("user", "interdc")])
         slo = scenario.slo
         self.slo_p99 = np.array([slo.services.get(s, {}).get("p99_ms", slo.p99_ms) for s in world.services])
         self.slo_err = np.array([slo.services.get(s, {}).get("error_rate", slo.error_rate) for s in world.services])
@@ -253,8 +257,16 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     service = np.zeros((n_s, 8), dtype=np.float32)
     kpi: dict[str, float] = {}
     vol = net.group_wanted
-    # traffic shed at the edge is traffic customers could not send: it counts as lost
+    # traffic shed at the edge is traffic customers could not send: it counts as lost, except
+    # for a deferrable class, whose senders hold it back and send it later
     lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
+    deferrable = mon.deferrable
+    deferred = np.zeros_like(lost)
+    if deferrable.any():
+        shed = net.group_wanted * (1.0 - np.tile(st.network.class_limit, lost.size // 2))
+        deferred = np.where(np.tile(deferrable, lost.size // 2), np.clip(shed, 0.0, None), 0.0)
+        lost = lost - deferred
+        kpi["deferred_gbps"] = float(deferred.sum())
     by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
     lost_by_class = lost.reshape(-1, 2).sum(axis=0)
     kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
@@ -267,7 +279,7 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
         kpi["interdc_loss"] > sc.slo.user_loss
     )
-    net_bad = float(lost.sum() / max(vol.sum(), 1e-9))
+    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred.sum()) / max(vol.sum(), 1e-9))
     impact = net_bad
     if svc is not None:
         res, cpu, mem_frac, up, entry, customer_err = svc
