@@ -413,7 +413,11 @@ def _prior(h: Hypothesis | None, prior: Mapping[Any, float] | None) -> float:
 
 def _posterior(ev: Evidence, scored: Sequence[tuple[Hypothesis, Fit]], prior: Mapping[Any, float] | None,
                base: dict[str, Any]) -> Diagnosis:
-    weights = [_prior(h, prior) for h, _ in scored] + [_prior(None, prior)]
+    # a cause's prior is shared by the sizes it was tried at: trying more sizes adds no mass
+    sizes: dict[tuple[Any, ...], int] = {}
+    for h, _ in scored:
+        sizes[h.cause] = sizes.get(h.cause, 0) + 1
+    weights = [_prior(h, prior) / sizes[h.cause] for h, _ in scored] + [_prior(None, prior)]
     if any(w < 0 or not math.isfinite(w) for w in weights):
         raise DiagnosisError("prior: every weight must be a finite number >= 0")
     with np.errstate(divide="ignore"):
