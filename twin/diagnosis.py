@@ -116,6 +116,7 @@ class Diagnosis:
     ranked: list[Scored]
     base: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     simulated: int = 0  # belief twins run to reach it (hypotheses x draws)
+    rejected: tuple[str, ...] = ()  # extra hypotheses the network cannot express (unknown entity, bad size)
 
     @property
     def top(self) -> Scored:
@@ -474,7 +475,9 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
             fits[id(h)].append(f)
     runs = sum(len(f) for f in fits.values())
     scored = [(h, _marginal(fits[id(h)])) for h, _ in scored]
-    return dataclasses.replace(_posterior(ev, scored, prior, data), simulated=runs)
+    ran = {id(h) for h, _ in scored}
+    rejected = tuple(h.label for h in extra if id(h) not in ran and h.label not in {x.label for x, _ in scored})
+    return dataclasses.replace(_posterior(ev, scored, prior, data), simulated=runs, rejected=rejected)
 
 
 def _value(text: str) -> Any:

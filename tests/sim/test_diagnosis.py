@@ -193,6 +193,9 @@ def test_diagnose_evidence_needs_no_sandbox_and_takes_extra_hypotheses_and_a_pri
     mine = diagnosis.Hypothesis("cpu_hog", {"service": "catalogue", "share": 0.7}, plain.top.hypothesis.at)
     d = diagnosis.diagnose_evidence(ev, base, extra=[mine])
     assert mine.label in {s.label for s in d.ranked} or d.top.hypothesis.cause == mine.cause
+    # one the network cannot express is reported, not silently dropped
+    ghost = diagnosis.Hypothesis("cpu_hog", {"service": "no-such-service", "share": 0.5}, 300.0)
+    assert diagnosis.diagnose_evidence(ev, base, extra=[ghost]).rejected == (ghost.label,)
     # a prior that rules the cause out moves the mass elsewhere
     ruled = diagnosis.diagnose_evidence(ev, base, prior={plain.top.hypothesis.cause: 0.0})
     assert ruled.top.label != plain.top.label
