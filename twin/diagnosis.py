@@ -116,6 +116,7 @@ class Diagnosis:
     ranked: list[Scored]
     base: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     simulated: int = 0  # belief twins run to reach it (hypotheses x draws)
+    rejected: tuple[str, ...] = ()  # extra hypotheses the network cannot express (unknown entity, bad size)
 
     @property
     def top(self) -> Scored:
@@ -413,7 +414,11 @@ def _prior(h: Hypothesis | None, prior: Mapping[Any, float] | None) -> float:
 
 def _posterior(ev: Evidence, scored: Sequence[tuple[Hypothesis, Fit]], prior: Mapping[Any, float] | None,
                base: dict[str, Any]) -> Diagnosis:
-    weights = [_prior(h, prior) for h, _ in scored] + [_prior(None, prior)]
+    # a cause's prior is shared by the sizes it was tried at: trying more sizes adds no mass
+    sizes: dict[tuple[Any, ...], int] = {}
+    for h, _ in scored:
+        sizes[h.cause] = sizes.get(h.cause, 0) + 1
+    weights = [_prior(h, prior) / sizes[h.cause] for h, _ in scored] + [_prior(None, prior)]
     if any(w < 0 or not math.isfinite(w) for w in weights):
         raise DiagnosisError("prior: every weight must be a finite number >= 0")
     with np.errstate(divide="ignore"):
@@ -470,7 +475,9 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
             fits[id(h)].append(f)
     runs = sum(len(f) for f in fits.values())
     scored = [(h, _marginal(fits[id(h)])) for h, _ in scored]
-    return dataclasses.replace(_posterior(ev, scored, prior, data), simulated=runs)
+    ran = {id(h) for h, _ in scored}
+    rejected = tuple(h.label for h in extra if id(h) not in ran and h.label not in {x.label for x, _ in scored})
+    return dataclasses.replace(_posterior(ev, scored, prior, data), simulated=runs, rejected=rejected)
 
 
 def _value(text: str) -> Any:

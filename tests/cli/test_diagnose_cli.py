@@ -43,6 +43,7 @@ def test_a_users_hypothesis_is_simulated_and_ranked_with_the_rest():
     ("link_down b4:us-east-us-central", ["expected 'KIND ENTITY"]),
     ("link_down b4:us-east-us-central @ soon", ["time 'soon'"]),
     ("link_degraded b4:us-east-us-central loss=3 @ 10m", ["loss"]),
+    ("cpu_hog service=nope share=0.5 @ 10m", ["unknown service 'nope'", "frontend"]),
 ])
 def test_a_bad_hypothesis_names_what_is_wrong_and_what_is_allowed(capsys, text, words):
     err = _fails(capsys, "b2b4-casc1", "--at", "14m", "--hypothesis", text)
