@@ -266,8 +266,14 @@ def propose(ev: Evidence, base: Scenario | Mapping[str, Any]) -> list[Hypothesis
                     out.append(Hypothesis("latent_protocol_defect",
                                           {"feature": feature, "pattern": pattern, "threshold_gbps": gbps}, onset))
     for cls in ("user", "interdc"):
-        for factor in SURGES:
-            out.append(Hypothesis("traffic_surge", {"class": cls, "factor": factor}, onset))
+        # a surge is organic demand, or load that running automation drives (it lasts while
+        # the automation runs): the monitors cannot tell them apart, the fixes can
+        for driven in (False, True):
+            for factor in SURGES:
+                params: dict[str, Any] = {"class": cls, "factor": factor}
+                if driven:
+                    params["automation"] = True
+                out.append(Hypothesis("traffic_surge", params, onset))
     if len(ev.services) and "load_surge" in kinds:
         for svc in ev.entries:
             for factor in SURGES:
