@@ -174,6 +174,11 @@ class PlannerAgent:
     def say(self, text: str) -> None:
         self.log.append(text)
 
+    def review(self, box: Toolbox, d: Any) -> Any | None:
+        """The OCE's say on the posterior before anything is planned (None: they rejected every
+        cause). The planner alone takes the posterior as it is."""
+        return d
+
     # -- the agent protocol -------------------------------------------------------------------
     def reset(self, toolbox: Toolbox, rng: np.random.Generator | None = None) -> None:
         self.log, self.decisions, self.root_cause = [], [], None
@@ -217,7 +222,11 @@ class PlannerAgent:
             if _critical(box) == 0 and round_ > 1:
                 return
             d = yield from self._diagnose(box)
-            top = d.weights(self.k) if hasattr(d, "weights") else []
+            d = self.review(box, d)
+            if d is None:
+                self.say("The OCE rejected every cause; nothing is planned.")
+                return
+            top = d.weights(self.k)
             shown = "; ".join(f"{h.label} p={p:.2f}" for h, p in top) or "nothing fits"
             self.say(f"Round {round_} at {format_duration(box.now)}: posterior {shown} "
                      f"(none of these {d.unexplained:.2f})")

@@ -6,6 +6,8 @@ history holds its result when the generator resumes.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 
 import itertools
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any, Generator
 from pydantic import BaseModel, Field
 
 from agents.llm.backends import LLMBackend, LlamaCppBackend
-from agents.planner import PlannerAgent, _gain
+from agents.planner import PlannerAgent, _gain, reweigh
 from agents.llm.context import build_context, quote
 from agents.llm.gate import AutoPolicy, Gate
 from agents.llm.guard import ask, check_tool_call
@@ -159,6 +161,20 @@ _DEFAULTS = {"link_degraded": {"loss": 0.1}, "bad_deploy": {"error_rate": 0.2}, 
              "memory_leak": {"mb_per_min": 100.0}, "replica_crash": {"count": 1, "crashloop": True},
              "latent_protocol_defect": {"threshold_gbps": 5.0}, "traffic_surge": {"factor": 2.2},
              "load_surge": {"factor": 2.2}}
+#: How much the OCE's pick of a cause weighs against the causes they did not pick.
+OCE_PRIOR = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cause:
+    """A cause as the gate shows it to the OCE."""
+
+    hypothesis: Any
+    statement: str
+    confidence: float
+    explanation: str
+
+
 #: How much a retrieved note's match lifts a cause's prior (notes are priors, not the only source).
 NOTE_PRIOR = 3.0
 
@@ -261,16 +277,37 @@ class LLMAgent(PlannerAgent):
         if not self._notes:
             return None
         ctx = build_context(box, self._notes, None)
-        words = {w.lower() for note, _ in ctx.notes for w in (*note.keywords, note.component) if w and len(w) > 2}
+        words = {t for note, _ in ctx.notes for w in (*note.keywords, note.component) if w
+                 for t in re.split(r"[^a-z0-9]+", w.lower()) if t}
         if not words:
             return None
         self.trace.log("decision", module="prior", text="notes " + ", ".join(n.name for n, _ in ctx.notes))
 
         def weight(h: Any) -> float:
-            text = f"{h.label} {h.kind.replace('_', ' ')}".lower()
-            return NOTE_PRIOR if any(w in text for w in words) else 1.0
+            tokens = set(re.split(r"[^a-z0-9]+", h.label.lower()))
+            return NOTE_PRIOR if tokens & words else 1.0
 
         return weight
+
+    def review(self, box: Any, d: Any) -> Any | None:
+        """The OCE picks the cause to act on among the likeliest; the pick weighs :data:`OCE_PRIOR`
+        times the others (the auto policy takes the top one, which changes nothing)."""
+        top = d.weights(self.k)
+        if not top:
+            return d
+        shown = []
+        for h, p in top:
+            fit = next((s for s in d.ranked if s.hypothesis is h), None)
+            why = (f"reproduces {len(fit.explained)} of the alerts seen, misses {len(fit.missed)}, "
+                   f"invents {len(fit.invented)}") if fit is not None else ""
+            shown.append(_Cause(h, h.label, p, why))
+        chosen = self.gate.choose_hypothesis(shown)
+        if chosen is None:
+            return None
+        self.trace.log("decision", module="gate", text=f"act on {chosen.statement}")
+        if chosen is shown[0]:
+            return d
+        return reweigh(d, lambda h: OCE_PRIOR if h is chosen.hypothesis else 1.0)
 
     def _choose(self, cands: list[dict[str, Any]], reports: list[Any]) -> dict[str, Any] | None:
         order = []

@@ -59,10 +59,10 @@ class InteractiveGate:
     def choose_hypothesis(self, hypotheses: list[Any]) -> Any | None:
         if not hypotheses:
             return None
-        self.console.print("\n[bold]Hypotheses[/bold]")
+        self.console.print("\n[bold]Likeliest causes (simulated on the operator's twin)[/bold]")
         for i, h in enumerate(hypotheses, 1):
             self.console.print(f"  [{i}] {h.statement} - confidence {h.confidence:.0%}\n      {h.explanation}")
-        answer = self._ask("Test which hypothesis? (number, r to reject all)")
+        answer = self._ask("Act on which cause? (number, r to reject all)")
         if answer.isdigit() and 1 <= int(answer) <= len(hypotheses):
             return hypotheses[int(answer) - 1]
         return None

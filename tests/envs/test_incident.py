@@ -185,3 +185,21 @@ class _Tracked:
 @pytest.fixture(scope="module")
 def fuzz_env():
     return _Tracked()
+
+
+def test_the_posterior_is_an_optional_observation() -> None:
+    """posterior=k adds the diagnosis engine's top-k causes and the none-of-these mass."""
+    from gymnasium.utils.env_checker import check_env
+
+    from twin.envs.incident import IncidentEnv
+    from twin.faults.registry import fault_kinds
+
+    env = IncidentEnv("b2b4-casc1", posterior=3, max_steps=3)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    probs, kinds = obs["posterior"], obs["posterior_kind"]
+    assert probs.shape == (4,) and abs(float(probs.sum()) - 1.0) < 1e-4
+    assert sorted(fault_kinds())[int(kinds[0]) - 1] == "config_push" and probs[0] > 0.6
+    plain, _ = IncidentEnv("b2b4-casc1", max_steps=3).reset(seed=0)
+    assert "posterior" not in plain
+    check_env(IncidentEnv("b2b4-casc1", posterior=2, max_steps=3), skip_render_check=True)

@@ -15,10 +15,10 @@ def test_assist_picks_a_suggestion_and_exits(tmp_path):
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
     child = pexpect.spawn(twin_cmd, ["assist", "b2b4-casc1", "--seed", "0"], cwd=str(tmp_path), env=env,
                           encoding="utf-8", timeout=900)  # shared 2-core machines: prompts can take minutes
-    # the helper may test several hypotheses before it proposes a mitigation: answer each prompt
+    # the helper asks which cause to act on, then which mitigation to apply: answer each prompt
     asked = []
     while True:
-        i = child.expect(["Test which hypothesis", "Apply which", "done at"])
+        i = child.expect(["Act on which cause", "Apply which", "done at"])
         if i == 2:
             break
         asked.append(i)

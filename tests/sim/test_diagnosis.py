@@ -109,9 +109,15 @@ def test_diagnose_command_prints_the_posterior():
     ("sockshop-cpu-hog", 900, "cpu_hog", {"service": "catalogue"}),
 ])
 def test_the_generic_generator_finds_each_incidents_cause(name, at, kind, blamed):
-    top = diagnose(name, at).top
-    assert top.hypothesis is not None and top.probability >= 0.6, (name, top.label, top.probability)
-    assert top.hypothesis.kind == kind and all(top.hypothesis.params.get(k) == v for k, v in blamed.items()), top.label
+    d = diagnose(name, at)
+    top = d.top
+
+    def matches(h):
+        return h is not None and h.kind == kind and all(h.params.get(k) == v for k, v in blamed.items())
+
+    # causes the monitors cannot tell apart (an organic surge or one automation drives) share the mass
+    mass = sum(s.probability for s in d.ranked if matches(s.hypothesis))
+    assert matches(top.hypothesis) and mass >= 0.6, (name, top.label, mass)
 
 
 def _two_minutes_after_the_first_alert(name: str) -> float:

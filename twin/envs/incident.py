@@ -59,7 +59,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     def __init__(self, scenario: str | Path | Scenario = "b2b4-casc1", max_steps: int = 64,
                  time_limit: float | None = None, max_entities: dict[str, int] | int | None = None,
                  max_targets: int = 16, registry: ToolRegistry | list[Tool] | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, posterior: int = 0) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.max_steps = int(max_steps)
         self.time_limit = float(time_limit if time_limit is not None else self.scenario.duration)
@@ -76,7 +76,20 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.table = ActionTable(self.tools, max_targets)
         self.encoder = ObservationEncoder(probe, self.tools, self.max_entities, max_targets)
         self.action_space = spaces.Discrete(self.table.n)
-        self.observation_space = self.encoder.space()
+        self.posterior_k = int(posterior)
+        if self.posterior_k < 0:
+            raise ValueError(f"posterior: the number of causes to observe must be >= 0, got {posterior!r}")
+        space = self.encoder.space()
+        if self.posterior_k:
+            from twin.faults.registry import fault_kinds
+
+            self._kinds = sorted(fault_kinds())
+            space = spaces.Dict({**space.spaces,
+                                 "posterior": spaces.Box(0.0, 1.0, (self.posterior_k + 1,), np.float32),
+                                 "posterior_kind": spaces.MultiDiscrete([len(self._kinds) + 1] * self.posterior_k)})
+        self.observation_space = space
+        self._posterior_key: Any = None
+        self._posterior: tuple[np.ndarray, np.ndarray] | None = None
         self.twin = probe
         self._reset_state()
 
@@ -95,6 +108,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         twin_seed = int(self.np_random.integers(0, 2**31 - 1))
         self.twin = Twin(self.scenario, seed=twin_seed)
         self.toolbox = Toolbox(self.twin, self.registry)
+        self._posterior, self._posterior_key = None, None
         self._run_to_first_critical()
         self.encoder.reset(self.twin)
         self._reset_state()
@@ -214,7 +228,29 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def _obs(self, impact_change: float) -> dict[str, np.ndarray]:
         elapsed = self.twin.now / self.time_limit if self.time_limit > 0 else 1.0
-        return self.encoder.encode(self.twin, elapsed, self.last, self.last_slot, self._impact(), impact_change)
+        obs = self.encoder.encode(self.twin, elapsed, self.last, self.last_slot, self._impact(), impact_change)
+        if self.posterior_k:
+            obs["posterior"], obs["posterior_kind"] = self._observe_posterior()
+        return obs
+
+    def _observe_posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        """The diagnosis engine's top causes (probabilities, then "none of these"; fault kinds as
+        1 + index in the sorted catalogue, 0 for an empty slot), from the agent's toolbox: only
+        what the operator sees goes in. Recomputed when the open alerts or the actions change."""
+        key = (tuple(sorted((a.name, a.entity, a.severity) for a in self.toolbox.open_alerts())),
+               len(self.toolbox.mitigations_applied))
+        if self._posterior is None or key != self._posterior_key:
+            d = self.toolbox.diagnose()
+            k = self.posterior_k
+            probs = np.zeros(k + 1, dtype=np.float32)
+            kinds = np.zeros(k, dtype=np.int64)
+            causes = [s for s in d.ranked if s.hypothesis is not None][:k]
+            for i, s in enumerate(causes):
+                probs[i] = s.probability
+                kinds[i] = 1 + self._kinds.index(s.hypothesis.kind) if s.hypothesis.kind in self._kinds else 0
+            probs[k] = d.unexplained
+            self._posterior, self._posterior_key = (probs, kinds), key
+        return self._posterior[0].copy(), self._posterior[1].copy()
 
     def _info(self) -> dict[str, Any]:
         return {
