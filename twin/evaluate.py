@@ -111,12 +111,13 @@ def oracle_agreement(rows: list[dict[str, Any]], progress: Callable[[], Any] | N
                 continue
             seen.add(label)
             oracle = precheck(rec.sandbox, rec.candidate, horizon=rec.horizon, draws=rec.draws, rng=0)
-            p = float(rec.report.p_harm)
+            # None: the operator's twin could not tell what broke, so nothing was trialled
+            p = None if rec.report.p_harm is None else float(rec.report.p_harm)
             harmful = oracle.verdict == "harmful"
             out.append({"agent": r["agent"], "scenario": r["scenario"], "seed": r["seed"], "at": rec.at,
                         "candidate": label, "operator": rec.report.verdict, "oracle": oracle.verdict,
                         "p_harm": p, "oracle_harmful": harmful, "agree": rec.report.verdict == oracle.verdict,
-                        "brier": (p - float(harmful)) ** 2})
+                        "brier": None if p is None else (p - float(harmful)) ** 2})
             if progress is not None:
                 progress()
     return out
@@ -126,16 +127,17 @@ def agreement_table(pairs: list[dict[str, Any]]) -> Table:
     """Per agent: pre-check pairs, verdict agreement with the oracle, harmful agreement, Brier score."""
     t = Table(title="operator-mode pre-check against the oracle (sandbox truth), on the pairs the agents proposed")
     for col in ("agent", "pairs", "verdict agreement", "harmful / not agreement", "Brier of P(harm)",
-                "oracle harmful"):
+                "oracle harmful", "cannot tell"):
         t.add_column(col)
     for agent in sorted({p["agent"] for p in pairs}):
         mine = [p for p in pairs if p["agent"] == agent]
         n = len(mine)
         agree = sum(p["agree"] for p in mine) / n
         binary = sum((p["operator"] == "harmful") == p["oracle_harmful"] for p in mine) / n
-        brier = sum(p["brier"] for p in mine) / n
-        t.add_row(agent, str(n), f"{agree:.0%}", f"{binary:.0%}", f"{brier:.3f}",
-                  str(sum(p["oracle_harmful"] for p in mine)))
+        scored = [p["brier"] for p in mine if p["brier"] is not None]
+        brier = f"{sum(scored) / len(scored):.3f}" if scored else "-"
+        t.add_row(agent, str(n), f"{agree:.0%}", f"{binary:.0%}", brier,
+                  str(sum(p["oracle_harmful"] for p in mine)), str(n - len(scored)))
     return t
 
 

@@ -94,3 +94,20 @@ def test_the_planner_does_nothing_when_nothing_is_wrong() -> None:
             break
         box.call(*call)
     assert box.mitigations_applied == []
+
+
+@pytest.mark.slow
+def test_the_planners_prechecks_are_put_to_the_oracle() -> None:
+    """Every operator-mode pre-check is recorded with the sandbox as it was, so scoring can ask
+    the oracle the same question: verdicts and the Brier score of P(harm) come out."""
+    from twin.evaluate import agreement_table, oracle_agreement
+    from twin.replay import replay_with_agent
+
+    run = replay_with_agent("b2b4-casc1", PlannerAgent(), seed=0, who="planner")
+    assert run.prechecks and all(rec.sandbox.now == rec.at for rec in run.prechecks)
+    pairs = oracle_agreement([{"agent": "planner", "scenario": "b2b4-casc1", "seed": 0, "_run": run}])
+    assert pairs and {p["oracle"] for p in pairs} <= {"safe", "risky", "harmful"}
+    assert all(p["brier"] is None or 0.0 <= p["brier"] <= 1.0 for p in pairs)
+    # the freeze the planner applied is not harmful in the sandbox either
+    assert any(p["candidate"].startswith("freeze_te") and not p["oracle_harmful"] for p in pairs)
+    assert agreement_table(pairs).row_count == 1

@@ -106,15 +106,15 @@ def evaluate_cmd(
     wide.print(summary_table(rows, f"{len(chosen)} scenarios x {len(names)} agents x {seeds} seeds "
                                    "(mean ±95% CI; reference = operators' replay, or no action for novel)"))
     out.mkdir(parents=True, exist_ok=True)
+    plain = [{k: v for k, v in r.items() if k != "_run"} for r in rows]
+    pd.DataFrame(plain).to_csv(out / "scores.csv", index=False)
+    (out / "scores.json").write_text(json.dumps(plain, indent=2, default=str))
     if any(getattr(r.get("_run"), "prechecks", None) for r in rows):
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("asking the oracle", total=None)
             pairs = oracle_agreement(rows, lambda: progress.advance(task))
         wide.print(agreement_table(pairs))
         pd.DataFrame(pairs).to_csv(out / "precheck_agreement.csv", index=False)
-    plain = [{k: v for k, v in r.items() if k != "_run"} for r in rows]
-    pd.DataFrame(plain).to_csv(out / "scores.csv", index=False)
-    (out / "scores.json").write_text(json.dumps(plain, indent=2, default=str))
     for name in chosen:
         first = [r for r in rows if r["scenario"] == name and r["seed"] == load_scenario(name).seed]
         ref = next(r["_run"] for r in first if r["agent"] in REFERENCE_AGENTS)
