@@ -1,4 +1,4 @@
-"""The local LLM OCE-helper: back-ends, the three modules, the OCE gate, and the agents.
+"""The local LLM OCE-helper: back-ends, the OCE gate, and the agents (on the diagnosis engine).
 
 >>> from agents.llm import LLMAgent, ScriptedBackend
 >>> agent = LLMAgent(backend=ScriptedBackend(["{}"]), trace_dir=None)
@@ -8,11 +8,9 @@ from agents.llm.agent import LLMAgent, OneShotAgent
 from agents.llm.backends import (Completion, LlamaCppBackend, LLMBackend, OpenAIBackend, ScriptedBackend,
                                  default_model_path, resolve_model_path)
 from agents.llm.gate import AutoPolicy, Gate, InteractiveGate
-from agents.llm.modules import (Candidate, Hypothesis, HypothesisFormer, HypothesisTester, MitigationPlanner,
-                                TestOutcome)
+from agents.llm.modules import Candidate
 from agents.llm.trace import Trace
 
 __all__ = ["LLMAgent", "OneShotAgent", "LLMBackend", "Completion", "LlamaCppBackend", "OpenAIBackend",
            "ScriptedBackend", "default_model_path", "resolve_model_path", "Gate", "AutoPolicy", "InteractiveGate",
-           "HypothesisFormer", "HypothesisTester", "MitigationPlanner", "Hypothesis", "TestOutcome", "Candidate",
-           "Trace"]
+           "Candidate", "Trace"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["tool_call_schema", "tool_args_schema", "tools_of_kind", "hypothesis_pick_schema", "RISKS"]
+__all__ = ["tool_call_schema", "tool_args_schema", "tools_of_kind", "RISKS"]
 
 RISKS = ("low", "medium", "high")
 
@@ -55,15 +55,3 @@ def tool_call_schema(toolbox: Any, names: list[str], extra: dict[str, Any] | Non
         branches.append({"type": "object", "properties": props, "required": ["tool", "args", *required_extra]})
     return {"anyOf": branches} if len(branches) != 1 else branches[0]
 
-
-def hypothesis_pick_schema(ids: list[str], max_items: int = 3) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"hypotheses": {"type": "array", "minItems": 1, "maxItems": max_items, "items": {
-            "type": "object",
-            "properties": {"id": {"type": "string", "enum": ids},
-                           "confidence": {"type": "integer", "minimum": 0, "maximum": 100},
-                           "explanation": {"type": "string"}},
-            "required": ["id", "confidence", "explanation"]}}},
-        "required": ["hypotheses"],
-    }
