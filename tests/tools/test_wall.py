@@ -87,8 +87,11 @@ def test_nothing_an_agent_holds_leads_to_the_sandbox(name: str) -> None:
     box = Toolbox(t)
     assert not hasattr(box, "twin")
     assert leaks(box) == []
-    for agent_name in ("random", "runbook"):
-        agent = make_agent(agent_name)
+    from agents.llm import LLMAgent, ScriptedBackend
+
+    agents = {"random": make_agent("random"), "runbook": make_agent("runbook"), "planner": make_agent("planner"),
+              "llm": LLMAgent(backend=ScriptedBackend(["{}"] * 8), trace_dir=None)}
+    for agent_name, agent in agents.items():
         agent.reset(box, np.random.default_rng(0))
         for _ in range(3):
             call = agent.act(box)
