@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -347,15 +346,10 @@ def _score(item: tuple[Hypothesis, int]) -> Fit | None:
 
 
 def _workers(requested: int | None) -> int:
-    """Processes to use: ``requested``, else ``TWIN_DIAGNOSIS_WORKERS``, else every core."""
-    import multiprocessing
+    """Processes to use: ``requested``, else ``TWIN_DIAGNOSIS_WORKERS``, else every core (1 = in-process)."""
+    from twin.parallel import fork_workers
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # workers inherit the job by forking; elsewhere run in-process
-    if requested is None:
-        env = os.environ.get("TWIN_DIAGNOSIS_WORKERS", "").strip()
-        requested = int(env) if env.isdigit() else (os.cpu_count() or 1)
-    return max(1, int(requested))
+    return fork_workers(requested, "TWIN_DIAGNOSIS_WORKERS")
 
 
 def _score_all(items: Sequence[tuple[Hypothesis, int]], base: dict[str, Any], ev: Evidence, since: float,

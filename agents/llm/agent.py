@@ -39,7 +39,25 @@ def _default_backend() -> LLMBackend:
     return _shared["default"]
 
 
-class _Base:
+class _UsesModel:
+    """The model an agent talks to (loaded on first use, one per process) and its token count."""
+
+    _backend: LLMBackend | None
+    trace: Trace
+
+    @property
+    def backend(self) -> LLMBackend:
+        if self._backend is None:
+            self._backend = _default_backend()
+        return self._backend
+
+    @property
+    def tokens(self) -> int:
+        return self.trace.tokens
+
+
+
+class _Base(_UsesModel):
     name = "llm"
 
     def __init__(self, backend: LLMBackend | None = None, gate: Gate | None = None,
@@ -56,16 +74,6 @@ class _Base:
         self.root_cause: dict[str, Any] | None = None
         self.applied: list[Candidate] = []
         self._gen: Generator[ToolCall, None, None] | None = None
-
-    @property
-    def backend(self) -> LLMBackend:
-        if self._backend is None:
-            self._backend = _default_backend()
-        return self._backend
-
-    @property
-    def tokens(self) -> int:
-        return self.trace.tokens
 
     def reset(self, toolbox: Any, rng: Any = None) -> None:
         label = f"{toolbox.scenario_name}-{self.name}-{next(_episodes)}"
@@ -179,7 +187,7 @@ class _Cause:
 NOTE_PRIOR = 3.0
 
 
-class LLMAgent(PlannerAgent):
+class LLMAgent(_UsesModel, PlannerAgent):
     """The OCE helper on the operator's twin: the diagnosis engine ranks causes by simulation; the
     model proposes further causes, the knowledge notes lift the prior of the causes they match,
     the engine tests, pre-checks and plans, the gate (the OCE) approves each mitigation, and the
@@ -201,16 +209,6 @@ class LLMAgent(PlannerAgent):
         self.trace = Trace(directory=None)
         self._extra: list[Any] | None = None
         self._notes: list[Any] = []
-
-    @property
-    def backend(self) -> LLMBackend:
-        if self._backend is None:
-            self._backend = _default_backend()
-        return self._backend
-
-    @property
-    def tokens(self) -> int:
-        return self.trace.tokens
 
     def reset(self, toolbox: Any, rng: Any = None) -> None:
         self.trace = Trace(name=f"{toolbox.scenario_name}-{self.name}-{next(_episodes)}", directory=self.trace_dir)

@@ -247,15 +247,9 @@ def _work(m: Mitigation, draw: int) -> tuple:
 
 def _workers(requested: int | None) -> int:
     """Processes to use: ``requested``, else ``TWIN_PRECHECK_WORKERS``, else every core (1 = in-process)."""
-    import multiprocessing
-    import os
+    from twin.parallel import fork_workers
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # workers inherit the twin by forking; elsewhere run in-process
-    if requested is None:
-        env = os.environ.get("TWIN_PRECHECK_WORKERS", "").strip()
-        requested = int(env) if env.isdigit() else (os.cpu_count() or 1)
-    return max(1, int(requested))
+    return fork_workers(requested, "TWIN_PRECHECK_WORKERS")
 
 
 # -- verdict and explanation ------------------------------------------------------------------
