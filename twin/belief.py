@@ -95,6 +95,7 @@ def operator_scenario(sc: Scenario) -> Scenario:
     data = sc.model_dump(mode="json", by_alias=True, exclude={"path"}, exclude_none=True)
     data["faults"] = []
     data.pop("ground_truth", None)
+    data.pop("generated", None)  # a generated incident's difficulty is computed with hindsight
     data["description"] = "the network model as its operators know it"
     return parse_scenario(data, f"{sc.name} (operator's view)")
 
@@ -114,6 +115,7 @@ def belief_twin(base: Scenario | Mapping[str, Any], hypothesis: Hypothesis | Non
     data = dict(base_data(base) if isinstance(base, Scenario) else base)
     data["faults"] = hypothesis.specs() if hypothesis is not None else []
     data.pop("ground_truth", None)
+    data.pop("generated", None)
     try:
         sc = parse_scenario(data, f"{data.get('name', 'scenario')} + {hypothesis.label if hypothesis else 'nothing'}")
         t = Twin(sc, seed=seed)

@@ -19,6 +19,7 @@ import typer
 
 from twin.commands.core import run_cmd, scenarios_cmd, show_cmd
 from twin.commands.diagnose import diagnose_cmd
+from twin.commands.generate import generate_cmd
 from twin.commands.labels import labels_cmd
 from twin.commands.precheck import precheck_cmd
 from twin.commands.replay import evaluate_cmd, export_cmd, replay_cmd
@@ -42,6 +43,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("labels", labels_cmd),
     ("precheck", precheck_cmd),
     ("diagnose", diagnose_cmd),
+    ("generate", generate_cmd),
 )
 
 app = typer.Typer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,8 @@ from twin.replay import (Replay, RunResult, load_replay, no_action_run, referenc
                          replay_with_agent, score)
 from twin.scenario import load_scenario, scenario_paths
 
-__all__ = ["REFERENCE_AGENTS", "evaluate", "reference_for", "select_scenarios", "summary_table"]
+__all__ = ["REFERENCE_AGENTS", "band_table", "evaluate", "generated_scenarios", "reference_for", "select_scenarios",
+           "summary_table"]
 
 #: How reference runs are labelled in the rows: a replay's operators, or no action.
 REFERENCE_AGENTS = ("operators", "no action")
@@ -66,6 +68,17 @@ def select_scenarios(spec: str) -> list[str]:
     return wanted
 
 
+def generated_scenarios(directory: str | Path) -> list[str]:
+    """The scenario files ``twin generate`` wrote in ``directory``, in name order."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ReplayError("--generated", str(d), "no such directory (write one with `twin generate --out DIR`)")
+    paths = sorted(str(p) for p in d.glob("*.yaml"))
+    if not paths:
+        raise ReplayError("--generated", str(d), "holds no scenario files (*.yaml)")
+    return paths
+
+
 def evaluate(agents: Mapping[str, Callable[[], Agent]], scenarios: list[str], seeds: int,
              progress: Callable[[], Any] | None = None) -> list[dict[str, Any]]:
     """Run every agent (label -> factory) on every scenario for ``seeds`` seeds; one scored row per run.
@@ -82,13 +95,16 @@ def evaluate(agents: Mapping[str, Callable[[], Agent]], scenarios: list[str], se
             baseline = ref if rep is None else no_action_run(name, seed)
             ops_tool = rep.timeline[-1].tool if rep else None
             ref_score = score(ref, sc, ref, ops_tool, baseline).to_dict()
+            gen = sc.generated
+            extra = {"band": gen.band, "difficulty": gen.difficulty} if gen is not None else {}
             rows.append({**ref_score, "agent": REFERENCE_AGENTS[0] if rep else REFERENCE_AGENTS[1],
-                         "category": sc.category, "ttm_min": None if ref.ttm is None else ref.ttm / 60, "_run": ref})
+                         "category": sc.category, "ttm_min": None if ref.ttm is None else ref.ttm / 60, **extra,
+                         "_run": ref})
             for label, factory in agents.items():
                 run = replay_with_agent(sc, factory(), seed, who=label)
                 s = score(run, sc, ref, ops_tool, baseline).to_dict()
                 rows.append({**s, "agent": label, "category": sc.category,
-                             "ttm_min": None if run.ttm is None else run.ttm / 60, "_run": run})
+                             "ttm_min": None if run.ttm is None else run.ttm / 60, **extra, "_run": run})
                 if progress is not None:
                     progress()
     return rows
@@ -180,8 +196,9 @@ def _num(v: Any) -> float | None:
     return float(v)
 
 
-def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """Means with 95% intervals per (scenario, agent), then per (category, agent)."""
+def summary_table(rows: list[dict[str, Any]], title: str, per_scenario: bool = True) -> Table:
+    """Means with 95% intervals per (scenario, agent) (unless ``per_scenario`` is false), then per
+    (category, agent)."""
     table = Table(title=title, box=None)
     table.add_column("scenario", no_wrap=True)
     table.add_column("agent", no_wrap=True)
@@ -190,7 +207,7 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["scenario"], r["agent"]), []).append(r)
-    for (scen, agent), rs in groups.items():
+    for (scen, agent), rs in groups.items() if per_scenario else ():
         table.add_row(scen, agent, *[_cell([_num(r[f]) for r in rs], fmt, f) for f, _, fmt in _COLUMNS])
     totals: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -200,3 +217,28 @@ def summary_table(rows: list[dict[str, Any]], title: str) -> Table:
         table.add_row(f"[bold]all {cat}[/bold]", f"[bold]{agent}[/bold]",
                       *[_cell([_num(r[f]) for r in rs], fmt, f) for f, _, fmt in _COLUMNS])
     return table
+
+
+def band_table(rows: list[dict[str, Any]]) -> Table:
+    """Per agent and difficulty band of generated incidents: runs, success (95% Wilson interval),
+    harmful mitigations applied, TTM; then whether success falls as difficulty rises."""
+    from twin.generator.assess import BANDS
+
+    bands = [b for _, b in BANDS]
+    t = Table(title="generated incidents by difficulty band (mitigated: mean and 95% Wilson interval)", box=None)
+    for col in ("agent", *[f"{b} (n)" for b in bands], "harmful applied", "TTM (min)", "falls with difficulty"):
+        t.add_column(col, no_wrap=True)
+    for agent in dict.fromkeys(r["agent"] for r in rows if "band" in r):
+        mine = [r for r in rows if r["agent"] == agent and "band" in r]
+        cells, rates = [], []
+        for b in bands:
+            rs = [float(r["mitigated"]) for r in mine if r["band"] == b]
+            cells.append(f"{_wilson(rs)} ({len(rs)})" if rs else "-")
+            rates.append(float(np.mean(rs)) if rs else None)
+        seen = [x for x in rates if x is not None]
+        falls = "yes" if all(a >= b for a, b in zip(seen, seen[1:])) and seen and seen[0] > seen[-1] else (
+            "flat" if seen and len(set(seen)) == 1 else "no")
+        harm = _cell([_num(r["harmful_applied"]) for r in mine], "{:.2f}")
+        ttm = _cell([_num(r["ttm_min"]) for r in mine], "{:.1f}")
+        t.add_row(agent, *cells, harm, ttm, falls)
+    return t

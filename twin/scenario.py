@@ -525,6 +525,25 @@ class MonitoringSpec(_Strict):
     loss_floor: float = Field(default=2e-5, ge=0, le=0.1)
 
 
+class GeneratedSpec(_Strict):
+    """How a generated incident was drawn and how hard it is (``twin.generator``; computed by
+    simulation, sandbox side: the operator's view drops it with the ground truth)."""
+
+    seed: int
+    index: int = Field(ge=0)
+    split: Literal["train", "heldout"]
+    layer: str
+    kind: str
+    kinds: list[str] = Field(default_factory=list)
+    difficulty: float = Field(ge=0, le=1)
+    band: Literal["easy", "medium", "hard"]
+    features: dict[str, float] = Field(default_factory=dict)
+    raw: dict[str, float] = Field(default_factory=dict)
+    trap: str = ""
+    together: bool = False  # no single mitigation ends it: ground_truth.effective lists one per cause, applied together
+    attempts: int = Field(default=1, ge=1)
+
+
 class Scenario(_Timed):
     DURATIONS: ClassVar[frozenset[str]] = frozenset({"duration", "tick", "settle"})
     name: str
@@ -547,6 +566,7 @@ class Scenario(_Timed):
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     ground_truth: GroundTruthSpec | None = None
+    generated: GeneratedSpec | None = None
     path: str = Field(default="", exclude=True)
     _world: Any = PrivateAttr(default=None)
 

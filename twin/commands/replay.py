@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from twin.agent_registry import default_registry, make_agent
-from twin.evaluate import REFERENCE_AGENTS, agreement_table, evaluate, oracle_agreement, select_scenarios, summary_table
+from twin.evaluate import (REFERENCE_AGENTS, agreement_table, band_table, evaluate, generated_scenarios,
+                           oracle_agreement, select_scenarios, summary_table)
 from twin.plots import plot_timeline
 from twin.replay import load_replay, no_action_run, reference_run, replay_paths, replay_with_agent, score
 from twin.scenario import load_scenario
@@ -86,6 +87,8 @@ def replay_cmd(
 def evaluate_cmd(
     agents: str = typer.Option("random,runbook", "--agents", help="comma-separated agent names"),
     scenarios: str = typer.Option("all", "--scenarios", help="all | historical | novel | NAME,NAME"),
+    generated: Path = typer.Option(None, "--generated", help="a directory `twin generate` wrote: evaluate on its "
+                                   "incidents, with results per difficulty band (replaces --scenarios)"),
     seeds: int = typer.Option(5, "--seeds", min=1, help="seeds per scenario and agent"),
     out: Path = typer.Option(Path("runs/evaluate"), "--out", help="directory for CSV, JSON and PNG timelines"),
 ) -> None:
@@ -98,13 +101,18 @@ def evaluate_cmd(
     factories = {a: registry.get(a) for a in names}
     for factory in factories.values():
         factory()  # unknown or unbuildable agents fail before anything runs
-    chosen = select_scenarios(scenarios)
+    chosen = generated_scenarios(generated) if generated is not None else select_scenarios(scenarios)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("evaluating", total=len(chosen) * seeds * len(names))
         rows = evaluate(factories, chosen, seeds, lambda: progress.advance(task))
     wide = Console(width=max(console.width, 150))  # the table is wide; never wrap it
-    wide.print(summary_table(rows, f"{len(chosen)} scenarios x {len(names)} agents x {seeds} seeds "
-                                   "(mean ±95% CI; reference = operators' replay, or no action for novel)"))
+    title = (f"{len(chosen)} scenarios x {len(names)} agents x {seeds} seeds "
+             "(mean ±95% CI; reference = operators' replay, or no action for novel)")
+    if generated is not None:  # hundreds of rows per scenario would drown the bands: totals only
+        wide.print(summary_table(rows, title, per_scenario=False))
+        wide.print(band_table(rows))
+    else:
+        wide.print(summary_table(rows, title))
     out.mkdir(parents=True, exist_ok=True)
     plain = [{k: v for k, v in r.items() if k != "_run"} for r in rows]
     pd.DataFrame(plain).to_csv(out / "scores.csv", index=False)
@@ -115,12 +123,14 @@ def evaluate_cmd(
             pairs = oracle_agreement(rows, lambda: progress.advance(task))
         wide.print(agreement_table(pairs))
         pd.DataFrame(pairs).to_csv(out / "precheck_agreement.csv", index=False)
-    for name in chosen:
-        first = [r for r in rows if r["scenario"] == name and r["seed"] == load_scenario(name).seed]
+    for name in chosen if generated is None else chosen[:3]:
+        sc = load_scenario(name)
+        first = [r for r in rows if r["scenario"] == sc.name and r["seed"] == sc.seed]
         ref = next(r["_run"] for r in first if r["agent"] in REFERENCE_AGENTS)
-        plot_timeline(name, ref, {r["agent"]: r["_run"] for r in first if r["agent"] not in REFERENCE_AGENTS},
-                      out / f"{name}.png")
-    console.print(f"wrote scores.csv, scores.json and {len(chosen)} timelines to {out}/")
+        plot_timeline(sc.name, ref, {r["agent"]: r["_run"] for r in first if r["agent"] not in REFERENCE_AGENTS},
+                      out / f"{sc.name}.png")
+    console.print(f"wrote scores.csv, scores.json and {len(chosen) if generated is None else min(3, len(chosen))} "
+                  f"timelines to {out}/")
 
 
 def export_cmd(

@@ -19,10 +19,11 @@ from gymnasium.envs import registration as _gym
 
 from twin.scenario import scenario_paths as _scenario_paths
 
-__all__ = ["ENTRY_POINT", "TEXT_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
+__all__ = ["ENTRY_POINT", "GENERATED_ENTRY_POINT", "TEXT_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
 
 ENTRY_POINT = "twin.envs.incident:IncidentEnv"
 TEXT_ENTRY_POINT = "twin.envs.text:TextIncidentEnv"
+GENERATED_ENTRY_POINT = "twin.envs.generated:GeneratedIncidentEnv"
 
 
 def camel_name(scenario: str) -> str:
@@ -33,7 +34,7 @@ def camel_name(scenario: str) -> str:
 
 def env_ids() -> list[str]:
     """Every id this package registers: the generic ones, then one per built-in scenario."""
-    return ["twin/Incident-v0", "twin/TextIncident-v0",
+    return ["twin/Incident-v0", "twin/TextIncident-v0", "twin/Generated-v0",
             *[f"twin/{camel_name(name)}-v0" for name in _scenario_paths()]]
 
 
@@ -44,6 +45,8 @@ def register_envs() -> None:
     if "twin/TextIncident-v0" not in _gym.registry:
         _gym.register(id="twin/TextIncident-v0", entry_point=TEXT_ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"},
                       disable_env_checker=True)  # text spaces: the checker's sampling assumptions do not hold
+    if "twin/Generated-v0" not in _gym.registry:
+        _gym.register(id="twin/Generated-v0", entry_point=GENERATED_ENTRY_POINT)
     for name in _scenario_paths():
         env_id = f"twin/{camel_name(name)}-v0"
         if env_id not in _gym.registry:

@@ -47,6 +47,8 @@ class ActionTable:
         self.index = {t.name: i for i, t in enumerate(self.tools)}
         self._cache_twin: Any = None
         self._cache: dict[tuple, list[str]] = {}
+        #: target name -> rank; ranked targets take the first slots (the env's ``order="alerts"``)
+        self.priority: dict[str, int] = {}
 
     def targets(self, toolbox: Any) -> list[list[str]]:
         """Per tool, the names its target slots stand for right now (empty for no-target tools).
@@ -69,8 +71,11 @@ class ActionTable:
                     names = [str(n) for n in toolbox.targets(t.name)]
                 except Exception:  # a plugin tool whose targets cannot be listed gets no slots
                     names = []
-                names = self._cache[key] = _wan_first(toolbox.world, names)[: self.max_targets]
-            out.append(names)
+                names = self._cache[key] = _wan_first(toolbox.world, names)
+            if self.priority:
+                last = len(self.priority)
+                names = sorted(names, key=lambda n: self.priority.get(n, last))
+            out.append(names[: self.max_targets])
         return out
 
     def mask(self, targets: list[list[str]]) -> np.ndarray:

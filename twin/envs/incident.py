@@ -41,7 +41,8 @@ from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry
 from twin.tools.toolbox import Toolbox
 
-__all__ = ["BAD_ACTION_S", "HARM_MARGIN", "HARM_PENALTY", "INVALID_PENALTY", "STEP_COST", "IncidentEnv", "flat_result"]
+__all__ = ["BAD_ACTION_S", "HARM_MARGIN", "HARM_PENALTY", "INVALID_PENALTY", "ORDERS", "STEP_COST", "IncidentEnv",
+           "flat_result"]
 
 STEP_COST = 0.01
 HARM_PENALTY = 1.0
@@ -49,6 +50,11 @@ HARM_MARGIN = 0.05  # impact is a fraction of traffic harmed; smaller rises are 
 INVALID_PENALTY = 0.1
 BAD_ACTION_S = 5.0  # a masked action wastes an operator's few seconds, like a malformed call
 DEFAULT_MAX = {"link": 64, "service": 32, "device": 32}
+#: How entities fill observation rows and target slots: ``fixed`` (WAN first, then the
+#: toolbox's order: slot i is always the same entity of a scenario) or ``alerts`` (entities
+#: alerting at detection first, critical before warning, in the order their alerts started:
+#: slot 0 is "the loudest entity", which means the same thing on any network).
+ORDERS = ("fixed", "alerts")
 
 
 class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
@@ -59,7 +65,10 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     def __init__(self, scenario: str | Path | Scenario = "b2b4-casc1", max_steps: int = 64,
                  time_limit: float | None = None, max_entities: dict[str, int] | int | None = None,
                  max_targets: int = 16, registry: ToolRegistry | list[Tool] | None = None,
-                 render_mode: str | None = None, posterior: int = 0) -> None:
+                 render_mode: str | None = None, posterior: int = 0, order: str = "fixed") -> None:
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        self.order = order
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.max_steps = int(max_steps)
         self.time_limit = float(time_limit if time_limit is not None else self.scenario.duration)
@@ -110,6 +119,8 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.toolbox = Toolbox(self.twin, self.registry)
         self._posterior, self._posterior_key = None, None
         self._run_to_first_critical()
+        if self.order == "alerts":
+            self._prioritise()
         self.encoder.reset(self.twin)
         self._reset_state()
         return self._obs(0.0), self._info()
@@ -183,6 +194,15 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         allowed = tuple(self._targets[self.table.index[tool.name]]) if tool is not None and tool.target else None
         return ToolResult(False, tool.name if tool is not None else "?", {"action": repr(action)}, {},
                           f"error: {error}", error=error, allowed=allowed, t_start=t0, t_end=self.twin.now)
+
+    def _prioritise(self) -> None:
+        """Rank the entities alerting now (what an operator sees) for ``order="alerts"``."""
+        alerts = sorted(self.toolbox.open_alerts(), key=lambda a: (a.severity != "critical", a.start, a.entity))
+        priority: dict[str, int] = {}
+        for a in alerts:
+            priority.setdefault(a.entity, len(priority))
+        self.table.priority = priority
+        self.encoder = ObservationEncoder(self.twin, self.tools, self.max_entities, self.table.max_targets, priority)
 
     def _run_to_first_critical(self) -> None:
         twin, tick = self.twin, self.scenario.tick

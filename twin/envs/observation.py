@@ -36,12 +36,18 @@ HIGH = 10.0  # ratios are clipped here
 
 
 class ObservationEncoder:
-    def __init__(self, twin: Twin, tools: list[Tool], max_entities: dict[str, int], max_targets: int) -> None:
+    def __init__(self, twin: Twin, tools: list[Tool], max_entities: dict[str, int], max_targets: int,
+                 priority: dict[str, int] | None = None) -> None:
+        """``priority`` (entity name -> rank) puts ranked entities in the first rows."""
         self.tools = tools
         self.max_targets = max_targets
         self.max = {k: int(max_entities[k]) for k in ENTITY_KINDS}
         names = twin.telemetry.entities
-        self.rows = {k: _ordered_rows(twin, k, names[k])[: self.max[k]] for k in ENTITY_KINDS}
+        self.rows = {k: _ordered_rows(twin, k, names[k]) for k in ENTITY_KINDS}
+        if priority:
+            last = len(priority)
+            self.rows = {k: sorted(r, key=lambda i, k=k: priority.get(names[k][i], last)) for k, r in self.rows.items()}
+        self.rows = {k: r[: self.max[k]] for k, r in self.rows.items()}
         self.alert_index = {name: i for i, name in enumerate(ALERT_NAMES)}
         self.row_of = {k: {r: i for i, r in enumerate(self.rows[k])} for k in ENTITY_KINDS}
         slo_p99 = np.array([twin.scenario.slo.services.get(s, {}).get("p99_ms", twin.scenario.slo.p99_ms)
