@@ -152,3 +152,18 @@ def test_a_twin_of_a_generated_incident_is_deterministic(batch):
     a.run(until=900)
     b.run(until=900)
     assert a.metrics("service").equals(b.metrics("service")) and a.metrics("link").equals(b.metrics("link"))
+
+
+def test_an_agent_on_a_generated_incident_reads_no_labels(batch):
+    """Two worlds: the toolbox's scenario drops the ground truth and how the incident was made."""
+    from twin.tools import Toolbox
+
+    sc = batch.items[2].scenario
+    twin = Twin(sc, seed=0)
+    twin.run(until=sc.duration / 2)
+    box = Toolbox(twin)
+    assert box.operator_scenario.generated is None and box.world.scenario.generated is None
+    assert box.operator_scenario.ground_truth is None and not box.operator_scenario.faults
+    text = box.call("list_alerts", {}).text(4000) + box.call("recent_changes", {}).text(4000)
+    assert box.call("recent_changes", {}).ok
+    assert "difficulty" not in text and "generated" not in text and "root cause" not in text

@@ -36,7 +36,7 @@ def leaks(obj: object, path: str = "toolbox", seen: set[int] | None = None, dept
     seen.add(id(obj))
     if isinstance(obj, FORBIDDEN):
         return [f"{path} is a {type(obj).__name__}"]
-    if isinstance(obj, Scenario) and (obj.faults or obj.ground_truth is not None):
+    if isinstance(obj, Scenario) and (obj.faults or obj.ground_truth is not None or obj.generated is not None):
         return [f"{path} is a scenario with its faults or ground truth"]
     if isinstance(obj, (str, bytes, int, float, bool, type(None), np.ndarray, np.generic, pd.DataFrame, pd.Series,
                         pd.Index, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,

@@ -43,7 +43,6 @@ from twin.generator.draw import Draft
 from twin.episode import first_critical_alert, restored_at
 from twin.labels import Label, Labeller
 from twin.scenario import Scenario
-from twin.units import parse_duration
 
 __all__ = ["BANDS", "HORIZON_S", "WEIGHTS", "Assessment", "assess", "band_of", "difficulty_of"]
 
@@ -235,6 +234,3 @@ def assess(draft: Draft, sc: Scenario) -> Assessment:
     d = difficulty_of(features)
     return Assessment(True, "", labels, features, raw, d, band_of(d), trap, at, plan)
 
-
-def duration_s(text: str | float) -> float:
-    return float(text) if isinstance(text, (int, float)) else parse_duration(text)

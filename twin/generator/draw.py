@@ -298,7 +298,8 @@ def _secs(text: str) -> float:
     return parse_duration(text)
 
 
-def _entity_site(entity: str, layer: str, kind: str, base: Baseline) -> str | None:
+def _entity_site(entity: str, base: Baseline) -> str | None:
+    """The site a fault's entity sits at (None for a whole traffic class or plane)."""
     if entity in base.service_site:
         return base.service_site[entity]
     if entity in base.link_site:
@@ -339,7 +340,7 @@ def draw_draft(rng: np.random.Generator, cfg: GeneratorConfig, name: str, layer:
                 faults.append(f2)
                 entities.append(e2)
                 ids.append("f2")
-    site = _entity_site(entity, layer, kind, base)
+    site = _entity_site(entity, base)
     if site is not None and rng.random() < cfg.p_blindspot:
         dark_at = max(30.0, at - 30.0 * int(rng.integers(0, 11)))
         faults.append({"id": "monitoring-dark", "kind": "monitoring_outage", "at": _mmss(dark_at),
