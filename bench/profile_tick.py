@@ -1,0 +1,72 @@
+"""Where a tick's time goes: one simulated hour of b2b4-casc1 and of large under cProfile.
+
+Prints, per scenario, the wall time of the profiled hour, ticks and the time per tick, then the
+top functions by own time (tottime) and by cumulative time (cumtime), in a short table.
+Profiling inflates the times (every call is counted); compare tables made by this script only.
+
+    python bench/profile_tick.py [--top 15] [--hours 1] [scenario ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import time
+
+from twin import Twin, load_scenario
+
+SCENARIOS = ("b2b4-casc1", "large")
+
+
+def _where(func: tuple[str, int, str]) -> str:
+    path, line, name = func
+    if path == "~":  # a builtin: cProfile names it "<built-in method ...>"
+        return name.replace("<built-in method ", "<").replace("<method ", "<")
+    parts = path.replace(os.sep, "/").split("/")
+    short = "/".join(parts[-2:]) if "site-packages" not in path else parts[-1]
+    return f"{short}:{line}({name})"
+
+
+def table(stats: pstats.Stats, key: str, top: int) -> str:
+    """The ``top`` functions by ``key`` ("tottime" or "cumtime") as aligned text."""
+    rows = []
+    for func, (_cc, ncalls, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append((tt if key == "tottime" else ct, ncalls, tt, ct, _where(func)))
+    rows.sort(key=lambda r: -r[0])
+    lines = [f"  {'ncalls':>8} {'tottime':>8} {'cumtime':>8}  function"]
+    lines += [f"  {n:8d} {tt:8.3f} {ct:8.3f}  {where}" for _k, n, tt, ct, where in rows[:top]]
+    return "\n".join(lines)
+
+
+def profile(name: str, hours: float, top: int) -> str:
+    sc = load_scenario(name)
+    twin = Twin(sc, seed=1)
+    until = 3600.0 * hours
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    twin.run(until=until)
+    prof.disable()
+    wall = time.perf_counter() - t0
+    ticks = int(round(until / sc.tick))
+    stats = pstats.Stats(prof)
+    head = (f"== {name}: {hours:g} sim-hour, {ticks} ticks, {wall:.3f} s profiled "
+            f"({1e3 * wall / ticks:.2f} ms/tick, {stats.total_calls} calls, "  # type: ignore[attr-defined]
+            f"{stats.total_calls / ticks:.0f} calls/tick)")  # type: ignore[attr-defined]
+    return "\n".join([head, "-- by tottime", table(stats, "tottime", top), "-- by cumtime", table(stats, "cumtime", top)])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
+    p.add_argument("--top", type=int, default=15)
+    p.add_argument("--hours", type=float, default=1.0)
+    a = p.parse_args()
+    for name in a.scenarios:
+        print(profile(name, a.hours, a.top), flush=True)
+
+
+if __name__ == "__main__":
+    main()
