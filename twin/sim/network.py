@@ -318,9 +318,19 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     fab_demand = np.zeros(routing.n_flows)
     fab_demand[fab] = world.fabric_base[routing.flow_fabric[fab]]
     fab_demand *= routing.routable
+    live = np.flatnonzero(wan & routing.routable)
+    g, w = routing.flow_group[wan], routing.flow_ratio[wan]
     cache.update(
         wan=wan,
         wan_group=np.maximum(routing.flow_group, 0),
+        wan_live=live,
+        wan_live_group=routing.flow_group[live],
+        wan_live_ratio=routing.flow_ratio[live],
+        unroutable_loss=np.where(routing.routable, 0.0, 1.0),
+        wan_g=g,
+        wan_w=w,
+        wan_routable=routing.routable[wan],
+        wan_safe=np.maximum(np.bincount(g, weights=w, minlength=2 * len(world.pairs)), 1e-12),
         wan_flow_of=flow_of[nnz_wan],
         wan_arc_of=arc_of[nnz_wan],
         fab_demand=fab_demand,
@@ -329,6 +339,24 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
         needed_arc_of=arc_of[(wan | probes)[flow_of]],
     )
     return cache
+
+
+def _arc_limits(world: World, state: TwinState, routing: Routing, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
+    """Payload capacity and one packet's transmission time (ms) per arc, kept on the routing's
+    cache while the link and node state they derive from holds (keyed by content: faults edit
+    those arrays in place). The arrays are read-only: results share them."""
+    net = state.network
+    key = (net.link_down.tobytes(), net.node_down.tobytes(), net.node_blackhole.tobytes(),
+           tuple(sorted(net.site_capacity.items())), params.header_overhead, params.packet_bytes)
+    hit = routing.cache.get("arc_limits")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
+    packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
+    cap.setflags(write=False)
+    packet_ms.setflags(write=False)
+    routing.cache["arc_limits"] = (key, (cap, packet_ms))
+    return cap, packet_ms
 
 
 def _elastic(routing: Routing, params: NetworkParams) -> np.ndarray:
@@ -400,8 +428,9 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
     wan = prep["wan"]
-    demand_wan = np.where(wan & routing.routable, group_gbps[prep["wan_group"]] * routing.flow_ratio, 0.0)
-    cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
+    demand_wan = np.zeros(routing.n_flows)
+    demand_wan[prep["wan_live"]] = group_gbps[prep["wan_live_group"]] * prep["wan_live_ratio"]
+    cap, packet_ms = _arc_limits(world, state, routing, params)
     base_loss = np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else None
     # float even with no routable WAN flow (bincount of an empty array is int64)
     offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs).astype(float)
@@ -411,13 +440,16 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     elastic = routing.cache.get("elastic")
     if elastic is None:
         elastic = routing.cache["elastic"] = _elastic(routing, params)
+        # arcs that carry elastic traffic: always through the flow model
+        routing.cache["elastic_arcs"] = (np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
+                                         if elastic.any() else None)
     hot = offered > cap * (1 + 1e-12)
     if base_loss is not None:
         hot |= base_loss > 0
-    if elastic.any():
-        hot |= np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
-    packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
-    flow_loss = np.where(routing.routable, 0.0, 1.0)
+    elastic_arcs = routing.cache.get("elastic_arcs")
+    if elastic_arcs is not None:
+        hot |= elastic_arcs
+    flow_loss = prep["unroutable_loss"].copy()
     queue = np.zeros(n_arcs)
     arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
     delivered = demand.copy()
@@ -449,11 +481,9 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     latency = world.arc_delay + queue
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
     flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
-    g = routing.flow_group[wan]
-    w = routing.flow_ratio[wan]
+    g, w, safe = prep["wan_g"], prep["wan_w"], prep["wan_safe"]
     sent_g = np.bincount(g, weights=demand[wan], minlength=n_groups)
-    got_g = np.bincount(g, weights=np.where(routing.routable[wan], delivered[wan], 0.0), minlength=n_groups)
-    safe = np.maximum(np.bincount(g, weights=w, minlength=n_groups), 1e-12)
+    got_g = np.bincount(g, weights=np.where(prep["wan_routable"], delivered[wan], 0.0), minlength=n_groups)
     # a group that sends nothing still has the loss its packets would see
     by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
     group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_groups), where=sent_g > 0), by_path)
