@@ -152,6 +152,8 @@ class Monitors:
         self.rules: tuple[AlertRule, ...] = tuple(rules)
         self.groups = self._groups()
         self.sampling = self._sampling()
+        # per WAN plane: its links, as indices (the KPIs read them every tick)
+        self.plane_links = {p: np.flatnonzero(world.plane_masks[p]) for p in world.topology.planes}
 
     def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
         links = self.world.topology.links
@@ -238,9 +240,8 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    link[:, 4] = (
-        (st.network.link_down == 0) & (st.network.node_down[topo.link_a] == 0) & (st.network.node_down[topo.link_b] == 0)
-    )
+    node_up = st.network.node_down == 0
+    link[:, 4] = (st.network.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.control.health_alarm
@@ -273,9 +274,9 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
     kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
     for plane in topo.planes:
-        mask = w.plane_masks[plane]
-        kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
-        kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
+        idx = mon.plane_links[plane]
+        kpi[f"{plane}_utilisation"] = float(util[idx].mean()) if idx.size else 0.0
+        kpi[f"{plane}_gbps"] = float(link[idx, 3].sum()) if idx.size else 0.0
     violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
         kpi["interdc_loss"] > sc.slo.user_loss
     )
@@ -372,7 +373,9 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         # cancel it); gauges carry their own measurement noise; error and drop ratios a small
         # positive background (floor x chi-square(1): mean ``floor``)
         z = rng.standard_normal(seen.shape, dtype=np.float32)
-        seen *= 1.0 + g.scale * z
+        factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
+        factor += 1.0
+        seen *= factor
         if g.floor_idx.size:
             seen += g.floor * (z * z)
         np.minimum(seen, g.upper, out=seen)
@@ -441,7 +444,8 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
             st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
             st.alerts.pending[kind + "/calm"] = np.zeros(values.shape)
         is_open = st.alerts.pending[kind + "/open"]
-        pending = np.where(hit, pending + dt, 0.0)
+        any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
+        pending = np.where(hit, pending + dt, 0.0) if any_hit else np.zeros(values.shape)
         st.alerts.pending[kind] = pending
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
         # for its clear time; a silent monitor (NaN) neither fires nor clears
@@ -453,9 +457,11 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 ci, cr = np.nonzero(done)
                 calm_s[done] = 0.0
             st.alerts.pending[kind + "/calm"] = calm_s
-        opened = hit & (pending >= for_s) & ~is_open
-        if ci is None and not opened.any():
+        opened = hit & (pending >= for_s) & ~is_open if any_hit else None
+        if ci is None and (opened is None or not opened.any()):
             continue
+        if opened is None:
+            opened = np.zeros(values.shape, dtype=bool)
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
             st.alerts.open[(rule.name, entity)] = dict(
