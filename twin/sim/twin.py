@@ -407,16 +407,13 @@ class Twin:
         n_calls = w.call_src.shape[0]
         net_loss = np.zeros(n_calls)
         net_lat = np.full(n_calls, 0.05)
-        cross = w.call_pair >= 0
-        if cross.any():
-            g = w.call_pair[cross] * 2 + CLASSES.index("interdc")
-            net_loss[cross] = net.group_loss[g]
-            net_lat[cross] = net.group_latency[g]
-        probe = self.routing().call_flow
-        fab = probe >= 0
-        if fab.any():
-            net_loss[fab] = net.flow_loss[probe[fab]]
-            net_lat[fab] = net.flow_latency[probe[fab]]
+        cross, group, fab, probe = _call_paths(w, self.routing())
+        if cross.size:
+            net_loss[cross] = net.group_loss[group]
+            net_lat[cross] = net.group_latency[group]
+        if fab.size:
+            net_loss[fab] = net.flow_loss[probe]
+            net_lat[fab] = net.flow_latency[probe]
         ss = st.services
         res = service_step(
             Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
@@ -436,3 +433,16 @@ class Twin:
             rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
         customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
         return res, cpu, mem_frac, up, entry, customer_err
+
+
+def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each call edge's network loss and latency come from, as index arrays kept on the
+    routing: cross-site calls (and their interdc flow group), calls inside a fabric (and their
+    probe flow)."""
+    hit = routing.cache.get("call_paths")
+    if hit is None:
+        cross = np.flatnonzero(world.call_pair >= 0)
+        fab = np.flatnonzero(routing.call_flow >= 0)
+        hit = routing.cache["call_paths"] = (cross, world.call_pair[cross] * 2 + CLASSES.index("interdc"), fab,
+                                              routing.call_flow[fab])
+    return hit
