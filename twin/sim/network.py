@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -359,6 +359,19 @@ def _arc_limits(world: World, state: TwinState, routing: Routing, params: Networ
     return cap, packet_ms
 
 
+def _queue_arrays(routing: Routing, params: NetworkParams, n_arcs: int) -> tuple[np.ndarray, ...]:
+    """Per arc: buffer, fair queueing, AQM target and a zero own loss, as the flow model takes
+    them; the same every tick, so built once (read-only) and kept on the routing."""
+    out = routing.cache.get("queue_arrays")
+    if out is None:
+        out = (np.full(n_arcs, params.buffer_ms), np.full(n_arcs, params.fair), np.full(n_arcs, params.aqm_ms),
+               np.zeros(n_arcs))
+        for a in out:
+            a.setflags(write=False)
+        routing.cache["queue_arrays"] = out
+    return out
+
+
 def _elastic(routing: Routing, params: NetworkParams) -> np.ndarray:
     wan = routing.flow_group >= 0
     by_class = np.asarray(params.class_elastic, dtype=bool)
@@ -459,12 +472,12 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
         background = offered - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
         background = np.maximum(background, 0.0)
+        buffer_ms, fair, aqm_ms, no_loss = _queue_arrays(routing, params, n_arcs)
         links = Links(capacity=np.maximum(cap - background, 0.0), delay_ms=world.arc_delay,
-                      buffer_ms=np.full(n_arcs, params.buffer_ms), packet_ms=packet_ms,
-                      fair=np.full(n_arcs, params.fair), aqm_ms=np.full(n_arcs, params.aqm_ms),
-                      base_loss=base_loss if base_loss is not None else np.zeros(n_arcs))
+                      buffer_ms=buffer_ms, packet_ms=packet_ms, fair=fair, aqm_ms=aqm_ms,
+                      base_loss=base_loss if base_loss is not None else no_loss)
         # an elastic aggregate sends what congestion control allows, never more than it wants
-        flows = replace(sub["template"], demand=sub_demand)
+        flows = sub["template"].with_demand(sub_demand)
         sol = solve(links, flows)
         arrival = background + sol.arc_arrival
         carried = background * (1.0 - links.base_loss) + sol.arc_carried
