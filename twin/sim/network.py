@@ -170,20 +170,71 @@ def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quan
     return split
 
 
+def _plane_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
+                   reuse: tuple[Routing, ...], cache: dict) -> tuple[Tunnels, np.ndarray]:
+    """A plane's tunnels and the re-announcement counts they add, taken from an earlier
+    routing built over the same links of that plane and the same configs when there is one."""
+    key = (usable[world.plane_masks[plane]].tobytes(), state.network.config_version, k)
+    name = f"tunnels:{plane}"
+    for r in reuse:
+        hit = r.cache.get(name)
+        if hit is not None and hit[0] == key:
+            cache[name] = hit
+            return hit[1], hit[2]
+    reannounced = np.zeros(len(world.topology.nodes))
+    tunnels = _wan_tunnels(world, state, plane, usable, k, reannounced)
+    cache[name] = (key, tunnels, reannounced)
+    return tunnels, reannounced
+
+
+def _fabric_paths(world: World, site: str, link_ok: np.ndarray, reuse: tuple[Routing, ...],
+                  cache: dict) -> tuple[np.ndarray, ...]:
+    """One fabric's flows (background, then call probes) as ECMP routes them: per flow its
+    routability, per path entry its site-local flow and its arc; the call edges probed. Taken
+    from an earlier routing when the fabric's links are in the same state."""
+    ft = world.fabrics[site]
+    key = link_ok[np.concatenate([ft.tor_agg.ravel(), ft.agg_core.ravel()])].tobytes()
+    name = f"fabric:{site}"
+    for r in reuse:
+        hit = r.cache.get(name)
+        if hit is not None and hit[0] == key:
+            cache[name] = hit
+            return hit[1]
+    src, dst, _gbps, hashes = world.fabric_flows.get(site, (np.zeros(0, int),) * 4)
+    in_site = np.flatnonzero((world.call_pair < 0) & (world.service_tor[world.call_src] >= 0)
+                             & (world.service_site[world.call_src] == world.site_index[site]))
+    all_src = np.concatenate([src, world.service_tor[world.call_src[in_site]]]).astype(np.int64)
+    all_dst = np.concatenate([dst, world.service_tor[world.call_dst[in_site]]]).astype(np.int64)
+    all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
+    links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
+    arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
+    valid = arcs >= 0
+    m = all_src.shape[0]
+    out = (np.repeat(np.arange(m), valid.sum(axis=1)), arcs[valid], ok, in_site, src.shape[0])
+    cache[name] = (key, out)
+    return out
+
+
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
-                  demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None) -> Routing:
+                  demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None,
+                  reuse: tuple[Routing, ...] = ()) -> Routing:
     """Compute tunnels, TE splits and fabric ECMP for the current topology.
 
     ``links``: the links the forwarding tables route over (the IGP's installed view,
     ``state.network.link_routed``); default: the links usable right now (instant convergence).
+    ``reuse``: routings built earlier in this twin's history (same configs version lineage):
+    a plane's tunnels and a fabric's ECMP paths are taken from them where their links match.
     """
     topo = world.topology
     usable = usable_links(world, state) if links is None else links
     residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
     groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
     reannounced = np.zeros(len(topo.nodes))
-    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k, reannounced)
-                        for plane in sorted(set(class_plane.values()))}
+    cache: dict = {}
+    tunnels_by_plane = {}
+    for plane in sorted(set(class_plane.values())):
+        tunnels_by_plane[plane], added = _plane_tunnels(world, state, plane, usable, k, reuse, cache)
+        reannounced += added  # whole counts: the sum is exact in any order
     n_groups = 2 * len(world.pairs)
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
@@ -210,40 +261,37 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
                 groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(delivered)
                 flow_of.extend([n] * len(t)), arc_of.extend(t)
                 n += 1
-    link_ok = usable
+    # the WAN flows as arrays, then each fabric's block after them
+    parts = {"group": [np.array(groups, dtype=np.int64)], "ratio": [np.array(ratios, dtype=float)],
+             "fabric": [np.array(fabric_idx, dtype=np.int64)], "routable": [np.array(routable, dtype=bool)],
+             "flow_of": [np.array(flow_of, dtype=np.int64)], "arc_of": [np.array(arc_of, dtype=np.int64)]}
     call_flow = np.full(world.call_src.shape[0], -1, dtype=np.int64)
     offset = 0
-    for site, ft in world.fabrics.items():
-        src, dst, _gbps, hashes = world.fabric_flows.get(site, (np.zeros(0, int),) * 4)
-        in_site = np.flatnonzero((world.call_pair < 0) & (world.service_tor[world.call_src] >= 0)
-                                 & (world.service_site[world.call_src] == world.site_index[site]))
-        all_src = np.concatenate([src, world.service_tor[world.call_src[in_site]]]).astype(np.int64)
-        all_dst = np.concatenate([dst, world.service_tor[world.call_dst[in_site]]]).astype(np.int64)
-        all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
-        links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
-        arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
-        m = all_src.shape[0]
-        ids = n + np.arange(m)
-        valid = arcs >= 0
-        flow_of.extend(np.repeat(ids, valid.sum(axis=1)).tolist())
-        arc_of.extend(arcs[valid].tolist())
-        groups.extend([-1] * m), ratios.extend([1.0] * m), routable.extend(ok.tolist())
-        n_bg = src.shape[0]
-        fabric_idx.extend((offset + np.arange(n_bg)).tolist() + [-1] * (m - n_bg))
-        call_flow[in_site] = ids[n_bg:]
+    for site in world.fabrics:
+        local_flow, arcs, ok, in_site, n_bg = _fabric_paths(world, site, usable, reuse, cache)
+        m = ok.shape[0]
+        parts["flow_of"].append(n + local_flow)
+        parts["arc_of"].append(arcs)
+        parts["group"].append(np.full(m, -1, dtype=np.int64))
+        parts["ratio"].append(np.ones(m))
+        parts["routable"].append(ok)
+        parts["fabric"].append(np.concatenate([offset + np.arange(n_bg), np.full(m - n_bg, -1)]).astype(np.int64))
+        call_flow[in_site] = n + np.arange(n_bg, m)
         n += m
-        offset += src.shape[0]
+        offset += n_bg
+    joined = {name: np.concatenate(arrays) for name, arrays in parts.items()}
     return Routing(
-        flow_group=np.array(groups, dtype=np.int64),
-        flow_ratio=np.array(ratios, dtype=float),
-        flow_fabric=np.array(fabric_idx, dtype=np.int64),
-        routable=np.array(routable, dtype=bool),
-        flow_of=np.array(flow_of, dtype=np.int64),
-        arc_of=np.array(arc_of, dtype=np.int64),
+        flow_group=joined["group"],
+        flow_ratio=joined["ratio"],
+        flow_fabric=joined["fabric"],
+        routable=joined["routable"],
+        flow_of=joined["flow_of"],
+        arc_of=joined["arc_of"],
         class_plane=dict(class_plane),
         call_flow=call_flow,
         n_fabric=offset,
         route_share=reannounced / max(len(world.pairs), 1),
+        cache=cache,
     )
 
 

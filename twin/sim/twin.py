@@ -321,7 +321,8 @@ class Twin:
                 return r
         te = self.scenario.control.te
         r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                          self._diurnal(self.now), self.scenario.network.hash_connections, view)
+                          self._diurnal(self.now), self.scenario.network.hash_connections, view,
+                          reuse=tuple(r for _, r in st.network.routing_built))
         st.network.routing_built = ((key, r), *st.network.routing_built[:1])
         return r
 
