@@ -377,7 +377,10 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         factor += 1.0
         seen *= factor
         if g.floor_idx.size:
-            seen += g.floor * (z * z)
+            # as ``seen += g.floor * (z * z)``, whose zero-floor columns only turn -0.0 into 0.0
+            seen += np.float32(0.0)
+            fz = z[:, g.floor_idx]
+            seen[:, g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
         np.minimum(seen, g.upper, out=seen)
         lost = _silent(mon, st, kind, n)
         p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
