@@ -162,13 +162,15 @@ def lognormal_quantiles(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, 
 
 def _normal_sf(z: np.ndarray) -> np.ndarray:
     """P(Z > z) for a standard normal (a logistic fit of the normal CDF, |error| < 2e-4)."""
-    z = np.clip(z, -8.0, 8.0)
+    z = np.minimum(np.maximum(z, -8.0), 8.0)  # np.clip's result (non-zero bounds), without its wrapper
     return 1.0 / (1.0 + np.exp(z * (1.5976 + 0.070566 * z * z)))
 
 
 def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Expected retries of a call whose attempts fail with probability q: q + q^2 + ... + q^r."""
-    return np.where(np.abs(1.0 - q) > 1e-9, q * (1.0 - q**r) / np.where(np.abs(1.0 - q) > 1e-9, 1.0 - q, 1.0), r)
+    one_q = 1.0 - q
+    regular = np.abs(one_q) > 1e-9
+    return np.where(regular, q * (1.0 - q**r) / np.where(regular, one_q, 1.0), r)
 
 
 def service_step(
@@ -259,13 +261,15 @@ def service_step(
         q = np.minimum(1.0 - net_ok * (1.0 - err[dst]) * ok, 0.999999)
         mt = np.minimum(m, timeout)
         t_att = mt + p_to * (timeout - mt)
-        unbudgeted = q * (1.0 - q**r) / (1.0 - q)  # q + q^2 + ... + q^r
+        one_q, not_all_r = 1.0 - q, 1.0 - q**r
+        unbudgeted = q * not_all_r / one_q  # q + q^2 + ... + q^r
         retries = np.minimum(unbudgeted, budget)
         share = retries / np.maximum(unbudgeted, 1e-12)  # of failed calls, those the budget lets retry
-        call_fail = q * (1.0 - share * (1.0 - q**r))
+        call_fail = q * (1.0 - share * not_all_r)
         # backoff b, 2b, 4b ... before retries 1, 2, 3 ...: b (2^k - 1) after k retries
-        call_m = (1.0 + retries) * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
-        call_v = (1.0 + retries) * ok * np.minimum(v, t2) + retries * (1.0 - q) * t_att * t_att
+        tries = 1.0 + retries
+        call_m = tries * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
+        call_v = tries * ok * np.minimum(v, t2) + retries * one_q * t_att * t_att
         if failing_fast:
             call_fail = 1.0 - sent_ok * (1.0 - call_fail)
             call_v = sent_ok * call_v + sent_ok * (1.0 - sent_ok) * call_m * call_m

@@ -386,7 +386,7 @@ class Twin:
         limit = arr["memory_limit_mb"]
         st.services.memory_mb = st.services.memory_mb + (st.services.leak_mb_per_s + st.services.release_leak) * dt
         oom = st.services.memory_mb >= limit
-        for i in np.flatnonzero(oom):
+        for i in (np.flatnonzero(oom) if oom.any() else ()):
             lost = math.ceil(st.services.replicas_up[i] / 2)
             st.services.replicas_up[i] -= lost
             st.services.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
@@ -398,7 +398,7 @@ class Twin:
             st.services.cpu_hog = np.where(st.services.cpu_hog_growth > 0,
                                            np.minimum(grown, np.maximum(st.services.cpu_hog_cap, st.services.cpu_hog)),
                                            st.services.cpu_hog)
-        gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
+        gc = np.minimum(np.maximum(1.0 - 2.0 * (mem_frac - 0.75), 0.2), 1.0)  # np.clip's result (non-zero bounds)
         up = np.maximum(st.services.replicas_up - st.services.crashloop - st.services.release_crashloop, 0.0)
         per = arr["capacity_rps"]
         capacity = up * per * (1.0 - st.services.cpu_hog) * gc
