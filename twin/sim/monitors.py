@@ -275,7 +275,7 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
     for plane in topo.planes:
         idx = mon.plane_links[plane]
-        kpi[f"{plane}_utilisation"] = float(util[idx].mean()) if idx.size else 0.0
+        kpi[f"{plane}_utilisation"] = float(util[idx].sum() / idx.size) if idx.size else 0.0  # .mean(), unwrapped
         kpi[f"{plane}_gbps"] = float(link[idx, 3].sum()) if idx.size else 0.0
     violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
         kpi["interdc_loss"] > sc.slo.user_loss
@@ -296,7 +296,8 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
         violations += int(bad.sum())
         slow = np.where(res.p99_ms > mon.slo_p99, 0.5, 0.0)
         weight = entry / max(entry.sum(), 1e-9)
-        svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
+        # np.clip(x, 0, 1): x (a sum with +0.0 or 0.5) is never -0.0, so minimum/maximum agree with it
+        svc_bad = float((weight * np.minimum(np.maximum(customer_err + slow, 0.0), 1.0)).sum())
         kpi["service_bad"] = svc_bad
         impact = 0.5 * (net_bad + svc_bad)
     kpi["net_bad"] = net_bad
