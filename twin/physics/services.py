@@ -45,6 +45,8 @@ most its depth + 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -102,6 +104,32 @@ class Clients:
 
         return cls(src, dst, arr(fanout), arr(timeout_ms), arr(retries), arr(backoff_ms), arr(retry_budget),
                    arr(breaker_threshold), arr(breaker_window_s), arr(breaker_cooldown_s), arr(max_inflight))
+
+    @cached_property
+    def derived(self) -> "_Derived":
+        """What every tick reads of the fixed policy (computed on first use: clients are immutable)."""
+        fan, timeout = self.fanout, self.timeout_ms
+        return _Derived(
+            breakers=bool(np.isfinite(self.breaker_threshold).any()),
+            limited=bool(np.isfinite(self.max_inflight).any()),
+            fan_var=np.maximum(fan * (1.0 - fan), 0.0),  # a call made by a share of requests varies
+            # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests
+            # making one call, above 1 that many independent calls
+            inner=np.minimum(fan, 1.0),
+            outer=np.maximum(fan, 1.0),
+            log_timeout=np.log(timeout),
+            t2=timeout * timeout,
+        )
+
+
+class _Derived(NamedTuple):
+    breakers: bool  # some edge has a circuit breaker
+    limited: bool  # some edge has a concurrency limit
+    fan_var: np.ndarray
+    inner: np.ndarray
+    outer: np.ndarray
+    log_timeout: np.ndarray
+    t2: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -194,10 +222,11 @@ def service_step(
     q_prev = np.minimum(carried.attempt_fail, 0.999)
     attempts = 1.0 + np.minimum(_retries(q_prev, r), budget)
     state = carried.breaker
-    breakers = bool(np.isfinite(c.breaker_threshold).any())
+    fixed = c.derived
+    breakers = fixed.breakers
     passing = np.where(state == OPEN, 0.0, np.where(state == HALF_OPEN, PROBE_SHARE, 1.0)) if breakers else 1.0
     per_call = c.fanout * attempts * passing  # attempts per caller request served
-    limited = bool(np.isfinite(c.max_inflight).any())
+    limited = fixed.limited
 
     # 2-3. load flows down from callers' throughput; queues fill and drain. After i rounds every
     # service at depth < i from an entry is exact, whatever the start
@@ -243,13 +272,10 @@ def service_step(
     net_ok = (1.0 - net_loss) ** 2  # request and response both cross the path
     rtt = 2.0 * net_latency_ms
     fan = c.fanout
-    fan_var = np.maximum(fan * (1.0 - fan), 0.0)  # a call made by a share of requests varies
-    # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests making one
-    # call, above 1 that many independent calls
-    inner, outer = np.minimum(fan, 1.0), np.maximum(fan, 1.0)
+    fan_var, inner, outer = fixed.fan_var, fixed.inner, fixed.outer
     failing_fast = breakers or limited
     sent_ok = passing * admit  # not failed fast by an open breaker or the concurrency limit
-    log_timeout, t2 = np.log(timeout), timeout * timeout
+    log_timeout, t2 = fixed.log_timeout, fixed.t2
     q = p_to = t_att = np.zeros_like(fan)
     for _ in range(max(depth, 1) + 1):
         before_m, before_err = lat_m, err

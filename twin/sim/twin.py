@@ -366,6 +366,20 @@ class Twin:
             self.telemetry.closed_alerts.append(alert)
         return now + dt
 
+    def _clients(self) -> Clients:
+        """The call edges' client policies, rebuilt only when a mitigation changed retries or budgets
+        (kept with their derived arrays, see ``Clients.derived``)."""
+        w, ss = self.world, self.state.services
+        key = (ss.retry_factor.tobytes(), ss.retry_budget.tobytes())
+        kept = getattr(self, "_clients_kept", None)
+        if kept is None or kept[0] != key:
+            arr = w.service_arrays
+            clients = Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
+                              arr["backoff_ms"], ss.retry_budget.copy(), arr["breaker_threshold"],
+                              arr["breaker_window_s"], arr["breaker_cooldown_s"], arr["max_inflight"])
+            kept = self._clients_kept = (key, clients)
+        return kept[1]
+
     def _latent_defects(self, net: NetworkResult) -> None:
         st, w = self.state, self.world
         for feature, (pattern, threshold) in st.control.defects.items():
@@ -419,9 +433,7 @@ class Twin:
         res = service_step(
             Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
                      1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
-            Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
-                    arr["backoff_ms"], ss.retry_budget, arr["breaker_threshold"], arr["breaker_window_s"],
-                    arr["breaker_cooldown_s"], arr["max_inflight"]),
+            self._clients(),
             Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
             net_loss, net_lat, w.call_depth, self.now, dt,
         )
