@@ -49,3 +49,29 @@ def test_arc_limits_follow_a_link_state_edited_in_place():
     t.state.network.link_down[0] -= 1
     again = network_step(t.world, t.state, routing, 1.0, noise, 1.0, params)
     assert again.arc_capacity.tobytes() == before.arc_capacity.tobytes()
+
+
+def test_skipping_a_quiet_sample_changes_no_alert(monkeypatch):
+    """Alerts and their pending timers are the same when every sample is evaluated afresh."""
+    import twin.sim.monitors as monitors
+
+    def run(forget: bool):
+        if forget:
+            evaluate = monitors._evaluate
+
+            def fresh(mon, st, now, sample):
+                st.alerts.quiet.clear()
+                return evaluate(mon, st, now, sample)
+
+            monkeypatch.setattr(monitors, "_evaluate", fresh)
+        t = Twin("b2b4-casc1", seed=0)
+        t.run(until="40m")
+        monkeypatch.undo()
+        return t
+
+    kept, fresh = run(False), run(True)
+    assert kept.state.alerts.quiet  # quiet samples were seen (and skipped)
+    assert kept.alerts().to_csv() == fresh.alerts().to_csv()
+    assert kept.state.alerts.open == fresh.state.alerts.open
+    for k, v in fresh.state.alerts.pending.items():
+        assert kept.state.alerts.pending[k].tobytes() == v.tobytes(), k

@@ -439,6 +439,9 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
     names = mon.entities
     closed: list[Alert] = []
     for kind, rules, cols, thr, above, for_s, clear_thr, clear_for, sign in mon.groups:
+        at = sample.measured_at.get(kind)
+        if at is not None and st.alerts.quiet.get(kind) == at:
+            continue  # the sample seen last tick, which fired nothing and had nothing open: it still does
         # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
         values = getattr(sample, kind)[:, cols] * sign
         hit = values > thr
@@ -454,7 +457,12 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
         # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
-        if is_open.any():
+        any_open = bool(is_open.any())
+        if at is not None and not any_hit and not any_open:
+            st.alerts.quiet[kind] = at
+        else:
+            st.alerts.quiet.pop(kind, None)
+        if any_open:
             calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
             done = is_open & (calm_s >= clear_for)
             if done.any():
