@@ -377,8 +377,9 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
         factor += 1.0
         seen *= factor
-        if g.floor_idx.size:
-            # as ``seen += g.floor * (z * z)``, whose zero-floor columns only turn -0.0 into 0.0
+        if g.floor_idx.size and n < 512:
+            seen += g.floor * (z * z)
+        elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
             seen += np.float32(0.0)
             fz = z[:, g.floor_idx]
             seen[:, g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
