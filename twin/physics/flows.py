@@ -168,7 +168,7 @@ def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
     """Per entry: the share of the flow's traffic that survives the hops before this one."""
     if log_keep.size == 0:
         return np.ones(0)
-    cs = np.cumsum(log_keep)
+    cs = log_keep.cumsum()
     before = cs - log_keep  # inclusive sum up to the previous entry
     at_start = before[start_of]
     return np.exp(before - at_start)

@@ -154,6 +154,7 @@ class Monitors:
         self.sampling = self._sampling()
         # per WAN plane: its links, as indices (the KPIs read them every tick)
         self.plane_links = {p: np.flatnonzero(world.plane_masks[p]) for p in world.topology.planes}
+        self.device_capacity = np.maximum(world.attached_capacity[world.devices], 1e-9)  # what CPU load scales by
 
     def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
         links = self.world.topology.links
@@ -245,13 +246,10 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.control.health_alarm
-    attached_cap = w.attached_capacity
     through = net.node_gbps[devs]
     # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
     # plus route processing load a fault or churn puts on it
-    cpu_dev = np.minimum(
-        0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.network.node_cpu[devs], 1.0
-    )
+    cpu_dev = np.minimum(0.1 + 0.2 * through / mon.device_capacity + st.network.node_cpu[devs], 1.0)
     device[:, 1] = np.where(st.network.node_down[devs] > 0, 0.0, cpu_dev)
     device[:, 2] = through
     n_s = len(w.services)
@@ -262,12 +260,13 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     # for a deferrable class, whose senders hold it back and send it later
     lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
     deferrable = mon.deferrable
-    deferred = np.zeros_like(lost)
+    deferred_sum = 0.0  # what a zero array sums to
     if deferrable.any():
         shed = net.group_wanted * (1.0 - np.tile(st.network.class_limit, lost.size // 2))
         deferred = np.where(np.tile(deferrable, lost.size // 2), np.clip(shed, 0.0, None), 0.0)
         lost = lost - deferred
-        kpi["deferred_gbps"] = float(deferred.sum())
+        deferred_sum = deferred.sum()
+        kpi["deferred_gbps"] = float(deferred_sum)
     by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
     lost_by_class = lost.reshape(-1, 2).sum(axis=0)
     kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
@@ -280,7 +279,7 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
         kpi["interdc_loss"] > sc.slo.user_loss
     )
-    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred.sum()) / max(vol.sum(), 1e-9))
+    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred_sum) / max(vol.sum(), 1e-9))
     impact = net_bad
     if svc is not None:
         res, cpu, mem_frac, up, entry, customer_err = svc
