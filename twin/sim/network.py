@@ -369,6 +369,7 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     live = np.flatnonzero(wan & routing.routable)
     g, w = routing.flow_group[wan], routing.flow_ratio[wan]
     cache.update(
+        demand_key=world.demand_pair * 2 + world.demand_class,
         wan=wan,
         wan_group=np.maximum(routing.flow_group, 0),
         wan_live=live,
@@ -389,8 +390,10 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     return cache
 
 
-def _arc_limits(world: World, state: TwinState, routing: Routing, params: NetworkParams) -> tuple[np.ndarray, np.ndarray]:
-    """Payload capacity and one packet's transmission time (ms) per arc, kept on the routing's
+def _arc_limits(world: World, state: TwinState, routing: Routing,
+                params: NetworkParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Payload capacity, one packet's transmission time (ms), the load above which an arc is
+    overloaded and whether it has capacity at all, per arc; kept on the routing's
     cache while the link and node state they derive from holds (keyed by content: faults edit
     those arrays in place). The arrays are read-only: results share them."""
     net = state.network
@@ -401,10 +404,11 @@ def _arc_limits(world: World, state: TwinState, routing: Routing, params: Networ
         return hit[1]
     cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
     packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
-    cap.setflags(write=False)
-    packet_ms.setflags(write=False)
-    routing.cache["arc_limits"] = (key, (cap, packet_ms))
-    return cap, packet_ms
+    out = (cap, packet_ms, cap * (1 + 1e-12), cap > 0)
+    for a in out:
+        a.setflags(write=False)
+    routing.cache["arc_limits"] = (key, out)
+    return out
 
 
 def _queue_arrays(routing: Routing, params: NetworkParams, n_arcs: int) -> tuple[np.ndarray, ...]:
@@ -481,7 +485,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     if not state.control.automation_halted:  # load driven by running automation stops when it is halted
         factor = factor * state.network.automation_factor
     wanted = world.demand_gbps * demand_scale * noise * factor[world.demand_class]
-    key = world.demand_pair * 2 + world.demand_class
+    key = prep["demand_key"]
     if state.network.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
         wanted = wanted * state.network.retry_amp[key]
     # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
@@ -491,10 +495,11 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     wan = prep["wan"]
     demand_wan = np.zeros(routing.n_flows)
     demand_wan[prep["wan_live"]] = group_gbps[prep["wan_live_group"]] * prep["wan_live_ratio"]
-    cap, packet_ms = _arc_limits(world, state, routing, params)
+    cap, packet_ms, overloaded_above, has_cap = _arc_limits(world, state, routing, params)
     base_loss = np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else None
     # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs).astype(float)
+    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]],
+                          minlength=n_arcs).astype(float, copy=False)
     offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
     demand = demand_wan + fabric_scale * prep["fab_demand"]
@@ -504,7 +509,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         # arcs that carry elastic traffic: always through the flow model
         routing.cache["elastic_arcs"] = (np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
                                          if elastic.any() else None)
-    hot = offered > cap * (1 + 1e-12)
+    hot = offered > overloaded_above
     if base_loss is not None:
         hot |= base_loss > 0
     elastic_arcs = routing.cache.get("elastic_arcs")
@@ -534,7 +539,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         flow_loss[sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
         delivered[sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
+    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
     cold = ~hot
     with np.errstate(divide="ignore", invalid="ignore"):
         kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * 0.5 * packet_ms, params.buffer_ms)
