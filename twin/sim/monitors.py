@@ -373,9 +373,15 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         # cancel it); gauges carry their own measurement noise; error and drop ratios a small
         # positive background (floor x chi-square(1): mean ``floor``)
         z = rng.standard_normal(seen.shape, dtype=np.float32)
-        factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
-        factor += 1.0
-        seen *= factor
+        if n < 512:
+            factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
+            factor += 1.0
+            seen *= factor
+        else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
+            noisy = np.flatnonzero(g.scale)
+            factor = g.scale[noisy] * z[:, noisy]
+            factor += 1.0
+            seen[:, noisy] *= factor
         if g.floor_idx.size and n < 512:
             seen += g.floor * (z * z)
         elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
