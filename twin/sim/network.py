@@ -519,7 +519,8 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     queue = np.zeros(n_arcs)
     arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
     delivered = demand.copy()
-    if hot.any():
+    any_hot = bool(hot.any())
+    if any_hot:
         sub = _hot_subset(routing, hot, elastic, params)
         sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
         sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
@@ -540,10 +541,15 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         delivered[sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
     rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
-    cold = ~hot
     with np.errstate(divide="ignore", invalid="ignore"):
-        kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * 0.5 * packet_ms, params.buffer_ms)
-    queue = np.where(cold, np.minimum(kingman, params.buffer_ms), queue)
+        wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
+        np.maximum(wait, 1e-9, out=wait)
+        np.divide(rho, wait, out=wait)
+        wait *= 0.5
+        wait *= packet_ms
+        kingman = np.where(rho < 1, wait, params.buffer_ms)
+    np.minimum(kingman, params.buffer_ms, out=kingman)
+    queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
     latency = world.arc_delay + queue
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
     flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
