@@ -57,7 +57,8 @@ def profile(name: str, hours: float, top: int) -> str:
     head = (f"== {name}: {hours:g} sim-hour, {ticks} ticks, {wall:.3f} s profiled "
             f"({1e3 * wall / ticks:.2f} ms/tick, {stats.total_calls} calls, "  # type: ignore[attr-defined]
             f"{stats.total_calls / ticks:.0f} calls/tick)")  # type: ignore[attr-defined]
-    return "\n".join([head, "-- by tottime", table(stats, "tottime", top), "-- by cumtime", table(stats, "cumtime", top)])
+    return "\n".join([head, "-- by tottime", table(stats, "tottime", top),
+                      "-- by cumtime", table(stats, "cumtime", top)])
 
 
 def main() -> None:

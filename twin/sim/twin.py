@@ -58,6 +58,7 @@ class Twin:
         self.env = simpy.Environment(initial_time=0.0)
         self._procs: dict[str, simpy.Process] = {}
         self.work = 0  # elements copied or rebuilt by the last fork (a cost measure)
+        self._clients_kept: tuple[tuple[bytes, bytes], Clients] | None = None  # see _clients
         self._bootstrap()
 
     # -- construction ----------------------------------------------------------------------
@@ -221,7 +222,7 @@ class Twin:
         other.telemetry = self.telemetry.fork()
         other.monitors, other._faults, other._net_params = self.monitors, self._faults, self._net_params
         other.env = simpy.Environment(initial_time=self.env.now)
-        other._procs = {}
+        other._procs, other._clients_kept = {}, None
         other._start_all()
         other.work = other.state.size() + len(other._procs)
         return other
@@ -371,12 +372,13 @@ class Twin:
         (kept with their derived arrays, see ``Clients.derived``)."""
         w, ss = self.world, self.state.services
         key = (ss.retry_factor.tobytes(), ss.retry_budget.tobytes())
-        kept = getattr(self, "_clients_kept", None)
+        kept = self._clients_kept
         if kept is None or kept[0] != key:
             arr = w.service_arrays
-            clients = Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
-                              arr["backoff_ms"], ss.retry_budget.copy(), arr["breaker_threshold"],
-                              arr["breaker_window_s"], arr["breaker_cooldown_s"], arr["max_inflight"])
+            clients = Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"],
+                              arr["retries"] * ss.retry_factor, arr["backoff_ms"], ss.retry_budget.copy(),
+                              arr["breaker_threshold"], arr["breaker_window_s"], arr["breaker_cooldown_s"],
+                              arr["max_inflight"])
             kept = self._clients_kept = (key, clients)
         return kept[1]
 
