@@ -277,7 +277,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     """Rates, drops and queues of one tick (see the module docstring for the model)."""
     f_of, a_of = flows.flow_of, flows.arc_of
     n_f, n_a = flows.demand.shape[0], links.capacity.shape[0]
-    cap = np.maximum(links.capacity.astype(float), 0.0)
+    cap = np.maximum(links.capacity.astype(float, copy=False), 0.0)
     if flows.start_of is not None and flows.start_of.shape == f_of.shape:
         start_of, max_hops = flows.start_of, flows.max_hops
     else:  # built by hand rather than by Flows.make
@@ -293,7 +293,8 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     inel = ~elastic
     demand = flows.demand
     fair_e = links.fair[a_of]
-    base_keep = 1.0 - np.clip(links.base_loss, 0.0, 1.0)
+    # np.clip(base_loss, 0, 1) would turn -0.0 to 0.0, which 1.0 - x cannot tell apart
+    base_keep = 1.0 - np.minimum(np.maximum(links.base_loss, 0.0), 1.0)
     price = np.zeros(n_a)  # drop-tail drop probability
     queue_e = np.zeros(f_of.shape[0])  # queueing delay each flow meets at each hop (ms)
     sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
