@@ -6,7 +6,11 @@ Profiling inflates the times (every call is counted); compare tables made by thi
 One known distortion: ``np.errstate`` blocks show up as ``<'set' of '_contextvars.ContextVar'
 objects>`` with tens of microseconds a call under cProfile, about 1 us without it.
 
-    python bench/profile_tick.py [--top 15] [--hours 1] [scenario ...]
+``--stages`` times the tick's stages instead, with plain clocks (no profiler distortion):
+routing builds, network physics (flow model inside), services (their model inside), monitors'
+truth, sampling and alert evaluation, and the rest of the tick.
+
+    python bench/profile_tick.py [--top 15] [--hours 1] [--stages] [scenario ...]
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import cProfile
 import os
 import pstats
 import time
+from collections import Counter
+from contextlib import ExitStack
+from unittest import mock
 
 from twin import Twin, load_scenario
 
@@ -61,14 +68,64 @@ def profile(name: str, hours: float, top: int) -> str:
                       "-- by cumtime", table(stats, "cumtime", top)])
 
 
+#: (label, module, attribute, nested): the stages ``--stages`` times; nested ones are inside the one above.
+STAGES = (
+    ("routing builds", "twin.sim.twin", "build_routing", False),
+    ("network_step", "twin.sim.twin", "network_step", False),
+    ("  solve (flow model)", "twin.sim.network", "solve", True),
+    ("Twin._services", "twin.sim.twin.Twin", "_services", False),
+    ("  service_step", "twin.sim.twin", "service_step", True),
+    ("monitors: truth", "twin.sim.monitors", "_truth", False),
+    ("monitors: sampling", "twin.sim.monitors", "_observe", False),
+    ("monitors: alerts", "twin.sim.monitors", "_evaluate", False),
+)
+
+
+def _timed(fn, label: str, spent: Counter):
+    def run(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[label] += time.perf_counter() - t0
+    return run
+
+
+def stages(name: str, hours: float) -> str:
+    """Wall time per stage of the tick over ``hours`` simulated hours, as a short table."""
+    import importlib
+
+    from twin.sim.twin import Twin as _Twin
+
+    sc = load_scenario(name)
+    spent: Counter = Counter()
+    with ExitStack() as stack:
+        for label, module, attr, _nested in (*STAGES, ("tick", "twin.sim.twin.Twin", "_tick", False)):
+            owner = _Twin if module.endswith(".Twin") else importlib.import_module(module)
+            stack.enter_context(mock.patch.object(owner, attr, _timed(getattr(owner, attr), label, spent)))
+        twin = Twin(sc, seed=1)
+        t0 = time.perf_counter()
+        twin.run(until=3600.0 * hours)
+        wall = time.perf_counter() - t0
+    ticks = int(round(3600.0 * hours / sc.tick))
+    rest = spent["tick"] - sum(spent[label] for label, _m, _a, nested in STAGES if not nested)
+    rows = [(label, spent[label]) for label, *_ in STAGES] + [("rest of the tick", rest),
+                                                             ("outside ticks (timers)", wall - spent["tick"])]
+    lines = [f"== {name}: {hours:g} sim-hour, {ticks} ticks, {wall:.3f} s ({1e6 * wall / ticks:.0f} us/tick)",
+             f"  {'stage':<26} {'ms':>8} {'us/tick':>8}"]
+    lines += [f"  {label:<26} {1e3 * t:8.1f} {1e6 * t / ticks:8.0f}" for label, t in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--hours", type=float, default=1.0)
+    p.add_argument("--stages", action="store_true", help="time the tick's stages (no profiler) instead")
     a = p.parse_args()
     for name in a.scenarios:
-        print(profile(name, a.hours, a.top), flush=True)
+        print(stages(name, a.hours) if a.stages else profile(name, a.hours, a.top), flush=True)
 
 
 if __name__ == "__main__":
