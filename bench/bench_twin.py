@@ -1,8 +1,9 @@
 """Wall seconds per simulated hour, b2b4-casc1 and the large scenario, in one run.
 
-Targets on the 2-core reference machine: b2b4-casc1 <= 0.25 s, large <= 1 s per simulated
-hour. Prints the best of a few repeats (the machines are shared and noisy) and the ratio
-to each target (< 1 meets it).
+Targets on the 2-core reference machine (the tracker's "batched twin" issue): b2b4-casc1
+<= 0.25 s, large <= 0.3 s per simulated hour. Prints the best of a few repeats (the machines
+are shared and noisy) and the ratio to each target (< 1 meets it). Where the time goes:
+``bench/profile_tick.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 from twin import Twin, load_scenario
 
-TARGETS = {"b2b4-casc1": 0.25, "large": 1.0}
+TARGETS = {"b2b4-casc1": 0.25, "large": 0.3}
 REPEATS = 3
 
 

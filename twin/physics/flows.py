@@ -101,6 +101,11 @@ class Flows:
         return cls(flow_of, np.asarray(arc_of, dtype=np.int64), np.asarray(demand, dtype=float), b(elastic, bool),
                    b(connections), b(extra_rtt_ms), b(packet), b(burstiness), rto_min_ms, start_of, max_hops)
 
+    def with_demand(self, demand: np.ndarray) -> "Flows":
+        """The same flows with other demands (``dataclasses.replace`` without its per-call cost)."""
+        return Flows(self.flow_of, self.arc_of, demand, self.elastic, self.connections, self.extra_rtt_ms, self.packet,
+                     self.burstiness, self.rto_min_ms, self.start_of, self.max_hops)
+
 
 @dataclass(frozen=True)
 class FlowSolution:
@@ -163,52 +168,56 @@ def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
     """Per entry: the share of the flow's traffic that survives the hops before this one."""
     if log_keep.size == 0:
         return np.ones(0)
-    cs = np.cumsum(log_keep)
+    cs = log_keep.cumsum()
     before = cs - log_keep  # inclusive sum up to the previous entry
     at_start = before[start_of]
     return np.exp(before - at_start)
 
 
 def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, a_of: np.ndarray,
-           start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray, max_hops: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per entry: the share dropped at that hop, and the rate arriving there.
+           start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray,
+           max_hops: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per entry: the share dropped at that hop, the rate arriving there, the share kept there
+    (own loss included) and its log.
 
     A drop-tail link drops at least its price, and whatever arrives above its capacity, from
     every flow alike; a fair-queueing link drops what a flow sends above its max-min share.
     Downstream hops see only what upstream hops let through, so this settles hop by hop.
     """
     fair_e = links.fair[a_of]
-    drop_e = np.where(fair_e, 0.0, price[a_of])
-    n_a = cap.shape[0]
     fe = np.flatnonzero(fair_e)
-    arriving = sent[f_of]
+    drop_e = np.where(fair_e, 0.0, price[a_of]) if fe.size else price[a_of]
+    n_a = cap.shape[0]
+    sent_e, keep_base = sent[f_of], base_keep[a_of]  # per entry, fixed for the whole settling
+    arriving = sent_e
     for _round in range(4 * max_hops + 4):
-        keep_e = (1.0 - drop_e) * base_keep[a_of]
-        arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        keep_e = (1.0 - drop_e) * keep_base
+        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         over = np.divide(cap, arrival, out=np.ones(n_a), where=arrival > cap)
-        new = np.where(fair_e, 0.0, np.maximum(price, 1.0 - over)[a_of])
+        new = np.maximum(price, 1.0 - over)[a_of]  # fair-queueing entries are all set below
         if fe.size:
             share = max_min_rates(np.arange(fe.size), a_of[fe], cap, arriving[fe])
             with np.errstate(divide="ignore", invalid="ignore"):
                 new[fe] = np.where(arriving[fe] > 0, 1.0 - np.minimum(share / arriving[fe], 1.0), 0.0)
-        if new.size == 0 or float(np.max(np.abs(new - drop_e))) <= 1e-13:
+        if new.size == 0 or float(np.abs(new - drop_e).max()) <= 1e-13:
             break
         # fair shares on paths that cross links in opposite orders can oscillate: damp those
         drop_e = new if (_round < 2 or fe.size == 0) else np.where(fair_e, 0.5 * (drop_e + new), new)
     # never above capacity: raising drops at a link only lowers what reaches the links after it
     for _ in range(max_hops + 1):
-        keep_e = (1.0 - drop_e) * base_keep[a_of]
-        arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        keep_e = (1.0 - drop_e) * keep_base
+        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
         carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
         over = carried > cap * (1 + 1e-12)
         if not over.any():
             break
         scale = np.divide(cap, carried, out=np.ones(n_a), where=over)
         drop_e = 1.0 - (1.0 - drop_e) * scale[a_of]
-    keep_e = (1.0 - drop_e) * base_keep[a_of]
-    arriving = sent[f_of] * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
-    return drop_e, arriving
+    keep_e = (1.0 - drop_e) * keep_base
+    log_keep = np.log(np.maximum(keep_e, 1e-300))
+    arriving = sent_e * _exclusive_pass(log_keep, start_of)
+    return drop_e, arriving, keep_e, log_keep
 
 
 def _wait(links: Links, flows: Flows, f_of: np.ndarray, a_of: np.ndarray, arriving: np.ndarray,
@@ -268,7 +277,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     """Rates, drops and queues of one tick (see the module docstring for the model)."""
     f_of, a_of = flows.flow_of, flows.arc_of
     n_f, n_a = flows.demand.shape[0], links.capacity.shape[0]
-    cap = np.maximum(links.capacity.astype(float), 0.0)
+    cap = np.maximum(links.capacity.astype(float, copy=False), 0.0)
     if flows.start_of is not None and flows.start_of.shape == f_of.shape:
         start_of, max_hops = flows.start_of, flows.max_hops
     else:  # built by hand rather than by Flows.make
@@ -277,33 +286,35 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     crosses = np.zeros(n_f, dtype=bool)
     crosses[f_of] = True
     # propagation both ways, and each data packet's transmission at every hop
-    base_rtt = (np.bincount(f_of, weights=2 * links.delay_ms[a_of] + links.packet_ms[a_of], minlength=n_f)
-                + flows.extra_rtt_ms)
+    delay_e, packet_e = links.delay_ms[a_of], links.packet_ms[a_of]
+    base_rtt = np.bincount(f_of, weights=2 * delay_e + packet_e, minlength=n_f) + flows.extra_rtt_ms
     elastic = flows.elastic & crosses
+    any_elastic = bool(elastic.any())
     inel = ~elastic
     demand = flows.demand
     fair_e = links.fair[a_of]
-    base_keep = 1.0 - np.clip(links.base_loss, 0.0, 1.0)
+    # np.clip(base_loss, 0, 1) would turn -0.0 to 0.0, which 1.0 - x cannot tell apart
+    base_keep = 1.0 - np.minimum(np.maximum(links.base_loss, 0.0), 1.0)
     price = np.zeros(n_a)  # drop-tail drop probability
     queue_e = np.zeros(f_of.shape[0])  # queueing delay each flow meets at each hop (ms)
-    elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
     sent = np.where(inel, np.where(np.isfinite(demand), demand, 0.0), 0.0)
-    eff = np.ones(n_f)  # per flow: window efficiency under fair queueing with an AQM
-    if not elastic.any():
+    if not any_elastic:
         # inelastic rates depend on neither prices nor queues: one pass is the answer
         iterations = 1
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
+        drop_e, arriving, keep_e, log_keep = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
         queue_e = _wait(links, flows, f_of, a_of, arriving, arrival, rho)[a_of]
         if fair_e.any():
             queue_e, _ = _fair_queues(links, flows, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt, rho,
                                       queue_e)
-    if elastic.any():
+    if any_elastic:
+        elastic_cap = cap.copy()  # what elastic flows can use of a drop-tail link (sawtooth efficiency)
+        eff = np.ones(n_f)  # per flow: window efficiency under fair queueing with an AQM
         path_cap = np.full(n_f, np.inf)
         np.minimum.at(path_cap, f_of, cap[a_of])
         path_cap *= 2.0  # a safeguard only (rates before the prices settle): the prices do the limiting
-    for it in range(iterations if elastic.any() else 0):
+    for it in range(iterations if any_elastic else 0):
         rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
         # -- elastic sending rates from the path's drop price -------------------------------------
         keep_price = np.where(links.fair, 1.0, 1.0 - price) * base_keep
@@ -322,7 +333,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
             x = np.where(elastic, np.minimum(x, capped * eff), x)
         sent = np.where(elastic, x, sent)
         # -- drops, hop by hop: loss where the queue overflows, once ------------------------------
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
+        drop_e, arriving, _, _ = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         el_arrival = np.bincount(a_of, weights=np.where(elastic[f_of], arriving, 0.0), minlength=n_a)
         in_arrival = arrival - el_arrival
@@ -355,23 +366,22 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
                                       rho, q_new)
         queue_e = queue_e + (q_new - queue_e) * (1.0 if it < 2 else 0.5)
     # -- final accounting ----------------------------------------------------------------------------
-    if elastic.any():  # the drops of the final rates
-        drop_e, arriving = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
-    keep_e = (1.0 - drop_e) * base_keep[a_of]
-    log_keep = np.log(np.maximum(keep_e, 1e-300))
+    if any_elastic:  # the drops of the final rates
+        drop_e, arriving, keep_e, log_keep = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep,
+                                                    max_hops)
+        arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
     leaving = arriving * keep_e
-    arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
     carried = np.bincount(a_of, weights=leaving, minlength=n_a)
-    delivered = sent * np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
-    delivered = np.where(crosses, delivered, sent)
+    path_keep = np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
+    delivered = np.where(crosses, sent * path_keep, sent)
     loss = np.divide(sent - delivered, sent, out=np.zeros(n_f), where=sent > 0)
     arc_loss = np.divide(arrival - carried, arrival, out=np.zeros(n_a), where=arrival > 0)
-    one_way = (np.bincount(f_of, weights=links.delay_ms[a_of] + links.packet_ms[a_of] + queue_e, minlength=n_f)
+    one_way = (np.bincount(f_of, weights=delay_e + packet_e + queue_e, minlength=n_f)
                + flows.extra_rtt_ms / 2)
     rtt = base_rtt + np.bincount(f_of, weights=queue_e, minlength=n_f)
     # what a packet entering the link waits on average (rate-weighted over its flows)
     queue = np.divide(np.bincount(a_of, weights=arriving * queue_e, minlength=n_a), arrival, out=np.zeros(n_a),
                       where=arrival > 0)
     util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
-    path_loss = 1.0 - np.exp(np.bincount(f_of, weights=log_keep, minlength=n_f))
+    path_loss = 1.0 - path_keep
     return FlowSolution(sent, delivered, loss, path_loss, rtt, one_way, arrival, carried, arc_loss, queue, util)

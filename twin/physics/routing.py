@@ -90,30 +90,34 @@ def fat_tree_ecmp(
     dp, dt = np.divmod(dst_tor, half)
     n = src_tor.shape[0]
     links = np.full((n, 4), -1, dtype=np.int64)
-    routable = np.ones(n, dtype=bool)
-    # choices: (agg a, core i) flattened as a*half + i
-    a_idx = np.repeat(np.arange(half), half)
-    i_idx = np.tile(np.arange(half), half)
-    up1 = ft.tor_agg[sp[:, None], st[:, None], a_idx[None, :]]
-    up2 = ft.agg_core[sp[:, None], a_idx[None, :], i_idx[None, :]]
-    dn1 = ft.agg_core[dp[:, None], a_idx[None, :], i_idx[None, :]]
-    dn2 = ft.tor_agg[dp[:, None], dt[:, None], a_idx[None, :]]
+    # choices: (agg a, core i) flattened as a*half + i; aliveness from per-pod tables, so only
+    # the chosen column's link ids are ever gathered
+    ok_up = link_ok[ft.tor_agg]  # [pod, tor, agg]
+    ok_core = link_ok[ft.agg_core]  # [pod, agg, i]
     same_pod = sp == dp
-    alive = link_ok[up1] & link_ok[dn2]
-    alive &= same_pod[:, None] | (link_ok[up2] & link_ok[dn1])
+    ends = ok_up[sp, st] & ok_up[dp, dt]  # [flow, agg]
+    alive = ends[:, :, None] & (same_pod[:, None, None] | (ok_core[sp] & ok_core[dp]))
     # inside a pod only the aggregation choice matters: keep one core column per agg
-    alive &= ~same_pod[:, None] | (i_idx[None, :] == 0)
+    alive[same_pod, :, 1:] = False
+    alive = alive.reshape(n, half * half)
     n_alive = alive.sum(axis=1)
-    routable &= n_alive > 0
-    pick = np.where(n_alive > 0, flow_hash % np.maximum(n_alive, 1), 0)
-    rank = np.cumsum(alive, axis=1) - 1
-    choice = np.argmax(alive & (rank == pick[:, None]), axis=1)
-    rows = np.arange(n)
-    links[:, 0] = up1[rows, choice]
-    links[:, 3] = dn2[rows, choice]
+    routable = n_alive > 0
+    pick = np.where(routable, flow_hash % np.maximum(n_alive, 1), 0)
+    # the pick-th alive choice: with every choice alive it is the pick-th column (one per agg
+    # inside a pod); otherwise count along the row
+    full = np.where(same_pod, n_alive == half, n_alive == half * half)
+    choice = np.where(same_pod, pick * half, pick)
+    part = np.flatnonzero(~full)
+    if part.size:
+        sub = alive[part]
+        rank = np.cumsum(sub, axis=1) - 1
+        choice[part] = np.argmax(sub & (rank == pick[part, None]), axis=1)
+    a, i = np.divmod(choice, half)
+    links[:, 0] = ft.tor_agg[sp, st, a]
+    links[:, 3] = ft.tor_agg[dp, dt, a]
     inter = ~same_pod
-    links[inter, 1] = up2[rows, choice][inter]
-    links[inter, 2] = dn1[rows, choice][inter]
+    links[inter, 1] = ft.agg_core[sp[inter], a[inter], i[inter]]
+    links[inter, 2] = ft.agg_core[dp[inter], a[inter], i[inter]]
     same_tor = src_tor == dst_tor
     links[same_tor] = -1
     routable |= same_tor

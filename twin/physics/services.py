@@ -45,6 +45,8 @@ most its depth + 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -102,6 +104,32 @@ class Clients:
 
         return cls(src, dst, arr(fanout), arr(timeout_ms), arr(retries), arr(backoff_ms), arr(retry_budget),
                    arr(breaker_threshold), arr(breaker_window_s), arr(breaker_cooldown_s), arr(max_inflight))
+
+    @cached_property
+    def derived(self) -> "_Derived":
+        """What every tick reads of the fixed policy (computed on first use: clients are immutable)."""
+        fan, timeout = self.fanout, self.timeout_ms
+        return _Derived(
+            breakers=bool(np.isfinite(self.breaker_threshold).any()),
+            limited=bool(np.isfinite(self.max_inflight).any()),
+            fan_var=np.maximum(fan * (1.0 - fan), 0.0),  # a call made by a share of requests varies
+            # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests
+            # making one call, above 1 that many independent calls
+            inner=np.minimum(fan, 1.0),
+            outer=np.maximum(fan, 1.0),
+            log_timeout=np.log(timeout),
+            t2=timeout * timeout,
+        )
+
+
+class _Derived(NamedTuple):
+    breakers: bool  # some edge has a circuit breaker
+    limited: bool  # some edge has a concurrency limit
+    fan_var: np.ndarray
+    inner: np.ndarray
+    outer: np.ndarray
+    log_timeout: np.ndarray
+    t2: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -162,13 +190,15 @@ def lognormal_quantiles(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, 
 
 def _normal_sf(z: np.ndarray) -> np.ndarray:
     """P(Z > z) for a standard normal (a logistic fit of the normal CDF, |error| < 2e-4)."""
-    z = np.clip(z, -8.0, 8.0)
+    z = np.minimum(np.maximum(z, -8.0), 8.0)  # np.clip's result (non-zero bounds), without its wrapper
     return 1.0 / (1.0 + np.exp(z * (1.5976 + 0.070566 * z * z)))
 
 
 def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Expected retries of a call whose attempts fail with probability q: q + q^2 + ... + q^r."""
-    return np.where(np.abs(1.0 - q) > 1e-9, q * (1.0 - q**r) / np.where(np.abs(1.0 - q) > 1e-9, 1.0 - q, 1.0), r)
+    one_q = 1.0 - q
+    regular = np.abs(one_q) > 1e-9
+    return np.where(regular, q * (1.0 - q**r) / np.where(regular, one_q, 1.0), r)
 
 
 def service_step(
@@ -192,10 +222,11 @@ def service_step(
     q_prev = np.minimum(carried.attempt_fail, 0.999)
     attempts = 1.0 + np.minimum(_retries(q_prev, r), budget)
     state = carried.breaker
-    breakers = bool(np.isfinite(c.breaker_threshold).any())
+    fixed = c.derived
+    breakers = fixed.breakers
     passing = np.where(state == OPEN, 0.0, np.where(state == HALF_OPEN, PROBE_SHARE, 1.0)) if breakers else 1.0
     per_call = c.fanout * attempts * passing  # attempts per caller request served
-    limited = bool(np.isfinite(c.max_inflight).any())
+    limited = fixed.limited
 
     # 2-3. load flows down from callers' throughput; queues fill and drain. After i rounds every
     # service at depth < i from an entry is exact, whatever the start
@@ -241,13 +272,10 @@ def service_step(
     net_ok = (1.0 - net_loss) ** 2  # request and response both cross the path
     rtt = 2.0 * net_latency_ms
     fan = c.fanout
-    fan_var = np.maximum(fan * (1.0 - fan), 0.0)  # a call made by a share of requests varies
-    # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests making one
-    # call, above 1 that many independent calls
-    inner, outer = np.minimum(fan, 1.0), np.maximum(fan, 1.0)
+    fan_var, inner, outer = fixed.fan_var, fixed.inner, fixed.outer
     failing_fast = breakers or limited
     sent_ok = passing * admit  # not failed fast by an open breaker or the concurrency limit
-    log_timeout, t2 = np.log(timeout), timeout * timeout
+    log_timeout, t2 = fixed.log_timeout, fixed.t2
     q = p_to = t_att = np.zeros_like(fan)
     for _ in range(max(depth, 1) + 1):
         before_m, before_err = lat_m, err
@@ -259,13 +287,15 @@ def service_step(
         q = np.minimum(1.0 - net_ok * (1.0 - err[dst]) * ok, 0.999999)
         mt = np.minimum(m, timeout)
         t_att = mt + p_to * (timeout - mt)
-        unbudgeted = q * (1.0 - q**r) / (1.0 - q)  # q + q^2 + ... + q^r
+        one_q, not_all_r = 1.0 - q, 1.0 - q**r
+        unbudgeted = q * not_all_r / one_q  # q + q^2 + ... + q^r
         retries = np.minimum(unbudgeted, budget)
         share = retries / np.maximum(unbudgeted, 1e-12)  # of failed calls, those the budget lets retry
-        call_fail = q * (1.0 - share * (1.0 - q**r))
+        call_fail = q * (1.0 - share * not_all_r)
         # backoff b, 2b, 4b ... before retries 1, 2, 3 ...: b (2^k - 1) after k retries
-        call_m = (1.0 + retries) * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
-        call_v = (1.0 + retries) * ok * np.minimum(v, t2) + retries * (1.0 - q) * t_att * t_att
+        tries = 1.0 + retries
+        call_m = tries * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
+        call_v = tries * ok * np.minimum(v, t2) + retries * one_q * t_att * t_att
         if failing_fast:
             call_fail = 1.0 - sent_ok * (1.0 - call_fail)
             call_v = sent_ok * call_v + sent_ok * (1.0 - sent_ok) * call_m * call_m

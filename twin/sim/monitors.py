@@ -152,6 +152,9 @@ class Monitors:
         self.rules: tuple[AlertRule, ...] = tuple(rules)
         self.groups = self._groups()
         self.sampling = self._sampling()
+        # per WAN plane: its links, as indices (the KPIs read them every tick)
+        self.plane_links = {p: np.flatnonzero(world.plane_masks[p]) for p in world.topology.planes}
+        self.device_capacity = np.maximum(world.attached_capacity[world.devices], 1e-9)  # what CPU load scales by
 
     def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
         links = self.world.topology.links
@@ -238,19 +241,15 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    link[:, 4] = (
-        (st.network.link_down == 0) & (st.network.node_down[topo.link_a] == 0) & (st.network.node_down[topo.link_b] == 0)
-    )
+    node_up = st.network.node_down == 0
+    link[:, 4] = (st.network.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.control.health_alarm
-    attached_cap = w.attached_capacity
     through = net.node_gbps[devs]
     # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
     # plus route processing load a fault or churn puts on it
-    cpu_dev = np.minimum(
-        0.1 + 0.2 * through / np.maximum(attached_cap[devs], 1e-9) + st.network.node_cpu[devs], 1.0
-    )
+    cpu_dev = np.minimum(0.1 + 0.2 * through / mon.device_capacity + st.network.node_cpu[devs], 1.0)
     device[:, 1] = np.where(st.network.node_down[devs] > 0, 0.0, cpu_dev)
     device[:, 2] = through
     n_s = len(w.services)
@@ -261,25 +260,26 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     # for a deferrable class, whose senders hold it back and send it later
     lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
     deferrable = mon.deferrable
-    deferred = np.zeros_like(lost)
+    deferred_sum = 0.0  # what a zero array sums to
     if deferrable.any():
         shed = net.group_wanted * (1.0 - np.tile(st.network.class_limit, lost.size // 2))
         deferred = np.where(np.tile(deferrable, lost.size // 2), np.clip(shed, 0.0, None), 0.0)
         lost = lost - deferred
-        kpi["deferred_gbps"] = float(deferred.sum())
+        deferred_sum = deferred.sum()
+        kpi["deferred_gbps"] = float(deferred_sum)
     by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
     lost_by_class = lost.reshape(-1, 2).sum(axis=0)
     kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
     kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
     kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
     for plane in topo.planes:
-        mask = w.plane_masks[plane]
-        kpi[f"{plane}_utilisation"] = float(util[mask].mean()) if mask.any() else 0.0
-        kpi[f"{plane}_gbps"] = float(link[mask, 3].sum()) if mask.any() else 0.0
+        idx = mon.plane_links[plane]
+        kpi[f"{plane}_utilisation"] = float(util[idx].sum() / idx.size) if idx.size else 0.0  # .mean(), unwrapped
+        kpi[f"{plane}_gbps"] = float(link[idx, 3].sum()) if idx.size else 0.0
     violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
         kpi["interdc_loss"] > sc.slo.user_loss
     )
-    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred.sum()) / max(vol.sum(), 1e-9))
+    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred_sum) / max(vol.sum(), 1e-9))
     impact = net_bad
     if svc is not None:
         res, cpu, mem_frac, up, entry, customer_err = svc
@@ -295,7 +295,8 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
         violations += int(bad.sum())
         slow = np.where(res.p99_ms > mon.slo_p99, 0.5, 0.0)
         weight = entry / max(entry.sum(), 1e-9)
-        svc_bad = float((weight * np.clip(customer_err + slow, 0, 1)).sum())
+        # np.clip(x, 0, 1): x (a sum with +0.0 or 0.5) is never -0.0, so minimum/maximum agree with it
+        svc_bad = float((weight * np.minimum(np.maximum(customer_err + slow, 0.0), 1.0)).sum())
         kpi["service_bad"] = svc_bad
         impact = 0.5 * (net_bad + svc_bad)
     kpi["net_bad"] = net_bad
@@ -372,9 +373,21 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         # cancel it); gauges carry their own measurement noise; error and drop ratios a small
         # positive background (floor x chi-square(1): mean ``floor``)
         z = rng.standard_normal(seen.shape, dtype=np.float32)
-        seen *= 1.0 + g.scale * z
-        if g.floor_idx.size:
+        if n < 512:
+            factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
+            factor += 1.0
+            seen *= factor
+        else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
+            noisy = np.flatnonzero(g.scale)
+            factor = g.scale[noisy] * z[:, noisy]
+            factor += 1.0
+            seen[:, noisy] *= factor
+        if g.floor_idx.size and n < 512:
             seen += g.floor * (z * z)
+        elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
+            seen += np.float32(0.0)
+            fz = z[:, g.floor_idx]
+            seen[:, g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
         np.minimum(seen, g.upper, out=seen)
         lost = _silent(mon, st, kind, n)
         p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
@@ -432,6 +445,9 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
     names = mon.entities
     closed: list[Alert] = []
     for kind, rules, cols, thr, above, for_s, clear_thr, clear_for, sign in mon.groups:
+        at = sample.measured_at.get(kind)
+        if at is not None and st.alerts.quiet.get(kind) == at:
+            continue  # the sample seen last tick, which fired nothing and had nothing open: it still does
         # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
         values = getattr(sample, kind)[:, cols] * sign
         hit = values > thr
@@ -441,21 +457,29 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
             st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
             st.alerts.pending[kind + "/calm"] = np.zeros(values.shape)
         is_open = st.alerts.pending[kind + "/open"]
-        pending = np.where(hit, pending + dt, 0.0)
+        any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
+        pending = np.where(hit, pending + dt, 0.0) if any_hit else np.zeros(values.shape)
         st.alerts.pending[kind] = pending
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
         # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
-        if is_open.any():
+        any_open = bool(is_open.any())
+        if at is not None and not any_hit and not any_open:
+            st.alerts.quiet[kind] = at
+        else:
+            st.alerts.quiet.pop(kind, None)
+        if any_open:
             calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
             done = is_open & (calm_s >= clear_for)
             if done.any():
                 ci, cr = np.nonzero(done)
                 calm_s[done] = 0.0
             st.alerts.pending[kind + "/calm"] = calm_s
-        opened = hit & (pending >= for_s) & ~is_open
-        if ci is None and not opened.any():
+        opened = hit & (pending >= for_s) & ~is_open if any_hit else None
+        if ci is None and (opened is None or not opened.any()):
             continue
+        if opened is None:
+            opened = np.zeros(values.shape, dtype=bool)
         for i, r in zip(*np.nonzero(opened)):
             rule, entity = rules[r], names[kind][i]
             st.alerts.open[(rule.name, entity)] = dict(

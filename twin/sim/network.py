@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -170,20 +170,71 @@ def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quan
     return split
 
 
+def _plane_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
+                   reuse: tuple[Routing, ...], cache: dict) -> tuple[Tunnels, np.ndarray]:
+    """A plane's tunnels and the re-announcement counts they add, taken from an earlier
+    routing built over the same links of that plane and the same configs when there is one."""
+    key = (usable[world.plane_masks[plane]].tobytes(), state.network.config_version, k)
+    name = f"tunnels:{plane}"
+    for r in reuse:
+        hit = r.cache.get(name)
+        if hit is not None and hit[0] == key:
+            cache[name] = hit
+            return hit[1], hit[2]
+    reannounced = np.zeros(len(world.topology.nodes))
+    tunnels = _wan_tunnels(world, state, plane, usable, k, reannounced)
+    cache[name] = (key, tunnels, reannounced)
+    return tunnels, reannounced
+
+
+def _fabric_paths(world: World, site: str, link_ok: np.ndarray, reuse: tuple[Routing, ...],
+                  cache: dict) -> tuple[np.ndarray, ...]:
+    """One fabric's flows (background, then call probes) as ECMP routes them: per flow its
+    routability, per path entry its site-local flow and its arc; the call edges probed. Taken
+    from an earlier routing when the fabric's links are in the same state."""
+    ft = world.fabrics[site]
+    key = link_ok[np.concatenate([ft.tor_agg.ravel(), ft.agg_core.ravel()])].tobytes()
+    name = f"fabric:{site}"
+    for r in reuse:
+        hit = r.cache.get(name)
+        if hit is not None and hit[0] == key:
+            cache[name] = hit
+            return hit[1]
+    src, dst, _gbps, hashes = world.fabric_flows.get(site, (np.zeros(0, int),) * 4)
+    in_site = np.flatnonzero((world.call_pair < 0) & (world.service_tor[world.call_src] >= 0)
+                             & (world.service_site[world.call_src] == world.site_index[site]))
+    all_src = np.concatenate([src, world.service_tor[world.call_src[in_site]]]).astype(np.int64)
+    all_dst = np.concatenate([dst, world.service_tor[world.call_dst[in_site]]]).astype(np.int64)
+    all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
+    links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
+    arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
+    valid = arcs >= 0
+    m = all_src.shape[0]
+    out = (np.repeat(np.arange(m), valid.sum(axis=1)), arcs[valid], ok, in_site, src.shape[0])
+    cache[name] = (key, out)
+    return out
+
+
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
-                  demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None) -> Routing:
+                  demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None,
+                  reuse: tuple[Routing, ...] = ()) -> Routing:
     """Compute tunnels, TE splits and fabric ECMP for the current topology.
 
     ``links``: the links the forwarding tables route over (the IGP's installed view,
     ``state.network.link_routed``); default: the links usable right now (instant convergence).
+    ``reuse``: routings built earlier in this twin's history (same configs version lineage):
+    a plane's tunnels and a fabric's ECMP paths are taken from them where their links match.
     """
     topo = world.topology
     usable = usable_links(world, state) if links is None else links
     residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
     groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
     reannounced = np.zeros(len(topo.nodes))
-    tunnels_by_plane = {plane: _wan_tunnels(world, state, plane, usable, k, reannounced)
-                        for plane in sorted(set(class_plane.values()))}
+    cache: dict = {}
+    tunnels_by_plane = {}
+    for plane in sorted(set(class_plane.values())):
+        tunnels_by_plane[plane], added = _plane_tunnels(world, state, plane, usable, k, reuse, cache)
+        reannounced += added  # whole counts: the sum is exact in any order
     n_groups = 2 * len(world.pairs)
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
@@ -210,40 +261,37 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
                 groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(delivered)
                 flow_of.extend([n] * len(t)), arc_of.extend(t)
                 n += 1
-    link_ok = usable
+    # the WAN flows as arrays, then each fabric's block after them
+    parts = {"group": [np.array(groups, dtype=np.int64)], "ratio": [np.array(ratios, dtype=float)],
+             "fabric": [np.array(fabric_idx, dtype=np.int64)], "routable": [np.array(routable, dtype=bool)],
+             "flow_of": [np.array(flow_of, dtype=np.int64)], "arc_of": [np.array(arc_of, dtype=np.int64)]}
     call_flow = np.full(world.call_src.shape[0], -1, dtype=np.int64)
     offset = 0
-    for site, ft in world.fabrics.items():
-        src, dst, _gbps, hashes = world.fabric_flows.get(site, (np.zeros(0, int),) * 4)
-        in_site = np.flatnonzero((world.call_pair < 0) & (world.service_tor[world.call_src] >= 0)
-                                 & (world.service_site[world.call_src] == world.site_index[site]))
-        all_src = np.concatenate([src, world.service_tor[world.call_src[in_site]]]).astype(np.int64)
-        all_dst = np.concatenate([dst, world.service_tor[world.call_dst[in_site]]]).astype(np.int64)
-        all_hash = np.concatenate([hashes, np.arange(in_site.size) * 2654435761 % (2**31)]).astype(np.int64)
-        links, ok = fat_tree_ecmp(ft, all_src, all_dst, all_hash, link_ok)
-        arcs = np.where(links >= 0, 2 * links + np.array([0, 0, 1, 1]), -1)
-        m = all_src.shape[0]
-        ids = n + np.arange(m)
-        valid = arcs >= 0
-        flow_of.extend(np.repeat(ids, valid.sum(axis=1)).tolist())
-        arc_of.extend(arcs[valid].tolist())
-        groups.extend([-1] * m), ratios.extend([1.0] * m), routable.extend(ok.tolist())
-        n_bg = src.shape[0]
-        fabric_idx.extend((offset + np.arange(n_bg)).tolist() + [-1] * (m - n_bg))
-        call_flow[in_site] = ids[n_bg:]
+    for site in world.fabrics:
+        local_flow, arcs, ok, in_site, n_bg = _fabric_paths(world, site, usable, reuse, cache)
+        m = ok.shape[0]
+        parts["flow_of"].append(n + local_flow)
+        parts["arc_of"].append(arcs)
+        parts["group"].append(np.full(m, -1, dtype=np.int64))
+        parts["ratio"].append(np.ones(m))
+        parts["routable"].append(ok)
+        parts["fabric"].append(np.concatenate([offset + np.arange(n_bg), np.full(m - n_bg, -1)]).astype(np.int64))
+        call_flow[in_site] = n + np.arange(n_bg, m)
         n += m
-        offset += src.shape[0]
+        offset += n_bg
+    joined = {name: np.concatenate(arrays) for name, arrays in parts.items()}
     return Routing(
-        flow_group=np.array(groups, dtype=np.int64),
-        flow_ratio=np.array(ratios, dtype=float),
-        flow_fabric=np.array(fabric_idx, dtype=np.int64),
-        routable=np.array(routable, dtype=bool),
-        flow_of=np.array(flow_of, dtype=np.int64),
-        arc_of=np.array(arc_of, dtype=np.int64),
+        flow_group=joined["group"],
+        flow_ratio=joined["ratio"],
+        flow_fabric=joined["fabric"],
+        routable=joined["routable"],
+        flow_of=joined["flow_of"],
+        arc_of=joined["arc_of"],
         class_plane=dict(class_plane),
         call_flow=call_flow,
         n_fabric=offset,
         route_share=reannounced / max(len(world.pairs), 1),
+        cache=cache,
     )
 
 
@@ -318,9 +366,20 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     fab_demand = np.zeros(routing.n_flows)
     fab_demand[fab] = world.fabric_base[routing.flow_fabric[fab]]
     fab_demand *= routing.routable
+    live = np.flatnonzero(wan & routing.routable)
+    g, w = routing.flow_group[wan], routing.flow_ratio[wan]
     cache.update(
+        demand_key=world.demand_pair * 2 + world.demand_class,
         wan=wan,
         wan_group=np.maximum(routing.flow_group, 0),
+        wan_live=live,
+        wan_live_group=routing.flow_group[live],
+        wan_live_ratio=routing.flow_ratio[live],
+        unroutable_loss=np.where(routing.routable, 0.0, 1.0),
+        wan_g=g,
+        wan_w=w,
+        wan_routable=routing.routable[wan],
+        wan_safe=np.maximum(np.bincount(g, weights=w, minlength=2 * len(world.pairs)), 1e-12),
         wan_flow_of=flow_of[nnz_wan],
         wan_arc_of=arc_of[nnz_wan],
         fab_demand=fab_demand,
@@ -329,6 +388,40 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
         needed_arc_of=arc_of[(wan | probes)[flow_of]],
     )
     return cache
+
+
+def _arc_limits(world: World, state: TwinState, routing: Routing,
+                params: NetworkParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Payload capacity, one packet's transmission time (ms), the load above which an arc is
+    overloaded and whether it has capacity at all, per arc; kept on the routing's
+    cache while the link and node state they derive from holds (keyed by content: faults edit
+    those arrays in place). The arrays are read-only: results share them."""
+    net = state.network
+    key = (net.link_down.tobytes(), net.node_down.tobytes(), net.node_blackhole.tobytes(),
+           tuple(sorted(net.site_capacity.items())), params.header_overhead, params.packet_bytes)
+    hit = routing.cache.get("arc_limits")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
+    packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
+    out = (cap, packet_ms, cap * (1 + 1e-12), cap > 0)
+    for a in out:
+        a.setflags(write=False)
+    routing.cache["arc_limits"] = (key, out)
+    return out
+
+
+def _queue_arrays(routing: Routing, params: NetworkParams, n_arcs: int) -> tuple[np.ndarray, ...]:
+    """Per arc: buffer, fair queueing, AQM target and a zero own loss, as the flow model takes
+    them; the same every tick, so built once (read-only) and kept on the routing."""
+    out = routing.cache.get("queue_arrays")
+    if out is None:
+        out = (np.full(n_arcs, params.buffer_ms), np.full(n_arcs, params.fair), np.full(n_arcs, params.aqm_ms),
+               np.zeros(n_arcs))
+        for a in out:
+            a.setflags(write=False)
+        routing.cache["queue_arrays"] = out
+    return out
 
 
 def _elastic(routing: Routing, params: NetworkParams) -> np.ndarray:
@@ -392,7 +485,7 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     if not state.control.automation_halted:  # load driven by running automation stops when it is halted
         factor = factor * state.network.automation_factor
     wanted = world.demand_gbps * demand_scale * noise * factor[world.demand_class]
-    key = world.demand_pair * 2 + world.demand_class
+    key = prep["demand_key"]
     if state.network.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
         wanted = wanted * state.network.retry_amp[key]
     # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
@@ -400,39 +493,45 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
     wan = prep["wan"]
-    demand_wan = np.where(wan & routing.routable, group_gbps[prep["wan_group"]] * routing.flow_ratio, 0.0)
-    cap = arc_capacity(world, state) * (1.0 - params.header_overhead)
+    demand_wan = np.zeros(routing.n_flows)
+    demand_wan[prep["wan_live"]] = group_gbps[prep["wan_live_group"]] * prep["wan_live_ratio"]
+    cap, packet_ms, overloaded_above, has_cap = _arc_limits(world, state, routing, params)
     base_loss = np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else None
     # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]], minlength=n_arcs).astype(float)
+    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]],
+                          minlength=n_arcs).astype(float, copy=False)
     offered += fabric_scale * prep["fab_arc_base"]
     flow_of, arc_of = routing.flow_of, routing.arc_of
     demand = demand_wan + fabric_scale * prep["fab_demand"]
     elastic = routing.cache.get("elastic")
     if elastic is None:
         elastic = routing.cache["elastic"] = _elastic(routing, params)
-    hot = offered > cap * (1 + 1e-12)
+        # arcs that carry elastic traffic: always through the flow model
+        routing.cache["elastic_arcs"] = (np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
+                                         if elastic.any() else None)
+    hot = offered > overloaded_above
     if base_loss is not None:
         hot |= base_loss > 0
-    if elastic.any():
-        hot |= np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
-    packet_ms = params.packet_bytes * 8 / np.maximum(cap, 1e-9) / 1e6
-    flow_loss = np.where(routing.routable, 0.0, 1.0)
+    elastic_arcs = routing.cache.get("elastic_arcs")
+    if elastic_arcs is not None:
+        hot |= elastic_arcs
+    flow_loss = prep["unroutable_loss"].copy()
     queue = np.zeros(n_arcs)
     arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
     delivered = demand.copy()
-    if hot.any():
+    any_hot = bool(hot.any())
+    if any_hot:
         sub = _hot_subset(routing, hot, elastic, params)
         sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
         sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
         background = offered - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
         background = np.maximum(background, 0.0)
+        buffer_ms, fair, aqm_ms, no_loss = _queue_arrays(routing, params, n_arcs)
         links = Links(capacity=np.maximum(cap - background, 0.0), delay_ms=world.arc_delay,
-                      buffer_ms=np.full(n_arcs, params.buffer_ms), packet_ms=packet_ms,
-                      fair=np.full(n_arcs, params.fair), aqm_ms=np.full(n_arcs, params.aqm_ms),
-                      base_loss=base_loss if base_loss is not None else np.zeros(n_arcs))
+                      buffer_ms=buffer_ms, packet_ms=packet_ms, fair=fair, aqm_ms=aqm_ms,
+                      base_loss=base_loss if base_loss is not None else no_loss)
         # an elastic aggregate sends what congestion control allows, never more than it wants
-        flows = replace(sub["template"], demand=sub_demand)
+        flows = sub["template"].with_demand(sub_demand)
         sol = solve(links, flows)
         arrival = background + sol.arc_arrival
         carried = background * (1.0 - links.base_loss) + sol.arc_carried
@@ -441,19 +540,22 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         flow_loss[sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
         delivered[sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
-    cold = ~hot
+    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kingman = np.where(rho < 1, rho / np.maximum(1 - rho, 1e-9) * 0.5 * packet_ms, params.buffer_ms)
-    queue = np.where(cold, np.minimum(kingman, params.buffer_ms), queue)
+        wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
+        np.maximum(wait, 1e-9, out=wait)
+        np.divide(rho, wait, out=wait)
+        wait *= 0.5
+        wait *= packet_ms
+        kingman = np.where(rho < 1, wait, params.buffer_ms)
+    np.minimum(kingman, params.buffer_ms, out=kingman)
+    queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
     latency = world.arc_delay + queue
     nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
     flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
-    g = routing.flow_group[wan]
-    w = routing.flow_ratio[wan]
+    g, w, safe = prep["wan_g"], prep["wan_w"], prep["wan_safe"]
     sent_g = np.bincount(g, weights=demand[wan], minlength=n_groups)
-    got_g = np.bincount(g, weights=np.where(routing.routable[wan], delivered[wan], 0.0), minlength=n_groups)
-    safe = np.maximum(np.bincount(g, weights=w, minlength=n_groups), 1e-12)
+    got_g = np.bincount(g, weights=np.where(prep["wan_routable"], delivered[wan], 0.0), minlength=n_groups)
     # a group that sends nothing still has the loss its packets would see
     by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
     group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_groups), where=sent_g > 0), by_path)

@@ -225,6 +225,9 @@ class AlertState(_Part):
     in_flight: list[tuple[float, str, float, np.ndarray]] = field(default_factory=list)
     visible: dict[str, tuple[float, np.ndarray]] = field(default_factory=dict)
     next_sample: dict[str, float] = field(default_factory=dict)
+    # per entity kind: when the sample last evaluated was measured, if it had nothing past a
+    # threshold and no alert open (evaluating that sample again changes nothing)
+    quiet: dict[str, float] = field(default_factory=dict)
     rng: np.random.Generator | None = None
 
     def copy(self) -> "AlertState":

@@ -58,6 +58,7 @@ class Twin:
         self.env = simpy.Environment(initial_time=0.0)
         self._procs: dict[str, simpy.Process] = {}
         self.work = 0  # elements copied or rebuilt by the last fork (a cost measure)
+        self._clients_kept: tuple[tuple[bytes, bytes], Clients] | None = None  # see _clients
         self._bootstrap()
 
     # -- construction ----------------------------------------------------------------------
@@ -221,7 +222,7 @@ class Twin:
         other.telemetry = self.telemetry.fork()
         other.monitors, other._faults, other._net_params = self.monitors, self._faults, self._net_params
         other.env = simpy.Environment(initial_time=self.env.now)
-        other._procs = {}
+        other._procs, other._clients_kept = {}, None
         other._start_all()
         other.work = other.state.size() + len(other._procs)
         return other
@@ -321,7 +322,8 @@ class Twin:
                 return r
         te = self.scenario.control.te
         r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                          self._diurnal(self.now), self.scenario.network.hash_connections, view)
+                          self._diurnal(self.now), self.scenario.network.hash_connections, view,
+                          reuse=tuple(r for _, r in st.network.routing_built))
         st.network.routing_built = ((key, r), *st.network.routing_built[:1])
         return r
 
@@ -365,6 +367,21 @@ class Twin:
             self.telemetry.closed_alerts.append(alert)
         return now + dt
 
+    def _clients(self) -> Clients:
+        """The call edges' client policies, rebuilt only when a mitigation changed retries or budgets
+        (kept with their derived arrays, see ``Clients.derived``)."""
+        w, ss = self.world, self.state.services
+        key = (ss.retry_factor.tobytes(), ss.retry_budget.tobytes())
+        kept = self._clients_kept
+        if kept is None or kept[0] != key:
+            arr = w.service_arrays
+            clients = Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"],
+                              arr["retries"] * ss.retry_factor, arr["backoff_ms"], ss.retry_budget.copy(),
+                              arr["breaker_threshold"], arr["breaker_window_s"], arr["breaker_cooldown_s"],
+                              arr["max_inflight"])
+            kept = self._clients_kept = (key, clients)
+        return kept[1]
+
     def _latent_defects(self, net: NetworkResult) -> None:
         st, w = self.state, self.world
         for feature, (pattern, threshold) in st.control.defects.items():
@@ -385,7 +402,7 @@ class Twin:
         limit = arr["memory_limit_mb"]
         st.services.memory_mb = st.services.memory_mb + (st.services.leak_mb_per_s + st.services.release_leak) * dt
         oom = st.services.memory_mb >= limit
-        for i in np.flatnonzero(oom):
+        for i in (np.flatnonzero(oom) if oom.any() else ()):
             lost = math.ceil(st.services.replicas_up[i] / 2)
             st.services.replicas_up[i] -= lost
             st.services.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
@@ -397,7 +414,7 @@ class Twin:
             st.services.cpu_hog = np.where(st.services.cpu_hog_growth > 0,
                                            np.minimum(grown, np.maximum(st.services.cpu_hog_cap, st.services.cpu_hog)),
                                            st.services.cpu_hog)
-        gc = np.clip(1.0 - 2.0 * (mem_frac - 0.75), 0.2, 1.0)
+        gc = np.minimum(np.maximum(1.0 - 2.0 * (mem_frac - 0.75), 0.2), 1.0)  # np.clip's result (non-zero bounds)
         up = np.maximum(st.services.replicas_up - st.services.crashloop - st.services.release_crashloop, 0.0)
         per = arr["capacity_rps"]
         capacity = up * per * (1.0 - st.services.cpu_hog) * gc
@@ -407,23 +424,18 @@ class Twin:
         n_calls = w.call_src.shape[0]
         net_loss = np.zeros(n_calls)
         net_lat = np.full(n_calls, 0.05)
-        cross = w.call_pair >= 0
-        if cross.any():
-            g = w.call_pair[cross] * 2 + CLASSES.index("interdc")
-            net_loss[cross] = net.group_loss[g]
-            net_lat[cross] = net.group_latency[g]
-        probe = self.routing().call_flow
-        fab = probe >= 0
-        if fab.any():
-            net_loss[fab] = net.flow_loss[probe[fab]]
-            net_lat[fab] = net.flow_latency[probe[fab]]
+        cross, group, fab, probe = _call_paths(w, self.routing())
+        if cross.size:
+            net_loss[cross] = net.group_loss[group]
+            net_lat[cross] = net.group_latency[group]
+        if fab.size:
+            net_loss[fab] = net.flow_loss[probe]
+            net_lat[fab] = net.flow_latency[probe]
         ss = st.services
         res = service_step(
             Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
                      1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
-            Clients(w.call_src, w.call_dst, arr["fanout"], arr["timeout_ms"], arr["retries"] * ss.retry_factor,
-                    arr["backoff_ms"], ss.retry_budget, arr["breaker_threshold"], arr["breaker_window_s"],
-                    arr["breaker_cooldown_s"], arr["max_inflight"]),
+            self._clients(),
             Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
             net_loss, net_lat, w.call_depth, self.now, dt,
         )
@@ -436,3 +448,16 @@ class Twin:
             rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
         customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
         return res, cpu, mem_frac, up, entry, customer_err
+
+
+def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each call edge's network loss and latency come from, as index arrays kept on the
+    routing: cross-site calls (and their interdc flow group), calls inside a fabric (and their
+    probe flow)."""
+    hit = routing.cache.get("call_paths")
+    if hit is None:
+        cross = np.flatnonzero(world.call_pair >= 0)
+        fab = np.flatnonzero(routing.call_flow >= 0)
+        hit = routing.cache["call_paths"] = (cross, world.call_pair[cross] * 2 + CLASSES.index("interdc"), fab,
+                                              routing.call_flow[fab])
+    return hit
