@@ -9,14 +9,14 @@ processes from it in the same order, so it costs the same at any simulated time.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
 
 from twin.errors import SimulationError
 from twin.physics.clients import next_amplification
-from twin.physics.services import Carried, Clients, Services, service_step
+from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
@@ -338,6 +338,12 @@ class Twin:
         return blend_results(parts)
 
     def _tick(self) -> float:
+        net, scale = self._tick_network()
+        svc = self._services(net, scale, self.scenario.tick) if self.world.callgraph else None
+        return self._tick_record(net, svc)
+
+    def _tick_network(self) -> tuple[NetworkResult, float]:
+        """The tick up to the services: replicas that came up, routing, demand draws, network physics."""
         st, w, sc = self.state, self.world, self.scenario
         dt = sc.tick
         now = self.now
@@ -360,12 +366,16 @@ class Twin:
         if any(self._net_params.class_retries):  # clients retry, next tick, what this one lost
             st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries, dt)
         self._latent_defects(net)
-        svc = self._services(net, scale, dt) if w.callgraph else None
+        return net, scale
+
+    def _tick_record(self, net: NetworkResult, svc) -> float:
+        """The tick's end: monitors sample the physics and evaluate their alerts."""
+        st, now = self.state, self.now
         sample = self.monitors.sample(st, now, net, svc)
         self.telemetry.samples.append(sample)
         for alert in self.monitors.evaluate(st, now, sample):
             self.telemetry.closed_alerts.append(alert)
-        return now + dt
+        return now + self.scenario.tick
 
     def _clients(self) -> Clients:
         """The call edges' client policies, rebuilt only when a mitigation changed retries or budgets
@@ -395,6 +405,12 @@ class Twin:
                     st.network.node_blackhole[node] = True
 
     def _services(self, net: NetworkResult, scale: float, dt: float):
+        inputs = self._services_inputs(net, scale, dt)
+        return self._services_done(service_step(*inputs.args, self.now, dt), inputs)
+
+    def _services_inputs(self, net: NetworkResult, scale: float, dt: float) -> "ServiceInputs":
+        """The services' side of the tick up to their model: memory, OOM kills, CPU hogs,
+        capacity and admitted load, the calls' network loss and latency."""
         st, w = self.state, self.world
         cg = w.callgraph
         services = cg.services
@@ -432,13 +448,19 @@ class Twin:
             net_loss[fab] = net.flow_loss[probe]
             net_lat[fab] = net.flow_latency[probe]
         ss = st.services
-        res = service_step(
-            Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
-                     1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
-            self._clients(),
-            Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
-            net_loss, net_lat, w.call_depth, self.now, dt,
-        )
+        args = (Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
+                         1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
+                self._clients(),
+                Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
+                net_loss, net_lat, w.call_depth)
+        return ServiceInputs(args, mem_frac, gc, up, entry, admitted)
+
+    def _services_done(self, res: ServiceResult, inputs: "ServiceInputs"):
+        """The services' side of the tick after their model: carried state, CPU, customer errors."""
+        st = self.state
+        ss = st.services
+        per = self.world.service_arrays["capacity_rps"]
+        gc, up, entry, admitted = inputs.gc, inputs.up, inputs.entry, inputs.admitted
         for name, value in vars(res.carried).items():
             setattr(ss, name, value)
         cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.services.cpu_hog) + st.services.cpu_hog, 0, 1)
@@ -447,7 +469,19 @@ class Twin:
         with np.errstate(divide="ignore", invalid="ignore"):
             rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
         customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
-        return res, cpu, mem_frac, up, entry, customer_err
+        return res, cpu, inputs.mem_frac, up, entry, customer_err
+
+
+class ServiceInputs(NamedTuple):
+    """One twin's services model inputs for a tick (``args``: service_step's first six
+    arguments) and what the tick's end needs of their derivation."""
+
+    args: tuple
+    mem_frac: np.ndarray
+    gc: np.ndarray
+    up: np.ndarray
+    entry: np.ndarray
+    admitted: np.ndarray
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
