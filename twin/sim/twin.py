@@ -9,7 +9,7 @@ processes from it in the same order, so it costs the same at any simulated time.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -30,6 +30,9 @@ from twin.sim.state import ChangeRecord, FaultRecord, TwinState
 from twin.model.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
+
+if TYPE_CHECKING:
+    from twin.sim.batch import TwinBatch
 
 __all__ = ["Twin"]
 
@@ -59,6 +62,8 @@ class Twin:
         self._procs: dict[str, simpy.Process] = {}
         self.work = 0  # elements copied or rebuilt by the last fork (a cost measure)
         self._clients_kept: tuple[tuple[bytes, bytes], Clients] | None = None  # see _clients
+        self._tick_wait: simpy.Event | None = None  # the tick process's pending wake-up
+        self._tick_done: tuple[float, float] | None = None  # (time, next) of a tick a batch ran
         self._bootstrap()
 
     # -- construction ----------------------------------------------------------------------
@@ -147,14 +152,18 @@ class Twin:
             if entry is None:
                 return
             t = entry[0]
+            wait = self.env.timeout(max(0.0, t - self.env.now))
+            if name == "tick":
+                self._tick_wait = wait  # a batch finds the tick's wake-up at the head of the queue
             try:
-                yield self.env.timeout(max(0.0, t - self.env.now))
+                yield wait
             except simpy.Interrupt:
                 continue
             if self.state.wake.get(name, (None,))[0] != t:
                 continue
             self.state.now = self.env.now
-            nxt = self._step(name)
+            done, self._tick_done = self._tick_done, None
+            nxt = done[1] if (name == "tick" and done is not None and done[0] == t) else self._step(name)
             if nxt is None:
                 self.state.wake.pop(name, None)
                 return
@@ -223,9 +232,16 @@ class Twin:
         other.monitors, other._faults, other._net_params = self.monitors, self._faults, self._net_params
         other.env = simpy.Environment(initial_time=self.env.now)
         other._procs, other._clients_kept = {}, None
+        other._tick_wait = other._tick_done = None
         other._start_all()
         other.work = other.state.size() + len(other._procs)
         return other
+
+    def fork_batch(self, n: int) -> "TwinBatch":
+        """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`)."""
+        from twin.sim.batch import TwinBatch
+
+        return TwinBatch.fork(self, n)
 
     def apply(self, fx: Effects) -> None:
         """Carry out a step's requests in the order it made them."""

@@ -1,0 +1,193 @@
+"""A batch of twins of one scenario, advanced tick by tick together: many futures of one present.
+
+Why: the safety pre-check runs 5 candidates x 8 what-if draws of the same network, the diagnosis
+engine ~100 hypotheses, a vector env many episodes. They differ in state, not in topology, and a
+tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
+
+Where a tick goes (``python bench/profile_tick.py --stages``, this machine, seed 1, one hour)::
+
+    stage                     b2b4-casc1 us/tick   large us/tick
+    routing builds                   17               185
+    network_step                    188               278
+      solve (flow model)            102                 2
+    Twin._services                  243               197
+      service_step                  187               134
+    monitors: truth/sampling/alerts  69/71/43       148/321/87
+    rest of the tick + timers        52                74
+    total                           682              1290
+
+The plan, in the order it pays:
+
+1. **Services** (this module, done): the services model runs once for all members on their
+   arrays concatenated member-major (call edges' ``src``/``dst`` offset by the member's first
+   service). ``bincount`` adds each bin's weights in input order, so offsets give each member
+   the sums it would get alone; elementwise ufuncs are per element. The graph iterations stop
+   per member where it alone would stop (see ``service_step(members=...)``).
+2. **Network** (next): ``network_step`` on stacked flows and arcs. Members whose link state
+   differs route differently, so the per-member routings' ``flow_of``/``arc_of`` are stacked
+   with offsets (flows by the members' flow counts, arcs by ``n_arcs``). The flow model's
+   ``solve`` cannot simply be stacked: ``_exclusive_pass`` takes differences of one running
+   ``cumsum`` (not bit-identical across a concatenation) and ``_drops`` stops on a global
+   tolerance; both need a per-member segment (a reshaped cumsum per member, a per-member
+   stop mask as here).
+3. **Monitors**: truth and sampling as (B, n) arrays; the per-member noise generators stay
+   separate (each member draws from its own stream in its own order).
+
+What stays per member: the SimPy environment, every control-plane process (TE, IGP, health,
+DNS, autoscaler, changes, faults, operator actions) and the random streams. The driver brings
+each member's environment to the head of its tick's wake-up (processing every earlier event,
+and those due at the same time but scheduled before it, in the member's own order), runs the
+ticks of all members together, then lets each member's tick process take its precomputed
+result. So member ``i`` of a batch records bit-identical telemetry, events and alerts to the
+same twin run alone with the same seed and actions (``tests/sim/test_batch.py`` checks it).
+
+>>> from twin import Twin
+>>> batch = Twin("sockshop-cpu-hog", seed=1).fork_batch(3)
+>>> batch.run(until=600)
+>>> [m.now for m in batch.members]
+[600.0, 600.0, 600.0]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twin.errors import SimulationError
+from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
+
+if TYPE_CHECKING:
+    from twin.sim.twin import ServiceInputs, Twin
+
+__all__ = ["TwinBatch"]
+
+#: Fields of the services model's arrays that are per call edge (the rest are per service).
+_EDGE_FIELDS = frozenset({"attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"})
+
+
+class TwinBatch:
+    """Twins of one scenario (same world) at one instant, run forward together.
+
+    ``members[i]`` is a :class:`~twin.sim.twin.Twin`: act on it, read its telemetry, fork it.
+    Run the batch with :meth:`run`; running a member alone also works (it then leaves the
+    batch's instant, and the batch refuses to run until the members agree again).
+    """
+
+    def __init__(self, members: list[Twin]) -> None:
+        if not members:
+            raise SimulationError("a batch needs at least one member (members=[])")
+        first = members[0]
+        for i, m in enumerate(members):
+            if m.world is not first.world:
+                raise SimulationError(f"members[{i}] has another world: a batch shares one scenario's world")
+        self.members = list(members)
+        self._clients_kept: tuple[tuple[Clients, ...], Clients] | None = None
+
+    @classmethod
+    def fork(cls, twin: Twin, n: int) -> "TwinBatch":
+        """``n`` independent futures of ``twin``'s present (forks: ``twin`` is untouched)."""
+        if int(n) < 1:
+            raise SimulationError(f"n={n}: a batch has at least 1 member")
+        return cls([twin.fork() for _ in range(int(n))])
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def now(self) -> float:
+        return self.members[0].now
+
+    def run(self, until: float | str) -> None:
+        """Advance every member to ``until`` (seconds or a duration like ``"30m"``)."""
+        from twin.units import parse_duration
+
+        target = parse_duration(until) if isinstance(until, str) else float(until)
+        nows = {m.now for m in self.members}
+        if len(nows) > 1:
+            raise SimulationError(f"members are at different times {sorted(nows)}: run them alone to one time first")
+        if target < self.now:
+            raise SimulationError(f"until={target} is in the past (now={self.now})")
+        while True:
+            t = self.members[0].state.wake["tick"][0]
+            if t >= target:  # as Environment.run(until): events at ``until`` itself wait
+                break
+            for m in self.members:
+                _to_tick(m, t)
+            self._tick(t)
+        for m in self.members:
+            m.run(until=target)
+
+    # -- the batched tick ---------------------------------------------------------------------
+    def _tick(self, t: float) -> None:
+        members = self.members
+        for m in members:
+            m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
+            m.state.now = t
+        nets = [m._tick_network() for m in members]
+        if members[0].world.callgraph:
+            dt = members[0].scenario.tick
+            inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
+            results = self._services(inputs, t, dt)
+            svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
+        else:
+            svcs = [None] * len(members)
+        for m, (net, _), svc in zip(members, nets, svcs):
+            m._tick_done = (t, m._tick_record(net, svc))
+            m.env.step()  # the tick process wakes, takes its result and sleeps until the next tick
+
+    def _services(self, inputs: list[ServiceInputs], now: float, dt: float) -> list[ServiceResult]:
+        """The services model once for all members; each member's slice of the result."""
+        b = len(inputs)
+        if b == 1:
+            return [service_step(*inputs[0].args, now, dt)]
+        svcs, clients, carried = [i.args[0] for i in inputs], [i.args[1] for i in inputs], [i.args[2] for i in inputs]
+        n, m = svcs[0].entry_rps.shape[0], clients[0].src.shape[0]
+        stacked = service_step(
+            Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
+            self._stacked_clients(tuple(clients), n),
+            Carried(*(np.concatenate([getattr(c, f) for c in carried]) for f in Carried.__dataclass_fields__)),
+            np.concatenate([i.args[3] for i in inputs]), np.concatenate([i.args[4] for i in inputs]),
+            inputs[0].args[5], now, dt, members=b,
+        )
+        return [_member_result(stacked, i, n, m) for i in range(b)]
+
+    def _stacked_clients(self, clients: tuple[Clients, ...], n: int) -> Clients:
+        """The members' client policies as one (kept while every member keeps its own)."""
+        kept = self._clients_kept
+        if kept is not None and len(kept[0]) == len(clients) and all(a is b for a, b in zip(kept[0], clients)):
+            return kept[1]
+        first = clients[0]
+        for c in clients[1:]:  # what selects the model's code paths must agree
+            if c.derived.breakers != first.derived.breakers or c.derived.limited != first.derived.limited:
+                raise SimulationError("members disagree on circuit breakers or concurrency limits")
+        offsets = np.repeat(np.arange(len(clients)) * n, first.src.shape[0])
+        fields = {f: np.concatenate([getattr(c, f) for c in clients]) for f in Clients.__dataclass_fields__}
+        fields["src"] = fields["src"] + offsets
+        fields["dst"] = fields["dst"] + offsets
+        stacked = Clients(**fields)
+        self._clients_kept = (clients, stacked)
+        return stacked
+
+
+def _to_tick(twin: Twin, t: float) -> None:
+    """Process ``twin``'s events up to its tick's wake-up at ``t``, leaving that wake-up next."""
+    env = twin.env
+    queue = env._queue  # noqa: SLF001 - SimPy has no public "next event"; the heap's head is it
+    while not (queue and queue[0][3] is twin._tick_wait):
+        if not queue or env.peek() > t:
+            raise SimulationError(f"the tick due at t={t} is not next in the member's queue (now={env.now})")
+        env.step()
+    if queue[0][0] != t:
+        raise SimulationError(f"member's tick is due at {queue[0][0]}, the batch's at {t}")
+
+
+def _member_result(res: ServiceResult, i: int, n: int, m: int) -> ServiceResult:
+    """Member ``i``'s slice (views) of a stacked services result."""
+    def cut(name: str, a: np.ndarray) -> np.ndarray:
+        k = m if name in _EDGE_FIELDS else n
+        return a[i * k:(i + 1) * k]
+
+    carried = Carried(**{f: cut(f, getattr(res.carried, f)) for f in Carried.__dataclass_fields__})
+    fields = {f: cut(f, getattr(res, f)) for f in ServiceResult.__dataclass_fields__ if f != "carried"}
+    return ServiceResult(**fields, carried=carried)
