@@ -1,0 +1,156 @@
+"""A batch of twins: every member records exactly what the same twin records alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin import Twin, load_scenario
+from twin.errors import SimulationError, TwinError
+from twin.physics.services import Carried, Clients, Services, service_step
+
+#: Kinds of operator action the property test draws, with how to draw their arguments.
+ACTION_KINDS = ("drain_link", "drain_device", "scale_service", "restart_service", "rate_limit",
+                "set_retry_budget", "shed_traffic")
+
+
+def _draw_action(rng: np.random.Generator, twin: Twin) -> tuple[str, dict] | None:
+    w = twin.world
+    kinds = [k for k in ACTION_KINDS if w.callgraph or not k.endswith("service") and k not in
+             ("rate_limit", "set_retry_budget")]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "drain_link":
+        return kind, {"link": w.topology.links[int(rng.integers(len(w.topology.links)))]}
+    if kind == "drain_device":
+        return kind, {"device": w.device_names[int(rng.integers(len(w.device_names)))]}
+    if kind == "shed_traffic":
+        return kind, {"traffic_class": ("user", "interdc")[int(rng.integers(2))], "fraction": float(rng.uniform(0, 0.5))}
+    service = w.services[int(rng.integers(len(w.services)))]
+    if kind == "scale_service":
+        return kind, {"service": service, "replicas": int(rng.integers(1, 8))}
+    if kind == "rate_limit":
+        return kind, {"service": service, "rps": float(rng.uniform(50, 2000))}
+    if kind == "set_retry_budget":
+        return kind, {"service": service, "budget": float(rng.uniform(0, 0.5))}
+    return kind, {"service": service}
+
+
+def _act(twin: Twin, kind: str, args: dict) -> None:
+    try:
+        twin.act(kind, **args)
+    except TwinError:  # an action the twin refuses is refused the same way in and out of a batch
+        pass
+
+
+def _same_telemetry(a: Twin, b: Twin) -> None:
+    sa, sb = a.telemetry.window(), b.telemetry.window()
+    assert len(sa) == len(sb)
+    for x, y in zip(sa, sb):
+        assert x.t == y.t
+        for bx, by in ((x.link, y.link), (x.service, y.service), (x.device, y.device)):
+            assert np.ascontiguousarray(bx).tobytes() == np.ascontiguousarray(by).tobytes()
+        assert repr(sorted(x.kpi.items())) == repr(sorted(y.kpi.items()))
+    assert a.events().to_csv(index=False) == b.events().to_csv(index=False)
+    assert a.alerts().to_csv(index=False) == b.alerts().to_csv(index=False)
+
+
+@pytest.mark.parametrize("name,case", [(n, c) for n in ("b2b4-casc1", "sockshop-cpu-hog", "hotel-memory-leak", "large")
+                                       for c in range(2)])
+def test_each_member_equals_its_solo_run(name: str, case: int) -> None:
+    rng = np.random.default_rng([case, len(name)])
+    sc = load_scenario(name)
+    seed = int(rng.integers(1000))
+    size = int(rng.integers(2, 9))
+    horizon = min(sc.duration, 1800.0 if name == "large" else 2400.0)
+    base = Twin(sc, seed=seed)
+    base.run(until=float(rng.integers(0, 30)) * sc.tick)
+    # per member: a few actions at random tick-aligned times (some mid-tick)
+    plans = []
+    for _ in range(size):
+        times = np.sort(rng.uniform(base.now, horizon, int(rng.integers(0, 4))))
+        plans.append([(float(t), _draw_action(rng, base)) for t in times])
+    stops = sorted({t for plan in plans for t, _ in plan})
+    batch = base.fork_batch(size)
+    solos = [base.fork() for _ in range(size)]
+    for stop in stops:
+        batch.run(until=stop)
+        for member, plan in zip(batch.members, plans):
+            for t, (kind, args) in plan:
+                if t == stop:
+                    _act(member, kind, args)
+    batch.run(until=horizon)
+    for solo, plan in zip(solos, plans):
+        for t, (kind, args) in plan:
+            solo.run(until=t)
+            _act(solo, kind, args)
+        solo.run(until=horizon)
+    for member, solo in zip(batch.members, solos):
+        _same_telemetry(member, solo)
+
+
+def test_batch_leaves_its_parent_alone() -> None:
+    parent = Twin("sockshop-cpu-hog", seed=2)
+    parent.run(until=300)
+    before = len(parent.telemetry.window())
+    batch = parent.fork_batch(2)
+    batch.run(until=900)
+    assert parent.now == 300.0 and len(parent.telemetry.window()) == before
+    assert [m.now for m in batch.members] == [900.0, 900.0]
+
+
+def test_members_diverge_with_different_actions() -> None:
+    batch = Twin("sockshop-cpu-hog", seed=2).fork_batch(2)
+    batch.members[1].act("scale_service", service=batch.members[1].world.services[0], replicas=1)
+    batch.run(until=1200)
+    a, b = (m.telemetry.window()[-1].service for m in batch.members)
+    assert not np.array_equal(a, b)
+
+
+def test_run_refuses_the_past_and_split_times() -> None:
+    batch = Twin("sockshop-cpu-hog", seed=2).fork_batch(2)
+    batch.run(until=600)
+    with pytest.raises(SimulationError, match="in the past"):
+        batch.run(until=300)
+    batch.members[0].run(until=700)
+    with pytest.raises(SimulationError, match="different times"):
+        batch.run(until=800)
+    with pytest.raises(SimulationError, match="n=0"):
+        Twin("sockshop-cpu-hog", seed=2).fork_batch(0)
+
+
+def test_offset_bincount_gives_each_member_its_own_sums() -> None:
+    """What the stacked services model relies on: bincount adds a bin's weights in input order,
+    so member-major stacking with index offsets reproduces each member's sums bit for bit; and
+    elementwise ufuncs give the same bits whatever the array's length or position."""
+    rng = np.random.default_rng(7)
+    n, m, b = 13, 41, 6
+    idx = [rng.integers(0, n, m) for _ in range(b)]
+    wts = [rng.lognormal(0, 3, m) for _ in range(b)]
+    stacked = np.bincount(np.concatenate([i + k * n for k, i in enumerate(idx)]), weights=np.concatenate(wts),
+                          minlength=b * n)
+    for k in range(b):
+        assert stacked[k * n:(k + 1) * n].tobytes() == np.bincount(idx[k], weights=wts[k], minlength=n).tobytes()
+    x = np.concatenate(wts)
+    for f in (np.exp, np.log, np.log1p, np.sqrt, np.exp2, lambda v: v ** 2.7, lambda v: np.exp(-v)):
+        whole = f(x)
+        for k in range(b):
+            assert whole[k * m:(k + 1) * m].tobytes() == f(wts[k]).tobytes()
+
+
+def test_service_step_members_stop_where_each_would_alone() -> None:
+    """Two members whose graph iterations converge after different numbers of rounds."""
+    clients = Clients.simple([0, 1], [1, 2], retries=2.0, timeout_ms=50.0)
+    members = []
+    for entry, cap in ((100.0, 1000.0), (900.0, 950.0)):
+        svc = Services(np.array([entry, 0.0, 0.0]), np.array([cap] * 3), np.ones(3), np.full(3, 100.0), np.zeros(3))
+        members.append((svc, Carried.empty(3, 2)))
+    alone = [service_step(s, clients, c, np.zeros(2), np.ones(2), 2) for s, c in members]
+    two = Clients.simple([0, 1, 3, 4], [1, 2, 4, 5], retries=2.0, timeout_ms=50.0)
+    cat = lambda objs, cls: cls(*(np.concatenate([getattr(o, f) for o in objs]) for f in cls.__dataclass_fields__))  # noqa: E731
+    both = service_step(cat([s for s, _ in members], Services), two, cat([c for _, c in members], Carried),
+                        np.zeros(4), np.ones(4), 2, members=2)
+    for k, res in enumerate(alone):
+        assert both.latency_ms[3 * k:3 * k + 3].tobytes() == res.latency_ms.tobytes()
+        assert both.attempt_fail[2 * k:2 * k + 2].tobytes() == res.attempt_fail.tobytes()
+    with pytest.raises(ValueError, match="members=2"):
+        service_step(members[0][0], clients, members[0][1], np.zeros(2), np.ones(2), 2, members=2)
