@@ -50,15 +50,17 @@ same twin run alone with the same seed and actions (``tests/sim/test_batch.py`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import numpy as np
 
 from twin.errors import SimulationError
 from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 
-if TYPE_CHECKING:
-    from twin.sim.twin import ServiceInputs, Twin
+
+#: How a batch advances its members: ``twin.sim.twin.run_together`` (members, target, services).
+#: Passed in by ``Twin.fork_batch`` so that this module need not import the twin's.
+Driver = Callable[[list, float, Callable], None]
 
 __all__ = ["TwinBatch"]
 
@@ -69,12 +71,12 @@ _EDGE_FIELDS = frozenset({"attempt_fail", "attempt_ms", "fail_ratio", "breaker",
 class TwinBatch:
     """Twins of one scenario (same world) at one instant, run forward together.
 
-    ``members[i]`` is a :class:`~twin.sim.twin.Twin`: act on it, read its telemetry, fork it.
+    Made by ``Twin.fork_batch(n)``. ``members[i]`` is a :class:`~twin.sim.twin.Twin`: act on it, read its telemetry, fork it.
     Run the batch with :meth:`run`; running a member alone also works (it then leaves the
     batch's instant, and the batch refuses to run until the members agree again).
     """
 
-    def __init__(self, members: list[Twin]) -> None:
+    def __init__(self, members: list, driver: Driver) -> None:
         if not members:
             raise SimulationError("a batch needs at least one member (members=[])")
         first = members[0]
@@ -82,14 +84,8 @@ class TwinBatch:
             if m.world is not first.world:
                 raise SimulationError(f"members[{i}] has another world: a batch shares one scenario's world")
         self.members = list(members)
+        self._driver = driver
         self._clients_kept: tuple[tuple[Clients, ...], Clients] | None = None
-
-    @classmethod
-    def fork(cls, twin: Twin, n: int) -> "TwinBatch":
-        """``n`` independent futures of ``twin``'s present (forks: ``twin`` is untouched)."""
-        if int(n) < 1:
-            raise SimulationError(f"n={n}: a batch has at least 1 member")
-        return cls([twin.fork() for _ in range(int(n))])
 
     def __len__(self) -> int:
         return len(self.members)
@@ -108,35 +104,9 @@ class TwinBatch:
             raise SimulationError(f"members are at different times {sorted(nows)}: run them alone to one time first")
         if target < self.now:
             raise SimulationError(f"until={target} is in the past (now={self.now})")
-        while True:
-            t = self.members[0].state.wake["tick"][0]
-            if t >= target:  # as Environment.run(until): events at ``until`` itself wait
-                break
-            for m in self.members:
-                _to_tick(m, t)
-            self._tick(t)
-        for m in self.members:
-            m.run(until=target)
+        self._driver(self.members, target, self._services)
 
-    # -- the batched tick ---------------------------------------------------------------------
-    def _tick(self, t: float) -> None:
-        members = self.members
-        for m in members:
-            m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
-            m.state.now = t
-        nets = [m._tick_network() for m in members]
-        if members[0].world.callgraph:
-            dt = members[0].scenario.tick
-            inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
-            results = self._services(inputs, t, dt)
-            svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
-        else:
-            svcs = [None] * len(members)
-        for m, (net, _), svc in zip(members, nets, svcs):
-            m._tick_done = (t, m._tick_record(net, svc))
-            m.env.step()  # the tick process wakes, takes its result and sleeps until the next tick
-
-    def _services(self, inputs: list[ServiceInputs], now: float, dt: float) -> list[ServiceResult]:
+    def _services(self, inputs: list, now: float, dt: float) -> list[ServiceResult]:
         """The services model once for all members; each member's slice of the result."""
         b = len(inputs)
         if b == 1:
@@ -168,18 +138,6 @@ class TwinBatch:
         stacked = Clients(**fields)
         self._clients_kept = (clients, stacked)
         return stacked
-
-
-def _to_tick(twin: Twin, t: float) -> None:
-    """Process ``twin``'s events up to its tick's wake-up at ``t``, leaving that wake-up next."""
-    env = twin.env
-    queue = env._queue  # noqa: SLF001 - SimPy has no public "next event"; the heap's head is it
-    while not (queue and queue[0][3] is twin._tick_wait):
-        if not queue or env.peek() > t:
-            raise SimulationError(f"the tick due at t={t} is not next in the member's queue (now={env.now})")
-        env.step()
-    if queue[0][0] != t:
-        raise SimulationError(f"member's tick is due at {queue[0][0]}, the batch's at {t}")
 
 
 def _member_result(res: ServiceResult, i: int, n: int, m: int) -> ServiceResult:

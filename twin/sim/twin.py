@@ -9,7 +9,7 @@ processes from it in the same order, so it costs the same at any simulated time.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import simpy
@@ -24,6 +24,7 @@ from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import igp
 from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
+from twin.sim.batch import TwinBatch
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
@@ -31,10 +32,7 @@ from twin.model.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
 
-if TYPE_CHECKING:
-    from twin.sim.batch import TwinBatch
-
-__all__ = ["Twin"]
+__all__ = ["Twin", "ServiceInputs", "run_together"]
 
 
 class Twin:
@@ -237,11 +235,21 @@ class Twin:
         other.work = other.state.size() + len(other._procs)
         return other
 
-    def fork_batch(self, n: int) -> "TwinBatch":
+    def fork_batch(self, n: int) -> TwinBatch:
         """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`)."""
-        from twin.sim.batch import TwinBatch
+        if int(n) < 1:
+            raise SimulationError(f"n={n}: a batch has at least 1 member")
+        return TwinBatch([self.fork() for _ in range(int(n))], run_together)
 
-        return TwinBatch.fork(self, n)
+    def _to_tick(self, t: float) -> None:
+        """Process events up to the tick's wake-up at ``t``, leaving that wake-up next."""
+        queue = self.env._queue  # noqa: SLF001 - SimPy has no public "next event"; the heap's head is it
+        while not (queue and queue[0][3] is self._tick_wait):
+            if not queue or self.env.peek() > t:
+                raise SimulationError(f"the tick due at t={t} is not next in the queue (now={self.now})")
+            self.env.step()
+        if queue[0][0] != t:
+            raise SimulationError(f"the tick is due at {queue[0][0]}, the batch's at {t}")
 
     def apply(self, fx: Effects) -> None:
         """Carry out a step's requests in the order it made them."""
@@ -498,6 +506,39 @@ class ServiceInputs(NamedTuple):
     up: np.ndarray
     entry: np.ndarray
     admitted: np.ndarray
+
+
+def run_together(members: list[Twin], target: float,
+                 services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
+    """Advance twins of one world, all at one time, to ``target`` with their ticks taken together.
+
+    Each member's environment is brought to the head of its tick's wake-up (every earlier event,
+    and those due at the same time but scheduled before it, processed in the member's own
+    order); then the members' ticks run phase by phase, ``services`` computing every member's
+    services model at once; then each tick process wakes, takes its result and sleeps until
+    the next tick. Events at ``target`` itself wait, as in ``Environment.run(until=target)``.
+    """
+    while True:
+        t = members[0].state.wake["tick"][0]
+        if t >= target:
+            break
+        for m in members:
+            m._to_tick(t)
+            m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
+            m.state.now = t
+        nets = [m._tick_network() for m in members]
+        if members[0].world.callgraph:
+            dt = members[0].scenario.tick
+            inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
+            results = services(inputs, t, dt)
+            svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
+        else:
+            svcs = [None] * len(members)
+        for m, (net, _), svc in zip(members, nets, svcs):
+            m._tick_done = (t, m._tick_record(net, svc))
+            m.env.step()
+    for m in members:
+        m.run(until=target)
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
