@@ -211,10 +211,11 @@ class _Rounds:
         if members < 1 or n % members or m % members:
             raise ValueError(f"members={members} must be >= 1 and divide the services ({n}) and edges ({m})")
         self.members, self.n, self.m, self.batched = members, n // members, m // members, members > 1
-        self.active = np.ones(members, dtype=bool)
+        self.active = np.ones(members, dtype=bool) if self.batched else None
 
     def restart(self) -> None:
-        self.active = np.ones(self.members, dtype=bool)
+        if self.batched:
+            self.active = np.ones(self.members, dtype=bool)
 
     def keep(self, new, old, edges: bool = False):
         """``new`` for members still iterating, ``old`` for those that had converged."""
@@ -226,7 +227,7 @@ class _Rounds:
     def converged(self, *tests: np.ndarray) -> bool:
         """Record this round's per-service tests; True once every member has converged."""
         if not self.batched:
-            return all(bool(t.all()) for t in tests)
+            return all(t.all() for t in tests)
         done = np.ones(self.members, dtype=bool)
         for t in tests:
             done &= t.reshape(self.members, self.n).all(axis=1)

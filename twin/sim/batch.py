@@ -55,12 +55,13 @@ from typing import Callable
 import numpy as np
 
 from twin.errors import SimulationError
+from twin.sim.network import NetworkParams, NetworkResult, network_steps
 from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 
 
 #: How a batch advances its members: ``twin.sim.twin.run_together`` (members, target, services).
 #: Passed in by ``Twin.fork_batch`` so that this module need not import the twin's.
-Driver = Callable[[list, float, Callable], None]
+Driver = Callable[[list, float, Callable, Callable], None]
 
 __all__ = ["TwinBatch"]
 
@@ -85,6 +86,7 @@ class TwinBatch:
                 raise SimulationError(f"members[{i}] has another world: a batch shares one scenario's world")
         self.members = list(members)
         self._driver = driver
+        self._network_kept: dict = {}
         self._clients_kept: tuple[tuple[Clients, ...], Clients] | None = None
 
     def __len__(self) -> int:
@@ -104,7 +106,11 @@ class TwinBatch:
             raise SimulationError(f"members are at different times {sorted(nows)}: run them alone to one time first")
         if target < self.now:
             raise SimulationError(f"until={target} is in the past (now={self.now})")
-        self._driver(self.members, target, self._services)
+        self._driver(self.members, target, self._network, self._services)
+
+    def _network(self, jobs: list, params: NetworkParams) -> list[NetworkResult]:
+        """The network physics once for all members' jobs (stacked index arrays kept between ticks)."""
+        return network_steps(self.members[0].world, jobs, params, kept=self._network_kept)
 
     def _services(self, inputs: list, now: float, dt: float) -> list[ServiceResult]:
         """The services model once for all members; each member's slice of the result."""

@@ -23,7 +23,8 @@ from twin.sim import control
 from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import igp
-from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
+from twin.sim.network import (NetworkJob, NetworkResult, NetworkParams, Routing, blend_results, build_routing,
+                               network_params, network_steps)
 from twin.sim.batch import TwinBatch
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
@@ -351,15 +352,18 @@ class Twin:
         st.network.routing_built = ((key, r), *st.network.routing_built[:1])
         return r
 
-    def _network(self, routing: Routing, scale: float, noise: np.ndarray, fabric_scale: float) -> NetworkResult:
-        """The tick's network physics; split where the FIBs change during the tick."""
-        w, st = self.world, self.state
+    def _network_jobs(self, routing: Routing, scale: float, noise: np.ndarray,
+                      fabric_scale: float) -> tuple[list[float], list[NetworkJob]]:
+        """The tick's network physics to compute, with the share of the tick each part lasts:
+        split where the FIBs change during the tick."""
+        st = self.state
         epochs = igp.fib_epochs(st, self.now, self.now + self.scenario.tick)
-        parts = []
-        for i, (share, view) in enumerate(epochs):
+        shares, jobs = [], []
+        for share, view in epochs:
             r = routing if view is st.network.link_routed else self._routing_for(view)
-            parts.append((share, network_step(w, st, r, scale, noise, fabric_scale, self._net_params)))
-        return blend_results(parts)
+            shares.append(share)
+            jobs.append(NetworkJob(st, r, scale, noise, fabric_scale))
+        return shares, jobs
 
     def _tick(self) -> float:
         net, scale = self._tick_network()
@@ -368,8 +372,12 @@ class Twin:
 
     def _tick_network(self) -> tuple[NetworkResult, float]:
         """The tick up to the services: replicas that came up, routing, demand draws, network physics."""
+        (shares, jobs), scale = self._tick_jobs()
+        return self._network_done(list(zip(shares, network_steps(self.world, jobs, self._net_params)))), scale
+
+    def _tick_jobs(self) -> tuple[tuple[list[float], list[NetworkJob]], float]:
+        """Replicas that came up, the routing, the tick's demand draws: the network's jobs."""
         st, w, sc = self.state, self.world, self.scenario
-        dt = sc.tick
         now = self.now
         if st.services.replicas_ready_at:
             keep = []
@@ -386,11 +394,17 @@ class Twin:
         sigma = sc.traffic.noise
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
-        net = self._network(routing, scale, noise, scale * fabric_noise)
+        return self._network_jobs(routing, scale, noise, scale * fabric_noise), scale
+
+    def _network_done(self, parts: list[tuple[float, NetworkResult]]) -> NetworkResult:
+        """The tick's network result from its parts; clients' retries and latent defects follow it."""
+        st = self.state
+        net = blend_results(parts)
         if any(self._net_params.class_retries):  # clients retry, next tick, what this one lost
-            st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries, dt)
+            st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries,
+                                                      self.scenario.tick)
         self._latent_defects(net)
-        return net, scale
+        return net
 
     def _tick_record(self, net: NetworkResult, svc) -> float:
         """The tick's end: monitors sample the physics and evaluate their alerts."""
@@ -509,13 +523,14 @@ class ServiceInputs(NamedTuple):
 
 
 def run_together(members: list[Twin], target: float,
+                 network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
                  services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
     """Advance twins of one world, all at one time, to ``target`` with their ticks taken together.
 
     Each member's environment is brought to the head of its tick's wake-up (every earlier event,
     and those due at the same time but scheduled before it, processed in the member's own
-    order); then the members' ticks run phase by phase, ``services`` computing every member's
-    services model at once; then each tick process wakes, takes its result and sleeps until
+    order); then the members' ticks run phase by phase, ``network`` and ``services`` computing
+    every member's network physics and services model at once; then each tick process wakes, takes its result and sleeps until
     the next tick. Events at ``target`` itself wait, as in ``Environment.run(until=target)``.
     """
     while True:
@@ -526,7 +541,12 @@ def run_together(members: list[Twin], target: float,
             m._to_tick(t)
             m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
             m.state.now = t
-        nets = [m._tick_network() for m in members]
+        begun = [m._tick_jobs() for m in members]
+        results = network([job for (_, jobs), _ in begun for job in jobs], members[0]._net_params)
+        nets, at = [], 0
+        for m, ((shares, jobs), scale) in zip(members, begun):
+            nets.append((m._network_done(list(zip(shares, results[at:at + len(jobs)]))), scale))
+            at += len(jobs)
         if members[0].world.callgraph:
             dt = members[0].scenario.tick
             inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
