@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -224,13 +224,14 @@ class _Rounds:
         rows = np.repeat(self.active, self.m if edges else self.n)
         return np.where(rows, new, old)
 
-    def converged(self, *tests: np.ndarray) -> bool:
-        """Record this round's per-service tests; True once every member has converged."""
+    def converged(self, first: np.ndarray, then: Callable[[], np.ndarray] | None = None) -> bool:
+        """Record this round's per-service tests (``then`` computed only when needed: one member
+        stops at the first failing test); True once every member has converged."""
         if not self.batched:
-            return all(t.all() for t in tests)
-        done = np.ones(self.members, dtype=bool)
-        for t in tests:
-            done &= t.reshape(self.members, self.n).all(axis=1)
+            return bool(first.all()) and (then is None or bool(then().all()))
+        done = first.reshape(self.members, self.n).all(axis=1)
+        if then is not None:
+            done &= then().reshape(self.members, self.n).all(axis=1)
         self.active &= ~done
         return not self.active.any()
 
@@ -358,7 +359,7 @@ def service_step(
                                  ((lat_m, before_m), (lat_v, before_v), (err, before_err)))
             q, p_to, t_att = (rounds.keep(new, old, edges=True) for new, old in
                               ((q, before_q), (p_to, before_p_to), (t_att, before_t_att)))
-        if rounds.converged((np.abs(lat_m - before_m) <= TOL * lat_m), (np.abs(err - before_err) <= 0.1 * TOL)):
+        if rounds.converged(np.abs(lat_m - before_m) <= TOL * lat_m, lambda: np.abs(err - before_err) <= 0.1 * TOL):
             break
     p50, p99 = lognormal_quantiles(lat_m, lat_v)
     into = np.bincount(dst, weights=sent, minlength=n)

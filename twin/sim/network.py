@@ -564,7 +564,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
                 kept["stacked"] = (routings, stk)
     n_flows, foff, sizes = stk["n_flows"], stk["foff"], stk["sizes"]
     cls = world.demand_class
-    factors, limits, amps = [], [], []
+    factors, limits, amps, own_loss, arc_limits = [], [], [], [], []
+    retrying = lossy = False
     for j in jobs:
         net = j.state.network
         factor = net.class_factor
@@ -573,11 +574,21 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         factors.append(factor[cls])
         # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
         limits.append((net.class_limit * net.class_resolvable)[cls])
-        amps.append(net.retry_amp[world.demand_pair * 2 + cls] if net.retry_amp.size else None)
+        if net.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
+            amps.append(net.retry_amp[world.demand_pair * 2 + cls])
+            retrying = True
+        else:
+            amps.append(None)
+        if net.link_loss.any():
+            own_loss.append(np.repeat(net.link_loss, 2))
+            lossy = True
+        else:
+            own_loss.append(None)
+        arc_limits.append(_arc_limits(world, j.state, j.routing, params))
     scales = np.repeat(np.array([j.demand_scale for j in jobs]), n_dem) if b > 1 else jobs[0].demand_scale
     wanted = stk["demand_gbps"] * scales * _cat([j.noise for j in jobs]) * _cat(factors)
     key = stk["key"]
-    if any(a is not None for a in amps):  # clients retrying what the path lost (twin.physics.clients)
+    if retrying:
         wanted = wanted * _cat([np.ones(n_dem) if a is None else a for a in amps])
     vol = wanted * _cat(limits)
     group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
@@ -585,9 +596,11 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     wan = stk["wan"]
     demand_wan = np.zeros(n_flows)
     demand_wan[stk["wan_live"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
-    limits_k = [_arc_limits(world, j.state, j.routing, params) for j in jobs]
-    cap, packet_ms, overloaded_above, has_cap = (_cat([lim[i] for lim in limits_k]) for i in range(4))
-    own_loss = [np.repeat(j.state.network.link_loss, 2) if j.state.network.link_loss.any() else None for j in jobs]
+    limits_k = arc_limits
+    if b == 1:
+        cap, packet_ms, overloaded_above, has_cap = limits_k[0]
+    else:
+        cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
     # float even with no routable WAN flow (bincount of an empty array is int64)
     offered = np.bincount(stk["wan_arc_of"], weights=demand_wan[stk["wan_flow_of"]],
                           minlength=b * n_arcs).astype(float, copy=False)
@@ -599,13 +612,13 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         offered += jobs[0].fabric_scale * stk["fab_arc_base"]
         demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
     hot = offered > overloaded_above
-    if any(x is not None for x in own_loss):
+    if lossy:
         hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
     if stk["elastic_arcs"] is not None:
         hot |= stk["elastic_arcs"]
     flow_loss = stk["unroutable_loss"].copy()
     queue = np.zeros(b * n_arcs)
-    arrival, carried, arc_loss = offered.copy(), offered.copy(), np.zeros(b * n_arcs)
+    arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     delivered = demand.copy()
     any_hot = False
     for k, j in enumerate(jobs):  # the flow model, per job, on the flows that cross its hot arcs
@@ -630,9 +643,11 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         sol = solve(links, sub["template"].with_demand(sub_demand))
         arrival_k = background + sol.arc_arrival
         carried_k = background * (1.0 - links.base_loss) + sol.arc_carried
-        arrival[arcs], carried[arcs] = arrival_k, carried_k
-        arc_loss[arcs] = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
-        queue[arcs] = sol.arc_queue_ms
+        loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
+        if b == 1:  # the job's arrays are the whole
+            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, sol.arc_queue_ms
+        else:
+            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, sol.arc_queue_ms
         flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
         delivered[flows][sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
