@@ -65,6 +65,11 @@ Driver = Callable[[list, float, Callable, Callable], None]
 
 __all__ = ["TwinBatch"]
 
+#: Path entries (flow x arc) the network physics stacks in one call at most: past a few tens of
+#: thousands the arrays leave the caches and a stacked call costs more per member than solo
+#: calls (``large`` has 65k entries: its members run one per call).
+STACKED_ENTRIES = 32768
+
 #: Fields of the services model's arrays that are per call edge (the rest are per service).
 _EDGE_FIELDS = frozenset({"attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"})
 
@@ -109,8 +114,17 @@ class TwinBatch:
         self._driver(self.members, target, self._network, self._services)
 
     def _network(self, jobs: list, params: NetworkParams) -> list[NetworkResult]:
-        """The network physics once for all members' jobs (stacked index arrays kept between ticks)."""
-        return network_steps(self.members[0].world, jobs, params, kept=self._network_kept)
+        """The members' network physics, stacked in chunks of at most ``STACKED_ENTRIES`` path
+        entries (stacked index arrays kept between ticks, per chunk)."""
+        world, out, lo = self.members[0].world, [], 0
+        while lo < len(jobs):
+            hi, size = lo + 1, jobs[lo].routing.flow_of.size
+            while hi < len(jobs) and size + jobs[hi].routing.flow_of.size <= STACKED_ENTRIES:
+                size += jobs[hi].routing.flow_of.size
+                hi += 1
+            out += network_steps(world, jobs[lo:hi], params, kept=self._network_kept.setdefault((lo, hi), {}))
+            lo = hi
+        return out
 
     def _services(self, inputs: list, now: float, dt: float) -> list[ServiceResult]:
         """The services model once for all members; each member's slice of the result."""
