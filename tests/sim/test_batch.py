@@ -198,3 +198,38 @@ def test_network_steps_stacked_equal_each_alone(name: str) -> None:
         for a, s in zip(alone, stacked):
             assert _fields(a) == _fields(s)
     assert len({id(j.routing) for j in jobs}) > 1, "the jobs should route differently"
+
+
+@pytest.mark.parametrize("policy", [{}, {"breaker_threshold": 0.2, "breaker_window_s": 20.0},
+                                    {"max_inflight": 30.0}, {"breaker_threshold": 0.3, "max_inflight": 50.0}])
+def test_service_step_members_over_many_ticks(policy: dict) -> None:
+    """Three members of one chain with different loads, over 30 ticks carrying their own state:
+    breakers open and close, concurrency limits bite, and each member stays its solo self."""
+    rng = np.random.default_rng(3)
+    n, src, dst = 4, [0, 1, 2], [1, 2, 3]
+    m, b = len(src), 3
+    clients = Clients.simple(src, dst, retries=3.0, timeout_ms=40.0, backoff_ms=5.0, **policy)
+    stacked_clients = Clients.simple([s + k * n for k in range(b) for s in src], [d + k * n for k in range(b) for d in dst],
+                                     retries=3.0, timeout_ms=40.0, backoff_ms=5.0, **policy)
+    alone = [Carried.empty(n, m) for _ in range(b)]
+    together = Carried.empty(b * n, b * m)
+    opened = limited = False
+    for tick in range(30):
+        svcs = [Services(np.array([rng.uniform(100, 1500), 0, 0, 0]), np.full(n, 1000.0) * rng.uniform(0.5, 1.5, n),
+                         np.full(n, 2.0), np.full(n, 200.0), np.where(rng.random(n) < 0.2, 0.3, 0.0)) for _ in range(b)]
+        loss, lat = [rng.uniform(0, 0.05, m) for _ in range(b)], [rng.uniform(0.1, 20, m) for _ in range(b)]
+        solo = [service_step(s, clients, c, lo, la, 3, now=10.0 * tick) for s, c, lo, la in zip(svcs, alone, loss, lat)]
+        both = service_step(Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
+                            stacked_clients, together, np.concatenate(loss), np.concatenate(lat), 3, now=10.0 * tick,
+                            members=b)
+        for k, res in enumerate(solo):
+            for f in ("rps", "latency_ms", "p99_ms", "error_rate", "backlog", "shed", "wasted"):
+                assert getattr(both, f)[k * n:(k + 1) * n].tobytes() == getattr(res, f).tobytes(), (tick, f)
+            for f in ("attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"):
+                assert getattr(both.carried, f)[k * m:(k + 1) * m].tobytes() == getattr(res.carried, f).tobytes(), (tick, f)
+        alone, together = [r.carried for r in solo], both.carried
+        opened |= bool(together.breaker.any())
+        limited |= bool((together.attempt_ms * together.served_rps[stacked_clients.src] / 1000.0 > 30.0).any())
+    assert opened == ("breaker_threshold" in policy)  # the breakers' code path ran, and did something
+    if "max_inflight" in policy:
+        assert limited
