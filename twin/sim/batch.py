@@ -16,22 +16,31 @@ Where a tick goes (``python bench/profile_tick.py --stages``, this machine, seed
     rest of the tick + timers        52                74
     total                           682              1290
 
-The plan, in the order it pays:
+The plan, in the order it pays, and where it stands:
 
-1. **Services** (this module, done): the services model runs once for all members on their
-   arrays concatenated member-major (call edges' ``src``/``dst`` offset by the member's first
+1. **Services** (done): the services model runs once for all members on their arrays
+   concatenated member-major (call edges' ``src``/``dst`` offset by the member's first
    service). ``bincount`` adds each bin's weights in input order, so offsets give each member
-   the sums it would get alone; elementwise ufuncs are per element. The graph iterations stop
-   per member where it alone would stop (see ``service_step(members=...)``).
-2. **Network** (next): ``network_step`` on stacked flows and arcs. Members whose link state
-   differs route differently, so the per-member routings' ``flow_of``/``arc_of`` are stacked
-   with offsets (flows by the members' flow counts, arcs by ``n_arcs``). The flow model's
-   ``solve`` cannot simply be stacked: ``_exclusive_pass`` takes differences of one running
-   ``cumsum`` (not bit-identical across a concatenation) and ``_drops`` stops on a global
-   tolerance; both need a per-member segment (a reshaped cumsum per member, a per-member
-   stop mask as here).
-3. **Monitors**: truth and sampling as (B, n) arrays; the per-member noise generators stay
-   separate (each member draws from its own stream in its own order).
+   the sums it would get alone; elementwise ufuncs are per element (both checked by a test).
+   The graph iterations stop per member where it alone would stop: a member that converged
+   keeps its values while the others go on (``service_step(members=...)``).
+2. **Network** (done, but for the flow model): ``network_steps`` stacks the jobs' flows, arcs,
+   groups and nodes with offsets; members whose tables differ have different routings, whose
+   index arrays are stacked (and kept while the members keep their routings). A twin alone is
+   the one-job case, and a tick split by a mid-tick FIB install stacks its parts the same way.
+   Stacking pays while the arrays stay in cache: chunks of at most ``STACKED_ENTRIES`` path
+   entries (b2b4-casc1 has 1.9k, large 65k: large's members go one per call).
+3. **Flow model** (next): ``solve`` runs per job on its hot flows. Stacking it needs
+   ``_exclusive_pass``'s running ``cumsum`` per member (a cumsum over a concatenation is not
+   bit-identical: a padded (B, entries) ``cumsum(axis=1)`` is), per-member stop masks for
+   ``_drops``' tolerance and its hop-count bounds, and members grouped by the branches
+   ``solve`` takes (elastic or not, fair queueing or not).
+4. **Monitors** (next): truth and sampling as (B, n) arrays, with the per-member noise
+   generators drawn separately in each member's order; KPI sums as per-row reductions (to be
+   checked bit for bit against the 1-D sums first); alert evaluation per member.
+5. **Per-member Python** (after): routing builds, the services' inputs (OOM kills, hogs) and
+   the control-plane steps stay per member by design; routing builds could be shared between
+   members whose tables and configs match.
 
 What stays per member: the SimPy environment, every control-plane process (TE, IGP, health,
 DNS, autoscaler, changes, faults, operator actions) and the random streams. The driver brings

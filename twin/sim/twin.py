@@ -4,6 +4,11 @@ Processes (workload tick, TE controller, health checks, autoscaler, change manag
 fault triggers, in-flight operator actions) are named timers whose next wake time and
 scheduling order live in :class:`TwinState`. A fork copies the state and rebuilds the
 processes from it in the same order, so it costs the same at any simulated time.
+
+A tick runs in phases (network jobs, network physics, services' inputs, services model,
+services' outputs, monitors) so that :func:`run_together` can run the physics of many twins
+of one world in one call per phase (``Twin.fork_batch``, :mod:`twin.sim.batch`); a twin alone
+takes the same phases with one job.
 """
 
 from __future__ import annotations
