@@ -71,7 +71,7 @@ def profile(name: str, hours: float, top: int) -> str:
 #: (label, module, attribute, nested): the stages ``--stages`` times; nested ones are inside the one above.
 STAGES = (
     ("routing builds", "twin.sim.twin", "build_routing", False),
-    ("network_step", "twin.sim.twin", "network_step", False),
+    ("network_steps", "twin.sim.twin", "network_steps", False),
     ("  solve (flow model)", "twin.sim.network", "solve", True),
     ("Twin._services", "twin.sim.twin.Twin", "_services", False),
     ("  service_step", "twin.sim.twin", "service_step", True),

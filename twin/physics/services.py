@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -201,6 +201,41 @@ def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.where(regular, q * (1.0 - q**r) / np.where(regular, one_q, 1.0), r)
 
 
+class _Rounds:
+    """Convergence of the graph iterations, per member of a batch (one member: the plain
+    ``all()`` test). A member counts as converged from the round its own test passes."""
+
+    __slots__ = ("members", "n", "m", "batched", "active")
+
+    def __init__(self, members: int, n: int, m: int) -> None:
+        if members < 1 or n % members or m % members:
+            raise ValueError(f"members={members} must be >= 1 and divide the services ({n}) and edges ({m})")
+        self.members, self.n, self.m, self.batched = members, n // members, m // members, members > 1
+        self.active = np.ones(members, dtype=bool) if self.batched else None
+
+    def restart(self) -> None:
+        if self.batched:
+            self.active = np.ones(self.members, dtype=bool)
+
+    def keep(self, new, old, edges: bool = False):
+        """``new`` for members still iterating, ``old`` for those that had converged."""
+        if self.active.all():
+            return new
+        rows = np.repeat(self.active, self.m if edges else self.n)
+        return np.where(rows, new, old)
+
+    def converged(self, first: np.ndarray, then: Callable[[], np.ndarray] | None = None) -> bool:
+        """Record this round's per-service tests (``then`` computed only when needed: one member
+        stops at the first failing test); True once every member has converged."""
+        if not self.batched:
+            return bool(first.all()) and (then is None or bool(then().all()))
+        done = first.reshape(self.members, self.n).all(axis=1)
+        if then is not None:
+            done &= then().reshape(self.members, self.n).all(axis=1)
+        self.active &= ~done
+        return not self.active.any()
+
+
 def service_step(
     svc: Services,
     clients: Clients,
@@ -210,10 +245,19 @@ def service_step(
     depth: int,
     now: float = 0.0,
     dt: float = 10.0,
+    members: int = 1,
 ) -> ServiceResult:
-    """Advance services and their clients one tick; arrays per service or per call edge."""
+    """Advance services and their clients one tick; arrays per service or per call edge.
+
+    ``members`` > 1: the arrays hold that many twins of one call graph, member-major (each
+    member's services, then its edges, contiguous; ``clients.src``/``dst`` offset to the
+    member's services). The graph iterations stop per member exactly where that member alone
+    would stop (a member that has converged keeps its values while the others go on), so
+    each member's slice of the result is bit-identical to its own call.
+    """
     c = clients
     n = svc.entry_rps.shape[0]
+    rounds = _Rounds(members, n, c.src.shape[0])
     src, dst = c.src, c.dst
     mu = svc.capacity_rps
     r, budget, timeout = c.retries, c.retry_budget, c.timeout_ms
@@ -235,7 +279,7 @@ def service_step(
     arrivals, work = svc.entry_rps, backlog0
     admit = 1.0
     for _ in range(max(depth, 1) + 1):
-        before = served_rps
+        before, before_arrivals, before_work, before_admit = served_rps, arrivals, work, admit
         want = per_call * served_rps[src]
         if limited:
             inflight = want * carried.attempt_ms / 1000.0  # Little's law
@@ -244,7 +288,11 @@ def service_step(
         arrivals = svc.entry_rps + np.bincount(dst, weights=want, minlength=n)
         work = backlog0 + arrivals * dt
         served_rps = np.minimum(work, mu * dt) / dt
-        if (np.abs(served_rps - before) <= TOL * served_rps).all():
+        if rounds.batched:  # members that had converged keep their values
+            served_rps, arrivals, work = (rounds.keep(new, old) for new, old in
+                                          ((served_rps, before), (arrivals, before_arrivals), (work, before_work)))
+            admit = rounds.keep(admit, before_admit, edges=True) if limited else admit
+        if rounds.converged(np.abs(served_rps - before) <= TOL * served_rps):
             break
     sent = per_call * admit * served_rps[src]  # attempts/s on each edge
     left = work - served_rps * dt
@@ -277,8 +325,10 @@ def service_step(
     sent_ok = passing * admit  # not failed fast by an open breaker or the concurrency limit
     log_timeout, t2 = fixed.log_timeout, fixed.t2
     q = p_to = t_att = np.zeros_like(fan)
+    rounds.restart()
     for _ in range(max(depth, 1) + 1):
         before_m, before_err = lat_m, err
+        before_v, before_q, before_p_to, before_t_att = lat_v, q, p_to, t_att
         m = np.maximum(lat_m[dst] + rtt, 1e-6)
         v = lat_v[dst]
         s2 = np.log1p(v / (m * m))
@@ -304,7 +354,12 @@ def service_step(
         lat_v = own_var + np.bincount(src, weights=fan * call_v + fan_var * call_m * call_m, minlength=n)
         log_ok = np.bincount(src, weights=outer * np.log1p(-inner * np.minimum(call_fail, 1 - 1e-12)), minlength=n)
         err = 1.0 - healthy * np.exp(log_ok)
-        if (np.abs(lat_m - before_m) <= TOL * lat_m).all() and (np.abs(err - before_err) <= 0.1 * TOL).all():
+        if rounds.batched:  # members that had converged keep their values
+            lat_m, lat_v, err = (rounds.keep(new, old) for new, old in
+                                 ((lat_m, before_m), (lat_v, before_v), (err, before_err)))
+            q, p_to, t_att = (rounds.keep(new, old, edges=True) for new, old in
+                              ((q, before_q), (p_to, before_p_to), (t_att, before_t_att)))
+        if rounds.converged(np.abs(lat_m - before_m) <= TOL * lat_m, lambda: np.abs(err - before_err) <= 0.1 * TOL):
             break
     p50, p99 = lognormal_quantiles(lat_m, lat_v)
     into = np.bincount(dst, weights=sent, minlength=n)

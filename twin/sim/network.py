@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -18,7 +18,7 @@ from twin.model.world import CLASSES, World
 if TYPE_CHECKING:
     from twin.scenario import Scenario
 
-__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "usable_links", "blend_results",
+__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "network_steps", "NetworkJob", "usable_links", "blend_results",
            "arc_capacity"]
 
 
@@ -468,6 +468,16 @@ def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: 
     return sub
 
 
+class NetworkJob(NamedTuple):
+    """One network tick to compute: a twin's state and routing, and the tick's demand draws."""
+
+    state: TwinState
+    routing: Routing
+    demand_scale: float
+    noise: np.ndarray
+    fabric_scale: float
+
+
 def network_step(world: World, state: TwinState, routing: Routing, demand_scale: float, noise: np.ndarray,
                  fabric_scale: float, params: NetworkParams = NetworkParams()) -> NetworkResult:
     """One tick of flow-level network physics: the flow model of :mod:`twin.physics.flows`.
@@ -477,68 +487,169 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
     full demand, lossy, or carrying elastic traffic) go through the flow model; every other
     flow crosses only links with room, loses nothing and adds its demand as background.
     """
-    topo = world.topology
-    n_arcs = topo.n_arcs
-    n_groups = 2 * len(world.pairs)
-    prep = _prepared(world, routing)
-    factor = state.network.class_factor
-    if not state.control.automation_halted:  # load driven by running automation stops when it is halted
-        factor = factor * state.network.automation_factor
-    wanted = world.demand_gbps * demand_scale * noise * factor[world.demand_class]
-    key = prep["demand_key"]
-    if state.network.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
-        wanted = wanted * state.network.retry_amp[key]
-    # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
-    vol = wanted * (state.network.class_limit * state.network.class_resolvable)[world.demand_class]
-    group_gbps = np.bincount(key, weights=vol, minlength=n_groups)
-    group_wanted = np.bincount(key, weights=wanted, minlength=n_groups)
-    wan = prep["wan"]
-    demand_wan = np.zeros(routing.n_flows)
-    demand_wan[prep["wan_live"]] = group_gbps[prep["wan_live_group"]] * prep["wan_live_ratio"]
-    cap, packet_ms, overloaded_above, has_cap = _arc_limits(world, state, routing, params)
-    base_loss = np.repeat(state.network.link_loss, 2) if state.network.link_loss.any() else None
-    # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(prep["wan_arc_of"], weights=demand_wan[prep["wan_flow_of"]],
-                          minlength=n_arcs).astype(float, copy=False)
-    offered += fabric_scale * prep["fab_arc_base"]
-    flow_of, arc_of = routing.flow_of, routing.arc_of
-    demand = demand_wan + fabric_scale * prep["fab_demand"]
+    return network_steps(world, [NetworkJob(state, routing, demand_scale, noise, fabric_scale)], params)[0]
+
+
+def _elastic_cached(routing: Routing, params: NetworkParams, n_arcs: int) -> np.ndarray:
     elastic = routing.cache.get("elastic")
     if elastic is None:
         elastic = routing.cache["elastic"] = _elastic(routing, params)
         # arcs that carry elastic traffic: always through the flow model
-        routing.cache["elastic_arcs"] = (np.bincount(arc_of, weights=elastic[flow_of], minlength=n_arcs) > 0
-                                         if elastic.any() else None)
+        routing.cache["elastic_arcs"] = (np.bincount(routing.arc_of, weights=elastic[routing.flow_of],
+                                                     minlength=n_arcs) > 0 if elastic.any() else None)
+    return elastic
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams) -> dict:
+    """The routings' per-tick index arrays, concatenated member-major with each member's flows,
+    arcs, groups and nodes offset past the members before it."""
+    b = len(routings)
+    n_arcs, n_groups, n_nodes = world.topology.n_arcs, 2 * len(world.pairs), len(world.topology.nodes)
+    preps = [_prepared(world, r) for r in routings]
+    for r in routings:
+        _elastic_cached(r, params, n_arcs)
+    sizes = np.array([r.n_flows for r in routings], dtype=np.int64)
+    foff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+    def cat(name: str, step: str | None = None) -> np.ndarray:
+        off = {"flow": foff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
+        return _cat([p[name] if off is None else p[name] + off[k] for k, p in enumerate(preps)])
+
+    elastic_arcs = [r.cache["elastic_arcs"] for r in routings]
+    return dict(
+        b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()),
+        key=cat("demand_key", "group"), wan_live=cat("wan_live", "flow"), wan_live_group=cat("wan_live_group", "group"),
+        wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
+        fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=cat("unroutable_loss"),
+        needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
+        wan_g=cat("wan_g", "group"), wan_w=cat("wan_w"), wan_routable=cat("wan_routable"), wan_safe=cat("wan_safe"),
+        wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
+        elastic_arcs=(None if all(e is None for e in elastic_arcs) else
+                      _cat([np.zeros(n_arcs, dtype=bool) if e is None else e for e in elastic_arcs])),
+        arc_delay=np.tile(world.arc_delay, b), arc_dst=_cat([world.arc_dst + k * n_nodes for k in range(b)]),
+        demand_gbps=np.tile(world.demand_gbps, b),
+        pattern_masks={p: np.tile(m, b) for p, m in world.pattern_masks.items()},
+    )
+
+
+def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = NetworkParams(),
+                  kept: dict | None = None) -> list[NetworkResult]:
+    """:func:`network_step` for several jobs (twins of one world, or one twin's parts of a tick)
+    at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call per
+    step for all. ``bincount`` adds each bin's weights in input order and ufuncs work per
+    element, so each job's result is bit-identical to its own call. The flow model runs per
+    job on its hot flows. ``kept``: where to keep the stacked index arrays between ticks (a
+    single job keeps them on its routing).
+    """
+    topo = world.topology
+    n_arcs, n_groups, n_nodes = topo.n_arcs, 2 * len(world.pairs), len(topo.nodes)
+    n_dem = world.demand_gbps.shape[0]
+    b = len(jobs)
+    routings = tuple(j.routing for j in jobs)
+    if b == 1:  # one job: kept on its routing
+        stk = routings[0].cache.get("stacked")
+        if stk is None:
+            stk = routings[0].cache["stacked"] = _stacked(world, routings, params)
+    else:
+        hit = kept.get("stacked") if kept is not None else None
+        if hit is not None and len(hit[0]) == b and all(x is y for x, y in zip(hit[0], routings)):
+            stk = hit[1]
+        else:
+            stk = _stacked(world, routings, params)
+            if kept is not None:
+                kept["stacked"] = (routings, stk)
+    n_flows, foff, sizes = stk["n_flows"], stk["foff"], stk["sizes"]
+    cls = world.demand_class
+    factors, limits, amps, own_loss, arc_limits = [], [], [], [], []
+    retrying = lossy = False
+    for j in jobs:
+        net = j.state.network
+        factor = net.class_factor
+        if not j.state.control.automation_halted:  # load driven by running automation stops when it is halted
+            factor = factor * net.automation_factor
+        factors.append(factor[cls])
+        # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
+        limits.append((net.class_limit * net.class_resolvable)[cls])
+        if net.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
+            amps.append(net.retry_amp[world.demand_pair * 2 + cls])
+            retrying = True
+        else:
+            amps.append(None)
+        if net.link_loss.any():
+            own_loss.append(np.repeat(net.link_loss, 2))
+            lossy = True
+        else:
+            own_loss.append(None)
+        arc_limits.append(_arc_limits(world, j.state, j.routing, params))
+    scales = np.repeat(np.array([j.demand_scale for j in jobs]), n_dem) if b > 1 else jobs[0].demand_scale
+    wanted = stk["demand_gbps"] * scales * _cat([j.noise for j in jobs]) * _cat(factors)
+    key = stk["key"]
+    if retrying:
+        wanted = wanted * _cat([np.ones(n_dem) if a is None else a for a in amps])
+    vol = wanted * _cat(limits)
+    group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
+    group_wanted = np.bincount(key, weights=wanted, minlength=b * n_groups)
+    wan = stk["wan"]
+    demand_wan = np.zeros(n_flows)
+    demand_wan[stk["wan_live"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
+    limits_k = arc_limits
+    if b == 1:
+        cap, packet_ms, overloaded_above, has_cap = limits_k[0]
+    else:
+        cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
+    # float even with no routable WAN flow (bincount of an empty array is int64)
+    offered = np.bincount(stk["wan_arc_of"], weights=demand_wan[stk["wan_flow_of"]],
+                          minlength=b * n_arcs).astype(float, copy=False)
+    if b > 1:
+        fab_scales = np.array([j.fabric_scale for j in jobs])
+        offered += np.repeat(fab_scales, n_arcs) * stk["fab_arc_base"]
+        demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
+    else:
+        offered += jobs[0].fabric_scale * stk["fab_arc_base"]
+        demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
     hot = offered > overloaded_above
-    if base_loss is not None:
-        hot |= base_loss > 0
-    elastic_arcs = routing.cache.get("elastic_arcs")
-    if elastic_arcs is not None:
-        hot |= elastic_arcs
-    flow_loss = prep["unroutable_loss"].copy()
-    queue = np.zeros(n_arcs)
-    arrival, carried, arc_loss = offered, offered.copy(), np.zeros(n_arcs)
+    if lossy:
+        hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
+    if stk["elastic_arcs"] is not None:
+        hot |= stk["elastic_arcs"]
+    flow_loss = stk["unroutable_loss"].copy()
+    queue = np.zeros(b * n_arcs)
+    arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     delivered = demand.copy()
-    any_hot = bool(hot.any())
-    if any_hot:
-        sub = _hot_subset(routing, hot, elastic, params)
+    any_hot = False
+    for k, j in enumerate(jobs):  # the flow model, per job, on the flows that cross its hot arcs
+        arcs, flows = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
+        hot_k = hot[arcs]
+        if not hot_k.any():
+            continue
+        any_hot = True
+        routing = j.routing
+        sub = _hot_subset(routing, hot_k, routing.cache["elastic"], params)
         sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
-        sub_demand = np.where(routing.routable[sub_flows], demand[sub_flows], 0.0)
-        background = offered - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
+        demand_k = demand[flows]
+        sub_demand = np.where(routing.routable[sub_flows], demand_k[sub_flows], 0.0)
+        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
         background = np.maximum(background, 0.0)
         buffer_ms, fair, aqm_ms, no_loss = _queue_arrays(routing, params, n_arcs)
-        links = Links(capacity=np.maximum(cap - background, 0.0), delay_ms=world.arc_delay,
-                      buffer_ms=buffer_ms, packet_ms=packet_ms, fair=fair, aqm_ms=aqm_ms,
-                      base_loss=base_loss if base_loss is not None else no_loss)
+        cap_k, packet_k, _, _ = limits_k[k]
+        links = Links(capacity=np.maximum(cap_k - background, 0.0), delay_ms=world.arc_delay,
+                      buffer_ms=buffer_ms, packet_ms=packet_k, fair=fair, aqm_ms=aqm_ms,
+                      base_loss=own_loss[k] if own_loss[k] is not None else no_loss)
         # an elastic aggregate sends what congestion control allows, never more than it wants
-        flows = sub["template"].with_demand(sub_demand)
-        sol = solve(links, flows)
-        arrival = background + sol.arc_arrival
-        carried = background * (1.0 - links.base_loss) + sol.arc_carried
-        arc_loss = np.divide(arrival - carried, arrival, out=np.zeros(n_arcs), where=arrival > 0)
-        queue = sol.arc_queue_ms
-        flow_loss[sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
-        delivered[sub_flows] = sol.delivered
+        sol = solve(links, sub["template"].with_demand(sub_demand))
+        arrival_k = background + sol.arc_arrival
+        carried_k = background * (1.0 - links.base_loss) + sol.arc_carried
+        loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
+        if b == 1:  # the job's arrays are the whole
+            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, sol.arc_queue_ms
+        else:
+            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, sol.arc_queue_ms
+        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
+        delivered[flows][sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
     rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -550,49 +661,56 @@ def network_step(world: World, state: TwinState, routing: Routing, demand_scale:
         kingman = np.where(rho < 1, wait, params.buffer_ms)
     np.minimum(kingman, params.buffer_ms, out=kingman)
     queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
-    latency = world.arc_delay + queue
-    nf, na = prep["needed_flow_of"], prep["needed_arc_of"]
-    flow_latency = np.bincount(nf, weights=latency[na], minlength=routing.n_flows)
-    g, w, safe = prep["wan_g"], prep["wan_w"], prep["wan_safe"]
-    sent_g = np.bincount(g, weights=demand[wan], minlength=n_groups)
-    got_g = np.bincount(g, weights=np.where(prep["wan_routable"], delivered[wan], 0.0), minlength=n_groups)
+    latency = stk["arc_delay"] + queue
+    flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
+    g, w, safe = stk["wan_g"], stk["wan_w"], stk["wan_safe"]
+    n_g = b * n_groups
+    sent_g = np.bincount(g, weights=demand[wan], minlength=n_g)
+    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], delivered[wan], 0.0), minlength=n_g)
     # a group that sends nothing still has the loss its packets would see
-    by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_groups) / safe
-    group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_groups), where=sent_g > 0), by_path)
-    group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_groups) / safe
+    by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_g) / safe
+    group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_g), where=sent_g > 0), by_path)
+    group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_g) / safe
     offered = arrival
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
     # drops on a down interface): the groups lose it, the dead link shows no traffic
-    topo_down = state.network.link_down > 0
-    if topo_down.any() or state.network.node_down.any():
-        dead = np.repeat(topo_down | (state.network.node_down[topo.link_a] > 0)
-                         | (state.network.node_down[topo.link_b] > 0), 2)
-        if (offered[dead] > 0).any():
-            offered, loss = np.where(dead, 0.0, offered), np.where(dead, 0.0, loss)
-    arc_dst = world.arc_dst
-    node_gbps = np.bincount(arc_dst, weights=carried, minlength=len(topo.nodes))
+    dead_parts: list[np.ndarray | None] = []
+    for k, j in enumerate(jobs):
+        net = j.state.network
+        topo_down = net.link_down > 0
+        dead = None
+        if topo_down.any() or net.node_down.any():
+            dead = np.repeat(topo_down | (net.node_down[topo.link_a] > 0) | (net.node_down[topo.link_b] > 0), 2)
+            if not (offered[k * n_arcs:(k + 1) * n_arcs][dead] > 0).any():
+                dead = None
+        dead_parts.append(dead)
+    if any(d is not None for d in dead_parts):
+        dead = _cat([np.zeros(n_arcs, dtype=bool) if d is None else d for d in dead_parts])
+        offered, loss = np.where(dead, 0.0, offered), np.where(dead, 0.0, loss)
+    arc_dst = stk["arc_dst"]
+    node_gbps = np.bincount(arc_dst, weights=carried, minlength=b * n_nodes)
     patterns: dict[str, np.ndarray] = {}
-    for pattern, mask in world.pattern_masks.items():
-        pg = np.bincount(key, weights=np.where(mask, vol, 0.0), minlength=n_groups)
-        fd = np.where(wan, pg[prep["wan_group"]] * routing.flow_ratio, 0.0)
-        arc_load = np.bincount(prep["wan_arc_of"], weights=fd[prep["wan_flow_of"]], minlength=n_arcs)
-        patterns[pattern] = np.bincount(arc_dst, weights=arc_load, minlength=len(topo.nodes))
-    return NetworkResult(
-        arc_offered=offered,
-        arc_carried=carried,
-        arc_loss=loss,
-        arc_latency=latency,
-        arc_capacity=cap,
-        flow_loss=flow_loss,
-        flow_latency=flow_latency,
-        group_gbps=group_gbps,
-        group_wanted=group_wanted,
-        group_loss=group_loss,
-        group_latency=group_latency,
-        node_gbps=node_gbps,
-        pattern_node_gbps=patterns,
-    )
+    for pattern, mask in stk["pattern_masks"].items():
+        pg = np.bincount(key, weights=np.where(mask, vol, 0.0), minlength=n_g)
+        fd = np.where(wan, pg[stk["wan_group"]] * stk["flow_ratio"], 0.0)
+        arc_load = np.bincount(stk["wan_arc_of"], weights=fd[stk["wan_flow_of"]], minlength=b * n_arcs)
+        patterns[pattern] = np.bincount(arc_dst, weights=arc_load, minlength=b * n_nodes)
+    if b == 1:
+        return [NetworkResult(offered, carried, loss, latency, limits_k[0][0], flow_loss, flow_latency, group_gbps,
+                              group_wanted, group_loss, group_latency, node_gbps, patterns)]
+    out = []
+    for k in range(b):
+        a, f = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
+        gr, nd = slice(k * n_groups, (k + 1) * n_groups), slice(k * n_nodes, (k + 1) * n_nodes)
+        out.append(NetworkResult(
+            arc_offered=offered[a], arc_carried=carried[a], arc_loss=loss[a], arc_latency=latency[a],
+            arc_capacity=limits_k[k][0], flow_loss=flow_loss[f], flow_latency=flow_latency[f],
+            group_gbps=group_gbps[gr], group_wanted=group_wanted[gr], group_loss=group_loss[gr],
+            group_latency=group_latency[gr], node_gbps=node_gbps[nd],
+            pattern_node_gbps={p: v[nd] for p, v in patterns.items()},
+        ))
+    return out
 
 
 def blend_results(parts: list[tuple[float, NetworkResult]]) -> NetworkResult:

@@ -4,26 +4,33 @@ Processes (workload tick, TE controller, health checks, autoscaler, change manag
 fault triggers, in-flight operator actions) are named timers whose next wake time and
 scheduling order live in :class:`TwinState`. A fork copies the state and rebuilds the
 processes from it in the same order, so it costs the same at any simulated time.
+
+A tick runs in phases (network jobs, network physics, services' inputs, services model,
+services' outputs, monitors) so that :func:`run_together` can run the physics of many twins
+of one world in one call per phase (``Twin.fork_batch``, :mod:`twin.sim.batch`); a twin alone
+takes the same phases with one job.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import simpy
 
 from twin.errors import SimulationError
 from twin.physics.clients import next_amplification
-from twin.physics.services import Carried, Clients, Services, service_step
+from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
 from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import igp
-from twin.sim.network import NetworkResult, Routing, blend_results, build_routing, network_params, network_step
+from twin.sim.network import (NetworkJob, NetworkResult, NetworkParams, Routing, blend_results, build_routing,
+                               network_params, network_steps)
+from twin.sim.batch import TwinBatch
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
@@ -31,7 +38,7 @@ from twin.model.world import CLASSES, World, build_world
 from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
 
-__all__ = ["Twin"]
+__all__ = ["Twin", "ServiceInputs", "run_together"]
 
 
 class Twin:
@@ -59,6 +66,8 @@ class Twin:
         self._procs: dict[str, simpy.Process] = {}
         self.work = 0  # elements copied or rebuilt by the last fork (a cost measure)
         self._clients_kept: tuple[tuple[bytes, bytes], Clients] | None = None  # see _clients
+        self._tick_wait: simpy.Event | None = None  # the tick process's pending wake-up
+        self._tick_done: tuple[float, float] | None = None  # (time, next) of a tick a batch ran
         self._bootstrap()
 
     # -- construction ----------------------------------------------------------------------
@@ -147,14 +156,18 @@ class Twin:
             if entry is None:
                 return
             t = entry[0]
+            wait = self.env.timeout(max(0.0, t - self.env.now))
+            if name == "tick":
+                self._tick_wait = wait  # a batch finds the tick's wake-up at the head of the queue
             try:
-                yield self.env.timeout(max(0.0, t - self.env.now))
+                yield wait
             except simpy.Interrupt:
                 continue
             if self.state.wake.get(name, (None,))[0] != t:
                 continue
             self.state.now = self.env.now
-            nxt = self._step(name)
+            done, self._tick_done = self._tick_done, None
+            nxt = done[1] if (name == "tick" and done is not None and done[0] == t) else self._step(name)
             if nxt is None:
                 self.state.wake.pop(name, None)
                 return
@@ -223,9 +236,26 @@ class Twin:
         other.monitors, other._faults, other._net_params = self.monitors, self._faults, self._net_params
         other.env = simpy.Environment(initial_time=self.env.now)
         other._procs, other._clients_kept = {}, None
+        other._tick_wait = other._tick_done = None
         other._start_all()
         other.work = other.state.size() + len(other._procs)
         return other
+
+    def fork_batch(self, n: int) -> TwinBatch:
+        """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`)."""
+        if int(n) < 1:
+            raise SimulationError(f"n={n}: a batch has at least 1 member")
+        return TwinBatch([self.fork() for _ in range(int(n))], run_together)
+
+    def _to_tick(self, t: float) -> None:
+        """Process events up to the tick's wake-up at ``t``, leaving that wake-up next."""
+        queue = self.env._queue  # noqa: SLF001 - SimPy has no public "next event"; the heap's head is it
+        while not (queue and queue[0][3] is self._tick_wait):
+            if not queue or self.env.peek() > t:
+                raise SimulationError(f"the tick due at t={t} is not next in the queue (now={self.now})")
+            self.env.step()
+        if queue[0][0] != t:
+            raise SimulationError(f"the tick is due at {queue[0][0]}, the batch's at {t}")
 
     def apply(self, fx: Effects) -> None:
         """Carry out a step's requests in the order it made them."""
@@ -327,19 +357,32 @@ class Twin:
         st.network.routing_built = ((key, r), *st.network.routing_built[:1])
         return r
 
-    def _network(self, routing: Routing, scale: float, noise: np.ndarray, fabric_scale: float) -> NetworkResult:
-        """The tick's network physics; split where the FIBs change during the tick."""
-        w, st = self.world, self.state
+    def _network_jobs(self, routing: Routing, scale: float, noise: np.ndarray,
+                      fabric_scale: float) -> tuple[list[float], list[NetworkJob]]:
+        """The tick's network physics to compute, with the share of the tick each part lasts:
+        split where the FIBs change during the tick."""
+        st = self.state
         epochs = igp.fib_epochs(st, self.now, self.now + self.scenario.tick)
-        parts = []
-        for i, (share, view) in enumerate(epochs):
+        shares, jobs = [], []
+        for share, view in epochs:
             r = routing if view is st.network.link_routed else self._routing_for(view)
-            parts.append((share, network_step(w, st, r, scale, noise, fabric_scale, self._net_params)))
-        return blend_results(parts)
+            shares.append(share)
+            jobs.append(NetworkJob(st, r, scale, noise, fabric_scale))
+        return shares, jobs
 
     def _tick(self) -> float:
+        net, scale = self._tick_network()
+        svc = self._services(net, scale, self.scenario.tick) if self.world.callgraph else None
+        return self._tick_record(net, svc)
+
+    def _tick_network(self) -> tuple[NetworkResult, float]:
+        """The tick up to the services: replicas that came up, routing, demand draws, network physics."""
+        (shares, jobs), scale = self._tick_jobs()
+        return self._network_done(list(zip(shares, network_steps(self.world, jobs, self._net_params)))), scale
+
+    def _tick_jobs(self) -> tuple[tuple[list[float], list[NetworkJob]], float]:
+        """Replicas that came up, the routing, the tick's demand draws: the network's jobs."""
         st, w, sc = self.state, self.world, self.scenario
-        dt = sc.tick
         now = self.now
         if st.services.replicas_ready_at:
             keep = []
@@ -356,16 +399,26 @@ class Twin:
         sigma = sc.traffic.noise
         noise = st.rng.lognormal(-0.5 * sigma * sigma, sigma, w.demand_gbps.shape[0]) if sigma else np.ones(w.demand_gbps.shape[0])
         fabric_noise = float(st.rng.lognormal(-0.5 * sigma * sigma, sigma)) if sigma else 1.0
-        net = self._network(routing, scale, noise, scale * fabric_noise)
+        return self._network_jobs(routing, scale, noise, scale * fabric_noise), scale
+
+    def _network_done(self, parts: list[tuple[float, NetworkResult]]) -> NetworkResult:
+        """The tick's network result from its parts; clients' retries and latent defects follow it."""
+        st = self.state
+        net = blend_results(parts)
         if any(self._net_params.class_retries):  # clients retry, next tick, what this one lost
-            st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries, dt)
+            st.network.retry_amp = next_amplification(st.network.retry_amp, net.group_loss, self._net_params.class_retries,
+                                                      self.scenario.tick)
         self._latent_defects(net)
-        svc = self._services(net, scale, dt) if w.callgraph else None
+        return net
+
+    def _tick_record(self, net: NetworkResult, svc) -> float:
+        """The tick's end: monitors sample the physics and evaluate their alerts."""
+        st, now = self.state, self.now
         sample = self.monitors.sample(st, now, net, svc)
         self.telemetry.samples.append(sample)
         for alert in self.monitors.evaluate(st, now, sample):
             self.telemetry.closed_alerts.append(alert)
-        return now + dt
+        return now + self.scenario.tick
 
     def _clients(self) -> Clients:
         """The call edges' client policies, rebuilt only when a mitigation changed retries or budgets
@@ -395,6 +448,12 @@ class Twin:
                     st.network.node_blackhole[node] = True
 
     def _services(self, net: NetworkResult, scale: float, dt: float):
+        inputs = self._services_inputs(net, scale, dt)
+        return self._services_done(service_step(*inputs.args, self.now, dt), inputs)
+
+    def _services_inputs(self, net: NetworkResult, scale: float, dt: float) -> "ServiceInputs":
+        """The services' side of the tick up to their model: memory, OOM kills, CPU hogs,
+        capacity and admitted load, the calls' network loss and latency."""
         st, w = self.state, self.world
         cg = w.callgraph
         services = cg.services
@@ -432,13 +491,19 @@ class Twin:
             net_loss[fab] = net.flow_loss[probe]
             net_lat[fab] = net.flow_latency[probe]
         ss = st.services
-        res = service_step(
-            Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
-                     1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
-            self._clients(),
-            Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
-            net_loss, net_lat, w.call_depth, self.now, dt,
-        )
+        args = (Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
+                         1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
+                self._clients(),
+                Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
+                net_loss, net_lat, w.call_depth)
+        return ServiceInputs(args, mem_frac, gc, up, entry, admitted)
+
+    def _services_done(self, res: ServiceResult, inputs: "ServiceInputs"):
+        """The services' side of the tick after their model: carried state, CPU, customer errors."""
+        st = self.state
+        ss = st.services
+        per = self.world.service_arrays["capacity_rps"]
+        gc, up, entry, admitted = inputs.gc, inputs.up, inputs.entry, inputs.admitted
         for name, value in vars(res.carried).items():
             setattr(ss, name, value)
         cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.services.cpu_hog) + st.services.cpu_hog, 0, 1)
@@ -447,7 +512,58 @@ class Twin:
         with np.errstate(divide="ignore", invalid="ignore"):
             rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
         customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
-        return res, cpu, mem_frac, up, entry, customer_err
+        return res, cpu, inputs.mem_frac, up, entry, customer_err
+
+
+class ServiceInputs(NamedTuple):
+    """One twin's services model inputs for a tick (``args``: service_step's first six
+    arguments) and what the tick's end needs of their derivation."""
+
+    args: tuple
+    mem_frac: np.ndarray
+    gc: np.ndarray
+    up: np.ndarray
+    entry: np.ndarray
+    admitted: np.ndarray
+
+
+def run_together(members: list[Twin], target: float,
+                 network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
+                 services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
+    """Advance twins of one world, all at one time, to ``target`` with their ticks taken together.
+
+    Each member's environment is brought to the head of its tick's wake-up (every earlier event,
+    and those due at the same time but scheduled before it, processed in the member's own
+    order); then the members' ticks run phase by phase, ``network`` and ``services`` computing
+    every member's network physics and services model at once; then each tick process wakes, takes its result and sleeps until
+    the next tick. Events at ``target`` itself wait, as in ``Environment.run(until=target)``.
+    """
+    while True:
+        t = members[0].state.wake["tick"][0]
+        if t >= target:
+            break
+        for m in members:
+            m._to_tick(t)
+            m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
+            m.state.now = t
+        begun = [m._tick_jobs() for m in members]
+        results = network([job for (_, jobs), _ in begun for job in jobs], members[0]._net_params)
+        nets, at = [], 0
+        for m, ((shares, jobs), scale) in zip(members, begun):
+            nets.append((m._network_done(list(zip(shares, results[at:at + len(jobs)]))), scale))
+            at += len(jobs)
+        if members[0].world.callgraph:
+            dt = members[0].scenario.tick
+            inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
+            results = services(inputs, t, dt)
+            svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
+        else:
+            svcs = [None] * len(members)
+        for m, (net, _), svc in zip(members, nets, svcs):
+            m._tick_done = (t, m._tick_record(net, svc))
+            m.env.step()
+    for m in members:
+        m.run(until=target)
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,235 @@
+"""A batch of twins: every member records exactly what the same twin records alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from twin import Twin, load_scenario
+from twin.errors import SimulationError, TwinError
+from twin.physics.services import Carried, Clients, Services, service_step
+
+#: Kinds of operator action the property test draws, with how to draw their arguments.
+ACTION_KINDS = ("drain_link", "drain_device", "scale_service", "restart_service", "rate_limit",
+                "set_retry_budget", "shed_traffic")
+
+
+def _draw_action(rng: np.random.Generator, twin: Twin) -> tuple[str, dict] | None:
+    w = twin.world
+    kinds = [k for k in ACTION_KINDS if w.callgraph or not k.endswith("service") and k not in
+             ("rate_limit", "set_retry_budget")]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "drain_link":
+        return kind, {"link": w.topology.links[int(rng.integers(len(w.topology.links)))]}
+    if kind == "drain_device":
+        return kind, {"device": w.device_names[int(rng.integers(len(w.device_names)))]}
+    if kind == "shed_traffic":
+        return kind, {"traffic_class": ("user", "interdc")[int(rng.integers(2))], "fraction": float(rng.uniform(0, 0.5))}
+    service = w.services[int(rng.integers(len(w.services)))]
+    if kind == "scale_service":
+        return kind, {"service": service, "replicas": int(rng.integers(1, 8))}
+    if kind == "rate_limit":
+        return kind, {"service": service, "rps": float(rng.uniform(50, 2000))}
+    if kind == "set_retry_budget":
+        return kind, {"service": service, "budget": float(rng.uniform(0, 0.5))}
+    return kind, {"service": service}
+
+
+def _act(twin: Twin, kind: str, args: dict) -> None:
+    try:
+        twin.act(kind, **args)
+    except TwinError:  # an action the twin refuses is refused the same way in and out of a batch
+        pass
+
+
+def _same_telemetry(a: Twin, b: Twin) -> None:
+    sa, sb = a.telemetry.window(), b.telemetry.window()
+    assert len(sa) == len(sb)
+    for x, y in zip(sa, sb):
+        assert x.t == y.t
+        for bx, by in ((x.link, y.link), (x.service, y.service), (x.device, y.device)):
+            assert np.ascontiguousarray(bx).tobytes() == np.ascontiguousarray(by).tobytes()
+        assert repr(sorted(x.kpi.items())) == repr(sorted(y.kpi.items()))
+    assert a.events().to_csv(index=False) == b.events().to_csv(index=False)
+    assert a.alerts().to_csv(index=False) == b.alerts().to_csv(index=False)
+
+
+@pytest.mark.parametrize("name,case", [(n, c) for n in ("b2b4-casc1", "sockshop-cpu-hog", "hotel-memory-leak", "large")
+                                       for c in range(2)])
+def test_each_member_equals_its_solo_run(name: str, case: int) -> None:
+    rng = np.random.default_rng([case, len(name)])
+    sc = load_scenario(name)
+    seed = int(rng.integers(1000))
+    size = int(rng.integers(2, 9))
+    horizon = min(sc.duration, 1800.0 if name == "large" else 2400.0)
+    base = Twin(sc, seed=seed)
+    base.run(until=float(rng.integers(0, 30)) * sc.tick)
+    # per member: a few actions at random tick-aligned times (some mid-tick)
+    plans = []
+    for _ in range(size):
+        times = np.sort(rng.uniform(base.now, horizon, int(rng.integers(0, 4))))
+        plans.append([(float(t), _draw_action(rng, base)) for t in times])
+    stops = sorted({t for plan in plans for t, _ in plan})
+    batch = base.fork_batch(size)
+    solos = [base.fork() for _ in range(size)]
+    for stop in stops:
+        batch.run(until=stop)
+        for member, plan in zip(batch.members, plans):
+            for t, (kind, args) in plan:
+                if t == stop:
+                    _act(member, kind, args)
+    batch.run(until=horizon)
+    for solo, plan in zip(solos, plans):
+        for t, (kind, args) in plan:
+            solo.run(until=t)
+            _act(solo, kind, args)
+        solo.run(until=horizon)
+    for member, solo in zip(batch.members, solos):
+        _same_telemetry(member, solo)
+
+
+def test_batch_leaves_its_parent_alone() -> None:
+    parent = Twin("sockshop-cpu-hog", seed=2)
+    parent.run(until=300)
+    before = len(parent.telemetry.window())
+    batch = parent.fork_batch(2)
+    batch.run(until=900)
+    assert parent.now == 300.0 and len(parent.telemetry.window()) == before
+    assert [m.now for m in batch.members] == [900.0, 900.0]
+
+
+def test_members_diverge_with_different_actions() -> None:
+    batch = Twin("sockshop-cpu-hog", seed=2).fork_batch(2)
+    batch.members[1].act("scale_service", service=batch.members[1].world.services[0], replicas=1)
+    batch.run(until=1200)
+    a, b = (m.telemetry.window()[-1].service for m in batch.members)
+    assert not np.array_equal(a, b)
+
+
+def test_run_refuses_the_past_and_split_times() -> None:
+    batch = Twin("sockshop-cpu-hog", seed=2).fork_batch(2)
+    batch.run(until=600)
+    with pytest.raises(SimulationError, match="in the past"):
+        batch.run(until=300)
+    batch.members[0].run(until=700)
+    with pytest.raises(SimulationError, match="different times"):
+        batch.run(until=800)
+    with pytest.raises(SimulationError, match="n=0"):
+        Twin("sockshop-cpu-hog", seed=2).fork_batch(0)
+
+
+def test_offset_bincount_gives_each_member_its_own_sums() -> None:
+    """What the stacked services model relies on: bincount adds a bin's weights in input order,
+    so member-major stacking with index offsets reproduces each member's sums bit for bit; and
+    elementwise ufuncs give the same bits whatever the array's length or position."""
+    rng = np.random.default_rng(7)
+    n, m, b = 13, 41, 6
+    idx = [rng.integers(0, n, m) for _ in range(b)]
+    wts = [rng.lognormal(0, 3, m) for _ in range(b)]
+    stacked = np.bincount(np.concatenate([i + k * n for k, i in enumerate(idx)]), weights=np.concatenate(wts),
+                          minlength=b * n)
+    for k in range(b):
+        assert stacked[k * n:(k + 1) * n].tobytes() == np.bincount(idx[k], weights=wts[k], minlength=n).tobytes()
+    x = np.concatenate(wts)
+    for f in (np.exp, np.log, np.log1p, np.sqrt, np.exp2, lambda v: v ** 2.7, lambda v: np.exp(-v)):
+        whole = f(x)
+        for k in range(b):
+            assert whole[k * m:(k + 1) * m].tobytes() == f(wts[k]).tobytes()
+
+
+def test_service_step_members_stop_where_each_would_alone() -> None:
+    """Two members whose graph iterations converge after different numbers of rounds."""
+    clients = Clients.simple([0, 1], [1, 2], retries=2.0, timeout_ms=50.0)
+    members = []
+    for entry, cap in ((100.0, 1000.0), (900.0, 950.0)):
+        svc = Services(np.array([entry, 0.0, 0.0]), np.array([cap] * 3), np.ones(3), np.full(3, 100.0), np.zeros(3))
+        members.append((svc, Carried.empty(3, 2)))
+    alone = [service_step(s, clients, c, np.zeros(2), np.ones(2), 2) for s, c in members]
+    two = Clients.simple([0, 1, 3, 4], [1, 2, 4, 5], retries=2.0, timeout_ms=50.0)
+    cat = lambda objs, cls: cls(*(np.concatenate([getattr(o, f) for o in objs]) for f in cls.__dataclass_fields__))  # noqa: E731
+    both = service_step(cat([s for s, _ in members], Services), two, cat([c for _, c in members], Carried),
+                        np.zeros(4), np.ones(4), 2, members=2)
+    for k, res in enumerate(alone):
+        assert both.latency_ms[3 * k:3 * k + 3].tobytes() == res.latency_ms.tobytes()
+        assert both.attempt_fail[2 * k:2 * k + 2].tobytes() == res.attempt_fail.tobytes()
+    with pytest.raises(ValueError, match="members=2"):
+        service_step(members[0][0], clients, members[0][1], np.zeros(2), np.ones(2), 2, members=2)
+
+
+def _fields(res) -> dict[str, bytes]:
+    out = {f: getattr(res, f).tobytes() for f in res.__dataclass_fields__ if f != "pattern_node_gbps"}
+    out.update({f"pattern:{k}": v.tobytes() for k, v in res.pattern_node_gbps.items()})
+    return out
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_network_steps_stacked_equal_each_alone(name: str) -> None:
+    """Jobs whose link state, own loss, dead links, retries and draws differ: each job's slice of
+    the stacked result is bit-identical to its own call (hot arcs and the flow model included)."""
+    from twin.sim.network import NetworkJob, network_params, network_step, network_steps
+
+    rng = np.random.default_rng(11)
+    base = Twin(name, seed=4)
+    base.run(until=300)
+    params = network_params(base.scenario)
+    n_links, n_dem = base.world.topology.n_links, base.world.demand_gbps.shape[0]
+    jobs = []
+    for k in range(5):
+        t = base.fork()
+        net = t.state.network
+        if k >= 1:  # tables that route around a link (a distinct routing per job)
+            net.link_routed = net.link_routed.copy()
+            net.link_routed[int(rng.integers(n_links))] = False
+            net.routing = None
+        if k >= 2:
+            net.link_loss = np.where(rng.random(n_links) < 0.1, rng.uniform(0, 0.2, n_links), 0.0)
+        if k == 4:
+            net.retry_amp = rng.uniform(1.0, 1.5, 2 * len(t.world.pairs))
+        routing = t.routing()
+        if k == 3:  # a link down under tables that still use it: output drops
+            used = np.unique(routing.arc_of[routing.flow_group[routing.flow_of] >= 0]) // 2
+            net.link_down[int(used[0])] += 1
+        jobs.append(NetworkJob(t.state, routing, float(rng.uniform(0.5, 3.0)), rng.lognormal(0, 0.3, n_dem),
+                               float(rng.uniform(0.5, 3.0))))
+    alone = [network_step(base.world, j.state, j.routing, j.demand_scale, j.noise, j.fabric_scale, params) for j in jobs]
+    kept: dict = {}
+    for _ in range(2):  # the second call takes the kept stacked arrays
+        stacked = network_steps(base.world, jobs, params, kept=kept)
+        for a, s in zip(alone, stacked):
+            assert _fields(a) == _fields(s)
+    assert len({id(j.routing) for j in jobs}) > 1, "the jobs should route differently"
+
+
+@pytest.mark.parametrize("policy", [{}, {"breaker_threshold": 0.2, "breaker_window_s": 20.0},
+                                    {"max_inflight": 30.0}, {"breaker_threshold": 0.3, "max_inflight": 50.0}])
+def test_service_step_members_over_many_ticks(policy: dict) -> None:
+    """Three members of one chain with different loads, over 30 ticks carrying their own state:
+    breakers open and close, concurrency limits bite, and each member stays its solo self."""
+    rng = np.random.default_rng(3)
+    n, src, dst = 4, [0, 1, 2], [1, 2, 3]
+    m, b = len(src), 3
+    clients = Clients.simple(src, dst, retries=3.0, timeout_ms=40.0, backoff_ms=5.0, **policy)
+    stacked_clients = Clients.simple([s + k * n for k in range(b) for s in src], [d + k * n for k in range(b) for d in dst],
+                                     retries=3.0, timeout_ms=40.0, backoff_ms=5.0, **policy)
+    alone = [Carried.empty(n, m) for _ in range(b)]
+    together = Carried.empty(b * n, b * m)
+    opened = limited = False
+    for tick in range(30):
+        svcs = [Services(np.array([rng.uniform(100, 1500), 0, 0, 0]), np.full(n, 1000.0) * rng.uniform(0.5, 1.5, n),
+                         np.full(n, 2.0), np.full(n, 200.0), np.where(rng.random(n) < 0.2, 0.3, 0.0)) for _ in range(b)]
+        loss, lat = [rng.uniform(0, 0.05, m) for _ in range(b)], [rng.uniform(0.1, 20, m) for _ in range(b)]
+        solo = [service_step(s, clients, c, lo, la, 3, now=10.0 * tick) for s, c, lo, la in zip(svcs, alone, loss, lat)]
+        both = service_step(Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
+                            stacked_clients, together, np.concatenate(loss), np.concatenate(lat), 3, now=10.0 * tick,
+                            members=b)
+        for k, res in enumerate(solo):
+            for f in ("rps", "latency_ms", "p99_ms", "error_rate", "backlog", "shed", "wasted"):
+                assert getattr(both, f)[k * n:(k + 1) * n].tobytes() == getattr(res, f).tobytes(), (tick, f)
+            for f in ("attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"):
+                assert getattr(both.carried, f)[k * m:(k + 1) * m].tobytes() == getattr(res.carried, f).tobytes(), (tick, f)
+        alone, together = [r.carried for r in solo], both.carried
+        opened |= bool(together.breaker.any())
+        limited |= bool((together.attempt_ms * together.served_rps[stacked_clients.src] / 1000.0 > 30.0).any())
+    assert opened == ("breaker_threshold" in policy)  # the breakers' code path ran, and did something
+    if "max_inflight" in policy:
+        assert limited

@@ -1,0 +1,180 @@
+"""A batch of twins of one scenario, advanced tick by tick together: many futures of one present.
+
+Why: the safety pre-check runs 5 candidates x 8 what-if draws of the same network, the diagnosis
+engine ~100 hypotheses, a vector env many episodes. They differ in state, not in topology, and a
+tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
+
+Where a tick goes (``python bench/profile_tick.py --stages``, this machine, seed 1, one hour)::
+
+    stage                     b2b4-casc1 us/tick   large us/tick
+    routing builds                   17               185
+    network_step                    188               278
+      solve (flow model)            102                 2
+    Twin._services                  243               197
+      service_step                  187               134
+    monitors: truth/sampling/alerts  69/71/43       148/321/87
+    rest of the tick + timers        52                74
+    total                           682              1290
+
+The plan, in the order it pays, and where it stands:
+
+1. **Services** (done): the services model runs once for all members on their arrays
+   concatenated member-major (call edges' ``src``/``dst`` offset by the member's first
+   service). ``bincount`` adds each bin's weights in input order, so offsets give each member
+   the sums it would get alone; elementwise ufuncs are per element (both checked by a test).
+   The graph iterations stop per member where it alone would stop: a member that converged
+   keeps its values while the others go on (``service_step(members=...)``).
+2. **Network** (done, but for the flow model): ``network_steps`` stacks the jobs' flows, arcs,
+   groups and nodes with offsets; members whose tables differ have different routings, whose
+   index arrays are stacked (and kept while the members keep their routings). A twin alone is
+   the one-job case, and a tick split by a mid-tick FIB install stacks its parts the same way.
+   Stacking pays while the arrays stay in cache: chunks of at most ``STACKED_ENTRIES`` path
+   entries (b2b4-casc1 has 1.9k, large 65k: large's members go one per call).
+3. **Flow model** (next): ``solve`` runs per job on its hot flows. Stacking it needs
+   ``_exclusive_pass``'s running ``cumsum`` per member (a cumsum over a concatenation is not
+   bit-identical: a padded (B, entries) ``cumsum(axis=1)`` is), per-member stop masks for
+   ``_drops``' tolerance and its hop-count bounds, and members grouped by the branches
+   ``solve`` takes (elastic or not, fair queueing or not).
+4. **Monitors** (next): truth and sampling as (B, n) arrays, with the per-member noise
+   generators drawn separately in each member's order; KPI sums as per-row reductions (to be
+   checked bit for bit against the 1-D sums first); alert evaluation per member.
+5. **Per-member Python** (after): routing builds, the services' inputs (OOM kills, hogs) and
+   the control-plane steps stay per member by design; routing builds could be shared between
+   members whose tables and configs match.
+
+What stays per member: the SimPy environment, every control-plane process (TE, IGP, health,
+DNS, autoscaler, changes, faults, operator actions) and the random streams. The driver brings
+each member's environment to the head of its tick's wake-up (processing every earlier event,
+and those due at the same time but scheduled before it, in the member's own order), runs the
+ticks of all members together, then lets each member's tick process take its precomputed
+result. So member ``i`` of a batch records bit-identical telemetry, events and alerts to the
+same twin run alone with the same seed and actions (``tests/sim/test_batch.py`` checks it).
+
+>>> from twin import Twin
+>>> batch = Twin("sockshop-cpu-hog", seed=1).fork_batch(3)
+>>> batch.run(until=600)
+>>> [m.now for m in batch.members]
+[600.0, 600.0, 600.0]
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from twin.errors import SimulationError
+from twin.sim.network import NetworkParams, NetworkResult, network_steps
+from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
+
+
+#: How a batch advances its members: ``twin.sim.twin.run_together`` (members, target, services).
+#: Passed in by ``Twin.fork_batch`` so that this module need not import the twin's.
+Driver = Callable[[list, float, Callable, Callable], None]
+
+__all__ = ["TwinBatch"]
+
+#: Path entries (flow x arc) the network physics stacks in one call at most: past a few tens of
+#: thousands the arrays leave the caches and a stacked call costs more per member than solo
+#: calls (``large`` has 65k entries: its members run one per call).
+STACKED_ENTRIES = 32768
+
+#: Fields of the services model's arrays that are per call edge (the rest are per service).
+_EDGE_FIELDS = frozenset({"attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"})
+
+
+class TwinBatch:
+    """Twins of one scenario (same world) at one instant, run forward together.
+
+    Made by ``Twin.fork_batch(n)``. ``members[i]`` is a :class:`~twin.sim.twin.Twin`: act on it, read its telemetry, fork it.
+    Run the batch with :meth:`run`; running a member alone also works (it then leaves the
+    batch's instant, and the batch refuses to run until the members agree again).
+    """
+
+    def __init__(self, members: list, driver: Driver) -> None:
+        if not members:
+            raise SimulationError("a batch needs at least one member (members=[])")
+        first = members[0]
+        for i, m in enumerate(members):
+            if m.world is not first.world:
+                raise SimulationError(f"members[{i}] has another world: a batch shares one scenario's world")
+        self.members = list(members)
+        self._driver = driver
+        self._network_kept: dict = {}
+        self._clients_kept: tuple[tuple[Clients, ...], Clients] | None = None
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def now(self) -> float:
+        return self.members[0].now
+
+    def run(self, until: float | str) -> None:
+        """Advance every member to ``until`` (seconds or a duration like ``"30m"``)."""
+        from twin.units import parse_duration
+
+        target = parse_duration(until) if isinstance(until, str) else float(until)
+        nows = {m.now for m in self.members}
+        if len(nows) > 1:
+            raise SimulationError(f"members are at different times {sorted(nows)}: run them alone to one time first")
+        if target < self.now:
+            raise SimulationError(f"until={target} is in the past (now={self.now})")
+        self._driver(self.members, target, self._network, self._services)
+
+    def _network(self, jobs: list, params: NetworkParams) -> list[NetworkResult]:
+        """The members' network physics, stacked in chunks of at most ``STACKED_ENTRIES`` path
+        entries (stacked index arrays kept between ticks, per chunk)."""
+        world, out, lo = self.members[0].world, [], 0
+        while lo < len(jobs):
+            hi, size = lo + 1, jobs[lo].routing.flow_of.size
+            while hi < len(jobs) and size + jobs[hi].routing.flow_of.size <= STACKED_ENTRIES:
+                size += jobs[hi].routing.flow_of.size
+                hi += 1
+            out += network_steps(world, jobs[lo:hi], params, kept=self._network_kept.setdefault((lo, hi), {}))
+            lo = hi
+        return out
+
+    def _services(self, inputs: list, now: float, dt: float) -> list[ServiceResult]:
+        """The services model once for all members; each member's slice of the result."""
+        b = len(inputs)
+        if b == 1:
+            return [service_step(*inputs[0].args, now, dt)]
+        svcs, clients, carried = [i.args[0] for i in inputs], [i.args[1] for i in inputs], [i.args[2] for i in inputs]
+        n, m = svcs[0].entry_rps.shape[0], clients[0].src.shape[0]
+        stacked = service_step(
+            Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
+            self._stacked_clients(tuple(clients), n),
+            Carried(*(np.concatenate([getattr(c, f) for c in carried]) for f in Carried.__dataclass_fields__)),
+            np.concatenate([i.args[3] for i in inputs]), np.concatenate([i.args[4] for i in inputs]),
+            inputs[0].args[5], now, dt, members=b,
+        )
+        return [_member_result(stacked, i, n, m) for i in range(b)]
+
+    def _stacked_clients(self, clients: tuple[Clients, ...], n: int) -> Clients:
+        """The members' client policies as one (kept while every member keeps its own)."""
+        kept = self._clients_kept
+        if kept is not None and len(kept[0]) == len(clients) and all(a is b for a, b in zip(kept[0], clients)):
+            return kept[1]
+        first = clients[0]
+        for c in clients[1:]:  # what selects the model's code paths must agree
+            if c.derived.breakers != first.derived.breakers or c.derived.limited != first.derived.limited:
+                raise SimulationError("members disagree on circuit breakers or concurrency limits")
+        offsets = np.repeat(np.arange(len(clients)) * n, first.src.shape[0])
+        fields = {f: np.concatenate([getattr(c, f) for c in clients]) for f in Clients.__dataclass_fields__}
+        fields["src"] = fields["src"] + offsets
+        fields["dst"] = fields["dst"] + offsets
+        stacked = Clients(**fields)
+        self._clients_kept = (clients, stacked)
+        return stacked
+
+
+def _member_result(res: ServiceResult, i: int, n: int, m: int) -> ServiceResult:
+    """Member ``i``'s slice (views) of a stacked services result."""
+    def cut(name: str, a: np.ndarray) -> np.ndarray:
+        k = m if name in _EDGE_FIELDS else n
+        return a[i * k:(i + 1) * k]
+
+    carried = Carried(**{f: cut(f, getattr(res.carried, f)) for f in Carried.__dataclass_fields__})
+    fields = {f: cut(f, getattr(res, f)) for f in ServiceResult.__dataclass_fields__ if f != "carried"}
+    return ServiceResult(**fields, carried=carried)
