@@ -44,7 +44,7 @@ import numpy as np
 
 from twin.physics.maxmin import max_min_rates
 
-__all__ = ["Links", "Flows", "FlowSolution", "solve", "padhye_rate", "sawtooth"]
+__all__ = ["Links", "Flows", "FlowSolution", "solve", "solve_many", "padhye_rate", "sawtooth"]
 
 #: Outer iterations of the fixed point (rates <-> drop prices <-> queues).
 ITERATIONS = 60
@@ -164,11 +164,37 @@ def _segments(flow_of: np.ndarray, n_flows: int) -> tuple[np.ndarray, np.ndarray
     return start_of, first
 
 
-def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class _Stack:
+    """Several members' problems concatenated member-major (see :func:`solve_many`).
+
+    A running sum over a concatenation is not each member's own running sum (the earlier
+    members' total is carried in), so each member's entries sit in a row of a zero-padded
+    (members, widest) array whose ``cumsum(axis=1)`` adds each row in order from its start,
+    as a 1-D ``cumsum`` of that member alone does (checked bit for bit by a test). The
+    settling loops stop per member, after as many rounds as that member would run alone.
+    """
+
+    entry_lo: np.ndarray  # per member, its first entry; one more at the end (the total)
+    arc_lo: np.ndarray  # per member, its first arc; one more at the end
+    row: np.ndarray  # per entry: its member
+    col: np.ndarray  # per entry: its position among its member's entries
+    width: int  # the most entries of one member
+    arc_member: np.ndarray  # per arc: its member
+    settle_rounds: np.ndarray  # per member: the first settling loop's bound (4 * max_hops + 4)
+    cap_rounds: np.ndarray  # per member: the capacity loop's bound (max_hops + 1)
+
+
+def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray, stack: _Stack | None = None) -> np.ndarray:
     """Per entry: the share of the flow's traffic that survives the hops before this one."""
     if log_keep.size == 0:
         return np.ones(0)
-    cs = log_keep.cumsum()
+    if stack is None:
+        cs = log_keep.cumsum()
+    else:  # each member's own running sum, in a row of its own
+        pad = np.zeros((stack.arc_lo.shape[0] - 1, stack.width))
+        pad[stack.row, stack.col] = log_keep
+        cs = pad.cumsum(axis=1)[stack.row, stack.col]
     before = cs - log_keep  # inclusive sum up to the previous entry
     at_start = before[start_of]
     return np.exp(before - at_start)
@@ -176,7 +202,7 @@ def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray) -> np.ndarray:
 
 def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, a_of: np.ndarray,
            start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray,
-           max_hops: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           max_hops: int, stack: _Stack | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per entry: the share dropped at that hop, the rate arriving there, the share kept there
     (own loss included) and its log.
 
@@ -184,6 +210,8 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     every flow alike; a fair-queueing link drops what a flow sends above its max-min share.
     Downstream hops see only what upstream hops let through, so this settles hop by hop.
     """
+    if stack is not None:
+        return _stacked_drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, stack)
     fair_e = links.fair[a_of]
     fe = np.flatnonzero(fair_e)
     drop_e = np.where(fair_e, 0.0, price[a_of]) if fe.size else price[a_of]
@@ -217,6 +245,52 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     keep_e = (1.0 - drop_e) * keep_base
     log_keep = np.log(np.maximum(keep_e, 1e-300))
     arriving = sent_e * _exclusive_pass(log_keep, start_of)
+    return drop_e, arriving, keep_e, log_keep
+
+
+def _stacked_drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, a_of: np.ndarray,
+                   start_of: np.ndarray, cap: np.ndarray, base_keep: np.ndarray,
+                   stack: _Stack) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_drops` for stacked members without fair queueing: the same rounds, with each
+    member stopping where it alone would (its own tolerance test, its own hop bounds); a member
+    that stopped keeps its drops while the others go on."""
+    n_a = cap.shape[0]
+    drop_e = price[a_of]
+    sent_e, keep_base = sent[f_of], base_keep[a_of]
+    lo = stack.entry_lo[:-1]
+    has = stack.entry_lo[1:] > lo  # a member without entries stops at once (new.size == 0)
+    starts = lo[has]
+    active = has.copy()
+    for r in range(int(stack.settle_rounds.max(initial=0))):
+        active &= r < stack.settle_rounds
+        if not active.any():
+            break
+        keep_e = (1.0 - drop_e) * keep_base
+        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of, stack)
+        arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
+        over = np.divide(cap, arrival, out=np.ones(n_a), where=arrival > cap)
+        new = np.maximum(price, 1.0 - over)[a_of]
+        settled = np.zeros_like(active)
+        settled[has] = np.maximum.reduceat(np.abs(new - drop_e), starts) <= 1e-13
+        active &= ~settled
+        drop_e = np.where(active[stack.row], new, drop_e)
+    active = has.copy()
+    for r in range(int(stack.cap_rounds.max(initial=0))):
+        active &= r < stack.cap_rounds
+        if not active.any():
+            break
+        keep_e = (1.0 - drop_e) * keep_base
+        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of, stack)
+        carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
+        over = carried > cap * (1 + 1e-12)
+        active &= np.logical_or.reduceat(over, stack.arc_lo[:-1])
+        if not active.any():
+            break
+        scale = np.divide(cap, carried, out=np.ones(n_a), where=over)
+        drop_e = np.where(active[stack.row], 1.0 - (1.0 - drop_e) * scale[a_of], drop_e)
+    keep_e = (1.0 - drop_e) * keep_base
+    log_keep = np.log(np.maximum(keep_e, 1e-300))
+    arriving = sent_e * _exclusive_pass(log_keep, start_of, stack)
     return drop_e, arriving, keep_e, log_keep
 
 
@@ -273,12 +347,17 @@ def _fair_queues(links: Links, flows: Flows, fair_e: np.ndarray, f_of: np.ndarra
     return q_e, eff
 
 
-def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolution:
-    """Rates, drops and queues of one tick (see the module docstring for the model)."""
+def solve(links: Links, flows: Flows, iterations: int = ITERATIONS, _stack: _Stack | None = None) -> FlowSolution:
+    """Rates, drops and queues of one tick (see the module docstring for the model).
+
+    ``_stack``: the problem is several members' concatenated (made by :func:`solve_many`).
+    """
     f_of, a_of = flows.flow_of, flows.arc_of
     n_f, n_a = flows.demand.shape[0], links.capacity.shape[0]
     cap = np.maximum(links.capacity.astype(float, copy=False), 0.0)
-    if flows.start_of is not None and flows.start_of.shape == f_of.shape:
+    if _stack is not None:
+        start_of, max_hops = flows.start_of, 0
+    elif flows.start_of is not None and flows.start_of.shape == f_of.shape:
         start_of, max_hops = flows.start_of, flows.max_hops
     else:  # built by hand rather than by Flows.make
         start_of, _ = _segments(f_of, n_f)
@@ -301,7 +380,8 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     if not any_elastic:
         # inelastic rates depend on neither prices nor queues: one pass is the answer
         iterations = 1
-        drop_e, arriving, keep_e, log_keep = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
+        drop_e, arriving, keep_e, log_keep = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops,
+                                                    _stack)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=cap > 0)
         queue_e = _wait(links, flows, f_of, a_of, arriving, arrival, rho)[a_of]
@@ -333,7 +413,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
             x = np.where(elastic, np.minimum(x, capped * eff), x)
         sent = np.where(elastic, x, sent)
         # -- drops, hop by hop: loss where the queue overflows, once ------------------------------
-        drop_e, arriving, _, _ = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops)
+        drop_e, arriving, _, _ = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep, max_hops, _stack)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         el_arrival = np.bincount(a_of, weights=np.where(elastic[f_of], arriving, 0.0), minlength=n_a)
         in_arrival = arrival - el_arrival
@@ -368,7 +448,7 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     # -- final accounting ----------------------------------------------------------------------------
     if any_elastic:  # the drops of the final rates
         drop_e, arriving, keep_e, log_keep = _drops(sent, price, links, f_of, a_of, start_of, cap, base_keep,
-                                                    max_hops)
+                                                    max_hops, _stack)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
     leaving = arriving * keep_e
     carried = np.bincount(a_of, weights=leaving, minlength=n_a)
@@ -385,3 +465,66 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS) -> FlowSolut
     util = np.divide(carried, cap, out=np.zeros(n_a), where=cap > 0)
     path_loss = 1.0 - path_keep
     return FlowSolution(sent, delivered, loss, path_loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
+
+
+def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS) -> list[FlowSolution]:
+    """:func:`solve` for several (links, flows) problems, each solution bit-identical to its own call.
+
+    Problems that take the same branches of ``solve`` (any elastic flow or none, the same
+    ``rto_min_ms``) run as one problem: their arcs, flows and entries concatenated with
+    offsets. ``bincount`` adds each bin's weights in input order and ufuncs work per element,
+    so the offsets give each problem its own sums; the running sums and the settling loops
+    are kept per problem (see ``_Stack``). A problem with a fair-queueing link on a path runs
+    alone (its max-min shares settle on a global test), as does a group of one.
+    """
+    out: list[FlowSolution | None] = [None] * len(problems)
+    groups: dict[tuple, list[int]] = {}
+    for i, (links, flows) in enumerate(problems):
+        f_of = flows.flow_of
+        crosses = np.zeros(flows.demand.shape[0], dtype=bool)
+        crosses[f_of] = True
+        if links.fair[flows.arc_of].any() or links.capacity.shape[0] == 0:
+            out[i] = solve(links, flows, iterations)
+            continue
+        groups.setdefault((bool((flows.elastic & crosses).any()), flows.rto_min_ms), []).append(i)
+    for members in groups.values():
+        if len(members) == 1:
+            out[members[0]] = solve(*problems[members[0]], iterations)
+            continue
+        links, flows, stack = _stacked_problem([problems[i] for i in members])
+        sol = solve(links, flows, iterations, _stack=stack)
+        f_lo = np.concatenate([[0], np.cumsum([problems[i][1].demand.shape[0] for i in members])])
+        for k, i in enumerate(members):
+            f, a = slice(int(f_lo[k]), int(f_lo[k + 1])), slice(int(stack.arc_lo[k]), int(stack.arc_lo[k + 1]))
+            out[i] = FlowSolution(sol.sent[f], sol.delivered[f], sol.loss[f], sol.path_loss[f], sol.rtt_ms[f],
+                                  sol.latency_ms[f], sol.arc_arrival[a], sol.arc_carried[a], sol.arc_loss[a],
+                                  sol.arc_queue_ms[a], sol.arc_utilisation[a])
+    return out  # type: ignore[return-value]
+
+
+def _stacked_problem(problems: list[tuple[Links, Flows]]) -> tuple[Links, Flows, _Stack]:
+    """The problems' links, flows and entries concatenated member-major, indices offset."""
+    n_e = np.array([fl.flow_of.shape[0] for _, fl in problems])
+    n_f = np.array([fl.demand.shape[0] for _, fl in problems])
+    n_a = np.array([lk.capacity.shape[0] for lk, _ in problems])
+    e_lo, f_lo, a_lo = (np.concatenate([[0], np.cumsum(n)]) for n in (n_e, n_f, n_a))
+    links = Links(*(np.concatenate([getattr(lk, f) for lk, _ in problems]) for f in Links.__dataclass_fields__))
+    hops, starts = [], []
+    for _, fl in problems:
+        if fl.start_of is not None and fl.start_of.shape == fl.flow_of.shape:
+            starts.append(fl.start_of)
+            hops.append(fl.max_hops)
+        else:
+            starts.append(_segments(fl.flow_of, fl.demand.shape[0])[0])
+            hops.append(int(np.bincount(fl.flow_of).max(initial=0)) if fl.flow_of.size else 0)
+    rep = lambda lo, n: np.repeat(lo[:-1], n)  # noqa: E731
+    cat = lambda f: np.concatenate([getattr(fl, f) for _, fl in problems])  # noqa: E731
+    flows = Flows(cat("flow_of") + rep(f_lo, n_e), cat("arc_of") + rep(a_lo, n_e), cat("demand"), cat("elastic"),
+                  cat("connections"), cat("extra_rtt_ms"), cat("packet"), cat("burstiness"),
+                  problems[0][1].rto_min_ms, np.concatenate(starts) + rep(e_lo, n_e), max(hops))
+    b = len(problems)
+    row = np.repeat(np.arange(b), n_e)
+    hops_a = np.array(hops)
+    stack = _Stack(e_lo, a_lo, row, np.arange(int(e_lo[-1])) - rep(e_lo, n_e), int(n_e.max(initial=0)),
+                   np.repeat(np.arange(b), n_a), 4 * hops_a + 4, hops_a + 1)
+    return links, flows, stack
