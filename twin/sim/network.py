@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 
 from twin.physics.clients import RetryPolicy
-from twin.physics.flows import Flows, Links, solve
+from twin.physics.flows import Flows, Links, solve, solve_many
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -541,8 +541,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     """:func:`network_step` for several jobs (twins of one world, or one twin's parts of a tick)
     at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call per
     step for all. ``bincount`` adds each bin's weights in input order and ufuncs work per
-    element, so each job's result is bit-identical to its own call. The flow model runs per
-    job on its hot flows. ``kept``: where to keep the stacked index arrays between ticks (a
+    element, so each job's result is bit-identical to its own call. The flow model runs on
+    each job's hot flows, the jobs' problems stacked (``twin.physics.flows.solve_many``). ``kept``: where to keep the stacked index arrays between ticks (a
     single job keeps them on its routing).
     """
     topo = world.topology
@@ -621,7 +621,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     delivered = demand.copy()
     any_hot = False
-    for k, j in enumerate(jobs):  # the flow model, per job, on the flows that cross its hot arcs
+    problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
+    for k, j in enumerate(jobs):
         arcs, flows = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
         hot_k = hot[arcs]
         if not hot_k.any():
@@ -640,7 +641,11 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
                       buffer_ms=buffer_ms, packet_ms=packet_k, fair=fair, aqm_ms=aqm_ms,
                       base_loss=own_loss[k] if own_loss[k] is not None else no_loss)
         # an elastic aggregate sends what congestion control allows, never more than it wants
-        sol = solve(links, sub["template"].with_demand(sub_demand))
+        problems.append((links, sub["template"].with_demand(sub_demand)))
+        posed.append((k, arcs, flows, sub_flows, background))
+    sols = solve_many(problems) if len(problems) > 1 else [solve(*p) for p in problems]
+    for (k, arcs, flows, sub_flows, background), (links, _), sol in zip(posed, problems, sols):
+        routing = jobs[k].routing
         arrival_k = background + sol.arc_arrival
         carried_k = background * (1.0 - links.base_loss) + sol.arc_carried
         loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
