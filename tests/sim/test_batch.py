@@ -50,6 +50,12 @@ def _same_telemetry(a: Twin, b: Twin) -> None:
         for bx, by in ((x.link, y.link), (x.service, y.service), (x.device, y.device)):
             assert np.ascontiguousarray(bx).tobytes() == np.ascontiguousarray(by).tobytes()
         assert repr(sorted(x.kpi.items())) == repr(sorted(y.kpi.items()))
+        assert list(x.kpi) == list(y.kpi)
+        for tx, ty in zip(x.truth, y.truth):  # the exact values too (stacked in a batch)
+            assert np.ascontiguousarray(tx).tobytes() == np.ascontiguousarray(ty).tobytes()
+        assert (x.traffic is None) == (y.traffic is None)
+        if x.traffic is not None:
+            assert x.traffic.tobytes() == y.traffic.tobytes()
     assert a.events().to_csv(index=False) == b.events().to_csv(index=False)
     assert a.alerts().to_csv(index=False) == b.alerts().to_csv(index=False)
 
@@ -283,3 +289,56 @@ def test_solve_many_equals_each_solve(kind: str) -> None:
             alone = solve(links, flows)
             for f in alone.__dataclass_fields__:
                 assert getattr(sol, f).tobytes() == getattr(alone, f).tobytes(), f
+
+
+def test_row_sums_equal_each_rows_own_sum() -> None:
+    """What the stacked monitors' KPIs rely on: a C-ordered (members, n) array's ``sum(axis=1)``
+    and a (members, m, 2) array's ``sum(axis=1)`` give each member the bits of its own 1-D
+    ``sum()`` / ``(m, 2).sum(axis=0)``, for short and long rows (pairwise summation included),
+    float64 and float32. A fancy-indexed ``x[:, idx]`` is not C-ordered and sums otherwise:
+    ``take`` (C-ordered) is what the monitors use."""
+    rng = np.random.default_rng(9)
+    for it in range(60):
+        dtype = (np.float64, np.float32)[it % 2]
+        b, n, m = int(rng.integers(1, 40)), int(rng.integers(1, 2000)), int(rng.integers(1, 800))
+        a = (rng.standard_normal((b, n)) * 10.0 ** rng.uniform(-8, 8, (b, n))).astype(dtype)
+        c = (rng.standard_normal((b, m, 2)) * 10.0 ** rng.uniform(-8, 8, (b, m, 2))).astype(dtype)
+        rows, pairs = a.sum(axis=1), c.sum(axis=1)
+        idx = np.sort(rng.choice(n, int(rng.integers(1, n + 1)), replace=False))
+        picked = a.take(idx, axis=1).sum(axis=1)
+        for k in range(b):
+            assert rows[k].tobytes() == a[k].sum().tobytes()
+            assert pairs[k].tobytes() == c[k].sum(axis=0).tobytes()
+            assert picked[k].tobytes() == a[k][idx].sum().tobytes()
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "sockshop-cpu-hog", "hotel-memory-leak"])
+def test_truth_many_equals_each_truth(name: str) -> None:
+    """The monitors' exact values stacked for members whose network and services differ (links
+    down, shed classes, scaled services): each member's readings, KPIs and per-class volume
+    are bit-identical to its own ``_truth`` (the KPI dict's order included)."""
+    from twin.sim.monitors import _truth, _truth_many
+
+    rng = np.random.default_rng(len(name))
+    base = Twin(name, seed=3)
+    base.run(until=600)
+    members = [base.fork() for _ in range(4)]
+    for k, m in enumerate(members):
+        if k >= 1:
+            _act(m, *_draw_action(rng, m))
+        if k >= 2:
+            _act(m, "shed_traffic", {"traffic_class": "user", "fraction": 0.3})
+        m.run(until=600 + 60 * (k + 1))
+    states, nets, svcs = [], [], []
+    for m in members:
+        net, scale = m._tick_network()
+        states.append(m.state)
+        nets.append(net)
+        svcs.append(m._services(net, scale, m.scenario.tick) if m.world.callgraph else None)
+    together = _truth_many(members[0].monitors, states, nets, svcs)
+    for st, net, svc, (readings, kpi, traffic) in zip(states, nets, svcs, together):
+        r0, k0, t0 = _truth(members[0].monitors, st, net, svc)
+        for x, y in zip(readings, r0):
+            assert x.tobytes() == y.tobytes() and x.shape == y.shape
+        assert list(kpi.items()) == list(k0.items()) and repr(kpi) == repr(k0)
+        assert traffic.tobytes() == t0.tobytes() and traffic.shape == t0.shape

@@ -413,8 +413,11 @@ class Twin:
 
     def _tick_record(self, net: NetworkResult, svc) -> float:
         """The tick's end: monitors sample the physics and evaluate their alerts."""
+        return self._tick_recorded(self.monitors.sample(self.state, self.now, net, svc))
+
+    def _tick_recorded(self, sample) -> float:
+        """The tick's end once its monitors sampled: the sample kept, alerts evaluated on it."""
         st, now = self.state, self.now
-        sample = self.monitors.sample(st, now, net, svc)
         self.telemetry.samples.append(sample)
         for alert in self.monitors.evaluate(st, now, sample):
             self.telemetry.closed_alerts.append(alert)
@@ -559,8 +562,9 @@ def run_together(members: list[Twin], target: float,
             svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
         else:
             svcs = [None] * len(members)
-        for m, (net, _), svc in zip(members, nets, svcs):
-            m._tick_done = (t, m._tick_record(net, svc))
+        samples = members[0].monitors.sample_many([m.state for m in members], t, [net for net, _ in nets], svcs)
+        for m, sample in zip(members, samples):
+            m._tick_done = (t, m._tick_recorded(sample))
             m.env.step()
     for m in members:
         m.run(until=target)
