@@ -61,7 +61,9 @@ def _same_telemetry(a: Twin, b: Twin) -> None:
 
 
 @pytest.mark.parametrize("name,case", [(n, c) for n in ("b2b4-casc1", "sockshop-cpu-hog", "hotel-memory-leak", "large")
-                                       for c in range(2)])
+                                       for c in range(2)]
+                         # a monitoring outage (lost reads, counters over the gap); samples exported across a plane
+                         + [("novel-monitoring-blindspot", 0), ("aws-us-east-1-2021-12-07", 0)])
 def test_each_member_equals_its_solo_run(name: str, case: int) -> None:
     rng = np.random.default_rng([case, len(name)])
     sc = load_scenario(name)

@@ -224,17 +224,14 @@ class Monitors:
 
     def sample_many(self, states: list[TwinState], now: float, nets: list[NetworkResult], svcs: list) -> list[Sample]:
         """:meth:`sample` for several twins of one world at one time: their exact values in one
-        pass (:func:`_truth_many`), then each twin's monitors in its own order from its own
-        noise generator."""
+        pass (:func:`_truth_many`), then their reads, each member drawing its noise and losses
+        from its own generator in its own order, the noise maths in one pass (:func:`_observe_many`)."""
         if len(states) == 1:
             return [self.sample(states[0], now, nets[0], svcs[0])]
         mon = self.scenario.monitoring
-        out = []
-        for st, net, (truth, kpi, traffic) in zip(states, nets, _truth_many(self, states, nets, svcs)):
-            via = {kind: export_loss(self.world, getattr(mon, kind).export_via, net)
-                   for kind in ("link", "service", "device") if getattr(mon, kind).export_via}
-            out.append(_observe(self, st, now, truth, kpi, traffic, via))
-        return out
+        vias = [{kind: export_loss(self.world, getattr(mon, kind).export_via, net)
+                 for kind in ("link", "service", "device") if getattr(mon, kind).export_via} for net in nets]
+        return _observe_many(self, states, now, _truth_many(self, states, nets, svcs), vias)
 
     def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
         """Open and clear alerts in ``state`` on what monitors saw; returns the alerts that cleared."""
@@ -453,97 +450,164 @@ def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray | Non
 
 def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dict[str, float],
              traffic: np.ndarray, via: dict[str, float] | None = None) -> Sample:
-    mem, dt = st.alerts, mon.tick
-    if mem.rng is None:  # a state built by hand (tests): monitors draw from their own seeded stream
-        mem.rng = np.random.default_rng([mon.scenario.seed, 1])
-    rng = mem.rng
+    rng = _monitor_rng(mon, st)
     exact = {"link": truth.link, "service": truth.service, "device": truth.device, "traffic": traffic}
-    end = now + dt  # this tick's values hold until the next tick
+    for kind in GROUPS:
+        read = _read(mon, st, now, kind, exact[kind])
+        if read is None:
+            continue
+        seen = read[0]
+        _noise(mon.sampling[kind], seen, rng.standard_normal(seen.shape, dtype=np.float32))
+        _lose(mon, st, rng, now, kind, exact, via, read)
+    return _visible(st, now, truth, kpi, exact)
+
+
+def _observe_many(mon: Monitors, states: list[TwinState], now: float,
+                  truths: list[tuple[Readings, dict[str, float], np.ndarray]], vias: list[dict[str, float]]) -> list[Sample]:
+    """:func:`_observe` for several twins of one world: each member reads its counters, draws
+    its noise and its lost samples from its own generator in its own order (kind by kind, the
+    noise before the losses), and the noise maths, elementwise, runs once on the members'
+    reads stacked. Each member's samples are its own arrays (copies), as alone."""
+    b = len(states)
+    rngs = [_monitor_rng(mon, st) for st in states]
+    exacts = [{"link": t.link, "service": t.service, "device": t.device, "traffic": traffic} for t, _, traffic in truths]
     for kind in GROUPS:
         g = mon.sampling[kind]
-        v = exact[kind]
-        n = v.shape[0]
-        if n == 0:
+        reads = [_read(mon, st, now, kind, exact[kind]) for st, exact in zip(states, exacts)]
+        ks = [k for k in range(b) if reads[k] is not None]
+        if not ks:
             continue
-        if kind not in mem.counters:
-            mem.counters[kind] = np.zeros((n, g.cidx.size))
-            mem.last_read[kind] = np.zeros((n, g.cidx.size))
-            mem.last_read[kind + "/t"] = np.full(n, now)
-            mem.next_sample[kind] = now
-        gap_key = kind + "/gap"
-        # read every tick and no read missed: a rate over one tick is the tick's own value, so
-        # the counters need not be kept until a read is lost
-        fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
-        if fast:
-            mem.next_sample[kind] = now + g.interval
-            seen = v.copy()
-        else:
-            inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
+        shape = reads[ks[0]][0].shape
+        seen = np.stack([reads[k][0] for k in ks])
+        z = np.empty((len(ks),) + shape, dtype=np.float32)
+        for j, k in enumerate(ks):  # each member's draw, as alone, into its row
+            rngs[k].standard_normal(out=z[j], dtype=np.float32)
+        _noise(g, seen, z)
+        for j, k in enumerate(ks):
+            _lose(mon, states[k], rngs[k], now, kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
+    return [_visible(st, now, t, kpi, exact) for st, (t, kpi, _), exact in zip(states, truths, exacts)]
+
+
+def _monitor_rng(mon: Monitors, st: TwinState) -> np.random.Generator:
+    mem = st.alerts
+    if mem.rng is None:  # a state built by hand (tests): monitors draw from their own seeded stream
+        mem.rng = np.random.default_rng([mon.scenario.seed, 1])
+    return mem.rng
+
+
+def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray) -> tuple | None:
+    """What one group's monitors read this tick before noise (None: no read is due): the values,
+    whether they are one-tick reads, and the counters' state for a read over a longer span."""
+    mem, dt = st.alerts, mon.tick
+    g = mon.sampling[kind]
+    n = v.shape[0]
+    if n == 0:
+        return None
+    end = now + dt  # this tick's values hold until the next tick
+    if kind not in mem.counters:
+        mem.counters[kind] = np.zeros((n, g.cidx.size))
+        mem.last_read[kind] = np.zeros((n, g.cidx.size))
+        mem.last_read[kind + "/t"] = np.full(n, now)
+        mem.next_sample[kind] = now
+    gap_key = kind + "/gap"
+    # read every tick and no read missed: a rate over one tick is the tick's own value, so
+    # the counters need not be kept until a read is lost
+    fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
+    if fast:
+        mem.next_sample[kind] = now + g.interval
+        return v.copy(), fast, None, None, None
+    inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
+    if g.rpos.size:
+        inc[:, g.rpos] *= v[:, g.rden]
+    counters = mem.counters[kind]
+    counters += inc
+    if now + 1e-9 < mem.next_sample[kind]:
+        return None
+    mem.next_sample[kind] = now + g.interval
+    last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
+    delta = counters - last
+    seen = v.copy()
+    seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
+    if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
+        den = delta[:, g.rden_pos]
+        ratio = v[:, g.rcol].astype(float)
+        np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
+        seen[:, g.rcol] = ratio
+    return seen, fast, counters, last, last_t
+
+
+def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray) -> None:
+    """A read's noise, in place: ``seen`` is (entities, columns), or a stack of members' reads
+    (members, entities, columns) with their draws ``z``; elementwise either way.
+
+    Counters are exact: a rate errs only by the jitter of its read's timestamp (ratios cancel
+    it); gauges carry their own measurement noise; error and drop ratios a small positive
+    background (floor x chi-square(1): mean ``floor``).
+    """
+    n = seen.shape[-2]
+    if n < 512:
+        factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
+        factor += 1.0
+        seen *= factor
+    else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
+        noisy = np.flatnonzero(g.scale)
+        factor = g.scale[noisy] * z[..., noisy]
+        factor += 1.0
+        seen[..., noisy] *= factor
+    if g.floor_idx.size and n < 512:
+        seen += g.floor * (z * z)
+    elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
+        seen += np.float32(0.0)
+        fz = z[..., g.floor_idx]
+        seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
+    np.minimum(seen, g.upper, out=seen)
+
+
+def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, kind: str, exact: dict,
+          via: dict[str, float] | None, read: tuple) -> None:
+    """Samples lost (silenced, dropped, or on a lossy export path), the counters' state after
+    the read, and the sample sent on its way to operators."""
+    seen, fast, counters, last, last_t = read
+    mem, dt = st.alerts, mon.tick
+    g = mon.sampling[kind]
+    v = exact[kind]
+    n = v.shape[0]
+    end = now + dt
+    gap_key = kind + "/gap"
+    lost = _silent(mon, st, kind, n)
+    p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
+    if via and kind in via:  # samples crossing a plane: lost where it drops packets
+        p = 1.0 - (1.0 - p) * (1.0 - via[kind])
+    if p > 0:
+        drawn = rng.random(n) < p
+        lost = drawn if lost is None else lost | drawn
+    if lost is not None and lost.any():
+        seen[lost] = np.nan
+        # a lost read leaves the counter unread: the next good one averages over the gap
+        if fast:  # start counting from this tick for the entities whose read was lost
+            inc = v[:, g.cidx].astype(float)
             if g.rpos.size:
                 inc[:, g.rpos] *= v[:, g.rden]
-            counters = mem.counters[kind]
-            counters += inc
-            if now + 1e-9 < mem.next_sample[kind]:
-                continue
-            mem.next_sample[kind] = now + g.interval
-            last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
-            delta = counters - last
-            seen = v.copy()
-            seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
-            if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
-                den = delta[:, g.rden_pos]
-                ratio = v[:, g.rcol].astype(float)
-                np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
-                seen[:, g.rcol] = ratio
-        # counters are exact: a rate errs only by the jitter of its read's timestamp (ratios
-        # cancel it); gauges carry their own measurement noise; error and drop ratios a small
-        # positive background (floor x chi-square(1): mean ``floor``)
-        z = rng.standard_normal(seen.shape, dtype=np.float32)
-        if n < 512:
-            factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
-            factor += 1.0
-            seen *= factor
-        else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
-            noisy = np.flatnonzero(g.scale)
-            factor = g.scale[noisy] * z[:, noisy]
-            factor += 1.0
-            seen[:, noisy] *= factor
-        if g.floor_idx.size and n < 512:
-            seen += g.floor * (z * z)
-        elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
-            seen += np.float32(0.0)
-            fz = z[:, g.floor_idx]
-            seen[:, g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
-        np.minimum(seen, g.upper, out=seen)
-        lost = _silent(mon, st, kind, n)
-        p = sample_loss_probability(g.loss, exact["link"][g.export_links, 1]) if g.export_links.size else g.loss
-        if via and kind in via:  # samples crossing a plane: lost where it drops packets
-            p = 1.0 - (1.0 - p) * (1.0 - via[kind])
-        if p > 0:
-            drawn = rng.random(n) < p
-            lost = drawn if lost is None else lost | drawn
-        if lost is not None and lost.any():
-            seen[lost] = np.nan
-            # a lost read leaves the counter unread: the next good one averages over the gap
-            if fast:  # start counting from this tick for the entities whose read was lost
-                inc = v[:, g.cidx].astype(float)
-                if g.rpos.size:
-                    inc[:, g.rpos] *= v[:, g.rden]
-                mem.counters[kind] = inc
-                mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
-                mem.last_read[kind + "/t"] = np.where(lost, now, end)
-                mem.last_read[gap_key] = np.True_
-            else:
-                mem.last_read[kind] = np.where(lost[:, None], last, counters)
-                mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
-        elif not fast:
-            mem.last_read[kind] = counters.copy()
-            last_t.fill(end)
-            if g.interval <= dt + 1e-9:
-                mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
-        # monitors ran before the twin started: the first sample is visible at once
-        visible_at = now + g.delay if kind in mem.visible else now
-        mem.in_flight.append((visible_at, kind, now, seen))
+            mem.counters[kind] = inc
+            mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
+            mem.last_read[kind + "/t"] = np.where(lost, now, end)
+            mem.last_read[gap_key] = np.True_
+        else:
+            mem.last_read[kind] = np.where(lost[:, None], last, counters)
+            mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
+    elif not fast:
+        mem.last_read[kind] = counters.copy()
+        last_t.fill(end)
+        if g.interval <= dt + 1e-9:
+            mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
+    # monitors ran before the twin started: the first sample is visible at once
+    visible_at = now + g.delay if kind in mem.visible else now
+    mem.in_flight.append((visible_at, kind, now, seen))
+
+
+def _visible(st: TwinState, now: float, truth: Readings, kpi: dict[str, float], exact: dict) -> Sample:
+    """The tick's sample: what has reached operators by ``now``, with the exact values beside it."""
+    mem = st.alerts
     if mem.in_flight:
         keep = []
         for item in mem.in_flight:
