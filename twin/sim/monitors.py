@@ -233,6 +233,12 @@ class Monitors:
                  for kind in ("link", "service", "device") if getattr(mon, kind).export_via} for net in nets]
         return _observe_many(self, states, now, _truth_many(self, states, nets, svcs), vias)
 
+    def evaluate_many(self, states: list[TwinState], now: float, samples: list[Sample]) -> list[list[Alert]]:
+        """:meth:`evaluate` for several twins of one world at one time (their tests stacked)."""
+        if len(states) == 1:
+            return [self.evaluate(states[0], now, samples[0])]
+        return _evaluate_many(self, states, now, samples)
+
     def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
         """Open and clear alerts in ``state`` on what monitors saw; returns the alerts that cleared."""
         return _evaluate(self, state, now, sample)
@@ -632,20 +638,16 @@ def _visible(st: TwinState, now: float, truth: Readings, kpi: dict[str, float], 
 
 def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
     dt = mon.tick
-    names = mon.entities
     closed: list[Alert] = []
-    for kind, rules, cols, thr, above, for_s, clear_thr, clear_for, sign in mon.groups:
+    for group in mon.groups:
+        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
         at = sample.measured_at.get(kind)
         if at is not None and st.alerts.quiet.get(kind) == at:
             continue  # the sample seen last tick, which fired nothing and had nothing open: it still does
         # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
-        values = getattr(sample, kind)[:, cols] * sign
+        values = getattr(sample, kind)[:, group.cols] * sign
         hit = values > thr
-        pending = st.alerts.pending.get(kind)
-        if pending is None:
-            pending = np.zeros(values.shape)
-            st.alerts.pending[kind + "/open"] = np.zeros(values.shape, dtype=bool)
-            st.alerts.pending[kind + "/calm"] = np.zeros(values.shape)
+        pending = _pending(st, kind, values.shape)
         is_open = st.alerts.pending[kind + "/open"]
         any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
         pending = np.where(hit, pending + dt, 0.0) if any_hit else np.zeros(values.shape)
@@ -654,10 +656,7 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
         any_open = bool(is_open.any())
-        if at is not None and not any_hit and not any_open:
-            st.alerts.quiet[kind] = at
-        else:
-            st.alerts.quiet.pop(kind, None)
+        _quiet(st, kind, at, any_hit, any_open)
         if any_open:
             calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
             done = is_open & (calm_s >= clear_for)
@@ -665,30 +664,94 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
                 ci, cr = np.nonzero(done)
                 calm_s[done] = 0.0
             st.alerts.pending[kind + "/calm"] = calm_s
-        opened = hit & (pending >= for_s) & ~is_open if any_hit else None
-        if ci is None and (opened is None or not opened.any()):
-            continue
-        if opened is None:
-            opened = np.zeros(values.shape, dtype=bool)
-        for i, r in zip(*np.nonzero(opened)):
-            rule, entity = rules[r], names[kind][i]
-            st.alerts.open[(rule.name, entity)] = dict(
-                name=rule.name,
-                entity=entity,
-                entity_kind=kind,
-                severity=rule.severity,
-                start=now,
-                end=None,
-                value=float(values[i, r] * sign[r]),
-                message=f"{rule.name}: {entity} {rule.metric}={values[i, r] * sign[r]:.3g} "
-                f"{'>' if rule.above else '<'} {thr[i, r] * sign[r]:.3g}",
-            )
-        is_open = is_open | opened
-        if ci is not None:
-            for i, r in zip(ci, cr):
-                alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
-                alert["end"] = now
-                closed.append(Alert(**alert))
-            is_open[ci, cr] = False
-        st.alerts.pending[kind + "/open"] = is_open
+        opened = hit & (pending >= group.for_s) & ~is_open if any_hit else None
+        _changed(mon, st, now, group, values, opened, ci, cr, is_open, closed)
     return closed
+
+
+def _evaluate_many(mon: Monitors, states: list[TwinState], now: float, samples: list[Sample]) -> list[list[Alert]]:
+    """:func:`_evaluate` for several twins of one world: each rule group's tests for every member
+    not quiet at once on the members' samples stacked (elementwise), each member's alert state
+    and its alerts opened and cleared as alone."""
+    dt = mon.tick
+    closed: list[list[Alert]] = [[] for _ in states]
+    for group in mon.groups:
+        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
+        ats = [s.measured_at.get(kind) for s in samples]
+        ks = [k for k, (st, at) in enumerate(zip(states, ats)) if not (at is not None and st.alerts.quiet.get(kind) == at)]
+        if not ks:
+            continue
+        values = np.stack([getattr(samples[k], kind) for k in ks])[:, :, group.cols] * sign
+        hit = values > thr
+        shape = values.shape[1:]
+        pending = np.stack([_pending(states[k], kind, shape) for k in ks])
+        is_open = np.stack([states[k].alerts.pending[kind + "/open"] for k in ks])
+        any_hit = hit.reshape(len(ks), -1).any(axis=1).tolist()
+        any_open = is_open.reshape(len(ks), -1).any(axis=1).tolist()
+        # where nothing hit this is 0.0 everywhere, as np.zeros alone
+        pending = np.where(hit, pending + dt, 0.0)
+        opened = hit & (pending >= group.for_s) & ~is_open
+        for j, k in enumerate(ks):
+            st = states[k]
+            st.alerts.pending[kind] = pending[j].copy()
+            _quiet(st, kind, ats[k], any_hit[j], any_open[j])
+            ci = cr = None
+            if any_open[j]:
+                calm_s = np.where(is_open[j] & (values[j] < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
+                done = is_open[j] & (calm_s >= clear_for)
+                if done.any():
+                    ci, cr = np.nonzero(done)
+                    calm_s[done] = 0.0
+                st.alerts.pending[kind + "/calm"] = calm_s
+            _changed(mon, st, now, group, values[j], opened[j] if any_hit[j] else None, ci, cr, is_open[j], closed[k])
+    return closed
+
+
+def _pending(st: TwinState, kind: str, shape: tuple) -> np.ndarray:
+    """Seconds each (entity, rule) condition has held (zeros, and no alert open, at the first evaluation)."""
+    pending = st.alerts.pending.get(kind)
+    if pending is None:
+        pending = np.zeros(shape)
+        st.alerts.pending[kind + "/open"] = np.zeros(shape, dtype=bool)
+        st.alerts.pending[kind + "/calm"] = np.zeros(shape)
+    return pending
+
+
+def _quiet(st: TwinState, kind: str, at: float | None, any_hit: bool, any_open: bool) -> None:
+    """Mark the sample quiet (nothing past a threshold, nothing open): it is not tested again."""
+    if at is not None and not any_hit and not any_open:
+        st.alerts.quiet[kind] = at
+    else:
+        st.alerts.quiet.pop(kind, None)
+
+
+def _changed(mon: Monitors, st: TwinState, now: float, group: RuleGroup, values: np.ndarray, opened: np.ndarray | None,
+             ci: np.ndarray | None, cr: np.ndarray | None, is_open: np.ndarray, closed: list[Alert]) -> None:
+    """Alerts that open (``opened``) and clear (``ci``, ``cr``) now: into the state, the cleared into ``closed``."""
+    if ci is None and (opened is None or not opened.any()):
+        return
+    kind, rules, thr, sign = group.kind, group.rules, group.threshold, group.sign
+    names = mon.entities
+    if opened is None:
+        opened = np.zeros(values.shape, dtype=bool)
+    for i, r in zip(*np.nonzero(opened)):
+        rule, entity = rules[r], names[kind][i]
+        st.alerts.open[(rule.name, entity)] = dict(
+            name=rule.name,
+            entity=entity,
+            entity_kind=kind,
+            severity=rule.severity,
+            start=now,
+            end=None,
+            value=float(values[i, r] * sign[r]),
+            message=f"{rule.name}: {entity} {rule.metric}={values[i, r] * sign[r]:.3g} "
+            f"{'>' if rule.above else '<'} {thr[i, r] * sign[r]:.3g}",
+        )
+    is_open = is_open | opened
+    if ci is not None:
+        for i, r in zip(ci, cr):
+            alert = st.alerts.open.pop((rules[r].name, names[kind][i]))
+            alert["end"] = now
+            closed.append(Alert(**alert))
+        is_open[ci, cr] = False
+    st.alerts.pending[kind + "/open"] = is_open

@@ -413,15 +413,16 @@ class Twin:
 
     def _tick_record(self, net: NetworkResult, svc) -> float:
         """The tick's end: monitors sample the physics and evaluate their alerts."""
-        return self._tick_recorded(self.monitors.sample(self.state, self.now, net, svc))
-
-    def _tick_recorded(self, sample) -> float:
-        """The tick's end once its monitors sampled: the sample kept, alerts evaluated on it."""
         st, now = self.state, self.now
+        sample = self.monitors.sample(st, now, net, svc)
+        return self._tick_recorded(sample, self.monitors.evaluate(st, now, sample))
+
+    def _tick_recorded(self, sample, closed: list[Alert]) -> float:
+        """The tick's end once its monitors sampled and evaluated their alerts: both kept."""
         self.telemetry.samples.append(sample)
-        for alert in self.monitors.evaluate(st, now, sample):
+        for alert in closed:
             self.telemetry.closed_alerts.append(alert)
-        return now + self.scenario.tick
+        return self.now + self.scenario.tick
 
     def _clients(self) -> Clients:
         """The call edges' client policies, rebuilt only when a mitigation changed retries or budgets
@@ -562,9 +563,10 @@ def run_together(members: list[Twin], target: float,
             svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
         else:
             svcs = [None] * len(members)
-        samples = members[0].monitors.sample_many([m.state for m in members], t, [net for net, _ in nets], svcs)
-        for m, sample in zip(members, samples):
-            m._tick_done = (t, m._tick_recorded(sample))
+        monitors, states = members[0].monitors, [m.state for m in members]
+        samples = monitors.sample_many(states, t, [net for net, _ in nets], svcs)
+        for m, sample, closed in zip(members, samples, monitors.evaluate_many(states, t, samples)):
+            m._tick_done = (t, m._tick_recorded(sample, closed))
             m.env.step()
     for m in members:
         m.run(until=target)
