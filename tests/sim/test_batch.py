@@ -286,11 +286,15 @@ def test_solve_many_equals_each_solve(kind: str) -> None:
     for _ in range(6):
         problems = [_flow_problem(rng, kind != "inelastic" and (kind == "elastic" or rng.random() < 0.5),
                                   fair=kind == "mixed" and rng.random() < 0.2) for _ in range(int(rng.integers(1, 9)))]
-        together = solve_many(problems)
-        for (links, flows), sol in zip(problems, together):
-            alone = solve(links, flows)
-            for f in alone.__dataclass_fields__:
-                assert getattr(sol, f).tobytes() == getattr(alone, f).tobytes(), f
+        kept: dict = {}
+        for again in range(2):  # the second call takes the kept stacked arrays, with other demands
+            if again:
+                problems = [(links, flows.with_demand(flows.demand * rng.uniform(0.5, 2.0))) for links, flows in problems]
+            together = solve_many(problems, kept=kept)
+            for (links, flows), sol in zip(problems, together):
+                alone = solve(links, flows)
+                for f in alone.__dataclass_fields__:
+                    assert getattr(sol, f).tobytes() == getattr(alone, f).tobytes(), f
 
 
 def test_row_sums_equal_each_rows_own_sum() -> None:

@@ -177,6 +177,7 @@ class _Stack:
 
     entry_lo: np.ndarray  # per member, its first entry; one more at the end (the total)
     arc_lo: np.ndarray  # per member, its first arc; one more at the end
+    flow_lo: np.ndarray  # per member, its first flow; one more at the end
     row: np.ndarray  # per entry: its member
     col: np.ndarray  # per entry: its position among its member's entries
     width: int  # the most entries of one member
@@ -467,7 +468,8 @@ def solve(links: Links, flows: Flows, iterations: int = ITERATIONS, _stack: _Sta
     return FlowSolution(sent, delivered, loss, path_loss, rtt, one_way, arrival, carried, arc_loss, queue, util)
 
 
-def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS) -> list[FlowSolution]:
+def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS,
+               kept: dict | None = None) -> list[FlowSolution]:
     """:func:`solve` for several (links, flows) problems, each solution bit-identical to its own call.
 
     Problems that take the same branches of ``solve`` (any elastic flow or none, the same
@@ -475,25 +477,47 @@ def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS
     offsets. ``bincount`` adds each bin's weights in input order and ufuncs work per element,
     so the offsets give each problem its own sums; the running sums and the settling loops
     are kept per problem (see ``_Stack``). A problem with a fair-queueing link on a path runs
-    alone (its max-min shares settle on a global test), as does a group of one.
+    alone (its max-min shares settle on a global test), as does a group of one. ``kept``: where
+    to keep, between calls, each problem's branch and the stacked flows' static arrays (valid
+    while the problems' flows share their index arrays, as ``Flows.with_demand`` copies do).
     """
     out: list[FlowSolution | None] = [None] * len(problems)
     groups: dict[tuple, list[int]] = {}
+    branches = kept.setdefault("branch", {}) if kept is not None else {}
     for i, (links, flows) in enumerate(problems):
-        f_of = flows.flow_of
-        crosses = np.zeros(flows.demand.shape[0], dtype=bool)
-        crosses[f_of] = True
-        if links.fair[flows.arc_of].any() or links.capacity.shape[0] == 0:
+        hit = branches.get(id(flows.flow_of))
+        if hit is not None and hit[0] is flows.flow_of and hit[1] is links.fair and hit[2] is flows.elastic:
+            branch = hit[3]
+        else:
+            branch = _branch(links, flows)
+            if kept is not None:
+                if len(branches) > 512:
+                    branches.clear()
+                branches[id(flows.flow_of)] = (flows.flow_of, links.fair, flows.elastic, branch)
+        if branch is None:
             out[i] = solve(links, flows, iterations)
-            continue
-        groups.setdefault((bool((flows.elastic & crosses).any()), flows.rto_min_ms), []).append(i)
+        else:
+            groups.setdefault(branch, []).append(i)
     for members in groups.values():
         if len(members) == 1:
             out[members[0]] = solve(*problems[members[0]], iterations)
             continue
-        links, flows, stack = _stacked_problem([problems[i] for i in members])
-        sol = solve(links, flows, iterations, _stack=stack)
-        f_lo = np.concatenate([[0], np.cumsum([problems[i][1].demand.shape[0] for i in members])])
+        flows_k = [problems[i][1] for i in members]
+        arcs_k = [problems[i][0].capacity.shape[0] for i in members]
+        key = tuple(id(f.flow_of) for f in flows_k) + tuple(arcs_k)
+        hit = kept.get(key) if kept is not None else None
+        if hit is not None and all(all(x is getattr(f, n) for x, n in zip(xs, _STATIC)) for xs, f in zip(hit[0], flows_k)):
+            template, stack = hit[1], hit[2]
+        else:
+            template, stack = _stacked_flows(flows_k, arcs_k)
+            if kept is not None:
+                if len(kept) > 64:
+                    kept.clear()
+                    kept["branch"] = branches
+                kept[key] = (tuple(tuple(getattr(f, n) for n in _STATIC) for f in flows_k), template, stack)
+        links = Links(*(np.concatenate([getattr(problems[i][0], f) for i in members]) for f in Links.__dataclass_fields__))
+        sol = solve(links, template.with_demand(np.concatenate([f.demand for f in flows_k])), iterations, _stack=stack)
+        f_lo = stack.flow_lo
         for k, i in enumerate(members):
             f, a = slice(int(f_lo[k]), int(f_lo[k + 1])), slice(int(stack.arc_lo[k]), int(stack.arc_lo[k + 1]))
             out[i] = FlowSolution(sol.sent[f], sol.delivered[f], sol.loss[f], sol.path_loss[f], sol.rtt_ms[f],
@@ -502,15 +526,28 @@ def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS
     return out  # type: ignore[return-value]
 
 
-def _stacked_problem(problems: list[tuple[Links, Flows]]) -> tuple[Links, Flows, _Stack]:
-    """The problems' links, flows and entries concatenated member-major, indices offset."""
-    n_e = np.array([fl.flow_of.shape[0] for _, fl in problems])
-    n_f = np.array([fl.demand.shape[0] for _, fl in problems])
-    n_a = np.array([lk.capacity.shape[0] for lk, _ in problems])
+#: A problem's flows' arrays that a stacked template copies (all but the demand).
+_STATIC = ("flow_of", "arc_of", "start_of", "elastic", "connections", "extra_rtt_ms", "packet", "burstiness")
+
+
+def _branch(links: Links, flows: Flows) -> tuple | None:
+    """The branches ``solve`` takes for a problem (any elastic flow, ``rto_min_ms``); None: it runs alone."""
+    if links.fair[flows.arc_of].any() or links.capacity.shape[0] == 0:
+        return None
+    crosses = np.zeros(flows.demand.shape[0], dtype=bool)
+    crosses[flows.flow_of] = True
+    return bool((flows.elastic & crosses).any()), flows.rto_min_ms
+
+
+def _stacked_flows(problems: list[Flows], n_arcs: list[int]) -> tuple[Flows, _Stack]:
+    """The flows' static arrays concatenated member-major, indices offset (each member's arcs
+    follow the ``n_arcs`` of those before it; demands: zeros), and the stack's bookkeeping."""
+    n_e = np.array([fl.flow_of.shape[0] for fl in problems])
+    n_f = np.array([fl.demand.shape[0] for fl in problems])
+    n_a = np.array(n_arcs)
     e_lo, f_lo, a_lo = (np.concatenate([[0], np.cumsum(n)]) for n in (n_e, n_f, n_a))
-    links = Links(*(np.concatenate([getattr(lk, f) for lk, _ in problems]) for f in Links.__dataclass_fields__))
     hops, starts = [], []
-    for _, fl in problems:
+    for fl in problems:
         if fl.start_of is not None and fl.start_of.shape == fl.flow_of.shape:
             starts.append(fl.start_of)
             hops.append(fl.max_hops)
@@ -518,13 +555,12 @@ def _stacked_problem(problems: list[tuple[Links, Flows]]) -> tuple[Links, Flows,
             starts.append(_segments(fl.flow_of, fl.demand.shape[0])[0])
             hops.append(int(np.bincount(fl.flow_of).max(initial=0)) if fl.flow_of.size else 0)
     rep = lambda lo, n: np.repeat(lo[:-1], n)  # noqa: E731
-    cat = lambda f: np.concatenate([getattr(fl, f) for _, fl in problems])  # noqa: E731
-    flows = Flows(cat("flow_of") + rep(f_lo, n_e), cat("arc_of") + rep(a_lo, n_e), cat("demand"), cat("elastic"),
-                  cat("connections"), cat("extra_rtt_ms"), cat("packet"), cat("burstiness"),
-                  problems[0][1].rto_min_ms, np.concatenate(starts) + rep(e_lo, n_e), max(hops))
+    cat = lambda f: np.concatenate([getattr(fl, f) for fl in problems])  # noqa: E731
+    flows = Flows(cat("flow_of") + rep(f_lo, n_e), cat("arc_of") + rep(a_lo, n_e), np.zeros(int(f_lo[-1])),
+                  cat("elastic"), cat("connections"), cat("extra_rtt_ms"), cat("packet"), cat("burstiness"),
+                  problems[0].rto_min_ms, np.concatenate(starts) + rep(e_lo, n_e), max(hops))
     b = len(problems)
-    row = np.repeat(np.arange(b), n_e)
     hops_a = np.array(hops)
-    stack = _Stack(e_lo, a_lo, row, np.arange(int(e_lo[-1])) - rep(e_lo, n_e), int(n_e.max(initial=0)),
-                   np.repeat(np.arange(b), n_a), 4 * hops_a + 4, hops_a + 1)
-    return links, flows, stack
+    stack = _Stack(e_lo, a_lo, f_lo, np.repeat(np.arange(b), n_e), np.arange(int(e_lo[-1])) - rep(e_lo, n_e),
+                   int(n_e.max(initial=0)), np.repeat(np.arange(b), n_a), 4 * hops_a + 4, hops_a + 1)
+    return flows, stack

@@ -479,12 +479,12 @@ def _observe_many(mon: Monitors, states: list[TwinState], now: float,
     exacts = [{"link": t.link, "service": t.service, "device": t.device, "traffic": traffic} for t, _, traffic in truths]
     for kind in GROUPS:
         g = mon.sampling[kind]
-        reads = [_read(mon, st, now, kind, exact[kind]) for st, exact in zip(states, exacts)]
+        reads = [_read(mon, st, now, kind, exact[kind], copy=False) for st, exact in zip(states, exacts)]
         ks = [k for k in range(b) if reads[k] is not None]
         if not ks:
             continue
         shape = reads[ks[0]][0].shape
-        seen = np.stack([reads[k][0] for k in ks])
+        seen = np.stack([reads[k][0] for k in ks])  # a copy: the exact values stay as they are
         z = np.empty((len(ks),) + shape, dtype=np.float32)
         for j, k in enumerate(ks):  # each member's draw, as alone, into its row
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
@@ -501,9 +501,10 @@ def _monitor_rng(mon: Monitors, st: TwinState) -> np.random.Generator:
     return mem.rng
 
 
-def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray) -> tuple | None:
+def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, copy: bool = True) -> tuple | None:
     """What one group's monitors read this tick before noise (None: no read is due): the values,
-    whether they are one-tick reads, and the counters' state for a read over a longer span."""
+    whether they are one-tick reads, and the counters' state for a read over a longer span.
+    ``copy=False``: a one-tick read may be ``v`` itself (the caller copies it before the noise)."""
     mem, dt = st.alerts, mon.tick
     g = mon.sampling[kind]
     n = v.shape[0]
@@ -521,7 +522,7 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray) ->
     fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
     if fast:
         mem.next_sample[kind] = now + g.interval
-        return v.copy(), fast, None, None, None
+        return v.copy() if copy else v, fast, None, None, None
     inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
     if g.rpos.size:
         inc[:, g.rpos] *= v[:, g.rden]

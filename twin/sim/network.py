@@ -643,7 +643,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         # an elastic aggregate sends what congestion control allows, never more than it wants
         problems.append((links, sub["template"].with_demand(sub_demand)))
         posed.append((k, arcs, flows, sub_flows, background))
-    sols = solve_many(problems) if len(problems) > 1 else [solve(*p) for p in problems]
+    sols = (solve_many(problems, kept=kept.setdefault("flows", {}) if kept is not None else None) if len(problems) > 1
+            else [solve(*p) for p in problems])
     for (k, arcs, flows, sub_flows, background), (links, _), sol in zip(posed, problems, sols):
         routing = jobs[k].routing
         arrival_k = background + sol.arc_arrival
