@@ -3,8 +3,9 @@
 For each scenario: one twin forked from a warmed-up present run alone for ``--hours``, then a
 batch of 8 and of 64 forks of the same present run together (``Twin.fork_batch``); prints the
 per-member cost and its ratio to solo, measured in one run. The batch stacks the network
-physics (outside the flow model) and the services model (see ``twin/sim/batch.py``); routing
-builds, the flow model and the monitors still run per member.
+physics (the flow model included), the services model and the monitors' maths (see
+``twin/sim/batch.py``); routing builds, control-plane steps and the monitors' per-member
+bookkeeping still run per member.
 
     python bench/bench_batch.py [--hours 0.5] [--sizes 8 64] [--repeat 3] [scenario ...]
 """

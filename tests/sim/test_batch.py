@@ -319,31 +319,41 @@ def test_row_sums_equal_each_rows_own_sum() -> None:
 
 
 @pytest.mark.parametrize("name", ["b2b4-casc1", "sockshop-cpu-hog", "hotel-memory-leak"])
-def test_truth_many_equals_each_truth(name: str) -> None:
+def test_truth_many_equals_each_truth(name: str, monkeypatch) -> None:
     """The monitors' exact values stacked for members whose network and services differ (links
     down, shed classes, scaled services): each member's readings, KPIs and per-class volume
     are bit-identical to its own ``_truth`` (the KPI dict's order included)."""
-    from twin.sim.monitors import _truth, _truth_many
+    import copy
+
+    import twin.sim.monitors as monitors
 
     rng = np.random.default_rng(len(name))
     base = Twin(name, seed=3)
     base.run(until=600)
+    seen: list = []
+    truth = monitors._truth
+
+    def capture(mon, st, net, svc):  # a tick's inputs, as they were
+        seen.append((copy.deepcopy(st), net, svc))
+        return truth(mon, st, net, svc)
+
     members = [base.fork() for _ in range(4)]
+    inputs = []
     for k, m in enumerate(members):
         if k >= 1:
             _act(m, *_draw_action(rng, m))
         if k >= 2:
             _act(m, "shed_traffic", {"traffic_class": "user", "fraction": 0.3})
         m.run(until=600 + 60 * (k + 1))
-    states, nets, svcs = [], [], []
-    for m in members:
-        net, scale = m._tick_network()
-        states.append(m.state)
-        nets.append(net)
-        svcs.append(m._services(net, scale, m.scenario.tick) if m.world.callgraph else None)
-    together = _truth_many(members[0].monitors, states, nets, svcs)
+        monkeypatch.setattr(monitors, "_truth", capture)
+        m.run(until=m.now + m.scenario.tick)
+        monkeypatch.undo()
+        inputs.append(seen[-1])
+    states, nets, svcs = (list(x) for x in zip(*inputs))
+    mon = members[0].monitors
+    together = monitors._truth_many(mon, states, nets, svcs)
     for st, net, svc, (readings, kpi, traffic) in zip(states, nets, svcs, together):
-        r0, k0, t0 = _truth(members[0].monitors, st, net, svc)
+        r0, k0, t0 = truth(mon, st, net, svc)
         for x, y in zip(readings, r0):
             assert x.tobytes() == y.tobytes() and x.shape == y.shape
         assert list(kpi.items()) == list(k0.items()) and repr(kpi) == repr(k0)

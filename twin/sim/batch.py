@@ -4,7 +4,7 @@ Why: the safety pre-check runs 5 candidates x 8 what-if draws of the same networ
 engine ~100 hypotheses, a vector env many episodes. They differ in state, not in topology, and a
 tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
 
-Where a tick goes (``python bench/profile_tick.py --stages``, this machine, seed 1, one hour)::
+Where a solo tick went before the batch (``python bench/profile_tick.py --stages``, seed 1, one hour)::
 
     stage                     b2b4-casc1 us/tick   large us/tick
     routing builds                   17               185
@@ -30,14 +30,25 @@ The plan, in the order it pays, and where it stands:
    the one-job case, and a tick split by a mid-tick FIB install stacks its parts the same way.
    Stacking pays while the arrays stay in cache: chunks of at most ``STACKED_ENTRIES`` path
    entries (b2b4-casc1 has 1.9k, large 65k: large's members go one per call).
-3. **Flow model** (next): ``solve`` runs per job on its hot flows. Stacking it needs
-   ``_exclusive_pass``'s running ``cumsum`` per member (a cumsum over a concatenation is not
-   bit-identical: a padded (B, entries) ``cumsum(axis=1)`` is), per-member stop masks for
-   ``_drops``' tolerance and its hop-count bounds, and members grouped by the branches
-   ``solve`` takes (elastic or not, fair queueing or not).
-4. **Monitors** (next): truth and sampling as (B, n) arrays, with the per-member noise
-   generators drawn separately in each member's order; KPI sums as per-row reductions (to be
-   checked bit for bit against the 1-D sums first); alert evaluation per member.
+3. **Flow model** (done): ``network_steps`` poses every job's hot-flow problem, then
+   ``solve_many`` solves the problems that take the same branches (any elastic flow or none)
+   as one: flows, arcs and entries concatenated with offsets. ``_exclusive_pass``'s running
+   sum is a padded (B, entries) ``cumsum(axis=1)`` (a cumsum over a concatenation is not
+   bit-identical; the padded rows are, checked by a test); ``_drops``' two settling loops
+   stop per member on its own tolerance test and its own hop-count bounds, a stopped member
+   keeping its drops. A problem with a fair-queueing link on a path still runs alone
+   (``max_min_rates`` settles on a global test). The stacked index arrays are kept between
+   ticks while the members' hot sets stay.
+4. **Monitors** (done, but for the per-member bookkeeping): ``Monitors.sample_many`` computes
+   the exact values of all members in one pass (``_truth_many``; KPI sums are row sums of
+   C-ordered (B, n) arrays, which a test shows give each row the bits of its 1-D sum; a
+   fancy-indexed ``x[:, idx]`` is not C-ordered and does not, so it is taken with ``take``),
+   then each member reads its counters and draws its noise (into its row of a stacked array)
+   and its lost samples from its own generator in its own order, and the noise maths runs
+   once for all (``_observe_many``). ``evaluate_many`` tests each rule group once for all
+   members whose sample is not quiet; pending/open/calm state and opened/cleared alerts stay
+   per member. What remains per member there: the counters' bookkeeping (``_read``, ``_lose``)
+   and the alert state's dictionaries.
 5. **Per-member Python** (after): routing builds, the services' inputs (OOM kills, hogs) and
    the control-plane steps stay per member by design; routing builds could be shared between
    members whose tables and configs match.
