@@ -1,9 +1,10 @@
 """``twin/Generated-v0``: a fresh generated incident per reset, so a policy trains on a distribution.
 
 >>> import gymnasium, twin.envs
->>> env = gymnasium.make("twin/Generated-v0", config={"layers": ["services"]}, max_steps=8)
->>> obs, info = env.reset(seed=0)        # incident drawn from the training split
->>> info["incident"], info["difficulty"], info["band"]
+>>> env = gymnasium.make("twin/Generated-v0", pool=2, max_steps=8)
+>>> obs, info = env.reset(seed=0)        # incident 0 or 1 of the training split
+>>> info["incident"] in ("gen-0-0000", "gen-0-0001"), info["band"] in ("easy", "medium", "hard")
+(True, True)
 
 Each reset draws an incident index from the env's seeded stream and builds incident ``index`` of
 the split's generator seed (:func:`twin.generator.generate_one`: deterministic in the seed and

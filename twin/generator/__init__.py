@@ -1,9 +1,13 @@
 """Incidents nobody wrote: a procedural generator with computed difficulty labels.
 
 >>> from twin.generator import generate
->>> batch = generate(4, seed=7)                 # four incidents, deterministic in (seed, index)
->>> batch.items[0].scenario.generated.band      # easy | medium | hard
->>> batch.write("gen/")                          # one YAML per incident + manifest.csv
+>>> batch = generate(2, seed=7, workers=1)      # deterministic in (seed, index)
+>>> [g.name for g in batch.items]
+['gen-7-0000', 'gen-7-0001']
+>>> batch.items[0].scenario.generated.band in ("easy", "medium", "hard")
+True
+
+``batch.write(directory)`` writes one YAML file per incident and ``manifest.csv``.
 
 Incident ``i`` of seed ``s`` is drawn from ``numpy.random.default_rng([s, i, attempt])`` only, so
 it is the same whichever process draws it and however many are drawn. Its root-cause layer and
