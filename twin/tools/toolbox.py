@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from twin.tools.registry import ToolRegistry, default_registry
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["BAD_CALL_S", "OPERATOR_EVENTS", "PrecheckRecord", "Toolbox", "entity_names", "prechecks_of",
+__all__ = ["BAD_CALL_S", "OPERATOR_EVENTS", "PendingCall", "PrecheckRecord", "Toolbox", "entity_names", "prechecks_of",
            "sandbox_of"]
 
 #: Event kinds an operator's tooling shows (change management, TE, health checks, routing, actions).
@@ -58,6 +58,21 @@ class PrecheckRecord:
     sandbox: Twin
     horizon: float
     draws: int
+
+
+class PendingCall(NamedTuple):
+    """A tool call that has run but whose simulated time has not yet passed (:meth:`Toolbox.begin`):
+    the twin is to reach ``until`` before :meth:`Toolbox.finish` records the result."""
+
+    name: str
+    args: dict[str, Any]
+    t_start: float
+    until: float
+    kind: str | None  # the tool's kind (None for a bad call)
+    data: dict[str, Any]
+    summary: str
+    error: str | None = None
+    allowed: tuple[str, ...] | None = None
 
 
 def prechecks_of(box: Toolbox) -> list[PrecheckRecord]:
@@ -234,6 +249,12 @@ class Toolbox:
     # -- calling -----------------------------------------------------------------------------
     def call(self, name: str, args: dict[str, Any] | None = None) -> ToolResult:
         """Validate and run one tool call, then advance the twin by its duration. Never raises."""
+        return self.finish(self.begin(name, args))
+
+    def begin(self, name: str, args: dict[str, Any] | None = None) -> PendingCall:
+        """The first half of :meth:`call`: validate and run the tool, but leave the twin where it
+        is. The twin is to reach ``pending.until`` (alone, or with others through
+        ``twin.sim.twin.run_together``) before :meth:`finish`. Never raises."""
         t0 = self.now
         args = {} if args is None else args
         try:
@@ -241,28 +262,35 @@ class Toolbox:
         except Exception as exc:  # noqa: BLE001 - a validator choking on odd input is still a bad call
             problem = (f"malformed call: {type(exc).__name__}: {exc}", None)
         if problem is not None:
-            return self._fail(name, args, problem[0], problem[1], t0)
+            return self._failed(name, args, problem[0], problem[1], t0)
         tool = self.registry.get(name)
         try:
             data, summary = tool.func(_SANDBOX[self], dict(args))
         except Exception as exc:  # noqa: BLE001 - tools report failures; they never crash an agent loop
-            return self._fail(name, args, f"{type(exc).__name__}: {exc}", None, t0)
-        self._advance(tool.duration_s)
-        result = ToolResult(True, name, dict(args), data, summary, t_start=t0, t_end=self.now)
+            return self._failed(name, args, f"{type(exc).__name__}: {exc}", None, t0)
+        return PendingCall(name, dict(args), t0, t0 + float(tool.duration_s), tool.kind, data, summary)
+
+    def finish(self, pending: PendingCall) -> ToolResult:
+        """The second half of :meth:`call`: advance the twin to ``pending.until`` if it is not
+        there yet, then record the result."""
+        if self.now < pending.until:
+            self._advance(pending.until - self.now)
+        if pending.error is not None:
+            result = ToolResult(False, pending.name, pending.args, {}, f"error: {pending.error}", error=pending.error,
+                                allowed=pending.allowed, t_start=pending.t_start, t_end=self.now)
+        else:
+            result = ToolResult(True, pending.name, pending.args, pending.data, pending.summary,
+                                t_start=pending.t_start, t_end=self.now)
         self.history.append(result)
-        if tool.kind == "mitigate":
+        if result.ok and pending.kind == "mitigate":
             self.mitigations_applied.append(result)
         return result
 
-    def _fail(self, name: Any, args: Any, error: str, allowed: list[str] | tuple[str, ...] | None,
-              t0: float) -> ToolResult:
-        self._advance(BAD_CALL_S)
+    def _failed(self, name: Any, args: Any, error: str, allowed: list[str] | tuple[str, ...] | None,
+                t0: float) -> PendingCall:
         shown_args = dict(args) if isinstance(args, dict) else {"_": repr(args)}
-        result = ToolResult(False, str(name), shown_args, {}, f"error: {error}", error=error,
-                            allowed=tuple(map(str, allowed)) if allowed is not None else None,
-                            t_start=t0, t_end=self.now)
-        self.history.append(result)
-        return result
+        return PendingCall(str(name), shown_args, t0, t0 + BAD_CALL_S, None, {}, "", error,
+                           tuple(map(str, allowed)) if allowed is not None else None)
 
     def _advance(self, seconds: float) -> None:
         twin = _SANDBOX[self]
