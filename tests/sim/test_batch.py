@@ -96,6 +96,44 @@ def test_each_member_equals_its_solo_run(name: str, case: int) -> None:
         _same_telemetry(member, solo)
 
 
+@pytest.mark.parametrize("name", ["b2b4-casc1", "sockshop-cpu-hog"])
+def test_members_apart_in_time_equal_their_solo_runs(name: str) -> None:
+    """``TwinBatch.advance``: members at different times, each bound for its own target (a
+    vector env's tool calls last different times), some mid-tick, one not moving; an action
+    between legs. Each member records what it records alone."""
+    rng = np.random.default_rng(len(name))
+    sc = load_scenario(name)
+    size = 5
+    base = Twin(sc, seed=3)
+    base.run(until=4 * sc.tick)
+    batch = base.fork_batch(size)
+    solos = [base.fork() for _ in range(size)]
+    for leg in range(6):
+        targets = [m.now + float(rng.choice([0.0, 5.0, sc.tick, 45.0, 2.5 * sc.tick, 300.0])) for m in batch.members]
+        batch.advance(targets)
+        for solo, until in zip(solos, targets):
+            solo.run(until=until)
+        assert [m.now for m in batch.members] == targets
+        if leg % 2:
+            i = int(rng.integers(size))
+            drawn = _draw_action(rng, base)
+            if drawn is not None:
+                _act(batch.members[i], *drawn)
+                _act(solos[i], *drawn)
+    assert len({m.now for m in batch.members}) > 1
+    for member, solo in zip(batch.members, solos):
+        _same_telemetry(member, solo)
+
+
+def test_advance_refuses_the_past_and_a_wrong_count() -> None:
+    batch = Twin("sockshop-cpu-hog", seed=2).fork_batch(2)
+    batch.advance([600.0, 300.0])
+    with pytest.raises(SimulationError, match="in the past"):
+        batch.advance([700.0, 200.0])
+    with pytest.raises(SimulationError, match="3 targets for 2 members"):
+        batch.advance([700.0, 700.0, 700.0])
+
+
 def test_batch_leaves_its_parent_alone() -> None:
     parent = Twin("sockshop-cpu-hog", seed=2)
     parent.run(until=300)

@@ -79,9 +79,10 @@ from twin.sim.network import NetworkParams, NetworkResult, network_steps
 from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 
 
-#: How a batch advances its members: ``twin.sim.twin.run_together`` (members, target, services).
-#: Passed in by ``Twin.fork_batch`` so that this module need not import the twin's.
-Driver = Callable[[list, float, Callable, Callable], None]
+#: How a batch advances its members: ``twin.sim.twin.run_together`` (members, target or one
+#: target per member, network, services). Passed in by ``Twin.fork_batch`` so that this module
+#: need not import the twin's.
+Driver = Callable[[list, "float | list[float]", Callable, Callable], None]
 
 __all__ = ["TwinBatch"]
 
@@ -133,16 +134,30 @@ class TwinBatch:
             raise SimulationError(f"until={target} is in the past (now={self.now})")
         self._driver(self.members, target, self._network, self._services)
 
+    def advance(self, targets: list[float]) -> None:
+        """Advance member ``i`` to ``targets[i]``, whatever time each is at now (a vector env's
+        members drift apart: tool calls last different times). At each tick time the members
+        due to tick then and bound beyond it tick together."""
+        if len(targets) != len(self.members):
+            raise SimulationError(f"{len(targets)} targets for {len(self.members)} members: give one each")
+        self._driver(self.members, list(targets), self._network, self._services)
+
     def _network(self, jobs: list, params: NetworkParams) -> list[NetworkResult]:
         """The members' network physics, stacked in chunks of at most ``STACKED_ENTRIES`` path
         entries (stacked index arrays kept between ticks, per chunk)."""
         world, out, lo = self.members[0].world, [], 0
+        kept = self._network_kept
         while lo < len(jobs):
             hi, size = lo + 1, jobs[lo].routing.flow_of.size
             while hi < len(jobs) and size + jobs[hi].routing.flow_of.size <= STACKED_ENTRIES:
                 size += jobs[hi].routing.flow_of.size
                 hi += 1
-            out += network_steps(world, jobs[lo:hi], params, kept=self._network_kept.setdefault((lo, hi), {}))
+            # per chunk of states (members that tick apart make other chunks); network_steps checks
+            # by identity that what it kept there still fits the jobs
+            key = tuple(id(j.state) for j in jobs[lo:hi])
+            if key not in kept and len(kept) >= 64:
+                kept.clear()
+            out += network_steps(world, jobs[lo:hi], params, kept=kept.setdefault(key, {}))
             lo = hi
         return out
 

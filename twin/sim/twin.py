@@ -531,45 +531,67 @@ class ServiceInputs(NamedTuple):
     admitted: np.ndarray
 
 
-def run_together(members: list[Twin], target: float,
+def run_together(members: list[Twin], target: float | list[float] | tuple[float, ...],
                  network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
                  services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
-    """Advance twins of one world, all at one time, to ``target`` with their ticks taken together.
+    """Advance twins of one world to ``target`` (one time, or one per member) with their ticks
+    taken together.
 
-    Each member's environment is brought to the head of its tick's wake-up (every earlier event,
-    and those due at the same time but scheduled before it, processed in the member's own
-    order); then the members' ticks run phase by phase, ``network`` and ``services`` computing
-    every member's network physics and services model at once; then each tick process wakes, takes its result and sleeps until
-    the next tick. Events at ``target`` itself wait, as in ``Environment.run(until=target)``.
+    Members may be at different times and bound for different targets: their ticks lie on one
+    grid (multiples of the scenario's tick from 0), so at each tick time ``t`` the members whose
+    next tick is ``t`` and whose target lies beyond it tick together (a member alone is the
+    one-member case). Each such member's environment is brought to the head of its tick's wake-up
+    (every earlier event, and those due at the same time but scheduled before it, processed in
+    the member's own order); then the members' ticks run phase by phase, ``network`` and
+    ``services`` computing every member's network physics and services model at once; then each
+    tick process wakes, takes its result and sleeps until the next tick. Events at a member's
+    target itself wait, as in ``Environment.run(until=target)``.
     """
+    targets = [float(target)] * len(members) if np.ndim(target) == 0 else [float(x) for x in target]
+    if len(targets) != len(members):
+        raise SimulationError(f"{len(targets)} targets for {len(members)} members: give one each, or one for all")
+    for m, until in zip(members, targets):
+        if until < m.now:
+            raise SimulationError(f"until={until} is in the past (now={m.now})")
+    live = list(range(len(members)))
     while True:
-        t = members[0].state.wake["tick"][0]
-        if t >= target:
+        nexts = {i: members[i].state.wake["tick"][0] for i in live}
+        live = [i for i in live if nexts[i] < targets[i]]
+        if not live:
             break
-        for m in members:
-            m._to_tick(t)
-            m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
-            m.state.now = t
-        begun = [m._tick_jobs() for m in members]
-        results = network([job for (_, jobs), _ in begun for job in jobs], members[0]._net_params)
-        nets, at = [], 0
-        for m, ((shares, jobs), scale) in zip(members, begun):
-            nets.append((m._network_done(list(zip(shares, results[at:at + len(jobs)]))), scale))
-            at += len(jobs)
-        if members[0].world.callgraph:
-            dt = members[0].scenario.tick
-            inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
-            results = services(inputs, t, dt)
-            svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
-        else:
-            svcs = [None] * len(members)
-        monitors, states = members[0].monitors, [m.state for m in members]
-        samples = monitors.sample_many(states, t, [net for net, _ in nets], svcs)
-        for m, sample, closed in zip(members, samples, monitors.evaluate_many(states, t, samples)):
-            m._tick_done = (t, m._tick_recorded(sample, closed))
-            m.env.step()
+        t = min(nexts[i] for i in live)
+        group = [members[i] for i in live if nexts[i] == t]
+        _tick_together(group, t, network, services)
+    for m, until in zip(members, targets):
+        m.run(until=until)
+
+
+def _tick_together(members: list[Twin], t: float,
+                   network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
+                   services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
+    """One tick at ``t`` of members whose next tick is due then, phase by phase."""
     for m in members:
-        m.run(until=target)
+        m._to_tick(t)
+        m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
+        m.state.now = t
+    begun = [m._tick_jobs() for m in members]
+    results = network([job for (_, jobs), _ in begun for job in jobs], members[0]._net_params)
+    nets, at = [], 0
+    for m, ((shares, jobs), scale) in zip(members, begun):
+        nets.append((m._network_done(list(zip(shares, results[at:at + len(jobs)]))), scale))
+        at += len(jobs)
+    if members[0].world.callgraph:
+        dt = members[0].scenario.tick
+        inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
+        results = services(inputs, t, dt)
+        svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
+    else:
+        svcs = [None] * len(members)
+    monitors, states = members[0].monitors, [m.state for m in members]
+    samples = monitors.sample_many(states, t, [net for net, _ in nets], svcs)
+    for m, sample, closed in zip(members, samples, monitors.evaluate_many(states, t, samples)):
+        m._tick_done = (t, m._tick_recorded(sample, closed))
+        m.env.step()
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
