@@ -6,6 +6,8 @@ them (it imports only gymnasium's registry, not the environments)::
 
     import gymnasium, twin.envs
     env = gymnasium.make("twin/Incident-v0", scenario="b2b4-casc1")
+    envs = gymnasium.make_vec("twin/Incident-v0", num_envs=64, vectorization_mode="vector_entry_point",
+                              scenario="b2b4-casc1")  # twin.envs.vector: the members' twins tick together
 
 Without the import, ``gymnasium.make("twin.envs:twin/Incident-v0")`` loads this module itself.
 (Gymnasium 1.x no longer loads ``gymnasium.envs`` entry points, so the one declared in
@@ -19,9 +21,11 @@ from gymnasium.envs import registration as _gym
 
 from twin.scenario import scenario_paths as _scenario_paths
 
-__all__ = ["ENTRY_POINT", "GENERATED_ENTRY_POINT", "TEXT_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
+__all__ = ["ENTRY_POINT", "GENERATED_ENTRY_POINT", "TEXT_ENTRY_POINT", "VECTOR_ENTRY_POINT", "camel_name", "env_ids", "register_envs"]
 
 ENTRY_POINT = "twin.envs.incident:IncidentEnv"
+#: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``: members' twins tick together
+VECTOR_ENTRY_POINT = "twin.envs.vector:IncidentVectorEnv"
 TEXT_ENTRY_POINT = "twin.envs.text:TextIncidentEnv"
 GENERATED_ENTRY_POINT = "twin.envs.generated:GeneratedIncidentEnv"
 
@@ -41,7 +45,8 @@ def env_ids() -> list[str]:
 def register_envs() -> None:
     """Register the twin ids with gymnasium (idempotent)."""
     if "twin/Incident-v0" not in _gym.registry:
-        _gym.register(id="twin/Incident-v0", entry_point=ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"})
+        _gym.register(id="twin/Incident-v0", entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                      kwargs={"scenario": "b2b4-casc1"})
     if "twin/TextIncident-v0" not in _gym.registry:
         _gym.register(id="twin/TextIncident-v0", entry_point=TEXT_ENTRY_POINT, kwargs={"scenario": "b2b4-casc1"},
                       disable_env_checker=True)  # text spaces: the checker's sampling assumptions do not hold
@@ -50,7 +55,8 @@ def register_envs() -> None:
     for name in _scenario_paths():
         env_id = f"twin/{camel_name(name)}-v0"
         if env_id not in _gym.registry:
-            _gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs={"scenario": name})
+            _gym.register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                          kwargs={"scenario": name})
 
 
 register_envs()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +39,7 @@ from twin.scenario import Scenario, load_scenario
 from twin.sim.twin import Twin
 from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry
-from twin.tools.toolbox import Toolbox
+from twin.tools.toolbox import PendingCall, Toolbox
 
 __all__ = ["BAD_ACTION_S", "HARM_MARGIN", "HARM_PENALTY", "INVALID_PENALTY", "ORDERS", "STEP_COST", "IncidentEnv",
            "flat_result"]
@@ -113,26 +113,15 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        twin_seed = int(self.np_random.integers(0, 2**31 - 1))
-        self.twin = Twin(self.scenario, seed=twin_seed)
-        self.toolbox = Toolbox(self.twin, self.registry)
-        self._posterior, self._posterior_key = None, None
+        self._reset_twin(seed)
         self._run_to_first_critical()
-        if self.order == "alerts":
-            self._prioritise()
-        self.encoder.reset(self.twin)
-        self._reset_state()
-        return self._obs(0.0), self._info()
+        return self._reset_done()
 
     def step(self, action: Any):
-        tool, target, error = self._decode(action)
-        if error is not None:
-            before = self._impact()
-            return self._finish(self._invalid(action, tool, error), -1, before, None)
-        assert tool is not None
-        slot = int(np.asarray(action).reshape(-1)[0]) % self.table.max_targets
-        return self._call(tool.name, default_args(tool, target, self.twin, self.toolbox), slot)
+        step = self._begin_step(action)
+        if self.twin.now < step.until:
+            self.twin.run(until=step.until)
+        return self._end_step(step)
 
     def action_masks(self) -> np.ndarray:
         """The current mask as booleans (the hook sb3-contrib's MaskablePPO looks for)."""
@@ -160,13 +149,56 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._call(name, args if args is not None else {}, slot)
 
     def _call(self, name: Any, args: Any, slot: int):
+        step = self._begin_call(name, args, slot)
+        if self.twin.now < step.until:
+            self.twin.run(until=step.until)
+        return self._end_step(step)
+
+    # -- a step in two halves: the vector env advances many members' twins in between ----------
+    def _reset_twin(self, seed: int | None) -> None:
+        """A reset's first part: seed, a fresh twin at time 0 (then run to the first critical alert)."""
+        super().reset(seed=seed)
+        twin_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.twin = Twin(self.scenario, seed=twin_seed)
+        self.toolbox = Toolbox(self.twin, self.registry)
+        self._posterior, self._posterior_key = None, None
+
+    def _critical_open(self) -> bool:
+        return any(a["severity"] == "critical" for a in self.twin.state.alerts.open.values())
+
+    def _reset_done(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """A reset's last part, once the twin is at the first critical alert (or the time limit)."""
+        if self.order == "alerts":
+            self._prioritise()
+        self.encoder.reset(self.twin)
+        self._reset_state()
+        return self._obs(0.0), self._info()
+
+    def _begin_step(self, action: Any) -> _Step:
+        """A step up to the simulated time it takes: the action decoded, its tool run."""
+        tool, target, error = self._decode(action)
+        if error is not None:
+            t0 = self.twin.now
+            return _Step(t0 + BAD_ACTION_S, t0, self._impact(), None, error, action, tool, -1, 0)
+        assert tool is not None
+        slot = int(np.asarray(action).reshape(-1)[0]) % self.table.max_targets
+        return self._begin_call(tool.name, default_args(tool, target, self.twin, self.toolbox), slot)
+
+    def _begin_call(self, name: Any, args: Any, slot: int) -> _Step:
         before = self._impact()
         n_actions = len(self.twin.state.actions)
-        result = self.toolbox.call(name, args)
-        tool = self.registry.get(name) if result.ok else None
+        pending = self.toolbox.begin(name, args)
+        return _Step(pending.until, pending.t_start, before, pending, None, None, None, slot, n_actions)
+
+    def _end_step(self, step: _Step):
+        """A step's rest, once the twin has reached ``step.until``: result, reward, observation."""
+        if step.pending is None:
+            return self._finish(self._invalid(step), -1, step.before, None)
+        result = self.toolbox.finish(step.pending)
+        tool = self.registry.get(step.pending.name) if result.ok else None
         if tool is not None and tool.kind == "mitigate":
-            self.pending.extend((i, before) for i in range(n_actions, len(self.twin.state.actions)))
-        return self._finish(result, slot if result.ok else -1, before, tool)
+            self.pending.extend((i, step.before) for i in range(step.n_actions, len(self.twin.state.actions)))
+        return self._finish(result, step.slot if result.ok else -1, step.before, tool)
 
     def _finish(self, result: ToolResult, slot: int, before: float, tool: Tool | None):
         self.steps += 1
@@ -188,11 +220,10 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             return None, None, f"action must be an integer in [0, {self.table.n}), got {action!r}"
         return self.table.decode(a, self._targets)
 
-    def _invalid(self, action: Any, tool: Tool | None, error: str) -> ToolResult:
-        t0 = self.twin.now
-        self.twin.run(until=t0 + BAD_ACTION_S)
+    def _invalid(self, step: _Step) -> ToolResult:
+        t0, tool, error = step.t_start, step.tool, step.error
         allowed = tuple(self._targets[self.table.index[tool.name]]) if tool is not None and tool.target else None
-        return ToolResult(False, tool.name if tool is not None else "?", {"action": repr(action)}, {},
+        return ToolResult(False, tool.name if tool is not None else "?", {"action": repr(step.action)}, {},
                           f"error: {error}", error=error, allowed=allowed, t_start=t0, t_end=self.twin.now)
 
     def _prioritise(self) -> None:
@@ -208,7 +239,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         twin, tick = self.twin, self.scenario.tick
         while twin.now < self.time_limit:
             twin.run(until=min(twin.now + tick, self.time_limit))
-            if any(a["severity"] == "critical" for a in twin.state.alerts.open.values()):
+            if self._critical_open():
                 return
 
     def _impact(self) -> float:
@@ -280,6 +311,20 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "impact": self._impact(),
             "last_result": flat_result(self.last),
         }
+
+
+class _Step(NamedTuple):
+    """A step begun (its tool run, or its action found invalid) whose simulated time has yet to pass."""
+
+    until: float  # where the twin is to be before the step ends
+    t_start: float
+    before: float  # impact when the step began
+    pending: PendingCall | None  # the tool call (None for an invalid action)
+    error: str | None  # why the action is invalid
+    action: Any
+    tool: Tool | None  # the invalid action's tool, if it named one
+    slot: int
+    n_actions: int  # operator actions on record before the call
 
 
 def flat_result(result: ToolResult | None) -> dict[str, Any]:
