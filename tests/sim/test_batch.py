@@ -250,7 +250,9 @@ def test_network_steps_stacked_equal_each_alone(name: str) -> None:
                                     {"max_inflight": 30.0}, {"breaker_threshold": 0.3, "max_inflight": 50.0}])
 def test_service_step_members_over_many_ticks(policy: dict) -> None:
     """Three members of one chain with different loads, over 30 ticks carrying their own state:
-    breakers open and close, concurrency limits bite, and each member stays its solo self."""
+    breakers open and close, concurrency limits bite, and each member stays its solo self. The
+    members are apart in time (each edge gets its member's time, as run_together passes members
+    that tick at different times)."""
     rng = np.random.default_rng(3)
     n, src, dst = 4, [0, 1, 2], [1, 2, 3]
     m, b = len(src), 3
@@ -264,10 +266,11 @@ def test_service_step_members_over_many_ticks(policy: dict) -> None:
         svcs = [Services(np.array([rng.uniform(100, 1500), 0, 0, 0]), np.full(n, 1000.0) * rng.uniform(0.5, 1.5, n),
                          np.full(n, 2.0), np.full(n, 200.0), np.where(rng.random(n) < 0.2, 0.3, 0.0)) for _ in range(b)]
         loss, lat = [rng.uniform(0, 0.05, m) for _ in range(b)], [rng.uniform(0.1, 20, m) for _ in range(b)]
-        solo = [service_step(s, clients, c, lo, la, 3, now=10.0 * tick) for s, c, lo, la in zip(svcs, alone, loss, lat)]
+        nows = [10.0 * tick + 70.0 * k for k in range(b)]
+        solo = [service_step(s, clients, c, lo, la, 3, now=t) for s, c, lo, la, t in zip(svcs, alone, loss, lat, nows)]
         both = service_step(Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
-                            stacked_clients, together, np.concatenate(loss), np.concatenate(lat), 3, now=10.0 * tick,
-                            members=b)
+                            stacked_clients, together, np.concatenate(loss), np.concatenate(lat), 3,
+                            now=np.repeat(nows, m), members=b)
         for k, res in enumerate(solo):
             for f in ("rps", "latency_ms", "p99_ms", "error_rate", "backlog", "shed", "wasted"):
                 assert getattr(both, f)[k * n:(k + 1) * n].tobytes() == getattr(res, f).tobytes(), (tick, f)

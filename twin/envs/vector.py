@@ -167,16 +167,16 @@ class IncidentVectorEnv(VectorEnv):
     def _advance(self, untils: dict[int, float], resetting: list[int]) -> None:
         """Bring member ``i`` to ``untils[i]`` and each resetting member to its first critical
         alert, all together. A resetting member goes one tick at a time (it stops at the tick its
-        alert opens, as ``IncidentEnv`` does alone); the others keep pace, then finish."""
+        alert opens, as ``IncidentEnv`` does alone); the others keep pace, a tick a round, then
+        finish (a twin run in legs records what it records in one run)."""
         twins = self._batch.members
         live = [i for i in resetting if twins[i].now < self.envs[i].time_limit]
         while live:
             targets = [t.now for t in twins]
             for i in live:
                 targets[i] = min(twins[i].now + self.envs[i].scenario.tick, self.envs[i].time_limit)
-            horizon = max(targets[i] for i in live)
             for i, until in untils.items():
-                targets[i] = max(twins[i].now, min(until, horizon))
+                targets[i] = min(until, twins[i].now + self.envs[i].scenario.tick)
             self._batch.advance(targets)
             live = [i for i in live if not self.envs[i]._critical_open() and twins[i].now < self.envs[i].time_limit]
         if untils:

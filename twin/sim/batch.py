@@ -161,19 +161,22 @@ class TwinBatch:
             lo = hi
         return out
 
-    def _services(self, inputs: list, now: float, dt: float) -> list[ServiceResult]:
-        """The services model once for all members; each member's slice of the result."""
+    def _services(self, inputs: list, now: float | list[float], dt: float) -> list[ServiceResult]:
+        """The services model once for all members; each member's slice of the result.
+        ``now``: one time for all, or each member's (members apart in time tick together: the
+        model reads the time only elementwise, per call edge, so each edge gets its member's)."""
         b = len(inputs)
         if b == 1:
-            return [service_step(*inputs[0].args, now, dt)]
+            return [service_step(*inputs[0].args, now if np.ndim(now) == 0 else now[0], dt)]
         svcs, clients, carried = [i.args[0] for i in inputs], [i.args[1] for i in inputs], [i.args[2] for i in inputs]
         n, m = svcs[0].entry_rps.shape[0], clients[0].src.shape[0]
+        at = now if np.ndim(now) == 0 else np.repeat(np.asarray(now, dtype=float), m)
         stacked = service_step(
             Services(*(np.concatenate([getattr(s, f) for s in svcs]) for f in Services.__dataclass_fields__)),
             self._stacked_clients(tuple(clients), n),
             Carried(*(np.concatenate([getattr(c, f) for c in carried]) for f in Carried.__dataclass_fields__)),
             np.concatenate([i.args[3] for i in inputs]), np.concatenate([i.args[4] for i in inputs]),
-            inputs[0].args[5], now, dt, members=b,
+            inputs[0].args[5], at, dt, members=b,
         )
         return [_member_result(stacked, i, n, m) for i in range(b)]
 

@@ -533,19 +533,21 @@ class ServiceInputs(NamedTuple):
 
 def run_together(members: list[Twin], target: float | list[float] | tuple[float, ...],
                  network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
-                 services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
+                 services: Callable[[list[ServiceInputs], float | list[float], float], list[ServiceResult]]) -> None:
     """Advance twins of one world to ``target`` (one time, or one per member) with their ticks
     taken together.
 
-    Members may be at different times and bound for different targets: their ticks lie on one
-    grid (multiples of the scenario's tick from 0), so at each tick time ``t`` the members whose
-    next tick is ``t`` and whose target lies beyond it tick together (a member alone is the
-    one-member case). Each such member's environment is brought to the head of its tick's wake-up
-    (every earlier event, and those due at the same time but scheduled before it, processed in
-    the member's own order); then the members' ticks run phase by phase, ``network`` and
-    ``services`` computing every member's network physics and services model at once; then each
-    tick process wakes, takes its result and sleeps until the next tick. Events at a member's
-    target itself wait, as in ``Environment.run(until=target)``.
+    Members may be at different times and bound for different targets (a vector env's tool
+    calls last different times). Members share nothing that changes, so they need not tick at
+    the same simulated time to tick together: each round, every member whose next tick comes
+    before its target takes that tick (its own time), and the round's ticks run phase by phase,
+    ``network`` and ``services`` computing every member's network physics and services model at
+    once (``services`` gets one time per member when their times differ), the monitors once per
+    time among them. Before its tick, each member's environment is brought to the head of the
+    tick's wake-up (every earlier event, and those due at the same time but scheduled before it,
+    processed in the member's own order); after it, the tick process wakes, takes its result and
+    sleeps until the next tick. Events at a member's target itself wait, as in
+    ``Environment.run(until=target)``.
     """
     targets = [float(target)] * len(members) if np.ndim(target) == 0 else [float(x) for x in target]
     if len(targets) != len(members):
@@ -553,24 +555,21 @@ def run_together(members: list[Twin], target: float | list[float] | tuple[float,
     for m, until in zip(members, targets):
         if until < m.now:
             raise SimulationError(f"until={until} is in the past (now={m.now})")
-    live = list(range(len(members)))
+    live = list(zip(members, targets))
     while True:
-        nexts = {i: members[i].state.wake["tick"][0] for i in live}
-        live = [i for i in live if nexts[i] < targets[i]]
+        live = [(m, until) for m, until in live if m.state.wake["tick"][0] < until]
         if not live:
             break
-        t = min(nexts[i] for i in live)
-        group = [members[i] for i in live if nexts[i] == t]
-        _tick_together(group, t, network, services)
+        _tick_together([m for m, _ in live], [m.state.wake["tick"][0] for m, _ in live], network, services)
     for m, until in zip(members, targets):
         m.run(until=until)
 
 
-def _tick_together(members: list[Twin], t: float,
+def _tick_together(members: list[Twin], times: list[float],
                    network: Callable[[list[NetworkJob], NetworkParams], list[NetworkResult]],
-                   services: Callable[[list[ServiceInputs], float, float], list[ServiceResult]]) -> None:
-    """One tick at ``t`` of members whose next tick is due then, phase by phase."""
-    for m in members:
+                   services: Callable[[list[ServiceInputs], float | list[float], float], list[ServiceResult]]) -> None:
+    """One tick of each member, member ``i``'s due at ``times[i]``, phase by phase."""
+    for m, t in zip(members, times):
         m._to_tick(t)
         m.env._now = t  # noqa: SLF001 - the tick's wake-up is next in the queue: this is its time
         m.state.now = t
@@ -580,18 +579,25 @@ def _tick_together(members: list[Twin], t: float,
     for m, ((shares, jobs), scale) in zip(members, begun):
         nets.append((m._network_done(list(zip(shares, results[at:at + len(jobs)]))), scale))
         at += len(jobs)
+    one_time = min(times) == max(times)
     if members[0].world.callgraph:
         dt = members[0].scenario.tick
         inputs = [m._services_inputs(net, scale, dt) for m, (net, scale) in zip(members, nets)]
-        results = services(inputs, t, dt)
+        results = services(inputs, times[0] if one_time else list(times), dt)
         svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
     else:
         svcs = [None] * len(members)
-    monitors, states = members[0].monitors, [m.state for m in members]
-    samples = monitors.sample_many(states, t, [net for net, _ in nets], svcs)
-    for m, sample, closed in zip(members, samples, monitors.evaluate_many(states, t, samples)):
-        m._tick_done = (t, m._tick_recorded(sample, closed))
-        m.env.step()
+    monitors = members[0].monitors
+    at_time: dict[float, list[int]] = {}
+    for i, t in enumerate(times):
+        at_time.setdefault(t, []).append(i)
+    for t, idx in at_time.items():  # the monitors' bookkeeping takes one time per call
+        states = [members[i].state for i in idx]
+        samples = monitors.sample_many(states, t, [nets[i][0] for i in idx], [svcs[i] for i in idx])
+        for i, sample, closed in zip(idx, samples, monitors.evaluate_many(states, t, samples)):
+            m = members[i]
+            m._tick_done = (t, m._tick_recorded(sample, closed))
+            m.env.step()
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
