@@ -25,6 +25,7 @@ scenario's ``settle`` time; ``truncated`` at ``max_steps`` calls or ``time_limit
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -155,16 +156,26 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._end_step(step)
 
     # -- a step in two halves: the vector env advances many members' twins in between ----------
-    def _reset_twin(self, seed: int | None) -> None:
-        """A reset's first part: seed, a fresh twin at time 0 (then run to the first critical alert)."""
+    def _reset_twin(self, seed: int | None, spare: Twin | None = None) -> None:
+        """A reset's first part: seed, a fresh twin at time 0 (then run to the first critical
+        alert). ``spare``: a twin of this scenario already run part of the way, taken if its seed
+        is the one drawn (a twin is fixed by its scenario and seed, so it is the twin this reset
+        would build, further on)."""
         super().reset(seed=seed)
         twin_seed = int(self.np_random.integers(0, 2**31 - 1))
-        self.twin = Twin(self.scenario, seed=twin_seed)
+        if spare is not None and spare.seed == twin_seed and spare.scenario is self.scenario:
+            self.twin = spare
+        else:
+            self.twin = Twin(self.scenario, seed=twin_seed)
         self.toolbox = Toolbox(self.twin, self.registry)
         self._posterior, self._posterior_key = None, None
 
+    def _next_twin_seed(self) -> int:
+        """The twin seed the next reset without a seed will draw (the vector env warms it up)."""
+        return int(copy.deepcopy(self.np_random).integers(0, 2**31 - 1))
+
     def _critical_open(self) -> bool:
-        return any(a["severity"] == "critical" for a in self.twin.state.alerts.open.values())
+        return critical_open(self.twin)
 
     def _reset_done(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """A reset's last part, once the twin is at the first critical alert (or the time limit)."""
@@ -239,7 +250,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         twin, tick = self.twin, self.scenario.tick
         while twin.now < self.time_limit:
             twin.run(until=min(twin.now + tick, self.time_limit))
-            if self._critical_open():
+            if critical_open(twin):
                 return
 
     def _impact(self) -> float:
@@ -311,6 +322,11 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "impact": self._impact(),
             "last_result": flat_result(self.last),
         }
+
+
+def critical_open(twin: Twin) -> bool:
+    """Whether a critical alert is open (an episode starts at the first)."""
+    return any(a["severity"] == "critical" for a in twin.state.alerts.open.values())
 
 
 class _Step(NamedTuple):

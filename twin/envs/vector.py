@@ -34,10 +34,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, iterate
 
-from twin.envs.incident import IncidentEnv
+from twin.envs.incident import IncidentEnv, critical_open
 from twin.scenario import Scenario, load_scenario
 from twin.sim.batch import TwinBatch
-from twin.sim.twin import run_together
+from twin.sim.twin import Twin, run_together
 
 __all__ = ["IncidentVectorEnv"]
 
@@ -48,7 +48,8 @@ class IncidentVectorEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int = 1, scenario: str | Path | Scenario = "b2b4-casc1", *,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **env_kwargs: Any) -> None:
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, warm_resets: bool = True,
+                 **env_kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs!r}")
         try:
@@ -59,6 +60,9 @@ class IncidentVectorEnv(VectorEnv):
         if mode == AutoresetMode.DISABLED:
             raise ValueError("autoreset_mode: Disabled is not supported (use NextStep or SameStep)")
         self.autoreset_mode = mode
+        #: run each member's next episode's twin ahead in the rounds the others tick anyway
+        self.warm_resets = bool(warm_resets)
+        self._spares: dict[int, Twin] = {}
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self.num_envs = int(num_envs)
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -142,13 +146,13 @@ class IncidentVectorEnv(VectorEnv):
     def _reset_members(self, members: list[int], seeds: list[int | None]) -> list[dict[str, Any]]:
         """Reset ``members``: fresh twins, run together to their first critical alerts."""
         for i, seed in zip(members, seeds):
-            self.envs[i]._reset_twin(seed)
-            self._batch.members[i] = self.envs[i].twin
+            self.envs[i]._reset_twin(seed, self._spares.pop(i, None))
         self._advance({}, members)
         infos = []
         for i in members:
             self._obs[i], info = self.envs[i]._reset_done()
             infos.append(info)
+            self._warm(i)
         return infos
 
     def _step_members(self, members: list[int], actions: list[Any], resetting: list[int]) -> list[tuple]:
@@ -156,34 +160,50 @@ class IncidentVectorEnv(VectorEnv):
         ``_reset_infos``)."""
         begun = [self.envs[i]._begin_step(a) for i, a in zip(members, actions)]
         for i in resetting:
-            self.envs[i]._reset_twin(None)
-            self._batch.members[i] = self.envs[i].twin
+            self.envs[i]._reset_twin(None, self._spares.pop(i, None))
         self._advance({i: s.until for i, s in zip(members, begun)}, resetting)
         self._reset_infos: dict[int, dict[str, Any]] = {}
         for i in resetting:
             self._obs[i], self._reset_infos[i] = self.envs[i]._reset_done()
+            self._warm(i)
         return [self.envs[i]._end_step(s) for i, s in zip(members, begun)]
+
+    def _warm(self, i: int) -> None:
+        """Start member ``i``'s next episode's twin (its seed is known now): it rides along in the
+        rounds the members tick anyway, so a reset finds it part of the way to its first alert."""
+        if self.warm_resets:
+            env = self.envs[i]
+            self._spares[i] = Twin(env.scenario, seed=env._next_twin_seed())
 
     def _advance(self, untils: dict[int, float], resetting: list[int]) -> None:
         """Bring member ``i`` to ``untils[i]`` and each resetting member to its first critical
-        alert, all together. A resetting member goes one tick at a time (it stops at the tick its
-        alert opens, as ``IncidentEnv`` does alone); the others keep pace, a tick a round, then
-        finish (a twin run in legs records what it records in one run)."""
-        twins = self._batch.members
-        live = [i for i in resetting if twins[i].now < self.envs[i].time_limit]
-        while live:
-            targets = [t.now for t in twins]
+        alert, all together, in rounds of at most one tick each. A resetting member (and a spare
+        twin, while others move) goes a tick a round and stops at the tick its first critical
+        alert opens, as ``IncidentEnv`` does alone; a twin run in legs records what it records in
+        one run."""
+        envs = self.envs
+        # a spare that reached its first critical alert already is where the reset stops
+        live = [i for i in resetting if envs[i].twin.now < envs[i].time_limit and not critical_open(envs[i].twin)]
+        pending = [i for i in untils if envs[i].twin.now < untils[i]]
+        spares = [(i, t) for i, t in self._spares.items() if t.now < envs[i].time_limit and not critical_open(t)]
+        while live or pending:
+            movers, targets = [], []
             for i in live:
-                targets[i] = min(twins[i].now + self.envs[i].scenario.tick, self.envs[i].time_limit)
-            for i, until in untils.items():
-                targets[i] = min(until, twins[i].now + self.envs[i].scenario.tick)
+                t = envs[i].twin
+                movers.append(t)
+                targets.append(min(t.now + envs[i].scenario.tick, envs[i].time_limit))
+            for i in pending:
+                t = envs[i].twin
+                movers.append(t)
+                targets.append(min(untils[i], t.now + envs[i].scenario.tick))
+            for i, t in spares:
+                movers.append(t)
+                targets.append(min(t.now + envs[i].scenario.tick, envs[i].time_limit))
+            self._batch.members = movers
             self._batch.advance(targets)
-            live = [i for i in live if not self.envs[i]._critical_open() and twins[i].now < self.envs[i].time_limit]
-        if untils:
-            targets = [t.now for t in twins]
-            for i, until in untils.items():
-                targets[i] = max(targets[i], until)
-            self._batch.advance(targets)
+            live = [i for i in live if not critical_open(envs[i].twin) and envs[i].twin.now < envs[i].time_limit]
+            pending = [i for i in pending if envs[i].twin.now < untils[i]]
+            spares = [(i, t) for i, t in spares if t.now < envs[i].time_limit and not critical_open(t)]
 
     def _stacked_obs(self) -> dict[str, np.ndarray]:
         keys = self._obs[0].keys()
