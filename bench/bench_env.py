@@ -1,10 +1,12 @@
 """Env steps per second on b2b4-casc1 with a random agent over valid actions.
 
-Prints, in one run: reset cost, single-env step rate (resets excluded), 8-env SyncVectorEnv and
-AsyncVectorEnv rates (autoresets included, as a trainer sees them), each as a ratio to the
-2,000 steps/s target. ``--profile`` adds a cProfile of single-env steps.
+Prints, in one run: reset cost; the single-env step rate (resets excluded) as a ratio to its
+2,000 steps/s target; the native vector env (``twin.envs.vector``, 64 members whose twins tick
+together) and gymnasium's SyncVectorEnv of 64 single envs, as a trainer sees them (autoresets
+included), each as a ratio to the 20,000 env-steps/s vector target and to 2,000; an 8-env
+AsyncVectorEnv (two cores here) for comparison. ``--profile`` adds a cProfile of single-env steps.
 
-    python bench/bench_env.py [--steps 2000] [--envs 8] [--profile]
+    python bench/bench_env.py [--steps 2000] [--vector-envs 64] [--envs 8] [--profile]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import twin.envs  # noqa: F401  (registers the ids)
 
 TARGET = 2000.0
+VECTOR_TARGET = 20000.0
 KWARGS = {"scenario": "b2b4-casc1"}
 
 
@@ -55,7 +58,10 @@ def bench_single(steps: int, profile: bool = False) -> tuple[float, pstats.Stats
 
 
 def bench_vector(cls, n_envs: int, steps: int) -> float:
-    envs = cls([lambda: gym.make("twin/Incident-v0", **KWARGS) for _ in range(n_envs)])
+    if cls is None:  # the native vector env
+        envs = gym.make_vec("twin/Incident-v0", num_envs=n_envs, vectorization_mode="vector_entry_point", **KWARGS)
+    else:
+        envs = cls([lambda: gym.make("twin/Incident-v0", **KWARGS) for _ in range(n_envs)])
     rng = np.random.default_rng(0)
     _, info = envs.reset(seed=list(range(n_envs)))
     t0 = time.perf_counter()
@@ -71,19 +77,25 @@ def bench_vector(cls, n_envs: int, steps: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--envs", type=int, default=8)
+    p.add_argument("--vector-envs", type=int, default=64)
+    p.add_argument("--vector-steps", type=int, default=6400, help="env-steps for each vector row")
+    p.add_argument("--envs", type=int, default=8, help="AsyncVectorEnv's envs")
     p.add_argument("--resets", type=int, default=20)
     p.add_argument("--profile", action="store_true")
     a = p.parse_args()
     reset_s = bench_resets(a.resets)
     single, stats = bench_single(a.steps, a.profile)
-    sync = bench_vector(gym.vector.SyncVectorEnv, a.envs, a.steps)
+    native = bench_vector(None, a.vector_envs, a.vector_steps)
+    sync = bench_vector(gym.vector.SyncVectorEnv, a.vector_envs, a.vector_steps)
     async_ = bench_vector(gym.vector.AsyncVectorEnv, a.envs, a.steps)
     print(f"reset (to first critical alert): {reset_s * 1e3:8.1f} ms")
     print(f"single env step:                 {1e3 / single:8.2f} ms  {single:8.0f} steps/s  "
           f"ratio to {TARGET:.0f}/s target: {single / TARGET:.3f}")
-    print(f"SyncVectorEnv x{a.envs} (with resets): {sync:8.0f} steps/s  ratio: {sync / TARGET:.3f}")
-    print(f"AsyncVectorEnv x{a.envs} (with resets): {async_:7.0f} steps/s  ratio: {async_ / TARGET:.3f}")
+    for name, rate in ((f"native vector env x{a.vector_envs}", native), (f"SyncVectorEnv x{a.vector_envs}", sync)):
+        print(f"{name + ' (with resets):':33s}{rate:8.0f} env-steps/s  ratio to {VECTOR_TARGET:.0f}/s: "
+              f"{rate / VECTOR_TARGET:.3f}  to {TARGET:.0f}/s: {rate / TARGET:.3f}")
+    print(f"native / SyncVectorEnv:          {native / sync:8.2f}x")
+    print(f"AsyncVectorEnv x{a.envs} (with resets): {async_:7.0f} steps/s  ratio to {TARGET:.0f}/s: {async_ / TARGET:.3f}")
     if stats is not None:
         out = io.StringIO()
         stats.stream = out

@@ -49,6 +49,9 @@ class ObservationEncoder:
             self.rows = {k: sorted(r, key=lambda i, k=k: priority.get(names[k][i], last)) for k, r in self.rows.items()}
         self.rows = {k: r[: self.max[k]] for k, r in self.rows.items()}
         self.alert_index = {name: i for i, name in enumerate(ALERT_NAMES)}
+        self.tool_index: dict[str, int] = {}
+        for i, t in enumerate(tools):  # the first tool of a name, as a scan would find it
+            self.tool_index.setdefault(t.name, i)
         self.row_of = {k: {r: i for i, r in enumerate(self.rows[k])} for k in ENTITY_KINDS}
         slo_p99 = np.array([twin.scenario.slo.services.get(s, {}).get("p99_ms", twin.scenario.slo.p99_ms)
                             for s in names["service"]], dtype=float)
@@ -103,7 +106,7 @@ class ObservationEncoder:
         obs["elapsed"] = np.array([min(max(elapsed, 0.0), 1.0)], dtype=np.float32)
         res = np.zeros(len(self.tools) + len(RESULT_VALUES), dtype=np.float32)
         if last is not None:
-            ti = next((i for i, t in enumerate(self.tools) if t.name == last.tool), None)
+            ti = self.tool_index.get(last.tool)
             if ti is not None:
                 res[ti] = 1.0
             n_t = len(self.tools)
@@ -119,27 +122,32 @@ class ObservationEncoder:
         return obs
 
     def _features(self, kind: str, v: np.ndarray, alerting: np.ndarray) -> np.ndarray:
-        m = METRICS[kind]
-        col = {name: v[:, m.index(name)] for name in m}
+        c = _COLUMN[kind]
         base = (self.baseline or {}).get(kind)
+        block = np.empty((len(v), len(FEATURES[kind])))  # float64 columns, as np.stack of them gives
         with np.errstate(divide="ignore", invalid="ignore"):
             if kind == "link":
-                lat = col["latency_ms"] / base if base is not None else np.zeros(len(v))
-                out = [col["utilisation"], col["loss"], lat, col["up"], alerting]
+                block[:, 0], block[:, 1], block[:, 3] = v[:, c["utilisation"]], v[:, c["loss"]], v[:, c["up"]]
+                block[:, 2] = v[:, c["latency_ms"]] / base if base is not None else 0.0
             elif kind == "service":
-                reps = col["replicas"] + col["unavailable"]
-                out = [col["p99_ms"] / self.slo_p99, col["error_rate"], col["cpu"], col["memory"],
-                       np.where(reps > 0, col["unavailable"] / reps, 0.0),
-                       col["rps"] / base if base is not None else np.zeros(len(v)), alerting]
+                reps = v[:, c["replicas"]] + v[:, c["unavailable"]]
+                block[:, 0] = v[:, c["p99_ms"]] / self.slo_p99
+                block[:, 1], block[:, 2], block[:, 3] = v[:, c["error_rate"]], v[:, c["cpu"]], v[:, c["memory"]]
+                block[:, 4] = np.where(reps > 0, v[:, c["unavailable"]] / reps, 0.0)
+                block[:, 5] = v[:, c["rps"]] / base if base is not None else 0.0
             else:
-                thr = col["throughput_gbps"] / base if base is not None else np.zeros(len(v))
-                out = [col["up"], col["cpu"], thr, alerting]
-        block = np.stack(out, axis=1)
+                block[:, 0], block[:, 1] = v[:, c["up"]], v[:, c["cpu"]]
+                block[:, 2] = v[:, c["throughput_gbps"]] / base if base is not None else 0.0
+        block[:, -1] = alerting
         gap = np.isnan(v).any(axis=1)  # monitoring outage: the whole row reads -1
-        block = np.nan_to_num(block, nan=0.0, posinf=HIGH, neginf=0.0)
-        block = np.clip(block, 0.0, HIGH)
+        np.nan_to_num(block, copy=False, nan=0.0, posinf=HIGH, neginf=0.0)
+        np.clip(block, 0.0, HIGH, out=block)
         block[gap, :-1] = -1.0
         return block.astype(np.float32)
+
+
+#: Column of each metric in a sample's readings, per entity kind.
+_COLUMN: dict[str, dict[str, int]] = {kind: {name: i for i, name in enumerate(m)} for kind, m in METRICS.items()}
 
 
 def _ordered_rows(twin: Twin, kind: str, names: tuple[str, ...]) -> list[int]:
