@@ -58,7 +58,7 @@ class ActionTable:
         """
         if self._cache_twin is not toolbox:
             self._cache_twin, self._cache = toolbox, {}
-        n_changes = len(toolbox.change_log())
+        n_changes = toolbox.change_count()
         out: list[list[str]] = []
         for t in self.tools:
             if t.target is None:

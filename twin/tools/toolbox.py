@@ -104,7 +104,7 @@ def entity_names(twin: Twin, kind: str) -> list[str]:
     return action_entities(twin.world, twin.state, kind)
 
 
-_VALIDATORS: dict[int, tuple[Any, Any]] = {}
+_VALIDATORS: dict[int, tuple[Any, Any, dict[tuple, Any]]] = {}
 
 
 class Toolbox:
@@ -175,6 +175,10 @@ class Toolbox:
     def change_log(self) -> list[Any]:
         """Change-management records so far (copies)."""
         return [copy.copy(c) for c in _SANDBOX[self].state.control.changes]
+
+    def change_count(self) -> int:
+        """How many change records there are so far (``len(change_log())`` without the copies)."""
+        return len(_SANDBOX[self].state.control.changes)
 
     def evidence(self, at: float | None = None) -> Any:
         """What the operator has now (:class:`twin.diagnosis.Evidence`)."""
@@ -320,11 +324,26 @@ class Toolbox:
     def _schema_error(self, tool: Tool, args: dict[str, Any]) -> tuple[str, list[str] | None] | None:
         import jsonschema
 
-        # compiled once per tool object and shared by every toolbox (episodes build many)
-        validator = _VALIDATORS.get(id(tool))
-        if validator is None or validator[0] is not tool:
-            validator = _VALIDATORS[id(tool)] = (tool, jsonschema.Draft202012Validator(tool.parameters))
-        validator = validator[1]
+        # compiled once per tool object and shared by every toolbox (episodes build many), with
+        # the checks made so far: a pure function of the schema and the arguments
+        entry = _VALIDATORS.get(id(tool))
+        if entry is None or entry[0] is not tool:
+            entry = _VALIDATORS[id(tool)] = (tool, jsonschema.Draft202012Validator(tool.parameters), {})
+        _, validator, checked = entry
+        key = _args_key(args)
+        if key is not None and key in checked:
+            return checked[key]
+        found = self._schema_check(tool, validator, args)
+        if key is not None:
+            if len(checked) >= 4096:
+                checked.clear()
+            checked[key] = found
+        return found
+
+    @staticmethod
+    def _schema_check(tool: Tool, validator: Any, args: dict[str, Any]) -> tuple[str, list[str] | None] | None:
+        import jsonschema
+
         error = jsonschema.exceptions.best_match(validator.iter_errors(args))
         if error is None:
             return None
@@ -335,6 +354,20 @@ class Toolbox:
         if error.validator in ("required", "additionalProperties"):
             return f"{tool.name}: {error.message}", list(props)
         return f"{tool.name}: {where}: {error.message}", None
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _args_key(args: dict[str, Any]) -> tuple | None:
+    """A hashable key for flat scalar arguments, types included (JSON Schema tells 1 from True
+    and 1.0 from 1 where Python's equality does not); None for anything else."""
+    out = []
+    for k, v in args.items():
+        if type(v) not in _SCALARS:
+            return None
+        out.append((k, type(v).__name__, v))
+    return tuple(out)
 
 
 def _key(c: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
