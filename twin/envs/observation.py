@@ -86,7 +86,9 @@ class ObservationEncoder:
         alerting = {k: np.zeros(len(self.rows[k]), dtype=np.float32) for k in ENTITY_KINDS}
         alert_vec = np.zeros((len(ALERT_NAMES), len(ENTITY_KINDS)), dtype=np.float32)
         row_of = self.row_of
+        critical = 0
         for (name, entity), alert in twin.state.alerts.open.items():
+            critical += alert["severity"] == "critical"
             kind = alert["entity_kind"]
             if kind not in ENTITY_KINDS:
                 continue
@@ -117,8 +119,9 @@ class ObservationEncoder:
             res[n_t + 4] = impact
             res[n_t + 5] = impact_change
             # what operators see of SLO breaches: critical alerts open (the KPIs are the sandbox's truth)
-            res[n_t + 6] = sum(a["severity"] == "critical" for a in twin.state.alerts.open.values()) / 10.0
-        obs["last_result"] = np.clip(np.nan_to_num(res, nan=-1.0), -HIGH, HIGH).astype(np.float32)
+            res[n_t + 6] = critical / 10.0
+        np.copyto(res, -1.0, where=np.isnan(res))
+        obs["last_result"] = np.clip(res, -HIGH, HIGH, out=res)  # infinities to the bounds
         return obs
 
     def _features(self, kind: str, v: np.ndarray, alerting: np.ndarray) -> np.ndarray:
@@ -140,8 +143,8 @@ class ObservationEncoder:
                 block[:, 2] = v[:, c["throughput_gbps"]] / base if base is not None else 0.0
         block[:, -1] = alerting
         gap = np.isnan(v).any(axis=1)  # monitoring outage: the whole row reads -1
-        np.nan_to_num(block, copy=False, nan=0.0, posinf=HIGH, neginf=0.0)
-        np.clip(block, 0.0, HIGH, out=block)
+        np.copyto(block, 0.0, where=np.isnan(block))
+        np.clip(block, 0.0, HIGH, out=block)  # infinities to the bounds
         block[gap, :-1] = -1.0
         return block.astype(np.float32)
 
