@@ -61,6 +61,13 @@ ticks of all members together, then lets each member's tick process take its pre
 result. So member ``i`` of a batch records bit-identical telemetry, events and alerts to the
 same twin run alone with the same seed and actions (``tests/sim/test_batch.py`` checks it).
 
+Members need not be at one time: :meth:`TwinBatch.advance` takes a target per member (a vector
+env's tool calls last different times, ``twin.envs.vector``). Each round, every member due to
+tick before its target takes its own next tick; the network and services models run once for
+the round (the services model reads the time only per call edge, so each edge gets its
+member's), the monitors once per distinct time among them (their bookkeeping takes one time
+per call: members far apart in time share less there).
+
 >>> from twin import Twin
 >>> batch = Twin("sockshop-cpu-hog", seed=1).fork_batch(3)
 >>> batch.run(until=600)
