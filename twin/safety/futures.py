@@ -1,0 +1,218 @@
+"""Every future of one pre-check decision, simulated as one batch of twins.
+
+A decision trials candidates on what-if draws (:mod:`twin.safety.precheck`): for each (candidate,
+draw) a future in which the candidate lands, and the futures of doing nothing it is compared
+with. Under one draw these futures are one future until they part: doing nothing and every
+candidate agree up to the candidate's action, doing nothing with and without the draw's failure
+agree up to the failure. So each draw keeps one *trunk* (a fork of the present, reseeded and
+scaled by the draw, doing nothing and failing nothing), and a future forks from its trunk when
+it parts from it (a fork continues exactly as the twin it was forked from would have). A
+candidate with no twin action (a config-only change) stays on the trunk until its failure.
+
+All the live twins are advanced together as a :class:`~twin.sim.batch.TwinBatch` from one
+parting time to the next (a batch needs its members at one time); between runs each member
+that parts at that time is forked, acted on or failed. The N-1 checks (a fork of each
+candidate's future failing the busiest WAN link for one tick) run as one more batch.
+
+Each (candidate, draw) gets the figures, failure and N-1 answer that simulating its futures one
+by one gives (``tests/safety/test_batched_precheck.py`` compares with reports recorded before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from twin.safety.figures import read_figures
+from twin.safety.mitigation import Mitigation
+from twin.sim.actions import ACTIONS
+from twin.sim.batch import TwinBatch
+from twin.sim.twin import Twin, run_together
+
+__all__ = ["Trial", "landing_time", "run_jobs", "run_trials", "split_draws"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One future to simulate: ``mitigation`` under draw ``draw`` (an index into the draws);
+    ``None`` is doing nothing, with its failure chosen on its own future."""
+
+    mitigation: Mitigation | None
+    draw: int
+
+
+def landing_time(t0: float, m: Mitigation | None, delay: float) -> float:
+    """When ``m``, started ``delay`` seconds after ``t0``, has landed (a minute for a change with no twin action)."""
+    return t0 + delay + (ACTIONS[m.tool].duration if m is not None and m.tool in ACTIONS else 60.0)
+
+
+def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float, settle: float) -> list[tuple]:
+    """Simulate ``trials`` on futures of ``twin`` (at its present) up to ``end``.
+
+    Returns, per trial, ``(candidate figures, doing-nothing figures, failure, n1_ok, landing)``
+    as :meth:`twin.safety.precheck._Session.run` does; a trial of ``None`` gets its own figures
+    twice. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
+    """
+    from twin.safety.precheck import FAIL_AFTER_S, _apply_failure, _choose_failure
+
+    t0 = twin.now
+    plan = _Plan(twin, draws, [d for d in sorted({t.draw for t in trials})])
+    # what parts from the trunk, and when: (time, order, trial); actions before failures at one time
+    moments: list[tuple[float, int, int]] = []
+    for i, t in enumerate(trials):
+        draw = draws[t.draw]
+        landing = landing_time(t0, t.mitigation, draw.delay)
+        plan.landing[i] = landing
+        start = min(t0 + draw.delay, end)
+        if t.mitigation is not None and start < end and t.mitigation.tool in ACTIONS:
+            moments.append((start, 0, i))
+        t_fail = landing + FAIL_AFTER_S
+        if draw.fail and t_fail < end:
+            moments.append((t_fail, 1, i))
+    moments.sort()
+    for k, (at, what, i) in enumerate(moments):
+        if k == 0 or at != moments[k - 1][0]:
+            plan.run(at)
+        t, draw = trials[i], draws[trials[i].draw]
+        trunk = plan.trunks[t.draw]
+        if what == 0:
+            plan.own[i] = plan.add(trunk.fork())
+            plan.own[i].act(t.mitigation.tool, **dict(t.mitigation.args))
+            continue
+        mine = plan.own.get(i)
+        if mine is None:  # on the trunk until now
+            mine = plan.own[i] = plan.add(trunk.fork())
+        failure = _choose_failure(mine, t.mitigation, draw)
+        plan.failure[i] = failure
+        if failure is not None:
+            _apply_failure(mine, failure)
+        if t.mitigation is None:
+            continue  # doing nothing is its own baseline
+        key = (t.draw, failure, at if failure else 0.0)
+        if failure is not None and key not in plan.baselines:
+            plan.baselines[key] = base = plan.add(trunk.fork())
+            _apply_failure(base, failure)
+        elif failure is None:  # doing nothing there may still find a link to fail
+            base = plan.add(trunk.fork())
+            chosen = _choose_failure(base, None, draw)
+            if chosen is not None:
+                _apply_failure(base, chosen)
+            plan.unfailed[i] = base
+    plan.run(end)
+
+    out: list[tuple] = []
+    for i, t in enumerate(trials):
+        draw, landing = draws[t.draw], plan.landing[i]
+        mine = plan.own.get(i, plan.trunks[t.draw])
+        n0, c0 = plan.counts[t.draw]
+        fc = read_figures(mine, n0, t0, landing, settle, draw.seed, c0)
+        if t.mitigation is None:
+            out.append((fc, fc, plan.failure.get(i), None, landing))
+            continue
+        base = plan.baseline(i, t, trials)
+        fb = read_figures(base, n0, t0, landing, settle, draw.seed, c0)
+        out.append((fc, fb, plan.failure.get(i), None, landing))
+    n1 = _n1_many([plan.own.get(i, plan.trunks[t.draw]) for i, t in enumerate(trials)],
+                  [i if i in plan.own else ("trunk", t.draw) for i, t in enumerate(trials)])
+    return [(fc, fb, failure, ok, landing) for (fc, fb, failure, _, landing), ok in zip(out, n1)]
+
+
+class _Plan:
+    """The live futures of one decision: a trunk per draw, the forks that parted from it."""
+
+    def __init__(self, twin: Twin, draws: Sequence, used: list[int]) -> None:
+        from twin.safety.precheck import _start
+
+        self.trunks = {d: _start(twin, draws[d]) for d in used}
+        self.counts = {d: (len(t.telemetry.samples), len(t.telemetry.closed_alerts)) for d, t in self.trunks.items()}
+        self.live: list[Twin] = list(self.trunks.values())
+        self.own: dict[int, Twin] = {}  # trial -> its future, once it parted from the trunk
+        self.failure: dict[int, str | None] = {}
+        self.landing: dict[int, float] = {}
+        self.baselines: dict[tuple[int, str | None, float], Twin] = {}
+        self.unfailed: dict[int, Twin] = {}  # trial whose candidate had nothing to fail -> doing nothing's own try
+
+    def add(self, fork: Twin) -> Twin:
+        self.live.append(fork)
+        return fork
+
+    def run(self, until: float) -> None:
+        if until > self.live[0].now:
+            TwinBatch(self.live, run_together).run(until)
+
+    def baseline(self, i: int, t: Trial, trials: Sequence[Trial]) -> Twin:
+        """Doing nothing for trial ``i``. Where the candidate found nothing to fail, doing nothing
+        is shared with every trial of the draw keyed the same (no failure): it is the first such
+        trial's (in trial order) future, as a cache filled trial by trial would hold."""
+        failure = self.failure.get(i)
+        if failure is not None:
+            return self.baselines[(t.draw, failure, self._fail_time(i))]
+        for j, u in enumerate(trials):
+            if u.draw == t.draw and u.mitigation is not None and self.failure.get(j) is None:
+                return self.unfailed.get(j, self.trunks[t.draw])
+        return self.trunks[t.draw]  # pragma: no cover - trial i itself matches
+
+    def _fail_time(self, i: int) -> float:
+        from twin.safety.precheck import FAIL_AFTER_S
+
+        return self.landing[i] + FAIL_AFTER_S
+
+
+def _n1_many(futures: list[Twin], keys: list) -> list[bool]:
+    """The N-1 check of each future (once per distinct ``keys`` entry), the one-tick runs batched."""
+    from twin.safety.precheck import _n1_fork, _n1_read
+
+    checks: dict = {}
+    for f, key in zip(futures, keys):
+        if key not in checks:
+            checks[key] = _n1_fork(f)
+    runs = [g for g in checks.values() if g is not None]
+    if runs:
+        TwinBatch(runs, run_together).run(runs[0].now + runs[0].scenario.tick)
+    return [True if checks[key] is None else _n1_read(checks[key]) for key in keys]
+
+
+#: The jobs a pool's workers run (inherited by forking; set only while a pool runs).
+_JOBS: list[tuple] | None = None
+
+
+def _job(k: int) -> list[tuple]:
+    jobs = _JOBS
+    assert jobs is not None, "worker started without jobs"
+    return run_trials(*jobs[k])
+
+
+def run_jobs(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None = None) -> list[list[tuple]]:
+    """:func:`run_trials` on each job's arguments ``(twin, draws, trials, end, settle)``; with
+    ``workers > 1`` in a pool of processes forked from this one (each inherits the twins
+    copy-on-write; only figures travel back). ``progress`` gets each job's trial count."""
+    global _JOBS
+    if workers <= 1 or len(jobs) < 2:
+        out = []
+        for job in jobs:
+            out.append(run_trials(*job))
+            if progress:
+                progress(len(job[2]))
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _JOBS = jobs
+    try:
+        results: dict[int, list[tuple]] = {}
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {pool.submit(_job, k): k for k in range(len(jobs))}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if progress:
+                    progress(len(jobs[futures[fut]][2]))
+        return [results[k] for k in range(len(jobs))]
+    finally:
+        _JOBS = None
+
+
+def split_draws(n_draws: int, parts: int) -> list[list[int]]:
+    """Draw indices dealt round-robin into at most ``parts`` groups (even draws fail, odd do not:
+    dealing spreads the work)."""
+    parts = max(1, min(parts, n_draws))
+    return [list(range(k, n_draws, parts)) for k in range(parts)]
