@@ -70,6 +70,10 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
         if draw.fail and t_fail < end:
             moments.append((t_fail, 1, i))
     moments.sort()
+    # a trunk that no future ends on (each of its trials fails) leaves the batch after its last fork
+    failing = {i for _, what, i in moments if what == 1}
+    ends_on = {t.draw for i, t in enumerate(trials) if i not in failing}
+    plan.retire = {trials[i].draw: at for at, _, i in moments if trials[i].draw not in ends_on}
     for k, (at, what, i) in enumerate(moments):
         if k == 0 or at != moments[k - 1][0]:
             plan.run(at)
@@ -131,12 +135,15 @@ class _Plan:
         self.landing: dict[int, float] = {}
         self.baselines: dict[tuple[int, str | None, float], Twin] = {}
         self.unfailed: dict[int, Twin] = {}  # trial whose candidate had nothing to fail -> doing nothing's own try
+        self.retire: dict[int, float] = {}  # draw -> the last time its trunk is forked, where no future ends on it
 
     def add(self, fork: Twin) -> Twin:
         self.live.append(fork)
         return fork
 
     def run(self, until: float) -> None:
+        gone = [self.trunks[d] for d, last in self.retire.items() if last < until]
+        self.live = [m for m in self.live if not any(m is g for g in gone)]
         if until > self.live[0].now:
             TwinBatch(self.live, run_together).run(until)
 
