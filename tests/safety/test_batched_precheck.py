@@ -76,3 +76,17 @@ def test_a_reseeded_batch_member_draws_what_a_solo_draw_fork_draws() -> None:
         solo.run(until=900)
         assert np.array_equal(member.state.rng.random(4), solo.state.rng.random(4))
         assert [s.kpi for s in member.telemetry.window()] == [s.kpi for s in solo.telemetry.window()]
+
+
+def test_futures_one_by_one_equal_the_batch() -> None:
+    from twin.safety.futures import Trial, run_trials
+    from twin.safety.mitigation import parse_mitigation
+
+    t = Twin(load_scenario("b2b4-casc1"))
+    t.run(until=720)
+    draws = plan_draws(3, 3)
+    trials = [Trial(m, d) for m in (parse_mitigation(t, "freeze_te"), None) for d in range(3)]
+    batched = run_trials(t, draws, trials, t.now + 900, 300.0, batched=True)
+    alone = run_trials(t, draws, trials, t.now + 900, 300.0, batched=False)
+    assert [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in batched] == \
+        [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in alone]
