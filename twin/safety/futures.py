@@ -239,8 +239,9 @@ def run_jobs(jobs: list[tuple], workers: int, progress: Callable[[int], None] | 
         _JOBS = None
 
 
-def split_draws(n_draws: int, parts: int) -> list[list[int]]:
-    """Draw indices dealt round-robin into at most ``parts`` groups (even draws fail, odd do not:
-    dealing spreads the work)."""
-    parts = max(1, min(parts, n_draws))
-    return [list(range(k, n_draws, parts)) for k in range(parts)]
+def split_draws(draws: Sequence, parts: int) -> list[list[int]]:
+    """Draw indices dealt into at most ``parts`` groups, the draws with a failure (whose
+    doing-nothing futures fork again) dealt first so that the groups carry alike work."""
+    parts = max(1, min(parts, len(draws)))
+    order = sorted(range(len(draws)), key=lambda d: not draws[d].fail)
+    return [sorted(order[k::parts]) for k in range(parts)]

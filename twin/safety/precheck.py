@@ -163,7 +163,7 @@ class _Session:
     def jobs(self, ms: Sequence[Mitigation | None]) -> tuple[list[list[int]], list[tuple]]:
         """The draws dealt one group per worker, and for each group the
         :func:`~twin.safety.futures.run_trials` arguments of every ``m`` on its draws."""
-        groups = split_draws(len(self.draws), self.workers)
+        groups = split_draws(self.draws, self.workers)
         return groups, [(self.twin, self.draws, [Trial(m, d) for m in ms for d in g], self.end, self.policy.settle)
                         for g in groups]
 
