@@ -22,14 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from twin.safety.figures import read_figures
+import numpy as np
+
+from twin.safety.figures import read_figures, wan_links
 from twin.safety.mitigation import Mitigation
 from twin.sim.actions import ACTIONS
 from twin.sim.batch import STACKED_ENTRIES, TwinBatch
 from twin.sim.twin import Twin, run_together
 
-__all__ = ["Trial", "landing_time", "run_jobs", "run_trials", "split_draws", "stacks"]
+__all__ = ["FAIL_AFTER_S", "SERVICE_TOOLS", "Trial", "landing_time", "run_jobs", "run_trials", "split_draws", "stacks"]
+
+#: A draw's failure comes this long after the mitigation lands.
+FAIL_AFTER_S = 60.0
+#: Tools whose failure is a replica of the service they act on (else a busy WAN link fails).
+SERVICE_TOOLS = ("scale_service", "restart_service", "rollback_deploy", "rate_limit")
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,64 @@ def landing_time(t0: float, m: Mitigation | None, delay: float) -> float:
     return t0 + delay + (ACTIONS[m.tool].duration if m is not None and m.tool in ACTIONS else 60.0)
 
 
+# -- one what-if: the draw's start, its failure, the N-1 check ------------------------------------
+def _start(twin: Twin, draw: Any) -> Twin:
+    fork = twin.fork()
+    fork.reseed(draw.seed)
+    st = fork.state
+    if draw.demand != 1.0:
+        st.network.class_factor = st.network.class_factor * draw.demand
+        st.services.entry_factor = st.services.entry_factor * draw.demand
+    return fork
+
+
+def _choose_failure(fork: Twin, m: Mitigation | None, draw: Any) -> str | None:
+    if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
+        return f"service:{m.args['service']}"
+    latest = fork.telemetry.latest()
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0) & ~fork.state.network.link_drained)
+    thr = np.nan_to_num(latest.truth.link[wan, 3]) if latest is not None else np.zeros(wan.size)
+    top = wan[np.argsort(-thr, kind="stable")[:3]]
+    if top.size == 0:
+        return None  # no WAN link left to fail
+    return f"link:{fork.world.topology.links[int(top[int(draw.pick * top.size)])]}"
+
+
+def _apply_failure(fork: Twin, failure: str) -> None:
+    kind, _, name = failure.partition(":")
+    st = fork.state
+    if kind == "link":
+        st.network.link_down[fork.world.topology.link_index[name]] += 1
+        fork.topology_changed()
+    else:  # one replica crashes and restarts a minute later
+        i = fork.world.callgraph.index()[name]
+        if st.services.replicas_up[i] >= 1:
+            st.services.replicas_up[i] -= 1
+            st.services.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
+    fork.log("precheck", name, f"what-if: {name} fails")
+
+
+def _n1_fork(fork: Twin) -> Twin | None:
+    """The N-1 check: a fork of ``fork`` with its busiest WAN link failed, to run one tick (None: no WAN link up, the check passes)."""
+    latest = fork.telemetry.latest()
+    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0))
+    if latest is None or wan.size == 0:
+        return None
+    i = int(wan[np.argmax(np.nan_to_num(latest.truth.link[wan, 0]))])
+    g = fork.fork()
+    g.state.network.link_down[i] += 1
+    g.topology_changed()
+    return g
+
+
+def _n1_read(g: Twin) -> bool:
+    """After the N-1 fork's tick: does class loss stay under the SLO?"""
+    kpi = g.telemetry.latest().kpi
+    slo = g.scenario.slo.user_loss
+    return bool(kpi.get("user_loss", 0.0) <= slo and kpi.get("interdc_loss", 0.0) <= slo)
+
+
+# -- every future of a decision ---------------------------------------------------------------
 def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float, settle: float,
                batched: bool | None = None) -> list[tuple]:
     """Simulate ``trials`` on futures of ``twin`` (at its present) up to ``end``.
@@ -56,8 +122,6 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     ``batched``: advance the futures as one batch, or one by one (the same results); default
     :func:`stacks`.
     """
-    from twin.safety.precheck import FAIL_AFTER_S, _apply_failure, _choose_failure
-
     t0 = twin.now
     plan = _Plan(twin, draws, sorted({t.draw for t in trials}), batched)
     # what parts from the trunk, and when: (time, order, trial); actions before failures at one time
@@ -137,8 +201,6 @@ class _Plan:
     """The live futures of one decision: a trunk per draw, the forks that parted from it."""
 
     def __init__(self, twin: Twin, draws: Sequence, used: list[int], batched: bool | None) -> None:
-        from twin.safety.precheck import _start
-
         self.batched = batched if batched is not None else stacks(twin)
         self.trunks = {d: _start(twin, draws[d]) for d in used}
         self.counts = {d: (len(t.telemetry.samples), len(t.telemetry.closed_alerts)) for d, t in self.trunks.items()}
@@ -178,16 +240,12 @@ class _Plan:
         return self.trunks[t.draw]  # pragma: no cover - trial i itself matches
 
     def _fail_time(self, i: int) -> float:
-        from twin.safety.precheck import FAIL_AFTER_S
-
         return self.landing[i] + FAIL_AFTER_S
 
 
 def _n1_many(futures: list[Twin], keys: list, batched: bool) -> list[bool]:
     """The N-1 check of each future (once per distinct ``keys`` entry), the one-tick runs batched
     or one by one."""
-    from twin.safety.precheck import _n1_fork, _n1_read
-
     checks: dict = {}
     for f, key in zip(futures, keys):
         if key not in checks:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from twin.safety.figures import RunFigures, wan_links
-from twin.safety.futures import Trial, run_jobs, split_draws
+from twin.safety.figures import RunFigures
+from twin.safety.futures import FAIL_AFTER_S, Trial, run_jobs, split_draws
 from twin.safety.mitigation import Mitigation, describe, parse_mitigation
 from twin.safety.policy import Policy, load_policy
 from twin.safety.report import DrawSummary, Report, Spread
@@ -40,8 +40,6 @@ __all__ = ["DEMAND_SIGMA", "FAIL_AFTER_S", "MAX_DELAY_S", "Draw", "new_alerts", 
 
 DEMAND_SIGMA = 0.1
 MAX_DELAY_S = 300.0
-FAIL_AFTER_S = 60.0
-SERVICE_TOOLS = ("scale_service", "restart_service", "rollback_deploy", "rate_limit")
 _ORDER = {"safe": 0, "risky": 1, "harmful": 2}
 
 
@@ -69,72 +67,6 @@ def plan_draws(rng: np.random.Generator | int | None, n: int) -> list[Draw]:
         delay = float(np.round(r.uniform(0.0, MAX_DELAY_S) / 10.0) * 10.0)
         out.append(Draw(d, int(seeds[d]), demand, delay, d % 2 == 0, float(r.random())))
     return out
-
-
-# -- running one future ---------------------------------------------------------------------
-def _start(twin: Twin, draw: Draw) -> Twin:
-    fork = twin.fork()
-    fork.reseed(draw.seed)
-    st = fork.state
-    if draw.demand != 1.0:
-        st.network.class_factor = st.network.class_factor * draw.demand
-        st.services.entry_factor = st.services.entry_factor * draw.demand
-    return fork
-
-
-def _choose_failure(fork: Twin, m: Mitigation | None, draw: Draw) -> str | None:
-    if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
-        return f"service:{m.args['service']}"
-    latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0) & ~fork.state.network.link_drained)
-    thr = np.nan_to_num(latest.truth.link[wan, 3]) if latest is not None else np.zeros(wan.size)
-    top = wan[np.argsort(-thr, kind="stable")[:3]]
-    if top.size == 0:
-        return None  # no WAN link left to fail
-    return f"link:{fork.world.topology.links[int(top[int(draw.pick * top.size)])]}"
-
-
-def _apply_failure(fork: Twin, failure: str) -> None:
-    kind, _, name = failure.partition(":")
-    st = fork.state
-    if kind == "link":
-        st.network.link_down[fork.world.topology.link_index[name]] += 1
-        fork.topology_changed()
-    else:  # one replica crashes and restarts a minute later
-        i = fork.world.callgraph.index()[name]
-        if st.services.replicas_up[i] >= 1:
-            st.services.replicas_up[i] -= 1
-            st.services.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
-    fork.log("precheck", name, f"what-if: {name} fails")
-
-
-def _n1_ok(fork: Twin) -> bool:
-    """Fail the busiest WAN link for one tick: does class loss stay under the SLO?"""
-    g = _n1_fork(fork)
-    if g is None:
-        return True
-    g.run(until=g.now + g.scenario.tick)
-    return _n1_read(g)
-
-
-def _n1_fork(fork: Twin) -> Twin | None:
-    """A fork of ``fork`` with its busiest WAN link failed, to run one tick (None: nothing to fail)."""
-    latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0))
-    if latest is None or wan.size == 0:
-        return None
-    i = int(wan[np.argmax(np.nan_to_num(latest.truth.link[wan, 0]))])
-    g = fork.fork()
-    g.state.network.link_down[i] += 1
-    g.topology_changed()
-    return g
-
-
-def _n1_read(g: Twin) -> bool:
-    """After the N-1 fork's tick: does class loss stay under the SLO?"""
-    kpi = g.telemetry.latest().kpi
-    slo = g.scenario.slo.user_loss
-    return bool(kpi.get("user_loss", 0.0) <= slo and kpi.get("interdc_loss", 0.0) <= slo)
 
 
 class _Session:
