@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twin.belief import OPERATOR_SEED, Action, Hypothesis, base_data, belief_twin, operator_scenario
+from twin.belief import OPERATOR_SEED, Action, Hypothesis, base_data, belief_twins, operator_scenario
 from twin.errors import TwinError
 from twin.faults.registry import fault_kinds
 from twin.scenario import Scenario, load_scenario
@@ -334,15 +334,18 @@ def _misfit(t: Twin, ev: Evidence, since: float, silent: set[str]) -> Fit:
     return fit, explained, missed, invented
 
 
-# -- simulating the candidates (in a pool of forked workers where there are cores) -----------
-_JOB: tuple[dict[str, Any], Evidence, float, set[str]] | None = None  # inherited by forked workers
+# -- simulating the candidates: batches of belief twins, in a pool of forked workers where there are cores --------
+#: Belief twins simulated as one batch at most (their telemetry stays in memory until scored).
+BATCH = 48
+_JOB: tuple[dict[str, Any], Evidence, float, set[str], int, list[list[Hypothesis]]] | None = None  # inherited by forked workers
 
 
-def _score(item: tuple[Hypothesis, int]) -> Fit | None:
+def _score(k: int) -> list[Fit | None]:
+    """Simulate the job's ``k``-th group of hypotheses together and score each against the evidence."""
     assert _JOB is not None, "scored without a job"
-    base, ev, since, silent = _JOB
-    t = belief_twin(base, item[0], ev.at, ev.actions, seed=item[1])
-    return None if t is None else _misfit(t, ev, since, silent)
+    base, ev, since, silent, seed, groups = _JOB
+    twins = belief_twins(base, groups[k], ev.at, ev.actions, seed=seed)
+    return [None if t is None else _misfit(t, ev, since, silent) for t in twins]
 
 
 def _workers(requested: int | None) -> int:
@@ -352,21 +355,29 @@ def _workers(requested: int | None) -> int:
     return fork_workers(requested, "TWIN_DIAGNOSIS_WORKERS")
 
 
-def _score_all(items: Sequence[tuple[Hypothesis, int]], base: dict[str, Any], ev: Evidence, since: float,
+def _score_all(hyps: Sequence[Hypothesis], seed: int, base: dict[str, Any], ev: Evidence, since: float,
                workers: int) -> list[Fit | None]:
-    """Simulate each (hypothesis, operator seed) and score it against the evidence."""
+    """Simulate each hypothesis on the operator's twin drawn from ``seed`` and score it against the
+    evidence: in groups of at most :data:`BATCH` run as batches, one group per worker at least."""
     global _JOB
-    _JOB = (base, ev, since, silent_entities(ev))
+    parts = max(-(-len(hyps) // BATCH), min(workers, len(hyps)), 1)
+    groups = [list(hyps[k::parts]) for k in range(parts)]
+    _JOB = (base, ev, since, silent_entities(ev), seed, groups)
     try:
-        if workers <= 1 or len(items) < 4:
-            return [_score(x) for x in items]
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        if workers <= 1 or len(groups) < 2:
+            scored = [_score(k) for k in range(len(groups))]
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_score, items, chunksize=max(1, len(items) // (4 * workers))))
+            with ProcessPoolExecutor(min(workers, len(groups)), mp_context=multiprocessing.get_context("fork")) as pool:
+                scored = list(pool.map(_score, range(len(groups))))
     finally:
         _JOB = None
+    out: list[Fit | None] = [None] * len(hyps)
+    for k, fits in enumerate(scored):
+        out[k::parts] = fits
+    return out
 
 
 def _marginal(fits: Sequence[Fit]) -> Fit:
@@ -458,7 +469,7 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
     since = max(0.0, min(h.at for h in hyps) - 120.0) if hyps else 0.0
 
     def run(batch: Sequence[Hypothesis], seed: int) -> list[tuple[Hypothesis, Fit]]:
-        fits = _score_all([(h, seed) for h in batch], data, ev, since, n)
+        fits = _score_all(batch, seed, data, ev, since, n)
         return [(h, f) for h, f in zip(batch, fits) if f is not None]
 
     scored = run(hyps, OPERATOR_SEED)

@@ -26,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from twin.belief import batch_pays
 from twin.safety.figures import read_figures, wan_links
 from twin.safety.mitigation import Mitigation
 from twin.sim.actions import ACTIONS
-from twin.sim.batch import STACKED_ENTRIES, TwinBatch
+from twin.sim.batch import TwinBatch
 from twin.sim.twin import Twin, run_together
 
-__all__ = ["FAIL_AFTER_S", "SERVICE_TOOLS", "Trial", "landing_time", "run_jobs", "run_trials", "split_draws", "stacks"]
+__all__ = ["FAIL_AFTER_S", "SERVICE_TOOLS", "Trial", "landing_time", "run_jobs", "run_trials", "split_draws"]
 
 #: A draw's failure comes this long after the mitigation lands.
 FAIL_AFTER_S = 60.0
@@ -120,7 +121,7 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     as :meth:`twin.safety.precheck._Session.run` does; a trial of ``None`` gets its own figures
     twice. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
     ``batched``: advance the futures as one batch, or one by one (the same results); default
-    :func:`stacks`.
+    :func:`twin.belief.batch_pays`.
     """
     t0 = twin.now
     plan = _Plan(twin, draws, sorted({t.draw for t in trials}), batched)
@@ -188,20 +189,11 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     return [(fc, fb, failure, ok, landing) for (fc, fb, failure, _, landing), ok in zip(out, n1)]
 
 
-def stacks(twin: Twin) -> bool:
-    """Whether batching ``twin``'s futures pays: while the network physics stacks members (a
-    member's path entries fit ``STACKED_ENTRIES``). Past that (``large``: 65k entries) a batch
-    member's tick measured 1.9-2.0 ms against 1.4 ms alone (the stacked monitors' truth costs
-    more than one member's), so the futures run one by one between their parting times."""
-    routing = twin.state.network.routing or twin.fork().routing()  # a fork's: the twin given stays as it is
-    return routing.flow_of.size <= STACKED_ENTRIES
-
-
 class _Plan:
     """The live futures of one decision: a trunk per draw, the forks that parted from it."""
 
     def __init__(self, twin: Twin, draws: Sequence, used: list[int], batched: bool | None) -> None:
-        self.batched = batched if batched is not None else stacks(twin)
+        self.batched = batched if batched is not None else batch_pays(twin)
         self.trunks = {d: _start(twin, draws[d]) for d in used}
         self.counts = {d: (len(t.telemetry.samples), len(t.telemetry.closed_alerts)) for d, t in self.trunks.items()}
         self.live: list[Twin] = list(self.trunks.values())
