@@ -378,7 +378,8 @@ def _score_all(hyps: Sequence[Hypothesis], seed: int, base: dict[str, Any], ev: 
     """Simulate each hypothesis on the operator's twin drawn from ``seed`` and score it against the
     evidence: in groups of at most :data:`BATCH` run as batches, one group per worker at least."""
     global _JOB
-    parts = max(-(-len(hyps) // BATCH), min(workers, len(hyps)), 1)
+    per = min(max(workers, 1), max(len(hyps), 1))  # groups a whole multiple of the workers: none idles at the end
+    parts = -(-max(-(-len(hyps) // BATCH), 1) // per) * per
     groups = [list(hyps[k::parts]) for k in range(parts)]
     _JOB = (base, ev, since, silent_entities(ev), seed, groups)
     try:

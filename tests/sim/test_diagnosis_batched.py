@@ -20,13 +20,13 @@ from twin.diagnosis import diagnose_evidence, evidence
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("name", ["b2b4-casc1", "sockshop-cpu-hog"])
-def test_diagnosis_equals_the_ranking_recorded_one_twin_at_a_time(name: str) -> None:
+@pytest.mark.parametrize("name, workers", [("b2b4-casc1", 1), ("sockshop-cpu-hog", 1), ("sockshop-cpu-hog", 2)])
+def test_diagnosis_equals_the_ranking_recorded_one_twin_at_a_time(name: str, workers: int) -> None:
     case = json.loads((DATA / "diagnosis_golden.json").read_text())[name]
     sc = load_scenario(name)
     t = Twin(sc)
     t.run(until=case["at"])
-    d = diagnose_evidence(evidence(t), operator_scenario(sc), workers=1)
+    d = diagnose_evidence(evidence(t), operator_scenario(sc), workers=workers)
     assert d.simulated == case["simulated"]
     assert list(d.rejected) == case["rejected"]
     assert [[s.label, s.misfit, s.probability, s.explained, s.missed, s.invented] for s in d.ranked] == case["ranked"]
