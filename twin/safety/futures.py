@@ -131,8 +131,8 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     """Simulate ``trials`` on futures of ``twin`` (at its present) up to ``end``.
 
     Returns, per trial, ``(candidate figures, doing-nothing figures, failure, n1_ok, landing)``
-    as :meth:`twin.safety.precheck._Session.run` does; a trial of ``None`` gets its own figures
-    twice. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
+    (:func:`twin.safety.precheck.draw_summary` reads it); a trial of ``None`` gets its own
+    figures twice. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
     ``batched``: advance the futures as one batch, or one by one (the same results); default
     :func:`twin.belief.batch_pays`.
     """
@@ -224,7 +224,7 @@ class _Plan:
     def run(self, until: float) -> None:
         gone = [self.trunks[d] for d, last in self.retire.items() if last < until]
         self.live = [m for m in self.live if not any(m is g for g in gone)]
-        if until <= self.live[0].now:
+        if not self.live or until <= self.live[0].now:
             return
         if self.batched:
             TwinBatch(self.live, run_together).run(until)

@@ -231,7 +231,7 @@ def _evaluate(session: _Session, candidates: Sequence[Candidate],
 
 
 def draw_summary(draw: Draw, result: tuple) -> DrawSummary:
-    """One draw's figures (candidate and doing nothing) from what :meth:`_Session.run` returned."""
+    """One draw's figures (candidate and doing nothing) from what :meth:`_Session.run_many` returned for it."""
     fc, fb, failure, n1_ok, _ = result
     new = new_alerts(fc, fb)
     labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
