@@ -42,7 +42,7 @@ def _large_candidates(t: Twin) -> list[str]:
 
 def main() -> None:
     print(f"cores: {os.cpu_count()}")
-    print(f"{'case':<34} {'workers':>7} {'wall s':>8} {'target':>7} {'ratio':>6}")
+    print(f"{'case':<40} {'workers':>7} {'wall s':>8} {'target':>7} {'ratio':>6}")
     cases = [("b2b4-casc1", 720.0, CASC_CANDIDATES, 1.0, 1.0)]
     if "large" in scenario_paths():
         cases.append(("large", 600.0, None, None, 4.0))
@@ -63,7 +63,7 @@ def main() -> None:
             rows.append((f"{name}: rank 5 candidates x 8 draws", t_rank,
                          best(lambda t=t, c=cands, w=workers: rank(t, c, horizon=1800, draws=8, workers=w), repeats)))
             for case, target, wall in rows:
-                print(f"{case:<34} {label:>7} {wall:8.2f} {target:7.1f} {wall / target:6.2f}")
+                print(f"{case:<40} {label:>7} {wall:8.2f} {target:7.1f} {wall / target:6.2f}")
 
     print(f"{'operator mode: 5 cand x 4 draws x k=3':<40} {'diagnose s':>10} {'rank s':>8} {'causes':>6}")
     # large: after its B4 link fails (19m), so there is something to diagnose
