@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from twin.belief import OPERATOR_SEED, Action, Hypothesis, base_data, belief_twin, operator_scenario
+from twin.belief import OPERATOR_SEED, Action, Hypothesis, base_data, belief_twins, operator_scenario
 from twin.errors import TwinError
 from twin.faults.registry import fault_kinds
 from twin.scenario import Scenario, load_scenario
@@ -303,46 +303,67 @@ Fit = tuple[float, list[str], list[str], list[str]]
 
 
 def _misfit(t: Twin, ev: Evidence, since: float, silent: set[str]) -> Fit:
-    links, svc, alerts = _frames(t, ev.at)
-    z: list[np.ndarray] = []
-    for sim, obs, cols in ((links, ev.links, ("utilisation", "loss")), (svc, ev.services, ("error_rate",))):
+    return _misfits([t], ev, since, silent)[0]
+
+
+def _misfits(twins: Sequence[Twin], ev: Evidence, since: float, silent: set[str]) -> list[Fit]:
+    """Each twin's fit to the evidence. The residuals of all twins come from one merge and one
+    grouping (keyed by twin, then entity): a group's mean and peak see its rows in the order a
+    twin alone would give them, so each twin scores as it would alone."""
+    if not twins:
+        return []
+    frames = [_frames(t, ev.at) for t in twins]
+    z: list[list[np.ndarray]] = [[] for _ in twins]
+    for which, obs, cols in ((0, ev.links, ("utilisation", "loss")), (1, ev.services, ("error_rate",))):
         if not len(obs):
             continue
         # per entity, the window's mean and peak: robust to a burst landing a sample earlier or
         # later (the phase of OOM kills, flaps) while keeping its size and duration
         # only over the samples the monitors did send: a gap is no evidence either way
         o = obs[obs["time"] >= since]
-        both = o.merge(sim, on=["time", "entity"], how="left", suffixes=("", "_sim"))
+        sims = pd.concat([f[which].assign(twin=k) for k, f in enumerate(frames)], ignore_index=True)
+        every = pd.concat([o.assign(twin=k) for k in range(len(twins))], ignore_index=True)
+        both = every.merge(sims, on=["twin", "time", "entity"], how="left", suffixes=("", "_sim"))
         for col in cols:
             both.loc[both[col].isna(), f"{col}_sim"] = np.nan
-        g = both.groupby("entity")
-        o = g[list(cols)].agg(["mean", "max"])
+        g = both.groupby(["twin", "entity"])
+        o_stats = g[list(cols)].agg(["mean", "max"])
         m = g[[f"{c}_sim" for c in cols]].agg(["mean", "max"])
         m.columns = pd.MultiIndex.from_tuples([(c.removesuffix("_sim"), st) for c, st in m.columns])
-        for col in cols:
-            for stat in ("mean", "max"):
-                z.append(_z(m[(col, stat)], o[(col, stat)], col))
-    allz = np.concatenate(z) if z else np.zeros(0)
-    fit = float(np.mean(allz * allz)) if allz.size else 0.0
+        at = m.index.get_level_values("twin").to_numpy()
+        for k in range(len(twins)):
+            rows = at == k
+            for col in cols:
+                for stat in ("mean", "max"):
+                    z[k].append(_z(m[(col, stat)][rows], o_stats[(col, stat)][rows], col))
     seen = {f"{r['name']}:{r['entity']}" for _, r in ev.alerts.iterrows()}
-    # an alert predicted on a silent entity can neither be confirmed nor contradicted
-    made = {f"{r['name']}:{r['entity']}" for _, r in alerts.iterrows() if r["entity"] not in silent}
-    explained, missed, invented = sorted(seen & made), sorted(seen - made), sorted(made - seen)
-    # each alert it cannot explain (or invents) counts as a residual of 3 sigma
-    n = max(len(seen | made), 1)
-    fit += 9.0 * (len(missed) + len(invented)) / n
-    return fit, explained, missed, invented
+    out = []
+    for k, (_, _, alerts) in enumerate(frames):
+        allz = np.concatenate(z[k]) if z[k] else np.zeros(0)
+        fit = float(np.mean(allz * allz)) if allz.size else 0.0
+        # an alert predicted on a silent entity can neither be confirmed nor contradicted
+        made = {f"{r['name']}:{r['entity']}" for _, r in alerts.iterrows() if r["entity"] not in silent}
+        explained, missed, invented = sorted(seen & made), sorted(seen - made), sorted(made - seen)
+        # each alert it cannot explain (or invents) counts as a residual of 3 sigma
+        n = max(len(seen | made), 1)
+        fit += 9.0 * (len(missed) + len(invented)) / n
+        out.append((fit, explained, missed, invented))
+    return out
 
 
-# -- simulating the candidates (in a pool of forked workers where there are cores) -----------
-_JOB: tuple[dict[str, Any], Evidence, float, set[str]] | None = None  # inherited by forked workers
+# -- simulating the candidates: batches of belief twins, in a pool of forked workers where there are cores --------
+#: Belief twins simulated as one batch at most (their telemetry stays in memory until scored).
+BATCH = 48
+_JOB: tuple[dict[str, Any], Evidence, float, set[str], int, list[list[Hypothesis]]] | None = None  # inherited by forked workers
 
 
-def _score(item: tuple[Hypothesis, int]) -> Fit | None:
+def _score(k: int) -> list[Fit | None]:
+    """Simulate the job's ``k``-th group of hypotheses together and score each against the evidence."""
     assert _JOB is not None, "scored without a job"
-    base, ev, since, silent = _JOB
-    t = belief_twin(base, item[0], ev.at, ev.actions, seed=item[1])
-    return None if t is None else _misfit(t, ev, since, silent)
+    base, ev, since, silent, seed, groups = _JOB
+    twins = belief_twins(base, groups[k], ev.at, ev.actions, seed=seed)
+    fits = iter(_misfits([t for t in twins if t is not None], ev, since, silent))
+    return [None if t is None else next(fits) for t in twins]
 
 
 def _workers(requested: int | None) -> int:
@@ -352,21 +373,30 @@ def _workers(requested: int | None) -> int:
     return fork_workers(requested, "TWIN_DIAGNOSIS_WORKERS")
 
 
-def _score_all(items: Sequence[tuple[Hypothesis, int]], base: dict[str, Any], ev: Evidence, since: float,
+def _score_all(hyps: Sequence[Hypothesis], seed: int, base: dict[str, Any], ev: Evidence, since: float,
                workers: int) -> list[Fit | None]:
-    """Simulate each (hypothesis, operator seed) and score it against the evidence."""
+    """Simulate each hypothesis on the operator's twin drawn from ``seed`` and score it against the
+    evidence: in groups of at most :data:`BATCH` run as batches, one group per worker at least."""
     global _JOB
-    _JOB = (base, ev, since, silent_entities(ev))
+    per = min(max(workers, 1), max(len(hyps), 1))  # groups a whole multiple of the workers: none idles at the end
+    parts = -(-max(-(-len(hyps) // BATCH), 1) // per) * per
+    groups = [list(hyps[k::parts]) for k in range(parts)]
+    _JOB = (base, ev, since, silent_entities(ev), seed, groups)
     try:
-        if workers <= 1 or len(items) < 4:
-            return [_score(x) for x in items]
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        if workers <= 1 or len(groups) < 2:
+            scored = [_score(k) for k in range(len(groups))]
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_score, items, chunksize=max(1, len(items) // (4 * workers))))
+            with ProcessPoolExecutor(min(workers, len(groups)), mp_context=multiprocessing.get_context("fork")) as pool:
+                scored = list(pool.map(_score, range(len(groups))))
     finally:
         _JOB = None
+    out: list[Fit | None] = [None] * len(hyps)
+    for k, fits in enumerate(scored):
+        out[k::parts] = fits
+    return out
 
 
 def _marginal(fits: Sequence[Fit]) -> Fit:
@@ -458,7 +488,7 @@ def diagnose_evidence(ev: Evidence, base: Scenario | Mapping[str, Any], *, extra
     since = max(0.0, min(h.at for h in hyps) - 120.0) if hyps else 0.0
 
     def run(batch: Sequence[Hypothesis], seed: int) -> list[tuple[Hypothesis, Fit]]:
-        fits = _score_all([(h, seed) for h in batch], data, ev, since, n)
+        fits = _score_all(batch, seed, data, ev, since, n)
         return [(h, f) for h, f in zip(batch, fits) if f is not None]
 
     scored = run(hyps, OPERATOR_SEED)

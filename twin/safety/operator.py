@@ -38,9 +38,9 @@ from twin.errors import SafetyError, TwinError
 from twin.safety.mitigation import Mitigation, describe
 from twin.safety.policy import Policy, load_policy
 from twin.safety.precheck import (
-    _ORDER, FAIL_AFTER_S, Candidate, Draw, _future, _n1_ok, _Session, _workers, crossed_limits, draw_summary, harms,
-    plan_draws, prepare, summarise,
+    _ORDER, Candidate, _Session, _workers, crossed_limits, draw_summary, harms, plan_draws, prepare, summarise,
 )
+from twin.safety.futures import run_jobs
 from twin.safety.report import Spread
 from twin.units import format_duration, parse_duration
 
@@ -146,53 +146,18 @@ def kept_hypotheses(diagnosis: Diagnosis, k: int = 3, min_p: float = 0.02) -> tu
     return [(s.hypothesis, float(s.probability)) for s in named[:k]], float(unexplained)
 
 
-# -- the futures: every (hypothesis, draw) pair as one job, in one process pool ----------------------------------
-_SESSIONS: list[_Session] | None = None
-
-
-def _noop(session: _Session, draw: Draw) -> tuple:
-    """A candidate that cannot be taken under this hypothesis: its future is doing nothing."""
-    from twin.safety.figures import read_figures
-
-    landing = session.t0 + draw.delay + 60.0
-    fut, failure = _future(session.twin, draw, session.end, None, None, landing + FAIL_AFTER_S, 0.0)
-    f = read_figures(fut.fork, fut.n0, session.t0, landing, session.policy.settle, draw.seed, fut.c0)
-    return f, f, failure, _n1_ok(fut.fork), landing
-
-
-def _job(h: int, d: int, candidates: Sequence[Candidate | None]) -> list[tuple]:
-    sessions = _SESSIONS
-    assert sessions is not None, "worker started without sessions"
-    s = sessions[h]
-    draw = s.draws[d]
-    return [s.run(c.mitigation, draw) if c is not None else _noop(s, draw) for c in candidates]
-
-
-def _run_jobs(sessions: list[_Session], prepared: list[list[Candidate | None]], n_draws: int, workers: int,
-              progress: Callable[[int], None] | None) -> dict[tuple[int, int], list[tuple]]:
-    global _SESSIONS
-    jobs = [(h, d) for h in range(len(sessions)) for d in range(n_draws)]
-    out: dict[tuple[int, int], list[tuple]] = {}
-    _SESSIONS = sessions  # inherited by forked workers
-    try:
-        if workers <= 1 or len(jobs) < 2:
-            for h, d in jobs:
-                out[(h, d)] = _job(h, d, prepared[h])
-                if progress:
-                    progress(len(prepared[h]))
-            return out
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(_job, h, d, prepared[h]): (h, d) for h, d in jobs}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                if progress:
-                    progress(len(prepared[futures[fut][0]]))
-        return out
-    finally:
-        _SESSIONS = None
+# -- the futures: every hypothesis's (candidate, draw) futures as batches, in one process pool -------------------
+def _run_sessions(sessions: list[_Session], prepared: list[list[Candidate | None]], workers: int,
+                  progress: Callable[[int], None] | None) -> list[list[list[tuple]]]:
+    """Per hypothesis, per candidate, per draw: the futures' results. A candidate a hypothesis's
+    twin cannot take (None) is doing nothing there, its failure chosen on its own future."""
+    plans = [s.jobs([c.mitigation if c is not None else None for c in cands]) for s, cands in zip(sessions, prepared)]
+    results = run_jobs([job for _, jobs in plans for job in jobs], workers, progress)
+    out, at = [], 0
+    for s, cands, (groups, jobs) in zip(sessions, prepared, plans):
+        out.append(s.collect(len(cands), groups, results[at:at + len(jobs)]))
+        at += len(jobs)
+    return out
 
 
 # -- verdict ----------------------------------------------------------------------------------------------------
@@ -300,19 +265,20 @@ def operator_rank(base: Scenario | Mapping[str, Any], ev: Evidence, diagnosis: D
     if not twins:
         return [_cannot_tell(c, ev.at, h_s, int(draws), unexplained, dropped, pol, started) for c in reference]
     plan = plan_draws(rng if rng is not None else 0, int(draws))
+    n_workers = _workers(workers)
     sessions = []
     for _, _, t in twins:
-        s = _Session(t, h_s, int(draws), pol, 0, workers=1)
+        s = _Session(t, h_s, int(draws), pol, 0, workers=n_workers)
         s.draws = plan  # every hypothesis sees the same draws
         sessions.append(s)
-    results = _run_jobs(sessions, prepared, len(plan), _workers(workers), progress)
+    results = _run_sessions(sessions, prepared, n_workers, progress)
     total = sum(p for _, p, _ in twins)
     reports = []
     for c, ref in enumerate(reference):
         rows, hyp_rows = [], []
         for i, ((h, p, _), s) in enumerate(zip(twins, sessions)):
             cand = prepared[i][c]
-            per = [results[(i, d)][c] for d in range(len(plan))]
+            per = results[i][c]
             use = cand or ref
             rep = summarise(s, use.mitigation, per, use.verification if cand else None, use.diff, use.phrase,
                             use.label)

@@ -20,17 +20,17 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from twin.safety.figures import RunFigures, read_figures, wan_links
+from twin.safety.figures import RunFigures
+from twin.safety.futures import FAIL_AFTER_S, Trial, run_jobs, split_draws
 from twin.safety.mitigation import Mitigation, describe, parse_mitigation
 from twin.safety.policy import Policy, load_policy
 from twin.safety.report import DrawSummary, Report, Spread
-from twin.sim.actions import ACTIONS
 from twin.units import format_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -40,8 +40,6 @@ __all__ = ["DEMAND_SIGMA", "FAIL_AFTER_S", "MAX_DELAY_S", "Draw", "new_alerts", 
 
 DEMAND_SIGMA = 0.1
 MAX_DELAY_S = 300.0
-FAIL_AFTER_S = 60.0
-SERVICE_TOOLS = ("scale_service", "restart_service", "rollback_deploy", "rate_limit")
 _ORDER = {"safe": 0, "risky": 1, "harmful": 2}
 
 
@@ -71,91 +69,13 @@ def plan_draws(rng: np.random.Generator | int | None, n: int) -> list[Draw]:
     return out
 
 
-# -- running one future ---------------------------------------------------------------------
-def _start(twin: Twin, draw: Draw) -> Twin:
-    fork = twin.fork()
-    st = fork.state
-    st.rng = np.random.default_rng(draw.seed)
-    if draw.demand != 1.0:
-        st.network.class_factor = st.network.class_factor * draw.demand
-        st.services.entry_factor = st.services.entry_factor * draw.demand
-    return fork
-
-
-def _choose_failure(fork: Twin, m: Mitigation | None, draw: Draw) -> str | None:
-    if m is not None and m.tool in SERVICE_TOOLS and "service" in m.args:
-        return f"service:{m.args['service']}"
-    latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0) & ~fork.state.network.link_drained)
-    thr = np.nan_to_num(latest.truth.link[wan, 3]) if latest is not None else np.zeros(wan.size)
-    top = wan[np.argsort(-thr, kind="stable")[:3]]
-    if top.size == 0:
-        return None  # no WAN link left to fail
-    return f"link:{fork.world.topology.links[int(top[int(draw.pick * top.size)])]}"
-
-
-def _apply_failure(fork: Twin, failure: str) -> None:
-    kind, _, name = failure.partition(":")
-    st = fork.state
-    if kind == "link":
-        st.network.link_down[fork.world.topology.link_index[name]] += 1
-        fork.topology_changed()
-    else:  # one replica crashes and restarts a minute later
-        i = fork.world.callgraph.index()[name]
-        if st.services.replicas_up[i] >= 1:
-            st.services.replicas_up[i] -= 1
-            st.services.replicas_ready_at.append((fork.now + 60.0, int(i), 1.0, False))
-    fork.log("precheck", name, f"what-if: {name} fails")
-
-
-def _n1_ok(fork: Twin) -> bool:
-    """Fail the busiest WAN link for one tick: does class loss stay under the SLO?"""
-    latest = fork.telemetry.latest()
-    wan = np.flatnonzero(wan_links(fork) & (fork.state.network.link_down == 0))
-    if latest is None or wan.size == 0:
-        return True
-    i = int(wan[np.argmax(np.nan_to_num(latest.truth.link[wan, 0]))])
-    g = fork.fork()
-    g.state.network.link_down[i] += 1
-    g.topology_changed()
-    g.run(until=g.now + g.scenario.tick)
-    kpi = g.telemetry.latest().kpi
-    slo = g.scenario.slo.user_loss
-    return bool(kpi.get("user_loss", 0.0) <= slo and kpi.get("interdc_loss", 0.0) <= slo)
-
-
-@dataclass
-class _Future:
-    fork: Twin
-    n0: int
-    c0: int
-
-
-def _future(twin: Twin, draw: Draw, end: float, m: Mitigation | None, failure: str | None, t_fail: float,
-            delay: float) -> tuple[_Future, str | None]:
-    fork = _start(twin, draw)
-    n0, c0 = len(fork.telemetry.samples), len(fork.telemetry.closed_alerts)
-    if m is not None:
-        start = min(twin.now + delay, end)
-        fork.run(until=start)
-        if start < end and m.tool in ACTIONS:  # a config-only change has no twin action
-            fork.act(m.tool, **dict(m.args))
-    if draw.fail and t_fail < end:
-        fork.run(until=t_fail)
-        if failure is None:
-            failure = _choose_failure(fork, m, draw)
-        if failure is not None:
-            _apply_failure(fork, failure)
-    fork.run(until=end)
-    return _Future(fork, n0, c0), failure
-
-
 class _Session:
-    """Shared by the candidates of one ranking: the draws and the do-nothing futures.
+    """Shared by the candidates of one decision: the draws, the horizon, the policy.
 
-    With ``workers > 1`` the (candidate, draw) futures run in a process pool forked from this
-    process, so each worker inherits the twin copy-on-write and only figures travel back; each
-    worker keeps its own cache of do-nothing futures. Results do not depend on the split.
+    :meth:`run_many` simulates every (candidate, draw) future of the decision as one batch of
+    twins (:mod:`twin.safety.futures`). With ``workers > 1`` the draws are dealt among processes
+    forked from this one, each batching its draws' futures; a draw's futures stay in one
+    process, so results do not depend on the split.
     """
 
     def __init__(self, twin: Twin, horizon: float, draws: int, policy: Policy, rng: Any,
@@ -164,62 +84,34 @@ class _Session:
         self.t0 = twin.now
         self.end = self.t0 + horizon
         self.draws = plan_draws(rng, draws)
-        self._baselines: dict[tuple[int, str | None, float], _Future] = {}
         self.workers = _workers(workers)
-        self._pool: Any = None
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _WORKER_SESSION
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        if _WORKER_SESSION is self:
-            _WORKER_SESSION = None
+        return None
 
-    def run_all(self, m: Mitigation, progress: Callable[[int], None] | None) -> list[tuple]:
-        """Every draw of ``m``, in draw order, in parallel where the session has workers."""
-        if self.workers <= 1 or len(self.draws) < 2:
-            out = []
-            for draw in self.draws:
-                out.append(self.run(m, draw))
-                if progress:
-                    progress(1)
-            return out
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+    def jobs(self, ms: Sequence[Mitigation | None]) -> tuple[list[list[int]], list[tuple]]:
+        """The draws dealt one group per worker, and for each group the
+        :func:`~twin.safety.futures.run_trials` arguments of every ``m`` on its draws."""
+        groups = split_draws(self.draws, self.workers)
+        return groups, [(self.twin, self.draws, [Trial(m, d) for m in ms for d in g], self.end, self.policy.settle)
+                        for g in groups]
 
-            global _WORKER_SESSION
-            _WORKER_SESSION = self  # inherited by the forked workers
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
-        from concurrent.futures import as_completed
+    def collect(self, n_candidates: int, groups: list[list[int]], results: list[list[tuple]]) -> list[list[tuple]]:
+        """Per candidate, per draw (in draw order): the results of the groups' jobs (candidate-major)."""
+        out: list[list[Any]] = [[None] * len(self.draws) for _ in range(n_candidates)]
+        for g, rs in zip(groups, results):
+            for k, r in enumerate(rs):
+                out[k // len(g)][g[k % len(g)]] = r
+        return out
 
-        futures = {self._pool.submit(_work, m, d.index): d.index for d in self.draws}
-        results: dict[int, tuple] = {}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if progress:
-                progress(1)
-        return [results[d.index] for d in self.draws]
-
-    def baseline(self, draw: Draw, failure: str | None, t_fail: float) -> _Future:
-        key = (draw.index, failure, t_fail if failure else 0.0)
-        if key not in self._baselines:
-            self._baselines[key] = _future(self.twin, draw, self.end, None, failure, t_fail, 0.0)[0]
-        return self._baselines[key]
-
-    def run(self, m: Mitigation, draw: Draw) -> tuple[RunFigures, RunFigures, str | None, bool, float]:
-        landing = self.t0 + draw.delay + (ACTIONS[m.tool].duration if m.tool in ACTIONS else 60.0)
-        t_fail = landing + FAIL_AFTER_S
-        cand, failure = _future(self.twin, draw, self.end, m, None, t_fail, draw.delay)
-        base = self.baseline(draw, failure, t_fail)
-        settle = self.policy.settle
-        fc = read_figures(cand.fork, cand.n0, self.t0, landing, settle, draw.seed, cand.c0)
-        fb = read_figures(base.fork, base.n0, self.t0, landing, settle, draw.seed, base.c0)
-        return fc, fb, failure, _n1_ok(cand.fork), landing
+    def run_many(self, ms: Sequence[Mitigation | None], progress: Callable[[int], None] | None = None) -> list[list[tuple]]:
+        """Every draw of every ``m`` in ``ms`` (None: doing nothing); per candidate, in draw order,
+        what :func:`~twin.safety.futures.run_trials` returns for it."""
+        groups, jobs = self.jobs(ms)
+        return self.collect(len(ms), groups, run_jobs(jobs, self.workers, progress))
 
 
 _SEVERITY = {"info": 0, "warning": 1, "critical": 2}
@@ -234,15 +126,6 @@ def new_alerts(candidate: RunFigures, baseline: RunFigures) -> dict[tuple[str, s
         worst[entity] = max(worst.get(entity, -1), _SEVERITY.get(sev, 0))
     return {k: sev for k, sev in candidate.alerts.items()
             if k not in baseline.active and worst.get(k[1], -1) < _SEVERITY.get(sev, 0)}
-
-
-_WORKER_SESSION: _Session | None = None
-
-
-def _work(m: Mitigation, draw: int) -> tuple:
-    session = _WORKER_SESSION
-    assert session is not None, "worker started without a session"
-    return session.run(m, session.draws[draw])
 
 
 def _workers(requested: int | None) -> int:
@@ -338,15 +221,17 @@ def _explain(m: Mitigation, verdict: str, reasons: list[str], fig: Mapping[str, 
 
 
 # -- public API --------------------------------------------------------------------------------
-def _evaluate(session: _Session, m: Mitigation, progress: Callable[[int], None] | None,
-              verification: Mapping[str, Any] | None = None, diff: str | None = None, phrase: str | None = None,
-              label: str | None = None) -> Report:
+def _evaluate(session: _Session, candidates: Sequence[Candidate],
+              progress: Callable[[int], None] | None) -> list[Report]:
+    """Every candidate's report, their futures simulated together."""
     started = time.perf_counter()
-    return summarise(session, m, session.run_all(m, progress), verification, diff, phrase, label, started)
+    results = session.run_many([c.mitigation for c in candidates], progress)
+    return [summarise(session, c.mitigation, r, c.verification, c.diff, c.phrase, c.label, started)
+            for c, r in zip(candidates, results)]
 
 
 def draw_summary(draw: Draw, result: tuple) -> DrawSummary:
-    """One draw's figures (candidate and doing nothing) from what :meth:`_Session.run` returned."""
+    """One draw's figures (candidate and doing nothing) from what :meth:`_Session.run_many` returned for it."""
     fc, fb, failure, n1_ok, _ = result
     new = new_alerts(fc, fb)
     labels = tuple(f"{name} on {entity} ({sev})" for (name, entity), sev in sorted(new.items()))
@@ -434,12 +319,6 @@ def prepare(twin: Twin, candidate: Any) -> Candidate:
     return Candidate(parse_mitigation(twin, candidate))
 
 
-def _one(session: _Session, mitigation: Any, progress: Callable[[int], None] | None) -> Report:
-    c = prepare(session.twin, mitigation)
-    return _evaluate(session, c.mitigation, progress, verification=c.verification, diff=c.diff, phrase=c.phrase,
-                     label=c.label)
-
-
 def precheck(twin: Twin, mitigation: Any, *, horizon: float | str = 1800.0, draws: int = 8,
              policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
              alternatives: Iterable[Any] | None = None,
@@ -457,8 +336,8 @@ def precheck(twin: Twin, mitigation: Any, *, horizon: float | str = 1800.0, draw
     'safe'
     """
     with _session(twin, horizon, draws, policy, rng, workers) as session:
-        report = _one(session, mitigation, progress)
-        others = [_one(session, a, progress) for a in alternatives or ()]
+        prepared = [prepare(twin, c) for c in (mitigation, *(alternatives or ()))]
+        report, *others = _evaluate(session, prepared, progress)
     if others:
         better = [o for o in others if _key(o) < _key(report)]
         if better:
@@ -479,17 +358,9 @@ def rank(twin: Twin, candidates: Iterable[Any], *, horizon: float | str = 1800.0
          policy: str | Policy | None = None, rng: np.random.Generator | int | None = None,
          progress: Callable[[int], None] | None = None, workers: int | None = None) -> list[Report]:
     """Pre-check every candidate on the same draws; best first (verdict, then impact-minutes)."""
-    items = list(candidates)
-    # validate everything before simulating anything
-    for c in items:
-        if _is_config(c):
-            from twin.config.change import parse_change
-
-            parse_change(twin, c)
-        else:
-            parse_mitigation(twin, c)
+    prepared = [prepare(twin, c) for c in candidates]  # every candidate checked before anything is simulated
     with _session(twin, horizon, draws, policy, rng, workers) as session:
-        reports = [_one(session, c, progress) for c in items]
+        reports = _evaluate(session, prepared, progress)
     return sorted(reports, key=_key)
 
 

@@ -241,6 +241,12 @@ class Twin:
         other.work = other.state.size() + len(other._procs)
         return other
 
+    def reseed(self, seed: int) -> None:
+        """Draw this twin's physics (demand noise, ...) from a fresh stream seeded by ``seed``; the
+        monitors' noise keeps its stream. A fork or a batch member reseeded with one seed draws
+        what any other twin of the same instant reseeded with it draws (a what-if draw)."""
+        self.state.rng = np.random.default_rng(int(seed))
+
     def fork_batch(self, n: int) -> TwinBatch:
         """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`)."""
         if int(n) < 1:

@@ -1,0 +1,102 @@
+"""The batched pre-check gives the reports that simulating each future alone gave.
+
+``data/rank_golden.json`` and ``data/operator_rank_golden.json`` were recorded with the
+one-future-at-a-time pre-check (before :mod:`twin.safety.futures`); every verdict, figure,
+failure, explanation and P(harm) must come out the same, to the bit (JSON floats round-trip).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin import Twin, load_scenario
+from twin.safety import rank
+from twin.safety.precheck import plan_draws
+
+DATA = Path(__file__).parent / "data"
+
+
+def _portable(x):
+    """Reports name the policy file by its absolute path; the golden files hold its name alone,
+    so they hold in any checkout."""
+    if isinstance(x, dict):
+        return {k: Path(v).name if k == "source" and isinstance(v, str) else _portable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_portable(v) for v in x]
+    return x
+
+
+def _plain(reports) -> list[dict]:
+    out = [_portable(json.loads(r.to_json())) for r in reports]
+    for r in out:
+        r.pop("elapsed_s", None)
+    return out
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "sockshop-cpu-hog"])
+def test_rank_equals_the_reports_recorded_one_future_at_a_time(name: str) -> None:
+    case = json.loads((DATA / "rank_golden.json").read_text())[name]
+    t = Twin(load_scenario(name))
+    t.run(until=case["at"])
+    got = _plain(rank(t, case["candidates"], horizon=1800, draws=case["draws"], workers=1))
+    assert got == case["reports"]
+
+
+def test_rank_does_not_depend_on_the_workers() -> None:
+    case = json.loads((DATA / "rank_golden.json").read_text())["sockshop-cpu-hog"]
+    t = Twin(load_scenario("sockshop-cpu-hog"))
+    t.run(until=case["at"])
+    got = _plain(rank(t, case["candidates"], horizon=1800, draws=case["draws"], workers=2))
+    assert got == case["reports"]
+
+
+def test_operator_rank_equals_the_reports_recorded_one_future_at_a_time() -> None:
+    from twin.belief import operator_scenario
+    from twin.diagnosis import diagnose
+    from twin.safety.operator import operator_rank
+
+    case = json.loads((DATA / "operator_rank_golden.json").read_text())
+    sc = load_scenario("b2b4-casc1")
+    t = Twin(sc)
+    t.run(until=case["at"])
+    d = diagnose(sc, case["at"], twin=t)
+    reports = operator_rank(operator_scenario(sc), d.evidence, d, case["candidates"], horizon=1800,
+                            draws=case["draws"], k=case["k"], workers=1)
+    got = [_portable(json.loads(json.dumps(r.to_dict(), default=str))) for r in reports]
+    for r in got:
+        r.pop("elapsed_s", None)
+    assert got == case["reports"]
+
+
+def test_a_reseeded_batch_member_draws_what_a_solo_draw_fork_draws() -> None:
+    t = Twin(load_scenario("b2b4-casc1"))
+    t.run(until=600)
+    draws = plan_draws(5, 3)
+    batch = t.fork_batch(len(draws))
+    for member, draw in zip(batch.members, draws):
+        member.reseed(draw.seed)
+    batch.run(until=900)
+    for member, draw in zip(batch.members, draws):
+        solo = t.fork()
+        solo.reseed(draw.seed)
+        solo.run(until=900)
+        assert np.array_equal(member.state.rng.random(4), solo.state.rng.random(4))
+        assert [s.kpi for s in member.telemetry.window()] == [s.kpi for s in solo.telemetry.window()]
+
+
+def test_futures_one_by_one_equal_the_batch() -> None:
+    from twin.safety.futures import Trial, run_trials
+    from twin.safety.mitigation import parse_mitigation
+
+    t = Twin(load_scenario("b2b4-casc1"))
+    t.run(until=720)
+    draws = plan_draws(3, 3)
+    trials = [Trial(m, d) for m in (parse_mitigation(t, "freeze_te"), None) for d in range(3)]
+    batched = run_trials(t, draws, trials, t.now + 900, 300.0, batched=True)
+    alone = run_trials(t, draws, trials, t.now + 900, 300.0, batched=False)
+    assert [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in batched] == \
+        [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in alone]
