@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-import networkx as nx
 import numpy as np
 
 from twin.physics.clients import RetryPolicy
 from twin.physics.flows import Flows, Links, solve, solve_many
+from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -71,22 +71,18 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
 TUNNEL_PENALTY = 4.0
 
 
-def _penalised_tunnels(g: nx.Graph, s: int, d: int, k: int, first: list[int] | None) -> list[list[int]]:
-    """Up to ``k`` distinct tunnels (node paths): the shortest path, then shortest paths with
-    the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use, far
-    cheaper than enumerating k shortest simple paths)."""
-    first = first or nx.dijkstra_path(g, s, d, weight="weight")
+def _penalised_tunnels(adj: Adjacency, s: int, d: int, k: int, first: list[int]) -> list[list[int]]:
+    """Up to ``k`` distinct tunnels (node paths): the shortest path ``first``, then shortest paths
+    with the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use,
+    far cheaper than enumerating k shortest simple paths)."""
     tunnels = [first]
-    used: set[tuple[int, int]] = {tuple(sorted(e)) for e in zip(first[:-1], first[1:])}
+    used: set[tuple[int, int]] = {(min(e), max(e)) for e in zip(first[:-1], first[1:])}
     for _ in range(k - 1):
-        def weight(u, v, data, used=used):
-            return data["weight"] * (TUNNEL_PENALTY if (min(u, v), max(u, v)) in used else 1.0)
-
-        path = nx.dijkstra_path(g, s, d, weight=weight)
+        path = dijkstra_path(adj, s, d, penalised=used, penalty=TUNNEL_PENALTY)
         if path in tunnels:
             break
         tunnels.append(path)
-        used |= {tuple(sorted(e)) for e in zip(path[:-1], path[1:])}
+        used |= {(min(e), max(e)) for e in zip(path[:-1], path[1:])}
     return tunnels
 
 
@@ -108,9 +104,11 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
         for _a, _b, edge in g.edges(data=True):
             edge["weight"] = igp_weight(configs, topo, edge["link"])
     out: Tunnels = {}
-    paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
+    adj = adjacency(g)
+    searched = {v: shortest_paths(adj, v) for v in g}  # every router's paths and their lengths
+    paths_cache = {v: paths for v, (paths, _) in searched.items()}
     if custom:
-        dist = dict(nx.all_pairs_dijkstra_path_length(g, weight="weight"))
+        dist = {v: lengths for v, (_, lengths) in searched.items()}
         prefixes = site_prefix(topo)
         announcers = [topo.node_index[n] for n, c in configs.items()
                       if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
@@ -120,7 +118,7 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
             out[p] = []
             continue
         if not custom:
-            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(g, s, d, k, paths_cache[s][d])]
+            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(adj, s, d, k, paths_cache[s][d])]
             continue
         prefix = prefixes[dst]
         via = best_announcer(topo, configs, s, d, prefix, dist[s], announcers)
@@ -133,7 +131,7 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
             path = paths_cache[s][via] + paths_cache[via][d][1:]
             nodes = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
         else:
-            nodes = _penalised_tunnels(g, s, d, k, paths_cache[s][d])
+            nodes = _penalised_tunnels(adj, s, d, k, paths_cache[s][d])
         tunnels = []
         for path in nodes:
             pinned = pinned_path(topo, configs, g, path, prefix, paths_cache)
@@ -239,6 +237,9 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
     splits: dict[int, np.ndarray] = {}
+    # the connections hashed onto each group's buckets depend on the group alone: kept across rebuilds
+    draws = next((r.cache["connection_draws"] for r in reuse if "connection_draws" in r.cache), {})
+    cache["connection_draws"] = draws
     for g in np.argsort(-volume, kind="stable"):
         p, c = divmod(int(g), 2)
         tunnels = [arcs for arcs, _ in tunnels_by_plane[class_plane[CLASSES[c]]][p]]
@@ -246,7 +247,7 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
             split = te_split(tunnels, residual, float(volume[g]), quantum)
             # the controller installs ``split``; hashing real connections onto its buckets
             # decides what each tunnel actually carries
-            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g))
+            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g), draws=draws)
     n = 0
     for p in range(len(world.pairs)):
         for c, cls in enumerate(CLASSES):
