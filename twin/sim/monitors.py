@@ -92,6 +92,7 @@ class MonitorGroup(NamedTuple):
     floor_idx: np.ndarray  # columns with a background rate
     upper_idx: np.ndarray  # columns with a finite upper bound
     scale: np.ndarray  # per column: relative noise (jitter on rates, noise on gauges, 0: exact)
+    counts: tuple[tuple[int, int], ...]  # per counter: its column and its denominator's (-1: a rate)
 
 
 def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
@@ -130,7 +131,8 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
                         cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
                         np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)),
-                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)))
+                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)),
+                        tuple((int(col), int(r[col])) for col in cidx))
 
 
 class Monitors:
@@ -511,9 +513,9 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
     if n == 0:
         return None
     end = now + dt  # this tick's values hold until the next tick
-    if kind not in mem.counters:
-        mem.counters[kind] = np.zeros((n, g.cidx.size))
-        mem.last_read[kind] = np.zeros((n, g.cidx.size))
+    if kind not in mem.counters:  # counters and their last reads are (counter, entity): one row per counter
+        mem.counters[kind] = np.zeros((g.cidx.size, n))
+        mem.last_read[kind] = np.zeros((g.cidx.size, n))
         mem.last_read[kind + "/t"] = np.full(n, now)
         mem.next_sample[kind] = now
     gap_key = kind + "/gap"
@@ -523,23 +525,22 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
     if fast:
         mem.next_sample[kind] = now + g.interval
         return v.copy() if copy else v, fast, None, None, None
-    inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
-    if g.rpos.size:
-        inc[:, g.rpos] *= v[:, g.rden]
     counters = mem.counters[kind]
-    counters += inc
+    vt = v.T
+    for row, (col, den) in zip(counters, g.counts):  # counters count in value x ticks (dt applied at the read)
+        np.add(row, vt[col] if den < 0 else vt[col] * vt[den], out=row)
     if now + 1e-9 < mem.next_sample[kind]:
         return None
     mem.next_sample[kind] = now + g.interval
     last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
     delta = counters - last
     seen = v.copy()
-    seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
+    seen[:, g.cidx] = (delta / ((end - last_t) / dt)).T
     if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
-        den = delta[:, g.rden_pos]
-        ratio = v[:, g.rcol].astype(float)
-        np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
-        seen[:, g.rcol] = ratio
+        den = delta[g.rden_pos]
+        ratio = v.T[g.rcol].astype(float)
+        np.divide(delta[g.rpos], den, out=ratio, where=den > 1e-12)
+        seen[:, g.rcol] = ratio.T
     return seen, fast, counters, last, last_t
 
 
@@ -592,15 +593,15 @@ def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, ki
         seen[lost] = np.nan
         # a lost read leaves the counter unread: the next good one averages over the gap
         if fast:  # start counting from this tick for the entities whose read was lost
-            inc = v[:, g.cidx].astype(float)
+            inc = v.T[g.cidx].astype(float)
             if g.rpos.size:
-                inc[:, g.rpos] *= v[:, g.rden]
+                inc[g.rpos] *= v.T[g.rden]
             mem.counters[kind] = inc
-            mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
+            mem.last_read[kind] = np.where(lost, 0.0, inc)
             mem.last_read[kind + "/t"] = np.where(lost, now, end)
             mem.last_read[gap_key] = np.True_
         else:
-            mem.last_read[kind] = np.where(lost[:, None], last, counters)
+            mem.last_read[kind] = np.where(lost, last, counters)
             mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
     elif not fast:
         mem.last_read[kind] = counters.copy()
