@@ -75,7 +75,7 @@ class MonitorGroup(NamedTuple):
     ratio_of: np.ndarray  # int per column: denominator column for a ratio, -1 otherwise
     noisy: np.ndarray  # bool per column: measured with relative noise
     floor: np.ndarray  # per column: background rate added (errors, drops)
-    upper: np.ndarray  # per column (or entity x column): clip measured values to this
+    upper: np.ndarray  # per column (or entity x column): clip measured values to this, in float32 (see _noise)
     interval: float
     delay: float
     noise: float
@@ -128,7 +128,7 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     rpos = np.array([j for j, col in enumerate(cidx) if r[col] >= 0], dtype=np.int64)
     rden = np.array([r[col] for col in cidx if r[col] >= 0], dtype=np.int64)
     rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
-    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
+    return MonitorGroup(kind, c, r, noisy, fl, up.astype(np.float32), interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
                         cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
                         np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)),
                         np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)),
@@ -180,7 +180,7 @@ class Monitors:
                       ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
                       floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0})
         upper = np.tile(link.upper, (topo.n_links, 1))
-        upper[:, lk.index("throughput_gbps")] = line_rate
+        upper[:, lk.index("throughput_gbps")] = line_rate  # rounded to float32, as every bound
         finite = np.flatnonzero(np.isfinite(upper).all(axis=0))
         return {
             # interface counters: offered and carried bytes, drops over offered; link state is exact
@@ -568,6 +568,7 @@ def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray) -> None:
         seen += np.float32(0.0)
         fz = z[..., g.floor_idx]
         seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
+    # float32 against the float32 bound: the float32 of min(x, u) for every float32 x and double u
     np.minimum(seen, g.upper, out=seen)
 
 
