@@ -608,19 +608,26 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     if b > 1:
         fab_scales = np.array([j.fabric_scale for j in jobs])
         offered += np.repeat(fab_scales, n_arcs) * stk["fab_arc_base"]
-        demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
     else:
         offered += jobs[0].fabric_scale * stk["fab_arc_base"]
-        demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
     hot = offered > overloaded_above
     if lossy:
         hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
     if stk["elastic_arcs"] is not None:
         hot |= stk["elastic_arcs"]
+    # every flow's demand, fabric ones included, only for the flow model; a WAN flow's is its
+    # group share either way (its fabric part is 0.0, and adding 0.0 to a share changes no bit)
+    if not hot.any():
+        demand = delivered = demand_wan
+    elif b > 1:
+        demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
+    else:
+        demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
     flow_loss = stk["unroutable_loss"].copy()
     queue = np.zeros(b * n_arcs)
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
-    delivered = demand.copy()
+    if demand is not demand_wan:
+        delivered = demand.copy()
     any_hot = False
     problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
     for k, j in enumerate(jobs):
@@ -658,15 +665,19 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
         delivered[flows][sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
+    if has_cap.all():  # the common case: no arc without capacity to test for
+        rho = arrival / cap
+    else:
+        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
         np.maximum(wait, 1e-9, out=wait)
         np.divide(rho, wait, out=wait)
         wait *= 0.5
         wait *= packet_ms
-        kingman = np.where(rho < 1, wait, params.buffer_ms)
-    np.minimum(kingman, params.buffer_ms, out=kingman)
+    # min(wait, buffer) where rho < 1, the buffer elsewhere: in place
+    kingman = np.minimum(wait, params.buffer_ms, out=wait)
+    np.copyto(kingman, params.buffer_ms, where=~(rho < 1))
     queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
     latency = stk["arc_delay"] + queue
     flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
