@@ -253,15 +253,22 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     n_l = topo.n_links
     # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
     cap, offered = net.arc_capacity, net.arc_offered
-    util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
+    has_cap = cap > 0
+    if has_cap.all():  # the common case: no arc without capacity to mark
+        util = offered / cap
+    else:
+        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=has_cap)
     util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
     link = np.empty((n_l, 5), dtype=np.float32)
     link[:, 0] = util
     link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    node_up = st.network.node_down == 0
-    link[:, 4] = (st.network.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
+    link_up = st.network.link_down == 0
+    if st.network.node_down.any():  # a link is up while it and both its ends are
+        node_up = st.network.node_down == 0
+        link_up &= node_up[topo.link_a] & node_up[topo.link_b]
+    link[:, 4] = link_up
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.control.health_alarm
