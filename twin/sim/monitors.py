@@ -63,6 +63,7 @@ class RuleGroup(NamedTuple):
     clear: np.ndarray  # entities x rules, times ``sign``: the value must be past this to clear
     clear_for_s: np.ndarray  # per rule: seconds past ``clear`` before the alert clears
     sign: np.ndarray  # per rule: +1 fires above, -1 below (``value * sign > threshold * sign``)
+    zeros: np.ndarray  # entities x rules of 0.0, read-only: the seconds held while nothing is past a threshold
 
 
 class MonitorGroup(NamedTuple):
@@ -213,7 +214,9 @@ class Monitors:
             for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
             clear_for = np.array([r.clear_for_s + self.tick - 1e-9 if r.clear_for_s > 0 else -np.inf for r in rules])
             sign = np.where(above, 1.0, -1.0)
-            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign))
+            zeros = np.zeros((n, len(rules)))
+            zeros.setflags(write=False)
+            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign, zeros))
         return groups
 
     def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
@@ -660,21 +663,36 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         pending = _pending(st, kind, values.shape)
         is_open = st.alerts.pending[kind + "/open"]
         any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
-        pending = np.where(hit, pending + dt, 0.0) if any_hit else np.zeros(values.shape)
-        st.alerts.pending[kind] = pending
+        # the few (entity, rule) cells that hit or are open carry all the work, taken sparsely
+        new_pending, opened = group.zeros, None  # shared while nothing hits: no one writes to it
+        if any_hit:
+            hi, hr = np.nonzero(hit)
+            held = pending[hi, hr] + dt
+            new_pending = np.zeros(values.shape)
+            new_pending[hi, hr] = held
+            fired = (held >= group.for_s[hr]) & ~is_open[hi, hr]
+            if fired.any():
+                opened = np.zeros(values.shape, dtype=bool)
+                opened[hi[fired], hr[fired]] = True
+        st.alerts.pending[kind] = new_pending
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
         # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
         any_open = bool(is_open.any())
         _quiet(st, kind, at, any_hit, any_open)
         if any_open:
-            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-            done = is_open & (calm_s >= clear_for)
+            oi, orr = np.nonzero(is_open)
+            calm_o = np.where(values[oi, orr] < clear_thr[oi, orr], st.alerts.pending[kind + "/calm"][oi, orr] + dt, 0.0)
+            done = calm_o >= clear_for[orr]
+            # the seconds calm are 0.0 but where an alert is open: this state's own array, updated there
+            calm_s = st.alerts.pending[kind + "/calm"]
+            if not calm_s.flags.writeable:
+                calm_s = calm_s.copy()
             if done.any():
-                ci, cr = np.nonzero(done)
-                calm_s[done] = 0.0
+                ci, cr = oi[done], orr[done]
+                calm_o[done] = 0.0
+            calm_s[oi, orr] = calm_o
             st.alerts.pending[kind + "/calm"] = calm_s
-        opened = hit & (pending >= group.for_s) & ~is_open if any_hit else None
         _changed(mon, st, now, group, values, opened, ci, cr, is_open, closed)
     return closed
 
