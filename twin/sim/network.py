@@ -369,13 +369,19 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     fab_demand *= routing.routable
     live = np.flatnonzero(wan & routing.routable)
     g, w = routing.flow_group[wan], routing.flow_ratio[wan]
+    # WAN flows by position among the WAN flows: a tick's WAN demand is a short array of its own
+    wan_idx = np.flatnonzero(wan)
+    wan_local = np.full(routing.n_flows, -1, dtype=np.int64)
+    wan_local[wan_idx] = np.arange(wan_idx.size)
     cache.update(
         demand_key=world.demand_pair * 2 + world.demand_class,
         wan=wan,
         wan_group=np.maximum(routing.flow_group, 0),
-        wan_live=live,
         wan_live_group=routing.flow_group[live],
         wan_live_ratio=routing.flow_ratio[live],
+        wan_idx=wan_idx,
+        wan_live_w=wan_local[live],
+        wan_flow_w=wan_local[flow_of[nnz_wan]],
         unroutable_loss=np.where(routing.routable, 0.0, 1.0),
         wan_g=g,
         wan_w=w,
@@ -515,15 +521,18 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
         _elastic_cached(r, params, n_arcs)
     sizes = np.array([r.n_flows for r in routings], dtype=np.int64)
     foff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    wan_sizes = np.array([p["wan_idx"].size for p in preps], dtype=np.int64)
+    woff = np.concatenate([[0], np.cumsum(wan_sizes)[:-1]]).astype(np.int64)
 
     def cat(name: str, step: str | None = None) -> np.ndarray:
-        off = {"flow": foff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
+        off = {"flow": foff, "wan": woff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
         return _cat([p[name] if off is None else p[name] + off[k] for k, p in enumerate(preps)])
 
     elastic_arcs = [r.cache["elastic_arcs"] for r in routings]
     return dict(
-        b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()),
-        key=cat("demand_key", "group"), wan_live=cat("wan_live", "flow"), wan_live_group=cat("wan_live_group", "group"),
+        b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()), n_wan=int(wan_sizes.sum()), wan_idx=cat("wan_idx", "flow"),
+        wan_live_w=cat("wan_live_w", "wan"), wan_flow_w=cat("wan_flow_w", "wan"),
+        key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
         wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
         fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=cat("unroutable_loss"),
         needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
@@ -594,16 +603,16 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     vol = wanted * _cat(limits)
     group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=b * n_groups)
-    wan = stk["wan"]
-    demand_wan = np.zeros(n_flows)
-    demand_wan[stk["wan_live"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
+    wan, wan_idx = stk["wan"], stk["wan_idx"]
+    demand_w = np.zeros(stk["n_wan"])  # per WAN flow (in flow order): its share of its group
+    demand_w[stk["wan_live_w"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
     limits_k = arc_limits
     if b == 1:
         cap, packet_ms, overloaded_above, has_cap = limits_k[0]
     else:
         cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
     # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(stk["wan_arc_of"], weights=demand_wan[stk["wan_flow_of"]],
+    offered = np.bincount(stk["wan_arc_of"], weights=demand_w[stk["wan_flow_w"]],
                           minlength=b * n_arcs).astype(float, copy=False)
     if b > 1:
         fab_scales = np.array([j.fabric_scale for j in jobs])
@@ -617,17 +626,18 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         hot |= stk["elastic_arcs"]
     # every flow's demand, fabric ones included, only for the flow model; a WAN flow's is its
     # group share either way (its fabric part is 0.0, and adding 0.0 to a share changes no bit)
-    if not hot.any():
-        demand = delivered = demand_wan
-    elif b > 1:
-        demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
-    else:
-        demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
+    demand = delivered = None
+    if hot.any():
+        demand_wan = np.zeros(n_flows)
+        demand_wan[wan_idx] = demand_w
+        if b > 1:
+            demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
+        else:
+            demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
+        delivered = demand.copy()
     flow_loss = stk["unroutable_loss"].copy()
     queue = np.zeros(b * n_arcs)
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
-    if demand is not demand_wan:
-        delivered = demand.copy()
     any_hot = False
     problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
     for k, j in enumerate(jobs):
@@ -683,12 +693,13 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
     g, w, safe = stk["wan_g"], stk["wan_w"], stk["wan_safe"]
     n_g = b * n_groups
-    sent_g = np.bincount(g, weights=demand[wan], minlength=n_g)
-    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], delivered[wan], 0.0), minlength=n_g)
+    sent_g = np.bincount(g, weights=demand_w if demand is None else demand[wan_idx], minlength=n_g)
+    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], demand_w if delivered is None else delivered[wan_idx], 0.0),
+                        minlength=n_g)
     # a group that sends nothing still has the loss its packets would see
-    by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_g) / safe
+    by_path = np.bincount(g, weights=w * flow_loss[wan_idx], minlength=n_g) / safe
     group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_g), where=sent_g > 0), by_path)
-    group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_g) / safe
+    group_latency = np.bincount(g, weights=w * flow_latency[wan_idx], minlength=n_g) / safe
     offered = arrival
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
