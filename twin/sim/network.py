@@ -529,12 +529,14 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
         return _cat([p[name] if off is None else p[name] + off[k] for k, p in enumerate(preps)])
 
     elastic_arcs = [r.cache["elastic_arcs"] for r in routings]
+    unroutable_loss = cat("unroutable_loss")
+    unroutable_loss.setflags(write=False)  # results share it on ticks without the flow model
     return dict(
         b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()), n_wan=int(wan_sizes.sum()), wan_idx=cat("wan_idx", "flow"),
         wan_live_w=cat("wan_live_w", "wan"), wan_flow_w=cat("wan_flow_w", "wan"),
         key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
         wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
-        fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=cat("unroutable_loss"),
+        fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=unroutable_loss,
         needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
         wan_g=cat("wan_g", "group"), wan_w=cat("wan_w"), wan_routable=cat("wan_routable"), wan_safe=cat("wan_safe"),
         wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
@@ -635,8 +637,9 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         else:
             demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
         delivered = demand.copy()
-    flow_loss = stk["unroutable_loss"].copy()
-    queue = np.zeros(b * n_arcs)
+    # with no flow through the flow model, a flow loses all or nothing: the routing's own read-only array
+    flow_loss = stk["unroutable_loss"] if demand is None else stk["unroutable_loss"].copy()
+    queue = np.zeros(b * n_arcs) if demand is not None else None
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     any_hot = False
     problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
