@@ -8,9 +8,11 @@ objects>`` with tens of microseconds a call under cProfile, about 1 us without i
 
 ``--stages`` times the tick's stages instead, with plain clocks (no profiler distortion):
 routing builds, network physics (flow model inside), services (their model inside), monitors'
-truth, sampling and alert evaluation, and the rest of the tick.
+truth, sampling and alert evaluation, and the rest of the tick. ``--cpu`` times them by this
+thread's CPU time instead of the wall clock: on a shared machine, time spent waiting for a core
+then does not count, so tables made minutes apart compare (cache effects of the neighbours stay).
 
-    python bench/profile_tick.py [--top 15] [--hours 1] [--stages] [scenario ...]
+    python bench/profile_tick.py [--top 15] [--hours 1] [--stages [--cpu]] [scenario ...]
 """
 
 from __future__ import annotations
@@ -81,17 +83,17 @@ STAGES = (
 )
 
 
-def _timed(fn, label: str, spent: Counter):
+def _timed(fn, label: str, spent: Counter, clock=time.perf_counter):
     def run(*args, **kwargs):
-        t0 = time.perf_counter()
+        t0 = clock()
         try:
             return fn(*args, **kwargs)
         finally:
-            spent[label] += time.perf_counter() - t0
+            spent[label] += clock() - t0
     return run
 
 
-def stages(name: str, hours: float) -> str:
+def stages(name: str, hours: float, cpu: bool = False) -> str:
     """Wall time per stage of the tick over ``hours`` simulated hours, as a short table."""
     import importlib
 
@@ -99,19 +101,21 @@ def stages(name: str, hours: float) -> str:
 
     sc = load_scenario(name)
     spent: Counter = Counter()
+    clock = time.thread_time if cpu else time.perf_counter
     with ExitStack() as stack:
         for label, module, attr, _nested in (*STAGES, ("tick", "twin.sim.twin.Twin", "_tick", False)):
             owner = _Twin if module.endswith(".Twin") else importlib.import_module(module)
-            stack.enter_context(mock.patch.object(owner, attr, _timed(getattr(owner, attr), label, spent)))
+            stack.enter_context(mock.patch.object(owner, attr, _timed(getattr(owner, attr), label, spent, clock)))
         twin = Twin(sc, seed=1)
-        t0 = time.perf_counter()
+        t0 = clock()
         twin.run(until=3600.0 * hours)
-        wall = time.perf_counter() - t0
+        wall = clock() - t0
     ticks = int(round(3600.0 * hours / sc.tick))
     rest = spent["tick"] - sum(spent[label] for label, _m, _a, nested in STAGES if not nested)
     rows = [(label, spent[label]) for label, *_ in STAGES] + [("rest of the tick", rest),
                                                              ("outside ticks (timers)", wall - spent["tick"])]
-    lines = [f"== {name}: {hours:g} sim-hour, {ticks} ticks, {wall:.3f} s ({1e6 * wall / ticks:.0f} us/tick)",
+    lines = [f"== {name}: {hours:g} sim-hour, {ticks} ticks, {wall:.3f} s {'CPU' if cpu else 'wall'} "
+             f"({1e6 * wall / ticks:.0f} us/tick)",
              f"  {'stage':<26} {'ms':>8} {'us/tick':>8}"]
     lines += [f"  {label:<26} {1e3 * t:8.1f} {1e6 * t / ticks:8.0f}" for label, t in rows]
     return "\n".join(lines)
@@ -123,9 +127,10 @@ def main() -> None:
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--hours", type=float, default=1.0)
     p.add_argument("--stages", action="store_true", help="time the tick's stages (no profiler) instead")
+    p.add_argument("--cpu", action="store_true", help="with --stages: this thread's CPU time, not the wall clock")
     a = p.parse_args()
     for name in a.scenarios:
-        print(stages(name, a.hours) if a.stages else profile(name, a.hours, a.top), flush=True)
+        print(stages(name, a.hours, a.cpu) if a.stages else profile(name, a.hours, a.top), flush=True)
 
 
 if __name__ == "__main__":

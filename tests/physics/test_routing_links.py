@@ -77,3 +77,24 @@ def test_ecmp_intra_pod_uses_no_core():
     topo, ft = fat_tree(4)
     links, routable = fat_tree_ecmp(ft, np.array([0]), np.array([1]), np.array([7]), np.ones(topo.n_links, bool))
     assert routable[0] and links[0, 1] == -1 and links[0, 2] == -1 and links[0, 0] >= 0
+
+
+def test_quantised_split_as_with_clip_whatever_the_sign_of_zero():
+    """quantised_split floors weights at 0 with np.maximum: the splits np.clip gave, -0.0 and NaN included."""
+    rng = np.random.default_rng(3)
+
+    def with_clip(weights, quantum):  # the rounding as it was, on np.clip
+        w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+        if w.sum() <= 0:
+            w = np.ones_like(w)
+        units = int(round(1.0 / quantum))
+        exact = w / w.sum() * units
+        base = np.floor(exact).astype(int)
+        order = np.argsort(-(exact - base), kind="stable")
+        base[order[:units - base.sum()]] += 1
+        return base / units
+
+    for _ in range(500):
+        w = rng.choice([0.0, -0.0, -1.0, 0.5, 1.0, 2.0, 3.0], size=int(rng.integers(1, 6))) * rng.random()
+        for quantum in (0.125, 0.25, 1 / 3):
+            assert quantised_split(w, quantum).tobytes() == with_clip(w, quantum).tobytes(), (w, quantum)

@@ -191,3 +191,14 @@ def test_the_read_after_lost_samples_averages_over_the_gap(b2b4):
             gaps += i - last_good > 1
             last_good = i
     assert gaps > 50
+
+
+def test_float32_bound_clips_as_the_double_bound_did():
+    """Monitors clip float32 reads against float32 bounds: the same bits as against the doubles."""
+    rng = np.random.default_rng(5)
+    u = rng.random(20000) * 3200.0
+    # reads on both sides of each bound, within a few float32 steps of it
+    x = (u + rng.integers(-3, 4, u.size) * np.spacing(u.astype(np.float32))).astype(np.float32)
+    x[::7] = np.nan
+    via_double = np.minimum(x, u).astype(np.float32)  # float64 maths, cast back: as before
+    assert np.minimum(x, u.astype(np.float32)).tobytes() == via_double.tobytes()

@@ -13,7 +13,7 @@ import numpy as np
 from twin.model.fabric import FatTree
 from twin.model.topology import Topology
 
-__all__ = ["quantised_split", "hashed_split", "fat_tree_ecmp", "path_arcs"]
+__all__ = ["quantised_split", "hashed_split", "connection_draws", "fat_tree_ecmp", "path_arcs"]
 
 
 def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
@@ -29,7 +29,9 @@ def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:
     >>> quantised_split(np.array([2.0, 1.0, 1.0]), 0.25).tolist()
     [0.5, 0.25, 0.25]
     """
-    w = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+    # np.maximum, not np.clip's slower wrapper: they differ only in the sign of a zero, which no
+    # step below can see (a zero weight floors to 0 units and sorts with the other zeros either way)
+    w = np.maximum(np.asarray(weights, dtype=float), 0.0)
     if w.size == 0:
         return w
     if w.sum() <= 0:
@@ -43,14 +45,31 @@ def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:
     return base / units
 
 
-def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: int) -> np.ndarray:
+def connection_draws(salt: int, n_connections: int, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """The connections :func:`hashed_split` hashes: their sizes (Pareto 1.5, heavy-tailed) and
+    the bucket each lands on, drawn from ``salt`` alone. They do not depend on the split, so a
+    routing rebuild may reuse them.
+
+    >>> sizes, bucket = connection_draws(3, 4, 8)
+    >>> sizes.shape, bool((sizes >= 1).all()), bool(((0 <= bucket) & (bucket < 8)).all())
+    ((4,), True, True)
+    """
+    rng = np.random.default_rng([int(salt), 0x5EED])  # its own stream: the tick's draws are untouched
+    sizes = rng.pareto(1.5, n_connections) + 1.0
+    return sizes, rng.integers(0, n_buckets, n_connections)
+
+
+def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: int,
+                 draws: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """The shares tunnels really carry when connections are hashed onto WCMP buckets.
 
     A TE controller installs ``split`` as ``1 / quantum`` hash buckets, each pointing at one
     tunnel. ``n_connections`` connections of unequal (heavy-tailed, Pareto 1.5) size hash onto
     the buckets, so a tunnel carries the bytes of the connections that landed on its buckets,
-    not exactly its ratio. Sizes and hashes are drawn from ``salt`` alone (deterministic);
-    ``n_connections`` = 0 returns ``split`` unchanged (an ideal, infinitely fine split).
+    not exactly its ratio. Sizes and hashes are drawn from ``salt`` alone (deterministic,
+    :func:`connection_draws`; ``draws``, keyed by ``(salt, n_connections, buckets)``, keeps them
+    for the next call); ``n_connections`` = 0 returns ``split`` unchanged (an ideal, infinitely
+    fine split).
 
     >>> s = hashed_split(np.array([0.5, 0.5]), 0.125, 64, salt=3)
     >>> bool(abs(s.sum() - 1) < 1e-12), bool(abs(s[0] - 0.5) > 0.01)
@@ -63,10 +82,14 @@ def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: in
     buckets = np.repeat(np.arange(split.size), np.round(split * units).astype(int))
     if buckets.size == 0:
         return split
-    rng = np.random.default_rng([int(salt), 0x5EED])  # its own stream: the tick's draws are untouched
-    sizes = rng.pareto(1.5, n_connections) + 1.0
-    tunnel = buckets[rng.integers(0, buckets.size, n_connections)]
-    carried = np.bincount(tunnel, weights=sizes, minlength=split.size)
+    key = (int(salt), n_connections, buckets.size)
+    drawn = draws.get(key) if draws is not None else None
+    if drawn is None:
+        drawn = connection_draws(*key)
+        if draws is not None:
+            draws[key] = drawn
+    sizes, bucket = drawn
+    carried = np.bincount(buckets[bucket], weights=sizes, minlength=split.size)
     return carried / carried.sum()
 
 

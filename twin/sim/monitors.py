@@ -63,6 +63,7 @@ class RuleGroup(NamedTuple):
     clear: np.ndarray  # entities x rules, times ``sign``: the value must be past this to clear
     clear_for_s: np.ndarray  # per rule: seconds past ``clear`` before the alert clears
     sign: np.ndarray  # per rule: +1 fires above, -1 below (``value * sign > threshold * sign``)
+    zeros: np.ndarray  # entities x rules of 0.0, read-only: the seconds held while nothing is past a threshold
 
 
 class MonitorGroup(NamedTuple):
@@ -75,7 +76,7 @@ class MonitorGroup(NamedTuple):
     ratio_of: np.ndarray  # int per column: denominator column for a ratio, -1 otherwise
     noisy: np.ndarray  # bool per column: measured with relative noise
     floor: np.ndarray  # per column: background rate added (errors, drops)
-    upper: np.ndarray  # per column (or entity x column): clip measured values to this
+    upper: np.ndarray  # per column (or entity x column): clip measured values to this, in float32 (see _noise)
     interval: float
     delay: float
     noise: float
@@ -92,6 +93,7 @@ class MonitorGroup(NamedTuple):
     floor_idx: np.ndarray  # columns with a background rate
     upper_idx: np.ndarray  # columns with a finite upper bound
     scale: np.ndarray  # per column: relative noise (jitter on rates, noise on gauges, 0: exact)
+    counts: tuple[tuple[int, int], ...]  # per counter: its column and its denominator's (-1: a rate)
 
 
 def sample_loss_probability(loss: float, path_loss: np.ndarray) -> float:
@@ -127,10 +129,11 @@ def _group(kind: str, spec: "MonitorGroupSpec", tick: float, n_cols: int, export
     rpos = np.array([j for j, col in enumerate(cidx) if r[col] >= 0], dtype=np.int64)
     rden = np.array([r[col] for col in cidx if r[col] >= 0], dtype=np.int64)
     rden_pos = np.array([pos[int(d)] for d in rden], dtype=np.int64)
-    return MonitorGroup(kind, c, r, noisy, fl, up, interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
+    return MonitorGroup(kind, c, r, noisy, fl, up.astype(np.float32), interval, spec.delay, spec.noise, spec.jitter, spec.loss, export_links,
                         cidx, rpos, rden, rden_pos, cidx[rpos], np.flatnonzero(c & (r < 0) & noisy),
                         np.flatnonzero(~c & noisy), np.flatnonzero(fl), np.flatnonzero(np.isfinite(up)),
-                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)))
+                        np.where(c & (r < 0) & noisy, spec.jitter, np.where(~c & noisy, spec.noise, 0.0)),
+                        tuple((int(col), int(r[col])) for col in cidx))
 
 
 class Monitors:
@@ -178,7 +181,7 @@ class Monitors:
                       ratios={lk.index("loss"): lk.index("utilisation")}, exact=(lk.index("up"),),
                       floors={lk.index("loss"): m.loss_floor}, upper={lk.index("loss"): 1.0})
         upper = np.tile(link.upper, (topo.n_links, 1))
-        upper[:, lk.index("throughput_gbps")] = line_rate
+        upper[:, lk.index("throughput_gbps")] = line_rate  # rounded to float32, as every bound
         finite = np.flatnonzero(np.isfinite(upper).all(axis=0))
         return {
             # interface counters: offered and carried bytes, drops over offered; link state is exact
@@ -211,7 +214,9 @@ class Monitors:
             for_s = np.array([r.for_s + self.tick - 1e-9 if r.for_s > 0 else -np.inf for r in rules])
             clear_for = np.array([r.clear_for_s + self.tick - 1e-9 if r.clear_for_s > 0 else -np.inf for r in rules])
             sign = np.where(above, 1.0, -1.0)
-            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign))
+            zeros = np.zeros((n, len(rules)))
+            zeros.setflags(write=False)
+            groups.append(RuleGroup(kind, rules, cols, thr * sign, above, for_s, clear * sign, clear_for, sign, zeros))
         return groups
 
     def sample(self, state: TwinState, now: float, net: NetworkResult, svc) -> Sample:
@@ -251,15 +256,22 @@ def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readi
     n_l = topo.n_links
     # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
     cap, offered = net.arc_capacity, net.arc_offered
-    util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
+    has_cap = cap > 0
+    if has_cap.all():  # the common case: no arc without capacity to mark
+        util = offered / cap
+    else:
+        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=has_cap)
     util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
     link = np.empty((n_l, 5), dtype=np.float32)
     link[:, 0] = util
     link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
     link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
     link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    node_up = st.network.node_down == 0
-    link[:, 4] = (st.network.link_down == 0) & node_up[topo.link_a] & node_up[topo.link_b]
+    link_up = st.network.link_down == 0
+    if st.network.node_down.any():  # a link is up while it and both its ends are
+        node_up = st.network.node_down == 0
+        link_up &= node_up[topo.link_a] & node_up[topo.link_b]
+    link[:, 4] = link_up
     devs = w.devices
     device = np.empty((devs.shape[0], 3), dtype=np.float32)
     device[:, 0] = ~st.control.health_alarm
@@ -511,9 +523,9 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
     if n == 0:
         return None
     end = now + dt  # this tick's values hold until the next tick
-    if kind not in mem.counters:
-        mem.counters[kind] = np.zeros((n, g.cidx.size))
-        mem.last_read[kind] = np.zeros((n, g.cidx.size))
+    if kind not in mem.counters:  # counters and their last reads are (counter, entity): one row per counter
+        mem.counters[kind] = np.zeros((g.cidx.size, n))
+        mem.last_read[kind] = np.zeros((g.cidx.size, n))
         mem.last_read[kind + "/t"] = np.full(n, now)
         mem.next_sample[kind] = now
     gap_key = kind + "/gap"
@@ -523,23 +535,22 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
     if fast:
         mem.next_sample[kind] = now + g.interval
         return v.copy() if copy else v, fast, None, None, None
-    inc = v[:, g.cidx]  # counters count in value x ticks (dt applied at the read)
-    if g.rpos.size:
-        inc[:, g.rpos] *= v[:, g.rden]
     counters = mem.counters[kind]
-    counters += inc
+    vt = v.T
+    for row, (col, den) in zip(counters, g.counts):  # counters count in value x ticks (dt applied at the read)
+        np.add(row, vt[col] if den < 0 else vt[col] * vt[den], out=row)
     if now + 1e-9 < mem.next_sample[kind]:
         return None
     mem.next_sample[kind] = now + g.interval
     last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
     delta = counters - last
     seen = v.copy()
-    seen[:, g.cidx] = delta / ((end - last_t) / dt)[:, None]
+    seen[:, g.cidx] = (delta / ((end - last_t) / dt)).T
     if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
-        den = delta[:, g.rden_pos]
-        ratio = v[:, g.rcol].astype(float)
-        np.divide(delta[:, g.rpos], den, out=ratio, where=den > 1e-12)
-        seen[:, g.rcol] = ratio
+        den = delta[g.rden_pos]
+        ratio = v.T[g.rcol].astype(float)
+        np.divide(delta[g.rpos], den, out=ratio, where=den > 1e-12)
+        seen[:, g.rcol] = ratio.T
     return seen, fast, counters, last, last_t
 
 
@@ -567,6 +578,7 @@ def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray) -> None:
         seen += np.float32(0.0)
         fz = z[..., g.floor_idx]
         seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
+    # float32 against the float32 bound: the float32 of min(x, u) for every float32 x and double u
     np.minimum(seen, g.upper, out=seen)
 
 
@@ -592,15 +604,15 @@ def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, ki
         seen[lost] = np.nan
         # a lost read leaves the counter unread: the next good one averages over the gap
         if fast:  # start counting from this tick for the entities whose read was lost
-            inc = v[:, g.cidx].astype(float)
+            inc = v.T[g.cidx].astype(float)
             if g.rpos.size:
-                inc[:, g.rpos] *= v[:, g.rden]
+                inc[g.rpos] *= v.T[g.rden]
             mem.counters[kind] = inc
-            mem.last_read[kind] = np.where(lost[:, None], 0.0, inc)
+            mem.last_read[kind] = np.where(lost, 0.0, inc)
             mem.last_read[kind + "/t"] = np.where(lost, now, end)
             mem.last_read[gap_key] = np.True_
         else:
-            mem.last_read[kind] = np.where(lost[:, None], last, counters)
+            mem.last_read[kind] = np.where(lost, last, counters)
             mem.last_read[kind + "/t"] = np.where(lost, last_t, end)
     elif not fast:
         mem.last_read[kind] = counters.copy()
@@ -651,21 +663,36 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
         pending = _pending(st, kind, values.shape)
         is_open = st.alerts.pending[kind + "/open"]
         any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
-        pending = np.where(hit, pending + dt, 0.0) if any_hit else np.zeros(values.shape)
-        st.alerts.pending[kind] = pending
+        # the few (entity, rule) cells that hit or are open carry all the work, taken sparsely
+        new_pending, opened = group.zeros, None  # shared while nothing hits: no one writes to it
+        if any_hit:
+            hi, hr = np.nonzero(hit)
+            held = pending[hi, hr] + dt
+            new_pending = np.zeros(values.shape)
+            new_pending[hi, hr] = held
+            fired = (held >= group.for_s[hr]) & ~is_open[hi, hr]
+            if fired.any():
+                opened = np.zeros(values.shape, dtype=bool)
+                opened[hi[fired], hr[fired]] = True
+        st.alerts.pending[kind] = new_pending
         # hysteresis: an open alert clears only once the value stayed past the clear threshold
         # for its clear time; a silent monitor (NaN) neither fires nor clears
         ci = cr = None
         any_open = bool(is_open.any())
         _quiet(st, kind, at, any_hit, any_open)
         if any_open:
-            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-            done = is_open & (calm_s >= clear_for)
+            oi, orr = np.nonzero(is_open)
+            calm_o = np.where(values[oi, orr] < clear_thr[oi, orr], st.alerts.pending[kind + "/calm"][oi, orr] + dt, 0.0)
+            done = calm_o >= clear_for[orr]
+            # the seconds calm are 0.0 but where an alert is open: this state's own array, updated there
+            calm_s = st.alerts.pending[kind + "/calm"]
+            if not calm_s.flags.writeable:
+                calm_s = calm_s.copy()
             if done.any():
-                ci, cr = np.nonzero(done)
-                calm_s[done] = 0.0
+                ci, cr = oi[done], orr[done]
+                calm_o[done] = 0.0
+            calm_s[oi, orr] = calm_o
             st.alerts.pending[kind + "/calm"] = calm_s
-        opened = hit & (pending >= group.for_s) & ~is_open if any_hit else None
         _changed(mon, st, now, group, values, opened, ci, cr, is_open, closed)
     return closed
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-import networkx as nx
 import numpy as np
 
 from twin.physics.clients import RetryPolicy
 from twin.physics.flows import Flows, Links, solve, solve_many
+from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -71,22 +71,18 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
 TUNNEL_PENALTY = 4.0
 
 
-def _penalised_tunnels(g: nx.Graph, s: int, d: int, k: int, first: list[int] | None) -> list[list[int]]:
-    """Up to ``k`` distinct tunnels (node paths): the shortest path, then shortest paths with
-    the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use, far
-    cheaper than enumerating k shortest simple paths)."""
-    first = first or nx.dijkstra_path(g, s, d, weight="weight")
+def _penalised_tunnels(adj: Adjacency, s: int, d: int, k: int, first: list[int]) -> list[list[int]]:
+    """Up to ``k`` distinct tunnels (node paths): the shortest path ``first``, then shortest paths
+    with the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use,
+    far cheaper than enumerating k shortest simple paths)."""
     tunnels = [first]
-    used: set[tuple[int, int]] = {tuple(sorted(e)) for e in zip(first[:-1], first[1:])}
+    used: set[tuple[int, int]] = {(min(e), max(e)) for e in zip(first[:-1], first[1:])}
     for _ in range(k - 1):
-        def weight(u, v, data, used=used):
-            return data["weight"] * (TUNNEL_PENALTY if (min(u, v), max(u, v)) in used else 1.0)
-
-        path = nx.dijkstra_path(g, s, d, weight=weight)
+        path = dijkstra_path(adj, s, d, penalised=used, penalty=TUNNEL_PENALTY)
         if path in tunnels:
             break
         tunnels.append(path)
-        used |= {tuple(sorted(e)) for e in zip(path[:-1], path[1:])}
+        used |= {(min(e), max(e)) for e in zip(path[:-1], path[1:])}
     return tunnels
 
 
@@ -108,9 +104,11 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
         for _a, _b, edge in g.edges(data=True):
             edge["weight"] = igp_weight(configs, topo, edge["link"])
     out: Tunnels = {}
-    paths_cache = dict(nx.all_pairs_dijkstra_path(g, weight="weight"))
+    adj = adjacency(g)
+    searched = {v: shortest_paths(adj, v) for v in g}  # every router's paths and their lengths
+    paths_cache = {v: paths for v, (paths, _) in searched.items()}
     if custom:
-        dist = dict(nx.all_pairs_dijkstra_path_length(g, weight="weight"))
+        dist = {v: lengths for v, (_, lengths) in searched.items()}
         prefixes = site_prefix(topo)
         announcers = [topo.node_index[n] for n, c in configs.items()
                       if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
@@ -120,7 +118,7 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
             out[p] = []
             continue
         if not custom:
-            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(g, s, d, k, paths_cache[s][d])]
+            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(adj, s, d, k, paths_cache[s][d])]
             continue
         prefix = prefixes[dst]
         via = best_announcer(topo, configs, s, d, prefix, dist[s], announcers)
@@ -133,7 +131,7 @@ def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray,
             path = paths_cache[s][via] + paths_cache[via][d][1:]
             nodes = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
         else:
-            nodes = _penalised_tunnels(g, s, d, k, paths_cache[s][d])
+            nodes = _penalised_tunnels(adj, s, d, k, paths_cache[s][d])
         tunnels = []
         for path in nodes:
             pinned = pinned_path(topo, configs, g, path, prefix, paths_cache)
@@ -239,6 +237,9 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
     splits: dict[int, np.ndarray] = {}
+    # the connections hashed onto each group's buckets depend on the group alone: kept across rebuilds
+    draws = next((r.cache["connection_draws"] for r in reuse if "connection_draws" in r.cache), {})
+    cache["connection_draws"] = draws
     for g in np.argsort(-volume, kind="stable"):
         p, c = divmod(int(g), 2)
         tunnels = [arcs for arcs, _ in tunnels_by_plane[class_plane[CLASSES[c]]][p]]
@@ -246,7 +247,7 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
             split = te_split(tunnels, residual, float(volume[g]), quantum)
             # the controller installs ``split``; hashing real connections onto its buckets
             # decides what each tunnel actually carries
-            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g))
+            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g), draws=draws)
     n = 0
     for p in range(len(world.pairs)):
         for c, cls in enumerate(CLASSES):
@@ -368,13 +369,19 @@ def _prepared(world: World, routing: Routing) -> dict[str, np.ndarray]:
     fab_demand *= routing.routable
     live = np.flatnonzero(wan & routing.routable)
     g, w = routing.flow_group[wan], routing.flow_ratio[wan]
+    # WAN flows by position among the WAN flows: a tick's WAN demand is a short array of its own
+    wan_idx = np.flatnonzero(wan)
+    wan_local = np.full(routing.n_flows, -1, dtype=np.int64)
+    wan_local[wan_idx] = np.arange(wan_idx.size)
     cache.update(
         demand_key=world.demand_pair * 2 + world.demand_class,
         wan=wan,
         wan_group=np.maximum(routing.flow_group, 0),
-        wan_live=live,
         wan_live_group=routing.flow_group[live],
         wan_live_ratio=routing.flow_ratio[live],
+        wan_idx=wan_idx,
+        wan_live_w=wan_local[live],
+        wan_flow_w=wan_local[flow_of[nnz_wan]],
         unroutable_loss=np.where(routing.routable, 0.0, 1.0),
         wan_g=g,
         wan_w=w,
@@ -514,17 +521,22 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
         _elastic_cached(r, params, n_arcs)
     sizes = np.array([r.n_flows for r in routings], dtype=np.int64)
     foff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    wan_sizes = np.array([p["wan_idx"].size for p in preps], dtype=np.int64)
+    woff = np.concatenate([[0], np.cumsum(wan_sizes)[:-1]]).astype(np.int64)
 
     def cat(name: str, step: str | None = None) -> np.ndarray:
-        off = {"flow": foff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
+        off = {"flow": foff, "wan": woff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
         return _cat([p[name] if off is None else p[name] + off[k] for k, p in enumerate(preps)])
 
     elastic_arcs = [r.cache["elastic_arcs"] for r in routings]
+    unroutable_loss = cat("unroutable_loss")
+    unroutable_loss.setflags(write=False)  # results share it on ticks without the flow model
     return dict(
-        b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()),
-        key=cat("demand_key", "group"), wan_live=cat("wan_live", "flow"), wan_live_group=cat("wan_live_group", "group"),
+        b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()), n_wan=int(wan_sizes.sum()), wan_idx=cat("wan_idx", "flow"),
+        wan_live_w=cat("wan_live_w", "wan"), wan_flow_w=cat("wan_flow_w", "wan"),
+        key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
         wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
-        fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=cat("unroutable_loss"),
+        fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=unroutable_loss,
         needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
         wan_g=cat("wan_g", "group"), wan_w=cat("wan_w"), wan_routable=cat("wan_routable"), wan_safe=cat("wan_safe"),
         wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
@@ -593,33 +605,42 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     vol = wanted * _cat(limits)
     group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
     group_wanted = np.bincount(key, weights=wanted, minlength=b * n_groups)
-    wan = stk["wan"]
-    demand_wan = np.zeros(n_flows)
-    demand_wan[stk["wan_live"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
+    wan, wan_idx = stk["wan"], stk["wan_idx"]
+    demand_w = np.zeros(stk["n_wan"])  # per WAN flow (in flow order): its share of its group
+    demand_w[stk["wan_live_w"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
     limits_k = arc_limits
     if b == 1:
         cap, packet_ms, overloaded_above, has_cap = limits_k[0]
     else:
         cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
     # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(stk["wan_arc_of"], weights=demand_wan[stk["wan_flow_of"]],
+    offered = np.bincount(stk["wan_arc_of"], weights=demand_w[stk["wan_flow_w"]],
                           minlength=b * n_arcs).astype(float, copy=False)
     if b > 1:
         fab_scales = np.array([j.fabric_scale for j in jobs])
         offered += np.repeat(fab_scales, n_arcs) * stk["fab_arc_base"]
-        demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
     else:
         offered += jobs[0].fabric_scale * stk["fab_arc_base"]
-        demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
     hot = offered > overloaded_above
     if lossy:
         hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
     if stk["elastic_arcs"] is not None:
         hot |= stk["elastic_arcs"]
-    flow_loss = stk["unroutable_loss"].copy()
-    queue = np.zeros(b * n_arcs)
+    # every flow's demand, fabric ones included, only for the flow model; a WAN flow's is its
+    # group share either way (its fabric part is 0.0, and adding 0.0 to a share changes no bit)
+    demand = delivered = None
+    if hot.any():
+        demand_wan = np.zeros(n_flows)
+        demand_wan[wan_idx] = demand_w
+        if b > 1:
+            demand = demand_wan + np.repeat(fab_scales, sizes) * stk["fab_demand"]
+        else:
+            demand = demand_wan + jobs[0].fabric_scale * stk["fab_demand"]
+        delivered = demand.copy()
+    # with no flow through the flow model, a flow loses all or nothing: the routing's own read-only array
+    flow_loss = stk["unroutable_loss"] if demand is None else stk["unroutable_loss"].copy()
+    queue = np.zeros(b * n_arcs) if demand is not None else None
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
-    delivered = demand.copy()
     any_hot = False
     problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
     for k, j in enumerate(jobs):
@@ -657,26 +678,31 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
         delivered[flows][sub_flows] = sol.delivered
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
+    if has_cap.all():  # the common case: no arc without capacity to test for
+        rho = arrival / cap
+    else:
+        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
         np.maximum(wait, 1e-9, out=wait)
         np.divide(rho, wait, out=wait)
         wait *= 0.5
         wait *= packet_ms
-        kingman = np.where(rho < 1, wait, params.buffer_ms)
-    np.minimum(kingman, params.buffer_ms, out=kingman)
+    # min(wait, buffer) where rho < 1, the buffer elsewhere: in place
+    kingman = np.minimum(wait, params.buffer_ms, out=wait)
+    np.copyto(kingman, params.buffer_ms, where=~(rho < 1))
     queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
     latency = stk["arc_delay"] + queue
     flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
     g, w, safe = stk["wan_g"], stk["wan_w"], stk["wan_safe"]
     n_g = b * n_groups
-    sent_g = np.bincount(g, weights=demand[wan], minlength=n_g)
-    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], delivered[wan], 0.0), minlength=n_g)
+    sent_g = np.bincount(g, weights=demand_w if demand is None else demand[wan_idx], minlength=n_g)
+    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], demand_w if delivered is None else delivered[wan_idx], 0.0),
+                        minlength=n_g)
     # a group that sends nothing still has the loss its packets would see
-    by_path = np.bincount(g, weights=w * flow_loss[wan], minlength=n_g) / safe
+    by_path = np.bincount(g, weights=w * flow_loss[wan_idx], minlength=n_g) / safe
     group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_g), where=sent_g > 0), by_path)
-    group_latency = np.bincount(g, weights=w * flow_latency[wan], minlength=n_g) / safe
+    group_latency = np.bincount(g, weights=w * flow_latency[wan_idx], minlength=n_g) / safe
     offered = arrival
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
