@@ -6,12 +6,15 @@ same ranking <= 4 s on the large scenario (at 10 minutes; measured when ``scenar
 exists). A decision's futures run as one batch of twins (:mod:`twin.safety.futures`); ``pool``
 deals the draws among forked processes (the default, every core), ``1`` runs in-process.
 Prints wall seconds (best of a few repeats: the machines are shared and noisy; large once) and
-the ratio to each target (< 1 meets it).
+the ratio to each target (< 1 meets it). Operator mode (:func:`twin.safety.operator.operator_rank`,
+every kept hypothesis's futures as one batch) prints its wall seconds with the pool and in-process;
+``--operator`` runs those lines alone, ``--no-large`` skips the large scenario.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from twin import Twin, load_scenario, scenario_paths
@@ -40,8 +43,14 @@ def _large_candidates(t: Twin) -> list[str]:
     return ["freeze_te", f"drain_link {wan[0]}", f"drain_link {wan[1]}", "halt_automation", f"override_te {topo.planes[-1]}"]
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
     print(f"cores: {os.cpu_count()}")
+    if "--operator" not in argv:  # ``--operator``: the operator-mode lines alone
+        sandbox()
+    operator(large="--no-large" not in argv)
+
+
+def sandbox() -> None:
     print(f"{'case':<40} {'workers':>7} {'wall s':>8} {'target':>7} {'ratio':>6}")
     cases = [("b2b4-casc1", 720.0, CASC_CANDIDATES, 1.0, 1.0)]
     if "large" in scenario_paths():
@@ -65,10 +74,12 @@ def main() -> None:
             for case, target, wall in rows:
                 print(f"{case:<40} {label:>7} {wall:8.2f} {target:7.1f} {wall / target:6.2f}")
 
-    print(f"{'operator mode: 5 cand x 4 draws x k=3':<40} {'diagnose s':>10} {'rank s':>8} {'causes':>6}")
+
+def operator(large: bool = True) -> None:
+    print(f"{'operator mode: 5 cand x 4 draws x k=3':<40} {'workers':>7} {'diagnose s':>10} {'rank s':>8} {'causes':>6}")
     # large: after its B4 link fails (19m), so there is something to diagnose
     for name, at in (("b2b4-casc1", 840.0), ("large", 1500.0)):
-        if name not in scenario_paths():
+        if name not in scenario_paths() or (name == "large" and not large):
             continue
         sc = load_scenario(name)
         t = Twin(sc)
@@ -76,12 +87,20 @@ def main() -> None:
         cands = CASC_CANDIDATES if name == "b2b4-casc1" else _large_candidates(t)
         t0 = time.perf_counter()
         d = diagnose(sc, at, twin=t)
-        t1 = time.perf_counter()
-        reports = operator_rank(operator_scenario(sc), d.evidence, d, cands, horizon=1800, draws=4, k=3)
-        t2 = time.perf_counter()
-        causes = len(reports[0].hypotheses)
-        print(f"{name + ' at ' + str(int(at // 60)) + 'm':<40} {t1 - t0:10.2f} {t2 - t1:8.2f} {causes:>6}")
+        d_s = time.perf_counter() - t0
+        base = operator_scenario(sc)
+        for workers in (None, 1):
+            repeats = 1 if name == "large" else REPEATS
+            walls, causes = [], 0
+            for _ in range(repeats):
+                t1 = time.perf_counter()
+                reports = operator_rank(base, d.evidence, d, cands, horizon=1800, draws=4, k=3, workers=workers)
+                walls.append(time.perf_counter() - t1)
+                causes = len(reports[0].hypotheses)
+            label = "pool" if workers is None else "1"
+            print(f"{name + ' at ' + str(int(at // 60)) + 'm':<40} {label:>7} {d_s:10.2f} "
+                  f"{min(walls):8.2f} {causes:>6}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
