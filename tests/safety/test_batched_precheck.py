@@ -54,7 +54,8 @@ def test_rank_does_not_depend_on_the_workers() -> None:
     assert got == case["reports"]
 
 
-def test_operator_rank_equals_the_reports_recorded_one_future_at_a_time() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_operator_rank_equals_the_reports_recorded_one_future_at_a_time(workers: int) -> None:
     from twin.belief import operator_scenario
     from twin.diagnosis import diagnose
     from twin.safety.operator import operator_rank
@@ -65,7 +66,7 @@ def test_operator_rank_equals_the_reports_recorded_one_future_at_a_time() -> Non
     t.run(until=case["at"])
     d = diagnose(sc, case["at"], twin=t)
     reports = operator_rank(operator_scenario(sc), d.evidence, d, case["candidates"], horizon=1800,
-                            draws=case["draws"], k=case["k"], workers=1)
+                            draws=case["draws"], k=case["k"], workers=workers)
     got = [_portable(json.loads(json.dumps(r.to_dict(), default=str))) for r in reports]
     for r in got:
         r.pop("elapsed_s", None)
@@ -100,3 +101,66 @@ def test_futures_one_by_one_equal_the_batch() -> None:
     alone = run_trials(t, draws, trials, t.now + 900, 300.0, batched=False)
     assert [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in batched] == \
         [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in alone]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_operator_rank_over_several_hypotheses_equals_the_reports_recorded_one_hypothesis_at_a_time(
+        workers: int) -> None:
+    """Three kept hypotheses (``min_p=0``; one of them cannot take the rollback), their futures in
+    one batch: the reports recorded when each hypothesis's twin and futures ran on their own."""
+    from twin.belief import operator_scenario
+    from twin.diagnosis import diagnose
+    from twin.safety.operator import operator_rank
+
+    case = json.loads((DATA / "operator_rank_hypotheses_golden.json").read_text())
+    sc = load_scenario(case["scenario"])
+    t = Twin(sc)
+    t.run(until=case["at"])
+    d = diagnose(sc, case["at"], twin=t)
+    reports = operator_rank(operator_scenario(sc), d.evidence, d, case["candidates"], horizon=1800,
+                            draws=case["draws"], k=case["k"], min_p=case["min_p"], workers=workers)
+    got = [_portable(json.loads(json.dumps(r.to_dict(), default=str))) for r in reports]
+    for r in got:
+        r.pop("elapsed_s", None)
+    assert [len(r["hypotheses"]) for r in got] == [3, 3, 3]
+    assert got == case["reports"]
+
+
+def test_futures_of_several_presents_in_one_batch_equal_each_present_alone() -> None:
+    from twin.belief import Hypothesis, belief_twin, belief_twins, operator_scenario
+    from twin.safety.futures import Trial, run_trials
+    from twin.safety.mitigation import parse_mitigation
+
+    base = operator_scenario(load_scenario("b2b4-casc1"))
+    hyps = [Hypothesis("link_down", {"link": "b4:us-east-us-central"}, 600.0), None]
+    presents = belief_twins(base, hyps, 720.0)
+    draws = plan_draws(3, 3)
+    ms = (parse_mitigation(presents[0], "freeze_te"), None)
+    trials = [Trial(m, d, p) for p in range(2) for m in ms for d in range(3)]
+    together = run_trials(presents, draws, trials, 720.0 + 900, 300.0, batched=True)
+    alone = [r for h in hyps for r in run_trials(belief_twin(base, h, 720.0), draws,
+                                                  [Trial(m, d) for m in ms for d in range(3)], 720.0 + 900, 300.0,
+                                                  batched=False)]
+    assert [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in together] == \
+        [(r[0].values, r[1].values, r[2], r[3], r[4]) for r in alone]
+
+
+def test_presents_must_share_a_time_and_a_world_and_trials_name_one() -> None:
+    from twin.errors import SafetyError
+    from twin.safety.futures import Trial, run_trials
+
+    a, b = Twin(load_scenario("sockshop-cpu-hog")), Twin(load_scenario("sockshop-cpu-hog"))
+    a.run(until=60)
+    b.run(until=60)
+    draws = plan_draws(0, 1)
+    with pytest.raises(SafetyError, match="another world"):
+        run_trials([a, b], draws, [Trial(None, 0, 1)], 120.0, 30.0)
+    with pytest.raises(SafetyError, match="at 120 s"):
+        run_trials([a, _ran(a.fork(), 120.0)], draws, [Trial(None, 0)], 180.0, 30.0)
+    with pytest.raises(SafetyError, match=r"Trial.present .*got 2"):
+        run_trials([a, a.fork()], draws, [Trial(None, 0, 2)], 120.0, 30.0)
+
+
+def _ran(t: Twin, until: float) -> Twin:
+    t.run(until=until)
+    return t

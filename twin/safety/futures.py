@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from twin.belief import batch_pays
+from twin.errors import SafetyError
 from twin.safety.figures import read_figures, wan_links
 from twin.safety.mitigation import Mitigation
 from twin.sim.actions import ACTIONS
@@ -56,11 +57,18 @@ SERVICE_TOOLS = ("scale_service", "restart_service", "rollback_deploy", "rate_li
 
 @dataclass(frozen=True)
 class Trial:
-    """One future to simulate: ``mitigation`` under draw ``draw`` (an index into the draws);
-    ``None`` is doing nothing, with its failure chosen on its own future."""
+    """One future to simulate: ``mitigation`` under draw ``draw`` (an index into the draws), from
+    present ``present`` (an index into :func:`run_trials`' presents); ``None`` is doing nothing,
+    with its failure chosen on its own future."""
 
     mitigation: Mitigation | None
     draw: int
+    present: int = 0
+
+    @property
+    def trunk(self) -> tuple[int, int]:
+        """The trunk this future parts from: its present's fork under its draw."""
+        return (self.present, self.draw)
 
 
 def landing_time(t0: float, m: Mitigation | None, delay: float) -> float:
@@ -126,18 +134,31 @@ def _n1_read(g: Twin) -> bool:
 
 
 # -- every future of a decision ---------------------------------------------------------------
-def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float, settle: float,
+def run_trials(twin: Twin | Sequence[Twin], draws: Sequence, trials: Sequence[Trial], end: float, settle: float,
                batched: bool | None = None) -> list[tuple]:
     """Simulate ``trials`` on futures of ``twin`` (at its present) up to ``end``.
 
     Returns, per trial, ``(candidate figures, doing-nothing figures, failure, n1_ok, landing)``
     (:func:`twin.safety.precheck.draw_summary` reads it); a trial of ``None`` gets its own
-    figures twice. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
+    figures twice. ``twin`` may be several presents at one time and of one world (the operator's
+    twins under several hypotheses, :func:`twin.belief.belief_twins`), ``Trial.present`` naming
+    each trial's: every present's trunks and futures then run in the one batch. ``draws``: :class:`~twin.safety.precheck.Draw` s, indexed by ``Trial.draw``.
     ``batched``: advance the futures as one batch, or one by one (the same results); default
     :func:`twin.belief.batch_pays`.
     """
-    t0 = twin.now
-    plan = _Plan(twin, draws, sorted({t.draw for t in trials}), batched)
+    presents = [twin] if isinstance(twin, Twin) else list(twin)
+    t0 = presents[0].now
+    for p, other in enumerate(presents):
+        if other.now != t0:
+            raise SafetyError(f"presents[{p}] is at {other.now:g} s, presents[0] at {t0:g} s: presents share one time")
+        if other.world is not presents[0].world:
+            raise SafetyError(f"presents[{p}] has another world than presents[0]: presents share one world "
+                              "(build them with twin.belief.belief_twins)")
+    for t in trials:
+        if not 0 <= t.present < len(presents):
+            raise SafetyError(f"Trial.present must index the {len(presents)} presents (0-{len(presents) - 1}), "
+                              f"got {t.present}")
+    plan = _Plan(presents, draws, sorted({t.trunk for t in trials}), batched)
     # what parts from the trunk, and when: (time, order, trial); actions before failures at one time
     moments: list[tuple[float, int, int]] = []
     for i, t in enumerate(trials):
@@ -153,13 +174,13 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     moments.sort()
     # a trunk that no future ends on (each of its trials fails) leaves the batch after its last fork
     failing = {i for _, what, i in moments if what == 1}
-    ends_on = {t.draw for i, t in enumerate(trials) if i not in failing}
-    plan.retire = {trials[i].draw: at for at, _, i in moments if trials[i].draw not in ends_on}
+    ends_on = {t.trunk for i, t in enumerate(trials) if i not in failing}
+    plan.retire = {trials[i].trunk: at for at, _, i in moments if trials[i].trunk not in ends_on}
     for k, (at, what, i) in enumerate(moments):
         if k == 0 or at != moments[k - 1][0]:
             plan.run(at)
         t, draw = trials[i], draws[trials[i].draw]
-        trunk = plan.trunks[t.draw]
+        trunk = plan.trunks[t.trunk]
         if what == 0:
             plan.own[i] = plan.add(trunk.fork())
             plan.own[i].act(t.mitigation.tool, **dict(t.mitigation.args))
@@ -173,7 +194,7 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
             _apply_failure(mine, failure)
         if t.mitigation is None:
             continue  # doing nothing is its own baseline
-        key = (t.draw, failure, at if failure else 0.0)
+        key = (t.trunk, failure, at if failure else 0.0)
         if failure is not None and key not in plan.baselines:
             plan.baselines[key] = base = plan.add(trunk.fork())
             _apply_failure(base, failure)
@@ -188,8 +209,8 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
     out: list[tuple] = []
     for i, t in enumerate(trials):
         draw, landing = draws[t.draw], plan.landing[i]
-        mine = plan.own.get(i, plan.trunks[t.draw])
-        n0, c0 = plan.counts[t.draw]
+        mine = plan.own.get(i, plan.trunks[t.trunk])
+        n0, c0 = plan.counts[t.trunk]
         fc = read_figures(mine, n0, t0, landing, settle, draw.seed, c0)
         if t.mitigation is None:
             out.append((fc, fc, plan.failure.get(i), None, landing))
@@ -197,25 +218,25 @@ def run_trials(twin: Twin, draws: Sequence, trials: Sequence[Trial], end: float,
         base = plan.baseline(i, t, trials)
         fb = read_figures(base, n0, t0, landing, settle, draw.seed, c0)
         out.append((fc, fb, plan.failure.get(i), None, landing))
-    n1 = _n1_many([plan.own.get(i, plan.trunks[t.draw]) for i, t in enumerate(trials)],
-                  [i if i in plan.own else ("trunk", t.draw) for i, t in enumerate(trials)], plan.batched)
+    n1 = _n1_many([plan.own.get(i, plan.trunks[t.trunk]) for i, t in enumerate(trials)],
+                  [i if i in plan.own else t.trunk for i, t in enumerate(trials)], plan.batched)
     return [(fc, fb, failure, ok, landing) for (fc, fb, failure, _, landing), ok in zip(out, n1)]
 
 
 class _Plan:
-    """The live futures of one decision: a trunk per draw, the forks that parted from it."""
+    """The live futures of one decision: a trunk per (present, draw), the forks that parted from it."""
 
-    def __init__(self, twin: Twin, draws: Sequence, used: list[int], batched: bool | None) -> None:
-        self.batched = batched if batched is not None else batch_pays(twin)
-        self.trunks = {d: _start(twin, draws[d]) for d in used}
+    def __init__(self, presents: list[Twin], draws: Sequence, used: list[tuple[int, int]], batched: bool | None) -> None:
+        self.batched = batched if batched is not None else batch_pays(presents[0])
+        self.trunks = {(p, d): _start(presents[p], draws[d]) for p, d in used}
         self.counts = {d: (len(t.telemetry.samples), len(t.telemetry.closed_alerts)) for d, t in self.trunks.items()}
         self.live: list[Twin] = list(self.trunks.values())
         self.own: dict[int, Twin] = {}  # trial -> its future, once it parted from the trunk
         self.failure: dict[int, str | None] = {}
         self.landing: dict[int, float] = {}
-        self.baselines: dict[tuple[int, str | None, float], Twin] = {}
+        self.baselines: dict[tuple[tuple[int, int], str | None, float], Twin] = {}
         self.unfailed: dict[int, Twin] = {}  # trial whose candidate had nothing to fail -> doing nothing's own try
-        self.retire: dict[int, float] = {}  # draw -> the last time its trunk is forked, where no future ends on it
+        self.retire: dict[tuple[int, int], float] = {}  # trunk -> the last time it is forked, where no future ends on it
 
     def add(self, fork: Twin) -> Twin:
         self.live.append(fork)
@@ -234,15 +255,15 @@ class _Plan:
 
     def baseline(self, i: int, t: Trial, trials: Sequence[Trial]) -> Twin:
         """Doing nothing for trial ``i``. Where the candidate found nothing to fail, doing nothing
-        is shared with every trial of the draw keyed the same (no failure): it is the first such
+        is shared with every trial of the trunk keyed the same (no failure): it is the first such
         trial's (in trial order) future, as a cache filled trial by trial would hold."""
         failure = self.failure.get(i)
         if failure is not None:
-            return self.baselines[(t.draw, failure, self._fail_time(i))]
+            return self.baselines[(t.trunk, failure, self._fail_time(i))]
         for j, u in enumerate(trials):
-            if u.draw == t.draw and u.mitigation is not None and self.failure.get(j) is None:
-                return self.unfailed.get(j, self.trunks[t.draw])
-        return self.trunks[t.draw]  # pragma: no cover - trial i itself matches
+            if u.trunk == t.trunk and u.mitigation is not None and self.failure.get(j) is None:
+                return self.unfailed.get(j, self.trunks[t.trunk])
+        return self.trunks[t.trunk]  # pragma: no cover - trial i itself matches
 
     def _fail_time(self, i: int) -> float:
         return self.landing[i] + FAIL_AFTER_S
@@ -274,7 +295,7 @@ def _job(k: int) -> list[tuple]:
 
 
 def run_jobs(jobs: list[tuple], workers: int, progress: Callable[[int], None] | None = None) -> list[list[tuple]]:
-    """:func:`run_trials` on each job's arguments ``(twin, draws, trials, end, settle)``; with
+    """:func:`run_trials` on each job's arguments ``(twin or presents, draws, trials, end, settle)``; with
     ``workers > 1`` in a pool of processes forked from this one (each inherits the twins
     copy-on-write; only figures travel back). ``progress`` gets each job's trial count."""
     global _JOBS

@@ -18,6 +18,10 @@ a verdict. A candidate that cannot be taken under a hypothesis (it names a chang
 does not carry) does nothing there. When no hypothesis is kept the twin cannot tell what broke,
 and every candidate is risky.
 
+The hypotheses' twins share one world (:func:`twin.belief.belief_twins`), so every (hypothesis,
+candidate, draw) future of a decision runs in one batch (:func:`twin.safety.futures.run_trials`
+with one present per hypothesis); with workers, one batch per group of draws.
+
 >>> from twin.diagnosis import diagnose
 >>> d, reports = operator_precheck("b2b4-casc1", 840.0, ["freeze_te"], draws=1, horizon=600.0, k=1)
 >>> reports[0].worst_hypothesis.label
@@ -40,7 +44,7 @@ from twin.safety.policy import Policy, load_policy
 from twin.safety.precheck import (
     _ORDER, Candidate, _Session, _workers, crossed_limits, draw_summary, harms, plan_draws, prepare, summarise,
 )
-from twin.safety.futures import run_jobs
+from twin.safety.futures import Trial, run_jobs, split_draws
 from twin.safety.report import Spread
 from twin.units import format_duration, parse_duration
 
@@ -146,18 +150,26 @@ def kept_hypotheses(diagnosis: Diagnosis, k: int = 3, min_p: float = 0.02) -> tu
     return [(s.hypothesis, float(s.probability)) for s in named[:k]], float(unexplained)
 
 
-# -- the futures: every hypothesis's (candidate, draw) futures as batches, in one process pool -------------------
-def _run_sessions(sessions: list[_Session], prepared: list[list[Candidate | None]], workers: int,
-                  progress: Callable[[int], None] | None) -> list[list[list[tuple]]]:
-    """Per hypothesis, per candidate, per draw: the futures' results. A candidate a hypothesis's
-    twin cannot take (None) is doing nothing there, its failure chosen on its own future."""
-    plans = [s.jobs([c.mitigation if c is not None else None for c in cands]) for s, cands in zip(sessions, prepared)]
-    results = run_jobs([job for _, jobs in plans for job in jobs], workers, progress)
-    out, at = [], 0
-    for s, cands, (groups, jobs) in zip(sessions, prepared, plans):
-        out.append(s.collect(len(cands), groups, results[at:at + len(jobs)]))
-        at += len(jobs)
+# -- the futures: every (hypothesis, candidate, draw) future of the decision as one batch ---------------------------
+def _run_futures(twins: list[Twin], session: _Session, prepared: list[list[Candidate | None]], workers: int,
+                 progress: Callable[[int], None] | None) -> list[list[list[tuple]]]:
+    """Per hypothesis, per candidate, per draw: the futures' results. The hypotheses' twins are
+    presents of one world (:func:`twin.belief.belief_twins`), so all their futures run as one
+    batch (with ``workers > 1``, one batch per group of draws). A candidate a hypothesis's twin
+    cannot take (None) is doing nothing there, its failure chosen on its own future."""
+    groups = split_draws(session.draws, workers)
+    keys = [[(h, c, d) for h, cands in enumerate(prepared) for c in range(len(cands)) for d in g] for g in groups]
+    jobs = [(twins, session.draws, [Trial(_mitigation(prepared[h][c]), d, h) for h, c, d in ks], session.end,
+             session.policy.settle) for ks in keys]
+    out: list[list[list[Any]]] = [[[None] * len(session.draws) for _ in cands] for cands in prepared]
+    for ks, results in zip(keys, run_jobs(jobs, workers, progress)):
+        for (h, c, d), r in zip(ks, results):
+            out[h][c][d] = r
     return out
+
+
+def _mitigation(c: Candidate | None) -> Mitigation | None:
+    return c.mitigation if c is not None else None
 
 
 # -- verdict ----------------------------------------------------------------------------------------------------
@@ -236,7 +248,7 @@ def operator_rank(base: Scenario | Mapping[str, Any], ev: Evidence, diagnosis: D
     :func:`twin.belief.base_data`); ``ev``: what the operator saw, their own actions included;
     ``diagnosis``: the posterior over causes. Raises SafetyError / PolicyError on bad input (a
     candidate the operator's network cannot take under any kept hypothesis, a bad horizon)."""
-    from twin.belief import base_data, belief_twin
+    from twin.belief import base_data, belief_twins
     from twin.scenario import Scenario
 
     started = time.perf_counter()
@@ -255,28 +267,23 @@ def operator_rank(base: Scenario | Mapping[str, Any], ev: Evidence, diagnosis: D
         raise SafetyError("give at least one candidate mitigation")
     data = base_data(base) if isinstance(base, Scenario) else dict(base)
     kept, unexplained = kept_hypotheses(diagnosis, int(k), float(min_p))
-    twins: list[tuple[Hypothesis, float, Twin]] = []
-    for h, p in kept:
-        t = belief_twin(data, h, ev.at, ev.actions)
-        if t is not None:
-            twins.append((h, p, t))
+    # one world for every hypothesis's twin, so that all their futures can run as one batch
+    built = belief_twins(data, [h for h, _ in kept], ev.at, ev.actions) if kept else []
+    twins = [(h, p, t) for (h, p), t in zip(kept, built) if t is not None]
     dropped = max(0.0, 1.0 - unexplained - sum(p for _, p, _ in twins))
     prepared, reference = _prepare_all([t for _, _, t in twins], items, data, ev)
     if not twins:
         return [_cannot_tell(c, ev.at, h_s, int(draws), unexplained, dropped, pol, started) for c in reference]
     plan = plan_draws(rng if rng is not None else 0, int(draws))
     n_workers = _workers(workers)
-    sessions = []
-    for _, _, t in twins:
-        s = _Session(t, h_s, int(draws), pol, 0, workers=n_workers)
-        s.draws = plan  # every hypothesis sees the same draws
-        sessions.append(s)
-    results = _run_sessions(sessions, prepared, n_workers, progress)
+    s = _Session(twins[0][2], h_s, int(draws), pol, 0, workers=n_workers)  # the hypotheses' twins share the present
+    s.draws = plan  # every hypothesis sees the same draws
+    results = _run_futures([t for _, _, t in twins], s, prepared, n_workers, progress)
     total = sum(p for _, p, _ in twins)
     reports = []
     for c, ref in enumerate(reference):
         rows, hyp_rows = [], []
-        for i, ((h, p, _), s) in enumerate(zip(twins, sessions)):
+        for i, (h, p, _) in enumerate(twins):
             cand = prepared[i][c]
             per = results[i][c]
             use = cand or ref
