@@ -65,8 +65,8 @@ Members need not be at one time: :meth:`TwinBatch.advance` takes a target per me
 env's tool calls last different times, ``twin.envs.vector``). Each round, every member due to
 tick before its target takes its own next tick; the network and services models run once for
 the round (the services model reads the time only per call edge, so each edge gets its
-member's), the monitors once per distinct time among them (their bookkeeping takes one time
-per call: members far apart in time share less there).
+member's), and so do the monitors (one time per member: its sampling phase, timestamps and
+alert times).
 
 >>> from twin import Twin
 >>> batch = Twin("sockshop-cpu-hog", seed=1).fork_batch(3)

@@ -28,11 +28,12 @@ the twin's state (:class:`~twin.sim.state.AlertState`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from twin.errors import ScenarioError
+from twin.errors import ScenarioError, SimulationError
 from twin.model.world import CLASSES, World
 from twin.sim.export_path import export_loss
 from twin.sim.network import NetworkResult
@@ -227,26 +228,42 @@ class Monitors:
                for kind in ("link", "service", "device") if getattr(mon, kind).export_via}
         return _observe(self, state, now, truth, kpi, traffic, via)
 
-    def sample_many(self, states: list[TwinState], now: float, nets: list[NetworkResult], svcs: list) -> list[Sample]:
-        """:meth:`sample` for several twins of one world at one time: their exact values in one
-        pass (:func:`_truth_many`), then their reads, each member drawing its noise and losses
+    def sample_many(self, states: list[TwinState], now: float | Sequence[float], nets: list[NetworkResult],
+                    svcs: list) -> list[Sample]:
+        """:meth:`sample` for several twins of one world, each at its own time (``now``: one per
+        member, or one for all): their exact values in one pass (:func:`_truth_many`), then their
+        reads, each member sampling on its own period's phase and drawing its noise and losses
         from its own generator in its own order, the noise maths in one pass (:func:`_observe_many`)."""
+        nows = _member_times(now, len(states))
         if len(states) == 1:
-            return [self.sample(states[0], now, nets[0], svcs[0])]
+            return [self.sample(states[0], nows[0], nets[0], svcs[0])]
         mon = self.scenario.monitoring
         vias = [{kind: export_loss(self.world, getattr(mon, kind).export_via, net)
                  for kind in ("link", "service", "device") if getattr(mon, kind).export_via} for net in nets]
-        return _observe_many(self, states, now, _truth_many(self, states, nets, svcs), vias)
+        return _observe_many(self, states, nows, _truth_many(self, states, nets, svcs), vias)
 
-    def evaluate_many(self, states: list[TwinState], now: float, samples: list[Sample]) -> list[list[Alert]]:
-        """:meth:`evaluate` for several twins of one world at one time (their tests stacked)."""
+    def evaluate_many(self, states: list[TwinState], now: float | Sequence[float],
+                      samples: list[Sample]) -> list[list[Alert]]:
+        """:meth:`evaluate` for several twins of one world, each at its own time (``now``: one per
+        member, or one for all), their tests stacked."""
+        nows = _member_times(now, len(states))
         if len(states) == 1:
-            return [self.evaluate(states[0], now, samples[0])]
-        return _evaluate_many(self, states, now, samples)
+            return [self.evaluate(states[0], nows[0], samples[0])]
+        return _evaluate_many(self, states, nows, samples)
 
     def evaluate(self, state: TwinState, now: float, sample: Sample) -> list[Alert]:
         """Open and clear alerts in ``state`` on what monitors saw; returns the alerts that cleared."""
         return _evaluate(self, state, now, sample)
+
+
+def _member_times(now: float | Sequence[float], n: int) -> list[float]:
+    """One time per member: ``now`` repeated for a single time, or as given (one per member)."""
+    if np.ndim(now) == 0:
+        return [float(now)] * n
+    nows = [float(t) for t in now]
+    if len(nows) != n:
+        raise SimulationError(f"now: {len(nows)} times for {n} members (give one per member, or one for all)")
+    return nows
 
 
 def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readings, dict[str, float], np.ndarray]:
@@ -480,18 +497,20 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
     return _visible(st, now, truth, kpi, exact)
 
 
-def _observe_many(mon: Monitors, states: list[TwinState], now: float,
+def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
                   truths: list[tuple[Readings, dict[str, float], np.ndarray]], vias: list[dict[str, float]]) -> list[Sample]:
-    """:func:`_observe` for several twins of one world: each member reads its counters, draws
-    its noise and its lost samples from its own generator in its own order (kind by kind, the
-    noise before the losses), and the noise maths, elementwise, runs once on the members'
-    reads stacked. Each member's samples are its own arrays (copies), as alone."""
+    """:func:`_observe` for several twins of one world, member ``k`` at ``nows[k]`` (its
+    timestamps, its counters' spans, whether its period's next read is due): each member reads
+    its counters, draws its noise and its lost samples from its own generator in its own order
+    (kind by kind, the noise before the losses), and the noise maths, elementwise, runs once on
+    the reads of the members that read stacked. Each member's samples are its own arrays
+    (copies), as alone."""
     b = len(states)
     rngs = [_monitor_rng(mon, st) for st in states]
     exacts = [{"link": t.link, "service": t.service, "device": t.device, "traffic": traffic} for t, _, traffic in truths]
     for kind in GROUPS:
         g = mon.sampling[kind]
-        reads = [_read(mon, st, now, kind, exact[kind], copy=False) for st, exact in zip(states, exacts)]
+        reads = [_read(mon, st, now, kind, exact[kind], copy=False) for st, now, exact in zip(states, nows, exacts)]
         ks = [k for k in range(b) if reads[k] is not None]
         if not ks:
             continue
@@ -502,8 +521,8 @@ def _observe_many(mon: Monitors, states: list[TwinState], now: float,
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
         _noise(g, seen, z)
         for j, k in enumerate(ks):
-            _lose(mon, states[k], rngs[k], now, kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
-    return [_visible(st, now, t, kpi, exact) for st, (t, kpi, _), exact in zip(states, truths, exacts)]
+            _lose(mon, states[k], rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
+    return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
 
 
 def _monitor_rng(mon: Monitors, st: TwinState) -> np.random.Generator:
@@ -697,10 +716,12 @@ def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[
     return closed
 
 
-def _evaluate_many(mon: Monitors, states: list[TwinState], now: float, samples: list[Sample]) -> list[list[Alert]]:
-    """:func:`_evaluate` for several twins of one world: each rule group's tests for every member
-    not quiet at once on the members' samples stacked (elementwise), each member's alert state
-    and its alerts opened and cleared as alone."""
+def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
+                   samples: list[Sample]) -> list[list[Alert]]:
+    """:func:`_evaluate` for several twins of one world, member ``k`` at ``nows[k]``: each rule
+    group's tests for every member not quiet at once on the members' samples stacked
+    (elementwise), each member's alert state and its alerts opened and cleared as alone (held
+    and calm seconds count ticks, so only an alert's start and end take the member's time)."""
     dt = mon.tick
     closed: list[list[Alert]] = [[] for _ in states]
     for group in mon.groups:
@@ -731,7 +752,7 @@ def _evaluate_many(mon: Monitors, states: list[TwinState], now: float, samples: 
                     ci, cr = np.nonzero(done)
                     calm_s[done] = 0.0
                 st.alerts.pending[kind + "/calm"] = calm_s
-            _changed(mon, st, now, group, values[j], opened[j] if any_hit[j] else None, ci, cr, is_open[j], closed[k])
+            _changed(mon, st, nows[k], group, values[j], opened[j] if any_hit[j] else None, ci, cr, is_open[j], closed[k])
     return closed
 
 

@@ -548,12 +548,12 @@ def run_together(members: list[Twin], target: float | list[float] | tuple[float,
     the same simulated time to tick together: each round, every member whose next tick comes
     before its target takes that tick (its own time), and the round's ticks run phase by phase,
     ``network`` and ``services`` computing every member's network physics and services model at
-    once (``services`` gets one time per member when their times differ), the monitors once per
-    time among them. Before its tick, each member's environment is brought to the head of the
-    tick's wake-up (every earlier event, and those due at the same time but scheduled before it,
-    processed in the member's own order); after it, the tick process wakes, takes its result and
-    sleeps until the next tick. Events at a member's target itself wait, as in
-    ``Environment.run(until=target)``.
+    once and the monitors sampling and evaluating every member in one call each (both get one
+    time per member when their times differ). Before its tick, each member's environment is
+    brought to the head of the tick's wake-up (every earlier event, and those due at the same
+    time but scheduled before it, processed in the member's own order); after it, the tick
+    process wakes, takes its result and sleeps until the next tick. Events at a member's target
+    itself wait, as in ``Environment.run(until=target)``.
     """
     targets = [float(target)] * len(members) if np.ndim(target) == 0 else [float(x) for x in target]
     if len(targets) != len(members):
@@ -593,17 +593,13 @@ def _tick_together(members: list[Twin], times: list[float],
         svcs = [m._services_done(res, inp) for m, res, inp in zip(members, results, inputs)]
     else:
         svcs = [None] * len(members)
+    states = [m.state for m in members]
     monitors = members[0].monitors
-    at_time: dict[float, list[int]] = {}
-    for i, t in enumerate(times):
-        at_time.setdefault(t, []).append(i)
-    for t, idx in at_time.items():  # the monitors' bookkeeping takes one time per call
-        states = [members[i].state for i in idx]
-        samples = monitors.sample_many(states, t, [nets[i][0] for i in idx], [svcs[i] for i in idx])
-        for i, sample, closed in zip(idx, samples, monitors.evaluate_many(states, t, samples)):
-            m = members[i]
-            m._tick_done = (t, m._tick_recorded(sample, closed))
-            m.env.step()
+    when = times[0] if one_time else times
+    samples = monitors.sample_many(states, when, [net for net, _ in nets], svcs)
+    for m, t, sample, closed in zip(members, times, samples, monitors.evaluate_many(states, when, samples)):
+        m._tick_done = (t, m._tick_recorded(sample, closed))
+        m.env.step()
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
