@@ -4,17 +4,26 @@ Why: the safety pre-check runs 5 candidates x 8 what-if draws of the same networ
 engine ~100 hypotheses, a vector env many episodes. They differ in state, not in topology, and a
 tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
 
-Where a solo tick went before the batch (``python bench/profile_tick.py --stages``, seed 1, one hour)::
+Where a solo tick goes (``python bench/profile_tick.py --stages``, seed 1, one hour; f6e1567,
+before the batched pre-check and vector env, and now, run one after the other on the same
+2-core machine)::
 
     stage                     b2b4-casc1 us/tick   large us/tick
-    routing builds                   17               185
-    network_step                    188               278
-      solve (flow model)            102                 2
-    Twin._services                  243               197
-      service_step                  187               134
-    monitors: truth/sampling/alerts  69/71/43       148/321/87
-    rest of the tick + timers        52                74
-    total                           682              1290
+                               before    now       before    now
+    routing builds                15      11          187     132
+    network_steps                201     196          368     210
+      solve (flow model)         105     104            2       2
+    Twin._services               258     255          216     207
+      service_step               197     195          147     141
+    monitors: truth               72      67          153     140
+    monitors: sampling            74      69          279     299
+    monitors: alerts              46      47           96      90
+    rest of the tick + timers     56      56           86      81
+    total                        722     700         1386    1159
+
+A solo tick is now mostly memory traffic on large (its arrays hold 16.7k flows and 65k path
+entries: a read's 31k noise draws alone are a fixed floor) and per-call overhead on b2b4-casc1;
+the batch below shares the latter.
 
 The plan, in the order it pays, and where it stands:
 
