@@ -8,6 +8,7 @@ import pytest
 from twin import Twin, load_scenario
 from twin.errors import SimulationError, TwinError
 from twin.physics.services import Carried, Clients, Services, service_step
+from twin.sim.batch import TwinBatch
 
 #: Kinds of operator action the property test draws, with how to draw their arguments.
 ACTION_KINDS = ("drain_link", "drain_device", "scale_service", "restart_service", "rate_limit",
@@ -176,6 +177,24 @@ def test_members_diverge_with_different_actions() -> None:
     batch.run(until=1200)
     a, b = (m.telemetry.window()[-1].service for m in batch.members)
     assert not np.array_equal(a, b)
+
+
+def test_fork_n_with_seeds_gives_what_if_draws_each_equal_a_reseeded_solo_fork() -> None:
+    parent = Twin("b2b4-casc1", seed=3)
+    parent.run(until=300)
+    batch = parent.fork(3)
+    assert isinstance(batch, TwinBatch) and len(batch) == 3
+    drawn = parent.fork_batch(3, seeds=[11, 12, 11])
+    drawn.run(until=900)
+    alone = parent.fork()
+    alone.reseed(12)
+    alone.run(until=900)
+    _same_telemetry(drawn.members[1], alone)
+    _same_telemetry(drawn.members[0], drawn.members[2])  # one seed, one draw
+    a, b = (m.telemetry.window()[-1].truth.link for m in drawn.members[:2])
+    assert not np.array_equal(a, b)  # two seeds, two draws
+    with pytest.raises(SimulationError, match="seeds: 2 seeds for n=3"):
+        parent.fork_batch(3, seeds=[1, 2])
 
 
 def test_run_refuses_the_past_and_split_times() -> None:

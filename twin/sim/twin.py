@@ -14,7 +14,7 @@ takes the same phases with one job.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence, overload
 
 import numpy as np
 import simpy
@@ -227,8 +227,17 @@ class Twin:
             self.env.run(until=target)
         self.state.now = self.now
 
-    def fork(self) -> "Twin":
-        """An independent twin at this instant; running it never touches this one."""
+    @overload
+    def fork(self) -> "Twin": ...
+
+    @overload
+    def fork(self, n: int) -> TwinBatch: ...
+
+    def fork(self, n: int | None = None) -> "Twin | TwinBatch":
+        """An independent twin at this instant; running it never touches this one. ``fork(n)``:
+        ``n`` of them as a batch advanced together (:meth:`fork_batch`)."""
+        if n is not None:
+            return self.fork_batch(n)
         other = Twin.__new__(Twin)
         other.scenario, other.seed, other.world = self.scenario, self.seed, self.world
         other.state = self.state.copy()
@@ -247,11 +256,18 @@ class Twin:
         what any other twin of the same instant reseeded with it draws (a what-if draw)."""
         self.state.rng = np.random.default_rng(int(seed))
 
-    def fork_batch(self, n: int) -> TwinBatch:
-        """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`)."""
+    def fork_batch(self, n: int, seeds: Sequence[int] | None = None) -> TwinBatch:
+        """``n`` independent futures of this instant, advanced together (see :mod:`twin.sim.batch`).
+        Members share this twin's random streams (so they stay alike until acted on) unless
+        ``seeds`` gives each its own physics stream (:meth:`reseed`): ``n`` what-if draws."""
         if int(n) < 1:
             raise SimulationError(f"n={n}: a batch has at least 1 member")
-        return TwinBatch([self.fork() for _ in range(int(n))], run_together)
+        if seeds is not None and len(seeds) != int(n):
+            raise SimulationError(f"seeds: {len(seeds)} seeds for n={n} members (give one per member)")
+        members = [self.fork() for _ in range(int(n))]
+        for m, seed in zip(members, seeds if seeds is not None else ()):
+            m.reseed(seed)
+        return TwinBatch(members, run_together)
 
     def _to_tick(self, t: float) -> None:
         """Process events up to the tick's wake-up at ``t``, leaving that wake-up next."""
