@@ -17,24 +17,15 @@ ENV_KWARGS = {"scenario": "b2b4-casc1", "max_steps": 8, "max_targets": 4}
 EVAL_SEEDS = list(range(1000, 1010))
 
 
-def _mean_return(policy, seeds) -> float:
+def _mean_return(policy, seeds, episode_return) -> float:
     env = gym.make("twin/Incident-v0", **ENV_KWARGS)
-    returns = []
-    for seed in seeds:
-        obs, info = env.reset(seed=seed)
-        rng = np.random.default_rng(seed)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(policy(obs, info, rng))
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
+    returns = [episode_return(env, policy, seed, seed) for seed in seeds]
     env.close()
     return float(np.mean(returns))
 
 
 @pytest.mark.slow
-def test_ppo_beats_random_policy_on_the_same_seeds():
+def test_ppo_beats_random_policy_on_the_same_seeds(episode_return):
     import torch
     from stable_baselines3 import PPO
 
@@ -50,7 +41,7 @@ def test_ppo_beats_random_policy_on_the_same_seeds():
     def trained(obs, info, rng):
         return int(model.predict(obs, deterministic=True)[0])
 
-    random_return = _mean_return(random_valid, EVAL_SEEDS)
-    ppo_return = _mean_return(trained, EVAL_SEEDS)
+    random_return = _mean_return(random_valid, EVAL_SEEDS, episode_return)
+    ppo_return = _mean_return(trained, EVAL_SEEDS, episode_return)
     # A real margin: the random policy rarely finds a fix in 8 calls; the returns are negative impact-minutes.
     assert ppo_return > random_return + 5.0, (ppo_return, random_return)

@@ -16,22 +16,12 @@ import twin.envs  # noqa: F401
 KW = {"max_steps": 8, "max_targets": 8}
 
 
-def _returns(env, policy, n):
-    out = []
-    for i in range(n):
-        obs, info = env.reset(seed=100 + i, options={"index": i})
-        rng = np.random.default_rng(i)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(policy(obs, info, rng))
-            total += reward
-            done = terminated or truncated
-        out.append(total)
-    return float(np.mean(out))
+def _returns(env, policy, n, episode_return):
+    return float(np.mean([episode_return(env, policy, 100 + i, i, {"index": i}) for i in range(n)]))
 
 
 @pytest.mark.slow
-def test_masked_ppo_beats_random_on_the_heldout_split():
+def test_masked_ppo_beats_random_on_the_heldout_split(episode_return):
     import torch
     from sb3_contrib import MaskablePPO
 
@@ -51,5 +41,5 @@ def test_masked_ppo_beats_random_on_the_heldout_split():
     def random_valid(obs, info, rng):
         return int(rng.choice(np.flatnonzero(info["action_mask"])))
 
-    ppo, rand = _returns(held, trained, 12), _returns(held, random_valid, 12)
+    ppo, rand = _returns(held, trained, 12, episode_return), _returns(held, random_valid, 12, episode_return)
     assert ppo > rand, (ppo, rand)
