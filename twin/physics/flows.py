@@ -186,6 +186,15 @@ class _Stack:
     cap_rounds: np.ndarray  # per member: the capacity loop's bound (max_hops + 1)
 
 
+def _surviving(drop_e: np.ndarray, keep_base: np.ndarray, sent_e: np.ndarray, start_of: np.ndarray,
+               stack: _Stack | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per entry under drops ``drop_e``: the share kept, its log, and the traffic arriving
+    (what survived the hops before), one round of the drop loops."""
+    keep_e = (1.0 - drop_e) * keep_base
+    log_keep = np.log(np.maximum(keep_e, 1e-300))
+    return keep_e, log_keep, sent_e * _exclusive_pass(log_keep, start_of, stack)
+
+
 def _exclusive_pass(log_keep: np.ndarray, start_of: np.ndarray, stack: _Stack | None = None) -> np.ndarray:
     """Per entry: the share of the flow's traffic that survives the hops before this one."""
     if log_keep.size == 0:
@@ -220,8 +229,7 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
     sent_e, keep_base = sent[f_of], base_keep[a_of]  # per entry, fixed for the whole settling
     arriving = sent_e
     for _round in range(4 * max_hops + 4):
-        keep_e = (1.0 - drop_e) * keep_base
-        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        keep_e, _, arriving = _surviving(drop_e, keep_base, sent_e, start_of)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         over = np.divide(cap, arrival, out=np.ones(n_a), where=arrival > cap)
         new = np.maximum(price, 1.0 - over)[a_of]  # fair-queueing entries are all set below
@@ -235,17 +243,14 @@ def _drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.ndarray, 
         drop_e = new if (_round < 2 or fe.size == 0) else np.where(fair_e, 0.5 * (drop_e + new), new)
     # never above capacity: raising drops at a link only lowers what reaches the links after it
     for _ in range(max_hops + 1):
-        keep_e = (1.0 - drop_e) * keep_base
-        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of)
+        keep_e, _, arriving = _surviving(drop_e, keep_base, sent_e, start_of)
         carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
         over = carried > cap * (1 + 1e-12)
         if not over.any():
             break
         scale = np.divide(cap, carried, out=np.ones(n_a), where=over)
         drop_e = 1.0 - (1.0 - drop_e) * scale[a_of]
-    keep_e = (1.0 - drop_e) * keep_base
-    log_keep = np.log(np.maximum(keep_e, 1e-300))
-    arriving = sent_e * _exclusive_pass(log_keep, start_of)
+    keep_e, log_keep, arriving = _surviving(drop_e, keep_base, sent_e, start_of)
     return drop_e, arriving, keep_e, log_keep
 
 
@@ -266,8 +271,7 @@ def _stacked_drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.n
         active &= r < stack.settle_rounds
         if not active.any():
             break
-        keep_e = (1.0 - drop_e) * keep_base
-        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of, stack)
+        keep_e, _, arriving = _surviving(drop_e, keep_base, sent_e, start_of, stack)
         arrival = np.bincount(a_of, weights=arriving, minlength=n_a)
         over = np.divide(cap, arrival, out=np.ones(n_a), where=arrival > cap)
         new = np.maximum(price, 1.0 - over)[a_of]
@@ -280,8 +284,7 @@ def _stacked_drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.n
         active &= r < stack.cap_rounds
         if not active.any():
             break
-        keep_e = (1.0 - drop_e) * keep_base
-        arriving = sent_e * _exclusive_pass(np.log(np.maximum(keep_e, 1e-300)), start_of, stack)
+        keep_e, _, arriving = _surviving(drop_e, keep_base, sent_e, start_of, stack)
         carried = np.bincount(a_of, weights=arriving * keep_e, minlength=n_a)
         over = carried > cap * (1 + 1e-12)
         active &= np.logical_or.reduceat(over, stack.arc_lo[:-1])
@@ -289,9 +292,7 @@ def _stacked_drops(sent: np.ndarray, price: np.ndarray, links: Links, f_of: np.n
             break
         scale = np.divide(cap, carried, out=np.ones(n_a), where=over)
         drop_e = np.where(active[stack.row], 1.0 - (1.0 - drop_e) * scale[a_of], drop_e)
-    keep_e = (1.0 - drop_e) * keep_base
-    log_keep = np.log(np.maximum(keep_e, 1e-300))
-    arriving = sent_e * _exclusive_pass(log_keep, start_of, stack)
+    keep_e, log_keep, arriving = _surviving(drop_e, keep_base, sent_e, start_of, stack)
     return drop_e, arriving, keep_e, log_keep
 
 
