@@ -119,10 +119,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._reset_done()
 
     def step(self, action: Any):
-        step = self._begin_step(action)
-        if self.twin.now < step.until:
-            self.twin.run(until=step.until)
-        return self._end_step(step)
+        return self._run_step(self._begin_step(action))
 
     def action_masks(self) -> np.ndarray:
         """The current mask as booleans (the hook sb3-contrib's MaskablePPO looks for)."""
@@ -150,7 +147,10 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._call(name, args if args is not None else {}, slot)
 
     def _call(self, name: Any, args: Any, slot: int):
-        step = self._begin_call(name, args, slot)
+        return self._run_step(self._begin_call(name, args, slot))
+
+    def _run_step(self, step: _Step):
+        """A single env's step between its halves: its twin alone to the step's end."""
         if self.twin.now < step.until:
             self.twin.run(until=step.until)
         return self._end_step(step)
