@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from twin.physics.clients import RetryPolicy
-from twin.physics.flows import Flows, Links, solve, solve_many
+from twin.physics.flows import ARC_COLUMNS, FLOW_COLUMNS, Flows, solve_packed
 from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
@@ -418,16 +418,20 @@ def _arc_limits(world: World, state: TwinState, routing: Routing,
     return out
 
 
-def _queue_arrays(routing: Routing, params: NetworkParams, n_arcs: int) -> tuple[np.ndarray, ...]:
-    """Per arc: buffer, fair queueing, AQM target and a zero own loss, as the flow model takes
-    them; the same every tick, so built once (read-only) and kept on the routing."""
-    out = routing.cache.get("queue_arrays")
+def _arc_params(routing: Routing, params: NetworkParams, world: World) -> np.ndarray:
+    """Per arc, the flow model's parameters (``ARC_COLUMNS``) that hold every tick (delay,
+    buffer, fair queueing, AQM target), built once and kept on the routing (read-only); the
+    capacity, packet time and own loss columns are each tick's."""
+    out = routing.cache.get("arc_params")
     if out is None:
-        out = (np.full(n_arcs, params.buffer_ms), np.full(n_arcs, params.fair), np.full(n_arcs, params.aqm_ms),
-               np.zeros(n_arcs))
-        for a in out:
-            a.setflags(write=False)
-        routing.cache["queue_arrays"] = out
+        n_arcs = world.topology.n_arcs
+        out = np.zeros((n_arcs, len(ARC_COLUMNS)))
+        out[:, ARC_COLUMNS.index("delay_ms")] = world.arc_delay
+        out[:, ARC_COLUMNS.index("buffer_ms")] = params.buffer_ms
+        out[:, ARC_COLUMNS.index("fair")] = params.fair
+        out[:, ARC_COLUMNS.index("aqm_ms")] = params.aqm_ms
+        out.setflags(write=False)
+        routing.cache["arc_params"] = out
     return out
 
 
@@ -467,7 +471,12 @@ def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: 
     template = Flows.make(sub_f, sub_a, demand=np.zeros(sub_flows.size), elastic=elastic[sub_flows],
                           connections=_connections(routing, params)[sub_flows], packet=params.packet_bytes * 8 / 1e9,
                           burstiness=_burstiness(routing, params)[sub_flows], rto_min_ms=params.rto_min_ms)
-    sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "template": template}
+    # the flow model's packed arguments (twin.physics.flows.solve_packed); the demand column is the tick's
+    flow_p = np.empty((sub_flows.size, len(FLOW_COLUMNS)))
+    for c, name in enumerate(FLOW_COLUMNS):
+        flow_p[:, c] = getattr(template, name)
+    sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "inc": np.stack([sub_f, sub_a]), "flow_p": flow_p,
+           "sizes": (sub_f.size, sub_flows.size)}
     stale = [k for k in routing.cache if isinstance(k, tuple) and k[0] == "hot"]
     for k in stale[:-3]:  # keep a few hot sets: they alternate as load swings
         del routing.cache[k]
@@ -509,6 +518,10 @@ def _elastic_cached(routing: Routing, params: NetworkParams, n_arcs: int) -> np.
 
 def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _cat_axis1(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
 
 
 def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams) -> dict:
@@ -642,7 +655,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     queue = np.zeros(b * n_arcs) if demand is not None else None
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     any_hot = False
-    problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
+    # the flow model, on the flows that cross each job's hot arcs: one kernel call for all
+    incs, flow_ps, arc_ps, lo, posed = [], [], [], [(0, 0, 0)], []
     for k, j in enumerate(jobs):
         arcs, flows = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
         hot_k = hot[arcs]
@@ -651,32 +665,40 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         any_hot = True
         routing = j.routing
         sub = _hot_subset(routing, hot_k, routing.cache["elastic"], params)
-        sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
-        demand_k = demand[flows]
-        sub_demand = np.where(routing.routable[sub_flows], demand_k[sub_flows], 0.0)
-        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
+        sub_flows, sub_a = sub["flows"], sub["a"]
+        flow_p = sub["flow_p"].copy()
+        sub_demand = flow_p[:, 0]  # an elastic aggregate sends what congestion control allows, never more than it wants
+        np.copyto(sub_demand, np.where(routing.routable[sub_flows], demand[flows][sub_flows], 0.0))
+        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub["f"]], minlength=n_arcs)
         background = np.maximum(background, 0.0)
-        buffer_ms, fair, aqm_ms, no_loss = _queue_arrays(routing, params, n_arcs)
         cap_k, packet_k, _, _ = limits_k[k]
-        links = Links(capacity=np.maximum(cap_k - background, 0.0), delay_ms=world.arc_delay,
-                      buffer_ms=buffer_ms, packet_ms=packet_k, fair=fair, aqm_ms=aqm_ms,
-                      base_loss=own_loss[k] if own_loss[k] is not None else no_loss)
-        # an elastic aggregate sends what congestion control allows, never more than it wants
-        problems.append((links, sub["template"].with_demand(sub_demand)))
-        posed.append((k, arcs, flows, sub_flows, background))
-    sols = (solve_many(problems, kept=kept.setdefault("flows", {}) if kept is not None else None) if len(problems) > 1
-            else [solve(*p) for p in problems])
-    for (k, arcs, flows, sub_flows, background), (links, _), sol in zip(posed, problems, sols):
+        arc_p = _arc_params(routing, params, world).copy()
+        arc_p[:, 0] = np.maximum(cap_k - background, 0.0)
+        arc_p[:, 3] = packet_k
+        if own_loss[k] is not None:
+            arc_p[:, 6] = own_loss[k]
+        incs.append(sub["inc"])
+        flow_ps.append(flow_p)
+        arc_ps.append(arc_p)
+        n_e, n_f = sub["sizes"]
+        lo.append((lo[-1][0] + n_e, lo[-1][1] + n_f, lo[-1][2] + n_arcs))
+        posed.append((k, arcs, flows, sub_flows, background, arc_p[:, 6]))
+    if posed:
+        flow_out, arc_out = solve_packed(np.array(lo, dtype=np.int64), _cat_axis1(incs), _cat(flow_ps), _cat(arc_ps),
+                                         np.full(len(posed), params.rto_min_ms))
+    for i, (k, arcs, flows, sub_flows, background, base_loss) in enumerate(posed):
         routing = jobs[k].routing
-        arrival_k = background + sol.arc_arrival
-        carried_k = background * (1.0 - links.base_loss) + sol.arc_carried
+        f, a = slice(lo[i][1], lo[i + 1][1]), slice(lo[i][2], lo[i + 1][2])
+        arrival_k = background + arc_out[a, 0]
+        carried_k = background * (1.0 - base_loss) + arc_out[a, 1]
         loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
+        queue_k = arc_out[a, 3]
         if b == 1:  # the job's arrays are the whole
-            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, sol.arc_queue_ms
+            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, queue_k
         else:
-            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, sol.arc_queue_ms
-        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
-        delivered[flows][sub_flows] = sol.delivered
+            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, queue_k
+        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], flow_out[f, 3], 1.0)
+        delivered[flows][sub_flows] = flow_out[f, 1]
     # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
     if has_cap.all():  # the common case: no arc without capacity to test for
         rho = arrival / cap
