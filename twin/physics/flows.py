@@ -184,7 +184,7 @@ def solve_many(problems: list[tuple[Links, Flows]], iterations: int = ITERATIONS
     out = []
     for k in range(len(problems)):
         f, a = slice(int(lo[0][k, 1]), int(lo[0][k + 1, 1])), slice(int(lo[0][k, 2]), int(lo[0][k + 1, 2]))
-        out.append(FlowSolution(*(flow_out[f, c] for c in range(6)), *(arc_out[a, c] for c in range(5))))
+        out.append(FlowSolution(*(flow_out[c, f] for c in range(6)), *(arc_out[c, a] for c in range(5))))
     return out
 
 
@@ -195,8 +195,8 @@ def solve_packed(lo: np.ndarray, inc: np.ndarray, flow_p: np.ndarray, arc_p: np.
     ``lo`` (problems + 1, 3): each problem's first entry, flow and arc (and the totals last);
     ``inc`` (2, entries): per entry its flow and its arc, local to its problem; ``flow_p``
     (flows, ``FLOW_COLUMNS``) and ``arc_p`` (arcs, ``ARC_COLUMNS``), booleans as 0/1;
-    ``rto_min`` per problem. Returns (flows, 6): sent, delivered, loss, path loss, rtt, one-way
-    latency; and (arcs, 5): arrival, carried, loss, queue, utilisation.
+    ``rto_min`` per problem. Returns (6, flows): sent, delivered, loss, path loss, rtt, one-way
+    latency; and (5, arcs): arrival, carried, loss, queue, utilisation (rows: each contiguous).
     """
     return _solve_members(lo, inc, flow_p, arc_p, rto_min, iterations)
 
@@ -401,17 +401,17 @@ def _fair_queues(ap, fp, fair_e, f_of, a_of, arriving, drop_e, elastic, base_rtt
 
 @kernel
 def _solve_members(lo, inc, flow_p, arc_p, rto_min, iterations):  # pragma: no cover - compiled
-    flow_out, arc_out = np.empty((flow_p.shape[0], 6)), np.empty((arc_p.shape[0], 5))
+    flow_out, arc_out = np.empty((6, flow_p.shape[0])), np.empty((5, arc_p.shape[0]))
     for m in range(lo.shape[0] - 1):
         _solve_one(inc[0, lo[m, 0]:lo[m + 1, 0]], inc[1, lo[m, 0]:lo[m + 1, 0]], flow_p[lo[m, 1]:lo[m + 1, 1]],
-                   arc_p[lo[m, 2]:lo[m + 1, 2]], rto_min[m], iterations, flow_out[lo[m, 1]:lo[m + 1, 1]],
-                   arc_out[lo[m, 2]:lo[m + 1, 2]])
+                   arc_p[lo[m, 2]:lo[m + 1, 2]], rto_min[m], iterations, flow_out[:, lo[m, 1]:lo[m + 1, 1]],
+                   arc_out[:, lo[m, 2]:lo[m + 1, 2]])
     return flow_out, arc_out
 
 
 @kernel
 def _solve_one(f_of, a_of, fp, ap, rto_min, iterations, fo, ao):  # pragma: no cover - compiled
-    """One problem (the module docstring's model); writes its flows' ``fo`` and arcs' ``ao``."""
+    """One problem (the module docstring's model); writes its flows' ``fo`` and arcs' ``ao`` (one row per output)."""
     n_e, n_f, n_a = f_of.shape[0], fp.shape[0], ap.shape[0]
     cap, base_keep, fair = np.empty(n_a), np.empty(n_a), np.empty(n_a, dtype=np.bool_)
     for a in range(n_a):
@@ -483,17 +483,17 @@ def _solve_one(f_of, a_of, fp, ap, rto_min, iterations, fo, ao):  # pragma: no c
         path_keep = np.exp(path_log[f])
         s = sent[f]
         delivered = s * path_keep if hops[f] > 0 else s
-        fo[f, 0], fo[f, 1] = s, delivered
-        fo[f, 2] = (s - delivered) / s if s > 0 else 0.0
-        fo[f, 3] = 1.0 - path_keep
-        fo[f, 4] = base_rtt[f] + q_sum[f]
-        fo[f, 5] = one_way[f] + fp[f, _XRTT] / 2
+        fo[0, f], fo[1, f] = s, delivered
+        fo[2, f] = (s - delivered) / s if s > 0 else 0.0
+        fo[3, f] = 1.0 - path_keep
+        fo[4, f] = base_rtt[f] + q_sum[f]
+        fo[5, f] = one_way[f] + fp[f, _XRTT] / 2
     for a in range(n_a):
         x = arrival[a]
-        ao[a, 0], ao[a, 1] = x, carried[a]
-        ao[a, 2] = (x - carried[a]) / x if x > 0 else 0.0
-        ao[a, 3] = arc_q[a] / x if x > 0 else 0.0
-        ao[a, 4] = carried[a] / cap[a] if cap[a] > 0 else 0.0
+        ao[0, a], ao[1, a] = x, carried[a]
+        ao[2, a] = (x - carried[a]) / x if x > 0 else 0.0
+        ao[3, a] = arc_q[a] / x if x > 0 else 0.0
+        ao[4, a] = carried[a] / cap[a] if cap[a] > 0 else 0.0
 
 
 @kernel

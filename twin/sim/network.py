@@ -10,6 +10,7 @@ import numpy as np
 from twin.physics.clients import RetryPolicy
 from twin.physics.flows import ARC_COLUMNS, FLOW_COLUMNS, Flows, solve_packed
 from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
+from twin.physics.jit import kernel
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -550,11 +551,13 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
         key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
         wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
         fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=unroutable_loss,
-        needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
-        wan_g=cat("wan_g", "group"), wan_w=cat("wan_w"), wan_routable=cat("wan_routable"), wan_safe=cat("wan_safe"),
+        wan=cat("wan"), wan_safe=cat("wan_safe"),
         wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
         elastic_arcs=(None if all(e is None for e in elastic_arcs) else
                       _cat([np.zeros(n_arcs, dtype=bool) if e is None else e for e in elastic_arcs])),
+        needed=np.stack([cat("needed_flow_of", "flow"), cat("needed_arc_of", "arc")]),
+        wan_gi=np.stack([cat("wan_g", "group"), cat("wan_idx", "flow")]),
+        wan_wr=np.stack([cat("wan_w"), cat("wan_routable").astype(float)]),
         arc_delay=np.tile(world.arc_delay, b), arc_dst=_cat([world.arc_dst + k * n_nodes for k in range(b)]),
         demand_gbps=np.tile(world.demand_gbps, b),
         pattern_masks={p: np.tile(m, b) for p, m in world.pattern_masks.items()},
@@ -689,42 +692,21 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     for i, (k, arcs, flows, sub_flows, background, base_loss) in enumerate(posed):
         routing = jobs[k].routing
         f, a = slice(lo[i][1], lo[i + 1][1]), slice(lo[i][2], lo[i + 1][2])
-        arrival_k = background + arc_out[a, 0]
-        carried_k = background * (1.0 - base_loss) + arc_out[a, 1]
+        arrival_k = background + arc_out[0, a]
+        carried_k = background * (1.0 - base_loss) + arc_out[1, a]
         loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
-        queue_k = arc_out[a, 3]
+        queue_k = arc_out[3, a]
         if b == 1:  # the job's arrays are the whole
             arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, queue_k
         else:
             arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, queue_k
-        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], flow_out[f, 3], 1.0)
-        delivered[flows][sub_flows] = flow_out[f, 1]
-    # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    if has_cap.all():  # the common case: no arc without capacity to test for
-        rho = arrival / cap
-    else:
-        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
-        np.maximum(wait, 1e-9, out=wait)
-        np.divide(rho, wait, out=wait)
-        wait *= 0.5
-        wait *= packet_ms
-    # min(wait, buffer) where rho < 1, the buffer elsewhere: in place
-    kingman = np.minimum(wait, params.buffer_ms, out=wait)
-    np.copyto(kingman, params.buffer_ms, where=~(rho < 1))
-    queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
-    latency = stk["arc_delay"] + queue
-    flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
-    g, w, safe = stk["wan_g"], stk["wan_w"], stk["wan_safe"]
+        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], flow_out[3, f], 1.0)
+        delivered[flows][sub_flows] = flow_out[1, f]
     n_g = b * n_groups
-    sent_g = np.bincount(g, weights=demand_w if demand is None else demand[wan_idx], minlength=n_g)
-    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], demand_w if delivered is None else delivered[wan_idx], 0.0),
-                        minlength=n_g)
-    # a group that sends nothing still has the loss its packets would see
-    by_path = np.bincount(g, weights=w * flow_loss[wan_idx], minlength=n_g) / safe
-    group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_g), where=sent_g > 0), by_path)
-    group_latency = np.bincount(g, weights=w * flow_latency[wan_idx], minlength=n_g) / safe
+    latency, flow_latency, group_loss, group_latency = _path_metrics(
+        arrival, cap, packet_ms, stk["arc_delay"], hot, queue if any_hot else arrival, float(params.buffer_ms),
+        stk["needed"], n_flows, stk["wan_gi"], stk["wan_wr"], stk["wan_safe"], demand_w,
+        _NO_FLOWS if delivered is None else delivered, flow_loss, n_g)
     offered = arrival
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
@@ -765,6 +747,50 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
             pattern_node_gbps={p: v[nd] for p, v in patterns.items()},
         ))
     return out
+
+
+#: ``_path_metrics``' delivered rates when the flow model did not run (the WAN flows' demands are).
+_NO_FLOWS = np.zeros(0)
+
+
+@kernel
+def _path_metrics(arrival, cap, packet_ms, arc_delay, hot, hot_queue, buffer_ms, needed, n_flows, wan_gi, wan_wr, safe,
+                  sent_w, delivered, flow_loss, n_g):  # pragma: no cover - compiled
+    """Per arc its latency, per flow its path's, per WAN group its loss and latency.
+
+    An arc the flow model did not see queues as arrivals at a constant packet size do (G/D/1,
+    Kingman's wait; a full buffer at or above capacity); a hot arc has the flow model's queue
+    (``hot_queue``). ``needed``: (flow, arc) of the path entries whose latency is read;
+    ``wan_gi``/``wan_wr``: per WAN flow its group and flow index / its share of the group and
+    whether it is routable; ``sent_w``: per WAN flow its demand; ``delivered``: per flow what
+    the flow model delivered (empty: it did not run, a WAN flow delivers its demand).
+    """
+    n_a = arrival.shape[0]
+    latency = np.empty(n_a)
+    for a in range(n_a):
+        rho = arrival[a] / cap[a] if cap[a] > 0 else (np.inf if arrival[a] > 0 else 0.0)
+        wait = 1 - rho
+        wait = wait if (wait >= 1e-9 or wait != wait) else 1e-9
+        wait = rho / wait * 0.5 * packet_ms[a]
+        kingman = (wait if (wait <= buffer_ms or wait != wait) else buffer_ms) if rho < 1 else buffer_ms
+        latency[a] = arc_delay[a] + (hot_queue[a] if hot[a] else kingman)
+    flow_latency = np.zeros(n_flows)
+    for i in range(needed.shape[1]):
+        flow_latency[needed[0, i]] += latency[needed[1, i]]
+    sent_g, got_g, by_path, lat_g = np.zeros(n_g), np.zeros(n_g), np.zeros(n_g), np.zeros(n_g)
+    modelled = delivered.shape[0] > 0
+    for i in range(sent_w.shape[0]):
+        g, f, w = wan_gi[0, i], wan_gi[1, i], wan_wr[0, i]
+        sent_g[g] += sent_w[i]
+        got_g[g] += (delivered[f] if modelled else sent_w[i]) if wan_wr[1, i] != 0.0 else 0.0
+        by_path[g] += w * flow_loss[f]
+        lat_g[g] += w * flow_latency[f]
+    group_loss, group_latency = np.empty(n_g), np.empty(n_g)
+    for g in range(n_g):
+        # a group that sends nothing still has the loss its packets would see
+        group_loss[g] = 1.0 - got_g[g] / sent_g[g] if sent_g[g] > 0 else by_path[g] / safe[g]
+        group_latency[g] = lat_g[g] / safe[g]
+    return latency, flow_latency, group_loss, group_latency
 
 
 def blend_results(parts: list[tuple[float, NetworkResult]]) -> NetworkResult:
