@@ -76,3 +76,38 @@ def test_path_metrics_match_numpy_in_a_scenario(name: str, monkeypatch) -> None:
     assert seen
     for args in seen[::7]:
         _assert_same(args)
+
+
+def _numpy_offered_load(key, vol, wanted, n_g, wan_live, wan_live_ratio, wan_arcs, n_wan, fab_arc_base, fab_scales,
+                        overloaded_above):
+    """The numpy formulation in network_steps before the kernel (45defad)."""
+    group_gbps = np.bincount(key, weights=vol, minlength=n_g)
+    group_wanted = np.bincount(key, weights=wanted, minlength=n_g)
+    demand_w = np.zeros(n_wan)
+    demand_w[wan_live[0]] = group_gbps[wan_live[1]] * wan_live_ratio
+    offered = np.bincount(wan_arcs[0], weights=demand_w[wan_arcs[1]], minlength=fab_arc_base.size).astype(float)
+    if fab_scales.size > 1:
+        offered += np.repeat(fab_scales, fab_arc_base.size // fab_scales.size) * fab_arc_base
+    else:
+        offered += float(fab_scales[0]) * fab_arc_base
+    return group_gbps, group_wanted, demand_w, offered, offered > overloaded_above
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_offered_load_matches_numpy_in_a_scenario_and_its_batch(name: str, monkeypatch) -> None:
+    seen = []
+    real = network._offered_load
+
+    def spy(*args):
+        seen.append(tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+        return real(*args)
+
+    monkeypatch.setattr(network, "_offered_load", spy)
+    twin = Twin(load_scenario(name), seed=1)
+    twin.run(until=900)
+    twin.fork_batch(3, seeds=[1, 2, 3]).run(until=1200)
+    # b2b4-casc1's members stack into one call; large's run one per call (twin.sim.batch.STACKED_ENTRIES)
+    assert any(args[9].size == (3 if name == "b2b4-casc1" else 1) for args in seen)
+    for args in seen[::5]:
+        for got, want in zip(network._offered_load(*args), _numpy_offered_load(*args)):
+            assert got.tobytes() == want.tobytes()

@@ -547,9 +547,10 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
     unroutable_loss.setflags(write=False)  # results share it on ticks without the flow model
     return dict(
         b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()), n_wan=int(wan_sizes.sum()), wan_idx=cat("wan_idx", "flow"),
-        wan_live_w=cat("wan_live_w", "wan"), wan_flow_w=cat("wan_flow_w", "wan"),
-        key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
-        wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
+        wan_live=np.stack([cat("wan_live_w", "wan"), cat("wan_live_group", "group")]),
+        wan_arcs=np.stack([cat("wan_arc_of", "arc"), cat("wan_flow_w", "wan")]),
+        key=cat("demand_key", "group"), wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"),
+        wan_flow_of=cat("wan_flow_of", "flow"),
         fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=unroutable_loss,
         wan=cat("wan"), wan_safe=cat("wan_safe"),
         wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
@@ -619,25 +620,17 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     if retrying:
         wanted = wanted * _cat([np.ones(n_dem) if a is None else a for a in amps])
     vol = wanted * _cat(limits)
-    group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
-    group_wanted = np.bincount(key, weights=wanted, minlength=b * n_groups)
-    wan, wan_idx = stk["wan"], stk["wan_idx"]
-    demand_w = np.zeros(stk["n_wan"])  # per WAN flow (in flow order): its share of its group
-    demand_w[stk["wan_live_w"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
     limits_k = arc_limits
     if b == 1:
         cap, packet_ms, overloaded_above, has_cap = limits_k[0]
+        fab_scales = np.array([jobs[0].fabric_scale], dtype=float)
     else:
         cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
-    # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(stk["wan_arc_of"], weights=demand_w[stk["wan_flow_w"]],
-                          minlength=b * n_arcs).astype(float, copy=False)
-    if b > 1:
-        fab_scales = np.array([j.fabric_scale for j in jobs])
-        offered += np.repeat(fab_scales, n_arcs) * stk["fab_arc_base"]
-    else:
-        offered += jobs[0].fabric_scale * stk["fab_arc_base"]
-    hot = offered > overloaded_above
+        fab_scales = np.array([j.fabric_scale for j in jobs], dtype=float)
+    wan, wan_idx = stk["wan"], stk["wan_idx"]
+    group_gbps, group_wanted, demand_w, offered, hot = _offered_load(
+        key, vol, wanted, b * n_groups, stk["wan_live"], stk["wan_live_ratio"], stk["wan_arcs"], stk["n_wan"],
+        stk["fab_arc_base"], fab_scales, overloaded_above)
     if lossy:
         hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
     if stk["elastic_arcs"] is not None:
@@ -747,6 +740,31 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
             pattern_node_gbps={p: v[nd] for p, v in patterns.items()},
         ))
     return out
+
+
+@kernel
+def _offered_load(key, vol, wanted, n_g, wan_live, wan_live_ratio, wan_arcs, n_wan, fab_arc_base, fab_scales,
+                  overloaded_above):  # pragma: no cover - compiled
+    """Per group what is offered and wanted, per WAN flow its share of its group, per arc the
+    load offered at full demand (WAN flows, then the fabrics' base load times each member's
+    scale; ``fab_scales`` one per member, members' arcs in order) and whether that overloads it."""
+    group_gbps, group_wanted = np.zeros(n_g), np.zeros(n_g)
+    for i in range(key.shape[0]):
+        group_gbps[key[i]] += vol[i]
+        group_wanted[key[i]] += wanted[i]
+    demand_w = np.zeros(n_wan)  # per WAN flow (in flow order): its share of its group
+    for i in range(wan_live.shape[1]):
+        demand_w[wan_live[0, i]] = group_gbps[wan_live[1, i]] * wan_live_ratio[i]
+    n_all = fab_arc_base.shape[0]
+    offered = np.zeros(n_all)
+    for i in range(wan_arcs.shape[1]):
+        offered[wan_arcs[0, i]] += demand_w[wan_arcs[1, i]]
+    per_member = n_all // fab_scales.shape[0]
+    hot = np.empty(n_all, dtype=np.bool_)
+    for a in range(n_all):
+        offered[a] += fab_scales[a // per_member] * fab_arc_base[a]
+        hot[a] = offered[a] > overloaded_above[a]
+    return group_gbps, group_wanted, demand_w, offered, hot
 
 
 #: ``_path_metrics``' delivered rates when the flow model did not run (the WAN flows' demands are).
