@@ -568,11 +568,13 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
 def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = NetworkParams(),
                   kept: dict | None = None) -> list[NetworkResult]:
     """:func:`network_step` for several jobs (twins of one world, or one twin's parts of a tick)
-    at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call per
-    step for all. ``bincount`` adds each bin's weights in input order and ufuncs work per
-    element, so each job's result is bit-identical to its own call. The flow model runs on
-    each job's hot flows, the jobs' problems stacked (``twin.physics.flows.solve_many``). ``kept``: where to keep the stacked index arrays between ticks (a
-    single job keeps them on its routing).
+    at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call or
+    compiled kernel per step for all. Sums run per bin in input order (``bincount`` and the
+    kernels' loops alike) and elementwise steps work per element, so each job's result is
+    bit-identical to its own call. The flow model runs on each job's hot flows, all jobs'
+    problems in one kernel call that solves each alone (``twin.physics.flows.solve_packed``).
+    ``kept``: where to keep the stacked index arrays between ticks (a single job keeps them on
+    its routing).
     """
     topo = world.topology
     n_arcs, n_groups, n_nodes = topo.n_arcs, 2 * len(world.pairs), len(topo.nodes)
