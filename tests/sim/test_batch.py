@@ -329,60 +329,6 @@ def test_service_step_members_over_many_ticks(policy: dict) -> None:
         assert limited
 
 
-def test_padded_cumsum_rows_equal_each_alone() -> None:
-    """What the stacked flow model's running sums rely on: each row of a zero-padded 2-D
-    ``cumsum(axis=1)`` is bit for bit the 1-D ``cumsum`` of that row's values alone (a cumsum
-    over a concatenation is not: the earlier members' total is carried in)."""
-    rng = np.random.default_rng(5)
-    for _ in range(50):
-        rows = [rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n) for n in rng.integers(0, 200, 7)]
-        pad = np.zeros((len(rows), max(r.size for r in rows)))
-        for k, r in enumerate(rows):
-            pad[k, :r.size] = r
-        cs = pad.cumsum(axis=1)
-        for k, r in enumerate(rows):
-            assert cs[k, :r.size].tobytes() == r.cumsum().tobytes()
-
-
-def _flow_problem(rng: np.random.Generator, elastic: bool, fair: bool = False):
-    from twin.physics.flows import Flows, Links
-
-    n_a, n_f = int(rng.integers(1, 12)), int(rng.integers(0, 30))
-    hops = rng.integers(1, min(n_a, 6) + 1, n_f)
-    flow_of = np.repeat(np.arange(n_f), hops)
-    arc_of = np.concatenate([rng.permutation(n_a)[:h] for h in hops]) if n_f else np.zeros(0, np.int64)
-    links = Links(capacity=rng.uniform(1, 20, n_a), delay_ms=rng.uniform(0.1, 10, n_a), buffer_ms=rng.uniform(5, 200, n_a),
-                  packet_ms=rng.uniform(0.001, 1.0, n_a), fair=np.full(n_a, fair) & (rng.random(n_a) < 0.5),
-                  aqm_ms=np.where(rng.random(n_a) < 0.5, 5.0, 0.0),
-                  base_loss=np.where(rng.random(n_a) < 0.2, rng.uniform(0, 0.3, n_a), 0.0))
-    demand = rng.uniform(0.1, 15, n_f) * rng.uniform(0.2, 3)
-    flows = Flows.make(flow_of, arc_of, demand=demand, elastic=elastic & (rng.random(n_f) < 0.6),
-                       connections=rng.integers(1, 50, n_f).astype(float), burstiness=rng.uniform(0, 3, n_f))
-    return links, flows
-
-
-@pytest.mark.parametrize("kind", ["inelastic", "elastic", "mixed"])
-def test_solve_many_equals_each_solve(kind: str) -> None:
-    """Stacked flow problems (different sizes, hop counts, overloads, so their settling loops stop
-    after different numbers of rounds; some empty; some with fair queueing, which run alone):
-    every solution is bit-identical to its own ``solve``."""
-    from twin.physics.flows import solve, solve_many
-
-    rng = np.random.default_rng(["inelastic", "elastic", "mixed"].index(kind))
-    for _ in range(6):
-        problems = [_flow_problem(rng, kind != "inelastic" and (kind == "elastic" or rng.random() < 0.5),
-                                  fair=kind == "mixed" and rng.random() < 0.2) for _ in range(int(rng.integers(1, 9)))]
-        kept: dict = {}
-        for again in range(2):  # the second call takes the kept stacked arrays, with other demands
-            if again:
-                problems = [(links, flows.with_demand(flows.demand * rng.uniform(0.5, 2.0))) for links, flows in problems]
-            together = solve_many(problems, kept=kept)
-            for (links, flows), sol in zip(problems, together):
-                alone = solve(links, flows)
-                for f in alone.__dataclass_fields__:
-                    assert getattr(sol, f).tobytes() == getattr(alone, f).tobytes(), f
-
-
 def test_row_sums_equal_each_rows_own_sum() -> None:
     """What the stacked monitors' KPIs rely on: a C-ordered (members, n) array's ``sum(axis=1)``
     and a (members, m, 2) array's ``sum(axis=1)`` give each member the bits of its own 1-D

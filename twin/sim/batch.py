@@ -39,15 +39,13 @@ The plan, in the order it pays, and where it stands:
    the one-job case, and a tick split by a mid-tick FIB install stacks its parts the same way.
    Stacking pays while the arrays stay in cache: chunks of at most ``STACKED_ENTRIES`` path
    entries (b2b4-casc1 has 1.9k, large 65k: large's members go one per call).
-3. **Flow model** (done): ``network_steps`` poses every job's hot-flow problem, then
-   ``solve_many`` solves the problems that take the same branches (any elastic flow or none)
-   as one: flows, arcs and entries concatenated with offsets. ``_exclusive_pass``'s running
-   sum is a padded (B, entries) ``cumsum(axis=1)`` (a cumsum over a concatenation is not
-   bit-identical; the padded rows are, checked by a test); ``_drops``' two settling loops
-   stop per member on its own tolerance test and its own hop-count bounds, a stopped member
-   keeping its drops. A problem with a fair-queueing link on a path still runs alone
-   (``max_min_rates`` settles on a global test). The stacked index arrays are kept between
-   ticks while the members' hot sets stay.
+3. **Flow model** (done): ``network_steps`` poses every job's hot-flow problem and solves
+   them all in one call of the compiled flow model (``twin.physics.flows.solve_packed``),
+   which loops over the problems and solves each as it would alone (its own settling loops,
+   tolerance tests and max-min water-filling, fair queueing included), so a member's solution
+   is its solo one bit for bit with no stacked variant of the model. The offered load and hot
+   arcs, and the path and group metrics after the flow model, are kernels too
+   (``_offered_load``, ``_path_metrics``) over the members' stacked arrays.
 4. **Monitors** (done, but for the per-member bookkeeping): ``Monitors.sample_many`` computes
    the exact values of all members in one pass (``_truth_many``; KPI sums are row sums of
    C-ordered (B, n) arrays, which a test shows give each row the bits of its 1-D sum; a

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from twin.physics.clients import RetryPolicy
-from twin.physics.flows import Flows, Links, solve, solve_many
+from twin.physics.flows import ARC_COLUMNS, FLOW_COLUMNS, Flows, solve_packed
 from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
+from twin.physics.jit import kernel
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
 from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
 from twin.sim.state import TwinState
@@ -418,16 +419,20 @@ def _arc_limits(world: World, state: TwinState, routing: Routing,
     return out
 
 
-def _queue_arrays(routing: Routing, params: NetworkParams, n_arcs: int) -> tuple[np.ndarray, ...]:
-    """Per arc: buffer, fair queueing, AQM target and a zero own loss, as the flow model takes
-    them; the same every tick, so built once (read-only) and kept on the routing."""
-    out = routing.cache.get("queue_arrays")
+def _arc_params(routing: Routing, params: NetworkParams, world: World) -> np.ndarray:
+    """Per arc, the flow model's parameters (``ARC_COLUMNS``) that hold every tick (delay,
+    buffer, fair queueing, AQM target), built once and kept on the routing (read-only); the
+    capacity, packet time and own loss columns are each tick's."""
+    out = routing.cache.get("arc_params")
     if out is None:
-        out = (np.full(n_arcs, params.buffer_ms), np.full(n_arcs, params.fair), np.full(n_arcs, params.aqm_ms),
-               np.zeros(n_arcs))
-        for a in out:
-            a.setflags(write=False)
-        routing.cache["queue_arrays"] = out
+        n_arcs = world.topology.n_arcs
+        out = np.zeros((n_arcs, len(ARC_COLUMNS)))
+        out[:, ARC_COLUMNS.index("delay_ms")] = world.arc_delay
+        out[:, ARC_COLUMNS.index("buffer_ms")] = params.buffer_ms
+        out[:, ARC_COLUMNS.index("fair")] = params.fair
+        out[:, ARC_COLUMNS.index("aqm_ms")] = params.aqm_ms
+        out.setflags(write=False)
+        routing.cache["arc_params"] = out
     return out
 
 
@@ -467,7 +472,12 @@ def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: 
     template = Flows.make(sub_f, sub_a, demand=np.zeros(sub_flows.size), elastic=elastic[sub_flows],
                           connections=_connections(routing, params)[sub_flows], packet=params.packet_bytes * 8 / 1e9,
                           burstiness=_burstiness(routing, params)[sub_flows], rto_min_ms=params.rto_min_ms)
-    sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "template": template}
+    # the flow model's packed arguments (twin.physics.flows.solve_packed); the demand column is the tick's
+    flow_p = np.empty((sub_flows.size, len(FLOW_COLUMNS)))
+    for c, name in enumerate(FLOW_COLUMNS):
+        flow_p[:, c] = getattr(template, name)
+    sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "inc": np.stack([sub_f, sub_a]), "flow_p": flow_p,
+           "sizes": (sub_f.size, sub_flows.size)}
     stale = [k for k in routing.cache if isinstance(k, tuple) and k[0] == "hot"]
     for k in stale[:-3]:  # keep a few hot sets: they alternate as load swings
         del routing.cache[k]
@@ -511,6 +521,10 @@ def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
+def _cat_axis1(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=1)
+
+
 def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams) -> dict:
     """The routings' per-tick index arrays, concatenated member-major with each member's flows,
     arcs, groups and nodes offset past the members before it."""
@@ -533,15 +547,18 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
     unroutable_loss.setflags(write=False)  # results share it on ticks without the flow model
     return dict(
         b=b, sizes=sizes, foff=foff, n_flows=int(sizes.sum()), n_wan=int(wan_sizes.sum()), wan_idx=cat("wan_idx", "flow"),
-        wan_live_w=cat("wan_live_w", "wan"), wan_flow_w=cat("wan_flow_w", "wan"),
-        key=cat("demand_key", "group"), wan_live_group=cat("wan_live_group", "group"),
-        wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"), wan_flow_of=cat("wan_flow_of", "flow"),
+        wan_live=np.stack([cat("wan_live_w", "wan"), cat("wan_live_group", "group")]),
+        wan_arcs=np.stack([cat("wan_arc_of", "arc"), cat("wan_flow_w", "wan")]),
+        key=cat("demand_key", "group"), wan_live_ratio=cat("wan_live_ratio"), wan_arc_of=cat("wan_arc_of", "arc"),
+        wan_flow_of=cat("wan_flow_of", "flow"),
         fab_arc_base=cat("fab_arc_base"), fab_demand=cat("fab_demand"), unroutable_loss=unroutable_loss,
-        needed_flow_of=cat("needed_flow_of", "flow"), needed_arc_of=cat("needed_arc_of", "arc"), wan=cat("wan"),
-        wan_g=cat("wan_g", "group"), wan_w=cat("wan_w"), wan_routable=cat("wan_routable"), wan_safe=cat("wan_safe"),
+        wan=cat("wan"), wan_safe=cat("wan_safe"),
         wan_group=cat("wan_group", "group"), flow_ratio=_cat([r.flow_ratio for r in routings]),
         elastic_arcs=(None if all(e is None for e in elastic_arcs) else
                       _cat([np.zeros(n_arcs, dtype=bool) if e is None else e for e in elastic_arcs])),
+        needed=np.stack([cat("needed_flow_of", "flow"), cat("needed_arc_of", "arc")]),
+        wan_gi=np.stack([cat("wan_g", "group"), cat("wan_idx", "flow")]),
+        wan_wr=np.stack([cat("wan_w"), cat("wan_routable").astype(float)]),
         arc_delay=np.tile(world.arc_delay, b), arc_dst=_cat([world.arc_dst + k * n_nodes for k in range(b)]),
         demand_gbps=np.tile(world.demand_gbps, b),
         pattern_masks={p: np.tile(m, b) for p, m in world.pattern_masks.items()},
@@ -551,11 +568,13 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
 def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = NetworkParams(),
                   kept: dict | None = None) -> list[NetworkResult]:
     """:func:`network_step` for several jobs (twins of one world, or one twin's parts of a tick)
-    at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call per
-    step for all. ``bincount`` adds each bin's weights in input order and ufuncs work per
-    element, so each job's result is bit-identical to its own call. The flow model runs on
-    each job's hot flows, the jobs' problems stacked (``twin.physics.flows.solve_many``). ``kept``: where to keep the stacked index arrays between ticks (a
-    single job keeps them on its routing).
+    at once: their flows, arcs, groups and nodes concatenated member-major, one numpy call or
+    compiled kernel per step for all. Sums run per bin in input order (``bincount`` and the
+    kernels' loops alike) and elementwise steps work per element, so each job's result is
+    bit-identical to its own call. The flow model runs on each job's hot flows, all jobs'
+    problems in one kernel call that solves each alone (``twin.physics.flows.solve_packed``).
+    ``kept``: where to keep the stacked index arrays between ticks (a single job keeps them on
+    its routing).
     """
     topo = world.topology
     n_arcs, n_groups, n_nodes = topo.n_arcs, 2 * len(world.pairs), len(topo.nodes)
@@ -603,25 +622,17 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     if retrying:
         wanted = wanted * _cat([np.ones(n_dem) if a is None else a for a in amps])
     vol = wanted * _cat(limits)
-    group_gbps = np.bincount(key, weights=vol, minlength=b * n_groups)
-    group_wanted = np.bincount(key, weights=wanted, minlength=b * n_groups)
-    wan, wan_idx = stk["wan"], stk["wan_idx"]
-    demand_w = np.zeros(stk["n_wan"])  # per WAN flow (in flow order): its share of its group
-    demand_w[stk["wan_live_w"]] = group_gbps[stk["wan_live_group"]] * stk["wan_live_ratio"]
     limits_k = arc_limits
     if b == 1:
         cap, packet_ms, overloaded_above, has_cap = limits_k[0]
+        fab_scales = np.array([jobs[0].fabric_scale], dtype=float)
     else:
         cap, packet_ms, overloaded_above, has_cap = (np.concatenate([lim[i] for lim in limits_k]) for i in range(4))
-    # float even with no routable WAN flow (bincount of an empty array is int64)
-    offered = np.bincount(stk["wan_arc_of"], weights=demand_w[stk["wan_flow_w"]],
-                          minlength=b * n_arcs).astype(float, copy=False)
-    if b > 1:
-        fab_scales = np.array([j.fabric_scale for j in jobs])
-        offered += np.repeat(fab_scales, n_arcs) * stk["fab_arc_base"]
-    else:
-        offered += jobs[0].fabric_scale * stk["fab_arc_base"]
-    hot = offered > overloaded_above
+        fab_scales = np.array([j.fabric_scale for j in jobs], dtype=float)
+    wan, wan_idx = stk["wan"], stk["wan_idx"]
+    group_gbps, group_wanted, demand_w, offered, hot = _offered_load(
+        key, vol, wanted, b * n_groups, stk["wan_live"], stk["wan_live_ratio"], stk["wan_arcs"], stk["n_wan"],
+        stk["fab_arc_base"], fab_scales, overloaded_above)
     if lossy:
         hot |= _cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) > 0
     if stk["elastic_arcs"] is not None:
@@ -642,7 +653,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     queue = np.zeros(b * n_arcs) if demand is not None else None
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     any_hot = False
-    problems, posed = [], []  # the flow model, on the flows that cross each job's hot arcs: one call for all
+    # the flow model, on the flows that cross each job's hot arcs: one kernel call for all
+    incs, flow_ps, arc_ps, lo, posed = [], [], [], [(0, 0, 0)], []
     for k, j in enumerate(jobs):
         arcs, flows = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
         hot_k = hot[arcs]
@@ -651,58 +663,45 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
         any_hot = True
         routing = j.routing
         sub = _hot_subset(routing, hot_k, routing.cache["elastic"], params)
-        sub_flows, sub_f, sub_a = sub["flows"], sub["f"], sub["a"]
-        demand_k = demand[flows]
-        sub_demand = np.where(routing.routable[sub_flows], demand_k[sub_flows], 0.0)
-        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub_f], minlength=n_arcs)
+        sub_flows, sub_a = sub["flows"], sub["a"]
+        flow_p = sub["flow_p"].copy()
+        sub_demand = flow_p[:, 0]  # an elastic aggregate sends what congestion control allows, never more than it wants
+        np.copyto(sub_demand, np.where(routing.routable[sub_flows], demand[flows][sub_flows], 0.0))
+        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub["f"]], minlength=n_arcs)
         background = np.maximum(background, 0.0)
-        buffer_ms, fair, aqm_ms, no_loss = _queue_arrays(routing, params, n_arcs)
         cap_k, packet_k, _, _ = limits_k[k]
-        links = Links(capacity=np.maximum(cap_k - background, 0.0), delay_ms=world.arc_delay,
-                      buffer_ms=buffer_ms, packet_ms=packet_k, fair=fair, aqm_ms=aqm_ms,
-                      base_loss=own_loss[k] if own_loss[k] is not None else no_loss)
-        # an elastic aggregate sends what congestion control allows, never more than it wants
-        problems.append((links, sub["template"].with_demand(sub_demand)))
-        posed.append((k, arcs, flows, sub_flows, background))
-    sols = (solve_many(problems, kept=kept.setdefault("flows", {}) if kept is not None else None) if len(problems) > 1
-            else [solve(*p) for p in problems])
-    for (k, arcs, flows, sub_flows, background), (links, _), sol in zip(posed, problems, sols):
+        arc_p = _arc_params(routing, params, world).copy()
+        arc_p[:, 0] = np.maximum(cap_k - background, 0.0)
+        arc_p[:, 3] = packet_k
+        if own_loss[k] is not None:
+            arc_p[:, 6] = own_loss[k]
+        incs.append(sub["inc"])
+        flow_ps.append(flow_p)
+        arc_ps.append(arc_p)
+        n_e, n_f = sub["sizes"]
+        lo.append((lo[-1][0] + n_e, lo[-1][1] + n_f, lo[-1][2] + n_arcs))
+        posed.append((k, arcs, flows, sub_flows, background, arc_p[:, 6]))
+    if posed:
+        flow_out, arc_out = solve_packed(np.array(lo, dtype=np.int64), _cat_axis1(incs), _cat(flow_ps), _cat(arc_ps),
+                                         np.full(len(posed), params.rto_min_ms))
+    for i, (k, arcs, flows, sub_flows, background, base_loss) in enumerate(posed):
         routing = jobs[k].routing
-        arrival_k = background + sol.arc_arrival
-        carried_k = background * (1.0 - links.base_loss) + sol.arc_carried
+        f, a = slice(lo[i][1], lo[i + 1][1]), slice(lo[i][2], lo[i + 1][2])
+        arrival_k = background + arc_out[0, a]
+        carried_k = background * (1.0 - base_loss) + arc_out[1, a]
         loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
+        queue_k = arc_out[3, a]
         if b == 1:  # the job's arrays are the whole
-            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, sol.arc_queue_ms
+            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, queue_k
         else:
-            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, sol.arc_queue_ms
-        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], sol.path_loss, 1.0)
-        delivered[flows][sub_flows] = sol.delivered
-    # arcs the flow model did not see: arrivals at a constant packet size (G/D/1, Kingman)
-    if has_cap.all():  # the common case: no arc without capacity to test for
-        rho = arrival / cap
-    else:
-        rho = np.divide(arrival, cap, out=np.where(arrival > 0, np.inf, 0.0), where=has_cap)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wait = 1 - rho  # rho / max(1 - rho, 1e-9) * 0.5 * packet_ms, in place
-        np.maximum(wait, 1e-9, out=wait)
-        np.divide(rho, wait, out=wait)
-        wait *= 0.5
-        wait *= packet_ms
-    # min(wait, buffer) where rho < 1, the buffer elsewhere: in place
-    kingman = np.minimum(wait, params.buffer_ms, out=wait)
-    np.copyto(kingman, params.buffer_ms, where=~(rho < 1))
-    queue = np.where(hot, queue, kingman) if any_hot else kingman  # hot arcs: the flow model's queues
-    latency = stk["arc_delay"] + queue
-    flow_latency = np.bincount(stk["needed_flow_of"], weights=latency[stk["needed_arc_of"]], minlength=n_flows)
-    g, w, safe = stk["wan_g"], stk["wan_w"], stk["wan_safe"]
+            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, queue_k
+        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], flow_out[3, f], 1.0)
+        delivered[flows][sub_flows] = flow_out[1, f]
     n_g = b * n_groups
-    sent_g = np.bincount(g, weights=demand_w if demand is None else demand[wan_idx], minlength=n_g)
-    got_g = np.bincount(g, weights=np.where(stk["wan_routable"], demand_w if delivered is None else delivered[wan_idx], 0.0),
-                        minlength=n_g)
-    # a group that sends nothing still has the loss its packets would see
-    by_path = np.bincount(g, weights=w * flow_loss[wan_idx], minlength=n_g) / safe
-    group_loss = np.where(sent_g > 0, 1.0 - np.divide(got_g, sent_g, out=np.ones(n_g), where=sent_g > 0), by_path)
-    group_latency = np.bincount(g, weights=w * flow_latency[wan_idx], minlength=n_g) / safe
+    latency, flow_latency, group_loss, group_latency = _path_metrics(
+        arrival, cap, packet_ms, stk["arc_delay"], hot, queue if any_hot else arrival, float(params.buffer_ms),
+        stk["needed"], n_flows, stk["wan_gi"], stk["wan_wr"], stk["wan_safe"], demand_w,
+        _NO_FLOWS if delivered is None else delivered, flow_loss, n_g)
     offered = arrival
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
@@ -743,6 +742,75 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
             pattern_node_gbps={p: v[nd] for p, v in patterns.items()},
         ))
     return out
+
+
+@kernel
+def _offered_load(key, vol, wanted, n_g, wan_live, wan_live_ratio, wan_arcs, n_wan, fab_arc_base, fab_scales,
+                  overloaded_above):  # pragma: no cover - compiled
+    """Per group what is offered and wanted, per WAN flow its share of its group, per arc the
+    load offered at full demand (WAN flows, then the fabrics' base load times each member's
+    scale; ``fab_scales`` one per member, members' arcs in order) and whether that overloads it."""
+    group_gbps, group_wanted = np.zeros(n_g), np.zeros(n_g)
+    for i in range(key.shape[0]):
+        group_gbps[key[i]] += vol[i]
+        group_wanted[key[i]] += wanted[i]
+    demand_w = np.zeros(n_wan)  # per WAN flow (in flow order): its share of its group
+    for i in range(wan_live.shape[1]):
+        demand_w[wan_live[0, i]] = group_gbps[wan_live[1, i]] * wan_live_ratio[i]
+    n_all = fab_arc_base.shape[0]
+    offered = np.zeros(n_all)
+    for i in range(wan_arcs.shape[1]):
+        offered[wan_arcs[0, i]] += demand_w[wan_arcs[1, i]]
+    per_member = n_all // fab_scales.shape[0]
+    hot = np.empty(n_all, dtype=np.bool_)
+    for a in range(n_all):
+        offered[a] += fab_scales[a // per_member] * fab_arc_base[a]
+        hot[a] = offered[a] > overloaded_above[a]
+    return group_gbps, group_wanted, demand_w, offered, hot
+
+
+#: ``_path_metrics``' delivered rates when the flow model did not run (the WAN flows' demands are).
+_NO_FLOWS = np.zeros(0)
+
+
+@kernel
+def _path_metrics(arrival, cap, packet_ms, arc_delay, hot, hot_queue, buffer_ms, needed, n_flows, wan_gi, wan_wr, safe,
+                  sent_w, delivered, flow_loss, n_g):  # pragma: no cover - compiled
+    """Per arc its latency, per flow its path's, per WAN group its loss and latency.
+
+    An arc the flow model did not see queues as arrivals at a constant packet size do (G/D/1,
+    Kingman's wait; a full buffer at or above capacity); a hot arc has the flow model's queue
+    (``hot_queue``). ``needed``: (flow, arc) of the path entries whose latency is read;
+    ``wan_gi``/``wan_wr``: per WAN flow its group and flow index / its share of the group and
+    whether it is routable; ``sent_w``: per WAN flow its demand; ``delivered``: per flow what
+    the flow model delivered (empty: it did not run, a WAN flow delivers its demand).
+    """
+    n_a = arrival.shape[0]
+    latency = np.empty(n_a)
+    for a in range(n_a):
+        rho = arrival[a] / cap[a] if cap[a] > 0 else (np.inf if arrival[a] > 0 else 0.0)
+        wait = 1 - rho
+        wait = wait if (wait >= 1e-9 or wait != wait) else 1e-9
+        wait = rho / wait * 0.5 * packet_ms[a]
+        kingman = (wait if (wait <= buffer_ms or wait != wait) else buffer_ms) if rho < 1 else buffer_ms
+        latency[a] = arc_delay[a] + (hot_queue[a] if hot[a] else kingman)
+    flow_latency = np.zeros(n_flows)
+    for i in range(needed.shape[1]):
+        flow_latency[needed[0, i]] += latency[needed[1, i]]
+    sent_g, got_g, by_path, lat_g = np.zeros(n_g), np.zeros(n_g), np.zeros(n_g), np.zeros(n_g)
+    modelled = delivered.shape[0] > 0
+    for i in range(sent_w.shape[0]):
+        g, f, w = wan_gi[0, i], wan_gi[1, i], wan_wr[0, i]
+        sent_g[g] += sent_w[i]
+        got_g[g] += (delivered[f] if modelled else sent_w[i]) if wan_wr[1, i] != 0.0 else 0.0
+        by_path[g] += w * flow_loss[f]
+        lat_g[g] += w * flow_latency[f]
+    group_loss, group_latency = np.empty(n_g), np.empty(n_g)
+    for g in range(n_g):
+        # a group that sends nothing still has the loss its packets would see
+        group_loss[g] = 1.0 - got_g[g] / sent_g[g] if sent_g[g] > 0 else by_path[g] / safe[g]
+        group_latency[g] = lat_g[g] / safe[g]
+    return latency, flow_latency, group_loss, group_latency
 
 
 def blend_results(parts: list[tuple[float, NetworkResult]]) -> NetworkResult:
