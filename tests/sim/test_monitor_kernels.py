@@ -155,3 +155,74 @@ def test_pairwise_sum_adds_as_numpy_does():
         for n in [*range(0, 300), 1000, 4097, 6192]:
             x = (rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3, n)).astype(dtype)
             assert _same(dtype(monitor_kernels.pairwise_sum(x, 0, n, zero)), x.sum())
+
+
+def _read_numpy(g, v, counters, last, last_t, end, dt):
+    """A counting read as numpy formed it before the kernels (the oracle); ``counters`` updated in place."""
+    vt = v.T
+    for row, (col, den) in zip(counters, g.counts):
+        np.add(row, vt[col] if den < 0 else vt[col] * vt[den], out=row)
+    delta = counters - last
+    seen = v.copy()
+    seen[:, g.cidx] = (delta / ((end - last_t) / dt)).T
+    if g.rpos.size:
+        den = delta[g.rden_pos]
+        ratio = v.T[g.rcol].astype(float)
+        np.divide(delta[g.rpos], den, out=ratio, where=den > 1e-12)
+        seen[:, g.rcol] = ratio.T
+    return seen
+
+
+def _noise_numpy(g, seen, z):
+    """A read's noise as numpy applied it before the kernel (the oracle), in place."""
+    n = seen.shape[-2]
+    if n < 512:
+        factor = g.scale * z
+        factor += 1.0
+        seen *= factor
+    else:
+        noisy = np.flatnonzero(g.scale)
+        factor = g.scale[noisy] * z[..., noisy]
+        factor += 1.0
+        seen[..., noisy] *= factor
+    if g.floor_idx.size and n < 512:
+        seen += g.floor * (z * z)
+    elif g.floor_idx.size:
+        seen += np.float32(0.0)
+        fz = z[..., g.floor_idx]
+        seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
+    np.minimum(seen, g.upper, out=seen)
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_read_and_noise_kernels_give_the_numpy_values(name, truth_inputs):
+    """Counting reads over random spans (some with nothing offered) and the noise on them,
+    one member and several stacked, on real exact values and on random ones."""
+    rng = np.random.default_rng(11)
+    mon = next(m for m, *_ in truth_inputs if m.scenario.name == name)
+    reals = [monitors._truth(m, st, net, svc)[0] for m, st, net, svc in truth_inputs if m is mon]
+    dt = mon.tick
+    for kind in ("link", "service", "device"):
+        g = mon.sampling[kind]
+        for real in reals[:3]:
+            v = getattr(real, kind).copy()
+            v[rng.random(v.shape) < 0.2] = 0.0  # nothing offered, no requests: ratios as they are
+            rand = (rng.exponential(1.0, v.shape) * (rng.random(v.shape) < 0.9)).astype(np.float32)
+            for x in (v, rand):
+                n = x.shape[0]
+                counters = rng.exponential(100.0, (g.cidx.size, n))
+                last = counters * rng.uniform(0.0, 1.0, counters.shape)
+                last_t = 300.0 - dt * rng.integers(1, 6, n)
+                c_numpy, c_kernel = counters.copy(), counters.copy()
+                want = _read_numpy(g, x, c_numpy, last, last_t, 300.0 + dt, dt)
+                monitor_kernels.count(c_kernel, x, g.cidx, mon.count_den[kind])
+                got = monitor_kernels.read(x, c_kernel, last, last_t, 300.0 + dt, dt, g.cidx, g.rpos, g.rden_pos, g.rcol)
+                assert _same(c_kernel, c_numpy) and _same(got, want)
+                for members in (1, 3):
+                    seen = np.stack([want * np.float32(1 + k) for k in range(members)])
+                    seen[rng.random(seen.shape) < 0.05] = np.nan
+                    z = rng.standard_normal(seen.shape, dtype=np.float32) * np.float32(3.0)
+                    want_noisy = seen.copy()
+                    _noise_numpy(g, want_noisy if members > 1 else want_noisy[0], z if members > 1 else z[0])
+                    monitors._noise(g, seen, z)
+                    assert _same(seen, want_noisy)

@@ -222,3 +222,57 @@ def _util(offered, cap):
 def _max_py(x):
     """``max(x, 1e-9)`` as Python's ``max`` takes it (``x`` unless 1e-9 is larger: NaN stays)."""
     return 1e-9 if 1e-9 > x else x
+
+
+@kernel
+def count(counters, v, cols, dens):
+    """Add a tick's volumes to a group's counters, in place: counter ``r`` counts column
+    ``cols[r]``, times column ``dens[r]`` for a ratio's numerator (-1: a rate), in value x
+    ticks; the product in float32 as numpy forms it, the sum in float64."""
+    for r in range(cols.shape[0]):
+        c, d = cols[r], dens[r]
+        for i in range(v.shape[0]):
+            if d < 0:
+                counters[r, i] += v[i, c]
+            else:
+                counters[r, i] += v[i, c] * v[i, d]
+
+
+@kernel
+def read(v, counters, last, last_t, end, dt, cidx, rpos, rden_pos, rcol):
+    """A read over each entity's span since its last good read (``last``, ``last_t``): the
+    counted columns as rates (counter delta over the span in ticks), ratio columns as the
+    numerator's delta over the denominator's (as ``v`` holds it where nothing was offered);
+    gauges as they are. Returns a new float32 array shaped as ``v``."""
+    seen = v.copy()
+    for i in range(v.shape[0]):
+        span = (end - last_t[i]) / dt
+        for r in range(cidx.shape[0]):
+            seen[i, cidx[r]] = (counters[r, i] - last[r, i]) / span
+        for q in range(rpos.shape[0]):
+            den = counters[rden_pos[q], i] - last[rden_pos[q], i]
+            if den > 1e-12:
+                seen[i, rcol[q]] = (counters[rpos[q], i] - last[rpos[q], i]) / den
+            else:
+                seen[i, rcol[q]] = v[i, rcol[q]]
+    return seen
+
+
+@kernel
+def noise(seen, z, n, scale, floor, with_floor, upper):
+    """A read's noise, in place, on the reads of several members stacked (rows: member-major
+    entities, ``n`` per member; ``z`` their standard normal draws, float32): times
+    ``1 + scale * z`` in float64 (0 scale: exact), plus ``floor * z**2`` (``z**2`` in float32),
+    then clipped to ``upper`` (float32; one row for all entities, or one per entity)."""
+    per_entity = upper.shape[0] > 1
+    for row in range(seen.shape[0]):
+        u = row % n if per_entity else 0
+        for c in range(seen.shape[1]):
+            x = seen[row, c]
+            zz = z[row, c]
+            x = np.float32(x * (scale[c] * zz + 1.0))
+            if with_floor:
+                x = np.float32(x + floor[c] * (zz * zz))
+            if x > upper[u, c]:
+                x = upper[u, c]
+            seen[row, c] = x

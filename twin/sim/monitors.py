@@ -174,6 +174,9 @@ class Monitors:
         for i, p in enumerate(planes):
             self.planes[i, :p.size] = p
         self.slo = np.ascontiguousarray([self.slo_p99, self.slo_err], dtype=float).reshape(2, len(world.services))
+        # the sampling kernels' constants: each counter's denominator column (-1: a rate), bounds as 2-D
+        self.count_den = {k: np.array([den for _col, den in g.counts], dtype=np.int64) for k, g in self.sampling.items()}
+        self.upper = {k: np.atleast_2d(g.upper) for k, g in self.sampling.items()}
         self._kpis = {svc: _kpi_layout(topo.planes, bool(self.deferrable.any()), svc) for svc in (False, True)}
 
     def kpi_names(self, with_services: bool) -> tuple[str, ...]:
@@ -376,7 +379,7 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         if read is None:
             continue
         seen = read[0]
-        _noise(mon.sampling[kind], seen, rng.standard_normal(seen.shape, dtype=np.float32))
+        _noise(mon.sampling[kind], seen, rng.standard_normal(seen.shape, dtype=np.float32), mon.upper[kind])
         _lose(mon, st, rng, now, kind, exact, via, read)
     return _visible(st, now, truth, kpi, exact)
 
@@ -403,7 +406,7 @@ def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
         z = np.empty((len(ks),) + shape, dtype=np.float32)
         for j, k in enumerate(ks):  # each member's draw, as alone, into its row
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
-        _noise(g, seen, z)
+        _noise(g, seen, z, mon.upper[kind])
         for j, k in enumerate(ks):
             _lose(mon, states[k], rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
     return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
@@ -439,50 +442,28 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
         mem.next_sample[kind] = now + g.interval
         return v.copy() if copy else v, fast, None, None, None
     counters = mem.counters[kind]
-    vt = v.T
-    for row, (col, den) in zip(counters, g.counts):  # counters count in value x ticks (dt applied at the read)
-        np.add(row, vt[col] if den < 0 else vt[col] * vt[den], out=row)
+    # counters count in value x ticks (dt applied at the read)
+    monitor_kernels.count(counters, v, g.cidx, mon.count_den[kind])
     if now + 1e-9 < mem.next_sample[kind]:
         return None
     mem.next_sample[kind] = now + g.interval
     last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
-    delta = counters - last
-    seen = v.copy()
-    seen[:, g.cidx] = (delta / ((end - last_t) / dt)).T
-    if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
-        den = delta[g.rden_pos]
-        ratio = v.T[g.rcol].astype(float)
-        np.divide(delta[g.rpos], den, out=ratio, where=den > 1e-12)
-        seen[:, g.rcol] = ratio.T
+    seen = monitor_kernels.read(v, counters, last, last_t, end, dt, g.cidx, g.rpos, g.rden_pos, g.rcol)
     return seen, fast, counters, last, last_t
 
 
-def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray) -> None:
+def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray, upper: np.ndarray | None = None) -> None:
     """A read's noise, in place: ``seen`` is (entities, columns), or a stack of members' reads
-    (members, entities, columns) with their draws ``z``; elementwise either way.
+    (members, entities, columns) with their draws ``z``; elementwise either way
+    (:func:`~twin.sim.monitor_kernels.noise`; ``upper``: ``g.upper`` as 2-D, if at hand).
 
     Counters are exact: a rate errs only by the jitter of its read's timestamp (ratios cancel
     it); gauges carry their own measurement noise; error and drop ratios a small positive
     background (floor x chi-square(1): mean ``floor``).
     """
-    n = seen.shape[-2]
-    if n < 512:
-        factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
-        factor += 1.0
-        seen *= factor
-    else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
-        noisy = np.flatnonzero(g.scale)
-        factor = g.scale[noisy] * z[..., noisy]
-        factor += 1.0
-        seen[..., noisy] *= factor
-    if g.floor_idx.size and n < 512:
-        seen += g.floor * (z * z)
-    elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
-        seen += np.float32(0.0)
-        fz = z[..., g.floor_idx]
-        seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
-    # float32 against the float32 bound: the float32 of min(x, u) for every float32 x and double u
-    np.minimum(seen, g.upper, out=seen)
+    n, c = seen.shape[-2:]
+    monitor_kernels.noise(seen.reshape(-1, c), z.reshape(-1, c), n, g.scale, g.floor, g.floor_idx.size > 0,
+                          np.atleast_2d(g.upper) if upper is None else upper)
 
 
 def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, kind: str, exact: dict,
