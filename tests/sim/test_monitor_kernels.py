@@ -226,3 +226,49 @@ def test_read_and_noise_kernels_give_the_numpy_values(name, truth_inputs):
                     _noise_numpy(g, want_noisy if members > 1 else want_noisy[0], z if members > 1 else z[0])
                     monitors._noise(g, seen, z)
                     assert _same(seen, want_noisy)
+
+
+def _evaluate_numpy(group, v, pending, calm, is_open, dt):
+    """One member's rule-group test as numpy formed it before the kernel (its dense path, the oracle)."""
+    values = v[:, group.cols] * group.sign
+    hit = values > group.threshold
+    new_pending = np.where(hit, pending + dt, 0.0)
+    opened = hit & (new_pending >= group.for_s) & ~is_open
+    calm_s = np.where(is_open & (values < group.clear), calm + dt, 0.0)
+    done = is_open & (calm_s >= group.clear_for_s)
+    calm_s[done] = 0.0
+    return bool(hit.any()), bool(is_open.any()), new_pending, opened, calm_s, done
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_alert_kernel_gives_the_numpy_tests(name, truth_inputs):
+    """Held and calm seconds, opened and cleared alerts, one member and several stacked, on
+    values around the thresholds (NaN: silent monitors) with random timers and open alerts."""
+    rng = np.random.default_rng(13)
+    mon = next(m for m, *_ in truth_inputs if m.scenario.name == name)
+    dt = mon.tick
+    for group in mon.groups:
+        n, r = group.threshold.shape
+        n_metrics = max(group.cols) + 1
+        for members in (1, 4):
+            v = np.empty((members, n, n_metrics), dtype=np.float32)
+            v[:] = rng.exponential(1.0, v.shape)
+            for j, col in enumerate(group.cols):  # near the thresholds, some past them
+                v[:, :, col] = group.threshold[:, j] * group.sign[j] * rng.uniform(0.5, 1.5, (members, n))
+            v[rng.random(v.shape) < 0.05] = np.nan
+            pending = dt * rng.integers(0, 12, (members, n, r)).astype(float)
+            calm = dt * rng.integers(0, 12, (members, n, r)).astype(float)
+            is_open = rng.random((members, n, r)) < 0.3
+            if members > 1:
+                is_open[1] = False  # a member with nothing open
+                v[2, :, :] = 0.0  # ... and one with nothing past a (positive) threshold
+            flags, held, opened, calm_s, cleared = monitor_kernels.evaluate(
+                v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
+                pending, calm, is_open, dt)
+            for k in range(members):
+                any_hit, any_open, p, o, c, d = _evaluate_numpy(group, v[k], pending[k], calm[k], is_open[k], dt)
+                assert (bool(flags[k, 0]), bool(flags[k, 1])) == (any_hit, any_open)
+                if any_hit:
+                    assert _same(held[k], p) and _same(opened[k], o)
+                if any_open:
+                    assert _same(calm_s[k], c) and _same(cleared[k], d)

@@ -276,3 +276,47 @@ def noise(seen, z, n, scale, floor, with_floor, upper):
             if x > upper[u, c]:
                 x = upper[u, c]
             seen[row, c] = x
+
+
+@kernel
+def evaluate(v, cols, sign, thr, for_s, clear, clear_for, pending, calm, is_open, dt):
+    """One rule group's tests on the samples of ``m`` members, ``v`` (m, entities, metrics):
+    rule ``j`` reads column ``cols[j]``, signed by ``sign[j]`` so every rule fires above its
+    threshold (NaN, a silent monitor, neither fires nor clears). Returns per member whether
+    anything is past a threshold and whether any alert is open (``flags``, m x 2); the seconds
+    held (``pending`` + ``dt`` where past, else 0) and the alerts that open (held ``for_s``,
+    not open yet), for all members if any hit (else empty arrays); the seconds calm (an open
+    alert's value below ``clear``; 0 once it clears or is not open) and the alerts that clear
+    (calm ``clear_for``), likewise if any is open."""
+    m, n, r = pending.shape
+    flags = np.zeros((m, 2), dtype=np.bool_)
+    for k in range(m):
+        for i in range(n):
+            for j in range(r):
+                if v[k, i, cols[j]] * sign[j] > thr[i, j]:
+                    flags[k, 0] = True
+                if is_open[k, i, j]:
+                    flags[k, 1] = True
+    hit_shape = (m, n, r) if flags[:, 0].any() else (0, 0, 0)
+    open_shape = (m, n, r) if flags[:, 1].any() else (0, 0, 0)
+    held = np.zeros(hit_shape)
+    opened = np.zeros(hit_shape, dtype=np.bool_)
+    calm_s = np.zeros(open_shape)
+    cleared = np.zeros(open_shape, dtype=np.bool_)
+    for k in range(m):
+        if flags[k, 0]:
+            for i in range(n):
+                for j in range(r):
+                    if v[k, i, cols[j]] * sign[j] > thr[i, j]:
+                        held[k, i, j] = pending[k, i, j] + dt
+                        opened[k, i, j] = held[k, i, j] >= for_s[j] and not is_open[k, i, j]
+        if flags[k, 1]:
+            for i in range(n):
+                for j in range(r):
+                    if is_open[k, i, j]:
+                        s = calm[k, i, j] + dt if v[k, i, cols[j]] * sign[j] < clear[i, j] else 0.0
+                        if s >= clear_for[j]:
+                            cleared[k, i, j] = True
+                            s = 0.0
+                        calm_s[k, i, j] = s
+    return flags, held, opened, calm_s, cleared

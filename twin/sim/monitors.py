@@ -51,10 +51,6 @@ __all__ = ["Monitors", "RuleGroup", "MonitorGroup", "sample_loss_probability"]
 DEFERRED_WEIGHT = 0.2
 #: Monitor groups in the order they sample (the order of their random draws).
 GROUPS = ("link", "service", "device", "traffic")
-#: (entity, rule) cells of a rule group past which a solo evaluation takes the cells that hit or
-#: are open sparsely (large's link rules: ~10k cells, a handful hot); below it whole-array
-#: operations are fewer calls (b2b4-casc1: ~57 vs ~45 us per tick for its alerts).
-SPARSE_CELLS = 2048
 _NONE = np.zeros(0)  # an absent input of a kernel (no services)
 
 
@@ -534,102 +530,47 @@ def _visible(st: TwinState, now: float, truth: Readings, kpi: dict[str, float], 
 
 
 def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
-    dt = mon.tick
-    closed: list[Alert] = []
-    for group in mon.groups:
-        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
-        at = sample.measured_at.get(kind)
-        if at is not None and st.alerts.quiet.get(kind) == at:
-            continue  # the sample seen last tick, which fired nothing and had nothing open: it still does
-        # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
-        values = getattr(sample, kind)[:, group.cols] * sign
-        hit = values > thr
-        pending = _pending(st, kind, values.shape)
-        is_open = st.alerts.pending[kind + "/open"]
-        any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
-        sparse = values.size > SPARSE_CELLS
-        # on a big group the few (entity, rule) cells that hit or are open carry all the work,
-        # taken sparsely; on a small one whole-array operations are fewer calls (same values)
-        new_pending, opened = group.zeros, None  # shared while nothing hits: no one writes to it
-        if any_hit and not sparse:
-            new_pending = np.where(hit, pending + dt, 0.0)
-            opened = hit & (new_pending >= group.for_s) & ~is_open
-        elif any_hit:
-            hi, hr = np.nonzero(hit)
-            held = pending[hi, hr] + dt
-            new_pending = np.zeros(values.shape)
-            new_pending[hi, hr] = held
-            fired = (held >= group.for_s[hr]) & ~is_open[hi, hr]
-            if fired.any():
-                opened = np.zeros(values.shape, dtype=bool)
-                opened[hi[fired], hr[fired]] = True
-        st.alerts.pending[kind] = new_pending
-        # hysteresis: an open alert clears only once the value stayed past the clear threshold
-        # for its clear time; a silent monitor (NaN) neither fires nor clears
-        ci = cr = None
-        any_open = bool(is_open.any())
-        _quiet(st, kind, at, any_hit, any_open)
-        if any_open and not sparse:
-            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-            done = is_open & (calm_s >= clear_for)
-            if done.any():
-                ci, cr = np.nonzero(done)
-                calm_s[done] = 0.0
-            st.alerts.pending[kind + "/calm"] = calm_s
-        elif any_open:
-            oi, orr = np.nonzero(is_open)
-            calm_o = np.where(values[oi, orr] < clear_thr[oi, orr], st.alerts.pending[kind + "/calm"][oi, orr] + dt, 0.0)
-            done = calm_o >= clear_for[orr]
-            # the seconds calm are 0.0 but where an alert is open: this state's own array, updated there
-            calm_s = st.alerts.pending[kind + "/calm"]
-            if not calm_s.flags.writeable:
-                calm_s = calm_s.copy()
-            if done.any():
-                ci, cr = oi[done], orr[done]
-                calm_o[done] = 0.0
-            calm_s[oi, orr] = calm_o
-            st.alerts.pending[kind + "/calm"] = calm_s
-        _changed(mon, st, now, group, values, opened, ci, cr, is_open, closed)
-    return closed
+    """Open and clear alerts in ``st`` on what monitors saw (the batch of one)."""
+    return _evaluate_many(mon, [st], [now], [sample])[0]
 
 
 def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
                    samples: list[Sample]) -> list[list[Alert]]:
-    """:func:`_evaluate` for several twins of one world, member ``k`` at ``nows[k]``: each rule
-    group's tests for every member not quiet at once on the members' samples stacked
-    (elementwise), each member's alert state and its alerts opened and cleared as alone (held
-    and calm seconds count ticks, so only an alert's start and end take the member's time)."""
+    """Alerts of several twins of one world, member ``k`` at ``nows[k]``: each rule group's
+    tests for every member not quiet in one kernel call
+    (:func:`~twin.sim.monitor_kernels.evaluate`), each member's alert state and its alerts
+    opened and cleared as alone (held and calm seconds count ticks, so only an alert's start
+    and end take the member's time)."""
     dt = mon.tick
     closed: list[list[Alert]] = [[] for _ in states]
     for group in mon.groups:
-        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
+        kind = group.kind
         ats = [s.measured_at.get(kind) for s in samples]
+        # a sample seen already, which fired nothing and had nothing open, still does
         ks = [k for k, (st, at) in enumerate(zip(states, ats)) if not (at is not None and st.alerts.quiet.get(kind) == at)]
         if not ks:
             continue
-        values = np.stack([getattr(samples[k], kind) for k in ks])[:, :, group.cols] * sign
-        hit = values > thr
-        shape = values.shape[1:]
-        pending = np.stack([_pending(states[k], kind, shape) for k in ks])
-        is_open = np.stack([states[k].alerts.pending[kind + "/open"] for k in ks])
-        any_hit = hit.reshape(len(ks), -1).any(axis=1).tolist()
-        any_open = is_open.reshape(len(ks), -1).any(axis=1).tolist()
-        # where nothing hit this is 0.0 everywhere, as np.zeros alone
-        pending = np.where(hit, pending + dt, 0.0)
-        opened = hit & (pending >= group.for_s) & ~is_open
+        shape = group.threshold.shape
+        pending = [_pending(states[k], kind, shape) for k in ks]
+        parts = ([getattr(samples[k], kind) for k in ks], pending, [states[k].alerts.pending[kind + "/calm"] for k in ks],
+                 [states[k].alerts.pending[kind + "/open"] for k in ks])
+        v, pending, calm, is_open = (x[0][None] if len(ks) == 1 else np.stack(x) for x in parts)
+        flags, held, opened, calm_s, cleared = monitor_kernels.evaluate(
+            v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
+            pending, calm, is_open, dt)
+        one = len(ks) == 1
         for j, k in enumerate(ks):
             st = states[k]
-            st.alerts.pending[kind] = pending[j].copy()
-            _quiet(st, kind, ats[k], any_hit[j], any_open[j])
+            any_hit, any_open = bool(flags[j, 0]), bool(flags[j, 1])
+            # nothing past a threshold: the shared zeros (no one writes to them)
+            st.alerts.pending[kind] = (held[j] if one else held[j].copy()) if any_hit else group.zeros
+            _quiet(st, kind, ats[k], any_hit, any_open)
             ci = cr = None
-            if any_open[j]:
-                calm_s = np.where(is_open[j] & (values[j] < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-                done = is_open[j] & (calm_s >= clear_for)
-                if done.any():
-                    ci, cr = np.nonzero(done)
-                    calm_s[done] = 0.0
-                st.alerts.pending[kind + "/calm"] = calm_s
-            _changed(mon, st, nows[k], group, values[j], opened[j] if any_hit[j] else None, ci, cr, is_open[j], closed[k])
+            if any_open:
+                st.alerts.pending[kind + "/calm"] = calm_s[j] if one else calm_s[j].copy()
+                if cleared[j].any():
+                    ci, cr = np.nonzero(cleared[j])
+            _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
     return closed
 
 
@@ -651,13 +592,15 @@ def _quiet(st: TwinState, kind: str, at: float | None, any_hit: bool, any_open: 
         st.alerts.quiet.pop(kind, None)
 
 
-def _changed(mon: Monitors, st: TwinState, now: float, group: RuleGroup, values: np.ndarray, opened: np.ndarray | None,
+def _changed(mon: Monitors, st: TwinState, now: float, group: RuleGroup, sample: np.ndarray, opened: np.ndarray | None,
              ci: np.ndarray | None, cr: np.ndarray | None, is_open: np.ndarray, closed: list[Alert]) -> None:
-    """Alerts that open (``opened``) and clear (``ci``, ``cr``) now: into the state, the cleared into ``closed``."""
+    """Alerts that open (``opened``) and clear (``ci``, ``cr``) now on the values ``sample`` (entities x
+    metrics): into the state, the cleared into ``closed``."""
     if ci is None and (opened is None or not opened.any()):
         return
     kind, rules, thr, sign = group.kind, group.rules, group.threshold, group.sign
     names = mon.entities
+    values = sample[:, group.cols] * sign  # signed, as the rules tested them
     if opened is None:
         opened = np.zeros(values.shape, dtype=bool)
     for i, r in zip(*np.nonzero(opened)):
