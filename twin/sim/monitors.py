@@ -173,6 +173,7 @@ class Monitors:
         # the sampling kernels' constants: each counter's denominator column (-1: a rate), bounds as 2-D
         self.count_den = {k: np.array([den for _col, den in g.counts], dtype=np.int64) for k, g in self.sampling.items()}
         self.upper = {k: np.atleast_2d(g.upper) for k, g in self.sampling.items()}
+        self.no_pending = {g.kind: np.zeros(g.zeros.shape) for g in self.groups}  # read by kernels only
         self._kpis = {svc: _kpi_layout(topo.planes, bool(self.deferrable.any()), svc) for svc in (False, True)}
 
     def kpi_names(self, with_services: bool) -> tuple[str, ...]:
@@ -554,6 +555,8 @@ def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
         pending = [_pending(states[k], kind, shape) for k in ks]
         parts = ([getattr(samples[k], kind) for k in ks], pending, [states[k].alerts.pending[kind + "/calm"] for k in ks],
                  [states[k].alerts.pending[kind + "/open"] for k in ks])
+        if len(ks) == 1 and pending[0] is group.zeros:  # its writable twin: a kernel types read-only arrays apart
+            parts = parts[:1] + ([mon.no_pending[kind]],) + parts[2:]
         v, pending, calm, is_open = (x[0][None] if len(ks) == 1 else np.stack(x) for x in parts)
         flags, held, opened, calm_s, cleared = monitor_kernels.evaluate(
             v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
