@@ -131,13 +131,21 @@ def truth(b, cap, offered, arc_loss, arc_latency, arc_carried, link_ends, link_d
     defers = deferrable[0] or deferrable[1]
     for k in range(b):
         a0, l0, n0 = k * n_a, k * n_l, k * n_n
+        # np.maximum / np.minimum written out (NaN wins): a call to another kernel is not inlined
         for i in range(n_l):
             j = a0 + 2 * i  # both directions of a link: its even and odd arc
-            util[i] = _min(_max(_util(offered[j], cap[j]), _util(offered[j + 1], cap[j + 1])), 10.0)
+            o0, o1, c0, c1 = offered[j], offered[j + 1], cap[j], cap[j + 1]
+            u0 = o0 / c0 if c0 > 0 else (10.0 if o0 > 0 else 0.0)  # no capacity: the cap, if offered anything
+            u1 = o1 / c1 if c1 > 0 else (10.0 if o1 > 0 else 0.0)
+            u = u0 if (u0 >= u1 or u0 != u0) else u1
+            u = u if (u <= 10.0 or u != u) else 10.0
+            util[i] = u
             row = l0 + i
-            link[row, 0] = util[i]
-            link[row, 1] = _max(arc_loss[j], arc_loss[j + 1])
-            link[row, 2] = _max(arc_latency[j], arc_latency[j + 1])
+            link[row, 0] = u
+            x0, x1 = arc_loss[j], arc_loss[j + 1]
+            link[row, 1] = x0 if (x0 >= x1 or x0 != x0) else x1
+            x0, x1 = arc_latency[j], arc_latency[j + 1]
+            link[row, 2] = x0 if (x0 >= x1 or x0 != x0) else x1
             link[row, 3] = arc_carried[j] + arc_carried[j + 1]
             link[row, 4] = (link_down[row] == 0 and node_down[n0 + link_ends[0, i]] == 0
                             and node_down[n0 + link_ends[1, i]] == 0)
@@ -146,8 +154,8 @@ def truth(b, cap, offered, arc_loss, arc_latency, arc_carried, link_ends, link_d
             row = k * n_d + i
             device[row, 0] = not health_alarm[row]
             through = node_gbps[node]
-            cpu_dev = _min(0.1 + 0.2 * through / dev_cap[i] + node_cpu[node], 1.0)
-            device[row, 1] = 0.0 if node_down[node] > 0 else cpu_dev
+            cpu_dev = 0.1 + 0.2 * through / dev_cap[i] + node_cpu[node]
+            device[row, 1] = 0.0 if node_down[node] > 0 else (cpu_dev if (cpu_dev <= 1.0 or cpu_dev != cpu_dev) else 1.0)
             device[row, 2] = through
         # traffic shed at the edge counts as lost, but a deferrable class's, which waits (DEFERRED_WEIGHT)
         g0 = k * n_g
@@ -208,14 +216,6 @@ def truth(b, cap, offered, arc_loss, arc_latency, arc_carried, link_ends, link_d
         kpi[k, c0 + 2] = impact
         kpi[k, c0 + 3] = violations
     return link, device, service, kpi
-
-
-@kernel
-def _util(offered, cap):
-    """An arc's utilisation; an arc without capacity is 10 (the cap) if offered anything, else 0."""
-    if cap > 0:
-        return offered / cap
-    return 10.0 if offered > 0 else 0.0
 
 
 @kernel
