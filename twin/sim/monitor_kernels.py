@@ -14,7 +14,7 @@ import numpy as np
 
 from twin.physics.jit import kernel
 
-__all__ = ["pairwise_sum", "truth", "noise", "evaluate", "KPI_BASE", "KPI_SERVICE"]
+__all__ = ["pairwise_sum", "truth", "count", "read", "noise", "evaluate", "KPI_BASE", "KPI_SERVICE"]
 
 #: KPI columns of :func:`truth` before the planes' (``deferred_gbps`` first, written only if a class defers)
 KPI_BASE = ("deferred_gbps", "user_gbps", "interdc_gbps", "user_loss", "interdc_loss")
