@@ -35,6 +35,7 @@ import numpy as np
 
 from twin.errors import ScenarioError, SimulationError
 from twin.model.world import CLASSES, World
+from twin.sim import monitor_kernels
 from twin.sim.export_path import export_loss
 from twin.sim.network import NetworkResult
 from twin.sim.state import TwinState
@@ -50,10 +51,7 @@ __all__ = ["Monitors", "RuleGroup", "MonitorGroup", "sample_loss_probability"]
 DEFERRED_WEIGHT = 0.2
 #: Monitor groups in the order they sample (the order of their random draws).
 GROUPS = ("link", "service", "device", "traffic")
-#: (entity, rule) cells of a rule group past which a solo evaluation takes the cells that hit or
-#: are open sparsely (large's link rules: ~10k cells, a handful hot); below it whole-array
-#: operations are fewer calls (b2b4-casc1: ~57 vs ~45 us per tick for its alerts).
-SPARSE_CELLS = 2048
+_NONE = np.zeros(0)  # an absent input of a kernel (no services)
 
 
 class RuleGroup(NamedTuple):
@@ -163,6 +161,28 @@ class Monitors:
         # per WAN plane: its links, as indices (the KPIs read them every tick)
         self.plane_links = {p: np.flatnonzero(world.plane_masks[p]) for p in world.topology.planes}
         self.device_capacity = np.maximum(world.attached_capacity[world.devices], 1e-9)  # what CPU load scales by
+        # the truth kernel's constants, packed once
+        topo = world.topology
+        self.link_ends = np.ascontiguousarray([topo.link_a, topo.link_b], dtype=np.int64).reshape(2, topo.n_links)
+        planes = list(self.plane_links.values())
+        self.plane_n = np.array([p.size for p in planes], dtype=np.int64)
+        self.planes = np.zeros((len(planes), max([1, *self.plane_n])), dtype=np.int64)
+        for i, p in enumerate(planes):
+            self.planes[i, :p.size] = p
+        self.slo = np.ascontiguousarray([self.slo_p99, self.slo_err], dtype=float).reshape(2, len(world.services))
+        # the sampling kernels' constants: each counter's denominator column (-1: a rate), bounds as 2-D
+        self.count_den = {k: np.array([den for _col, den in g.counts], dtype=np.int64) for k, g in self.sampling.items()}
+        self.upper = {k: np.atleast_2d(g.upper) for k, g in self.sampling.items()}
+        self.no_pending = {g.kind: np.zeros(g.zeros.shape) for g in self.groups}  # read by kernels only
+        self._kpis = {svc: _kpi_layout(topo.planes, bool(self.deferrable.any()), svc) for svc in (False, True)}
+
+    def kpi_names(self, with_services: bool) -> tuple[str, ...]:
+        """The KPI names of a sample, in the order a sample's ``kpi`` holds them."""
+        return self._kpis[with_services][0]
+
+    def kpi_cols(self, with_services: bool) -> np.ndarray:
+        """Their columns in the truth kernel's KPI rows."""
+        return self._kpis[with_services][1]
 
     def _export_links(self, kind: str, spec: "MonitorGroupSpec") -> np.ndarray:
         links = self.world.topology.links
@@ -260,6 +280,16 @@ class Monitors:
         return _evaluate(self, state, now, sample)
 
 
+def _kpi_layout(planes: Sequence[str], defers: bool, with_services: bool) -> tuple[tuple[str, ...], np.ndarray]:
+    """The names of a sample's KPIs (in a solo sample's order) and their truth-kernel columns."""
+    names = list(monitor_kernels.KPI_BASE)
+    for plane in planes:
+        names += [f"{plane}_utilisation", f"{plane}_gbps"]
+    names += monitor_kernels.KPI_SERVICE
+    keep = [i for i, n in enumerate(names) if (n != "deferred_gbps" or defers) and (n != "service_bad" or with_services)]
+    return tuple(names[i] for i in keep), np.array(keep, dtype=np.int64)
+
+
 def _member_times(now: float | Sequence[float], n: int) -> list[float]:
     """One time per member: ``now`` repeated for a single time, or as given (one per member)."""
     if np.ndim(now) == 0:
@@ -270,201 +300,51 @@ def _member_times(now: float | Sequence[float], n: int) -> list[float]:
     return nows
 
 
+def _cat(xs: list[np.ndarray]) -> np.ndarray:
+    """Members' arrays member-major, as one array (a single member's as it is: no copy)."""
+    return xs[0] if len(xs) == 1 else np.concatenate(xs)
+
+
 def _truth(mon: Monitors, st: TwinState, net: NetworkResult, svc) -> tuple[Readings, dict[str, float], np.ndarray]:
-    """The physics' exact values per entity, the sandbox's KPIs, and per-class volume."""
-    w, sc = mon.world, mon.scenario
-    topo = w.topology
-    n_l = topo.n_links
-    # both directions of a link: even and odd arcs (strided maxima beat reshape+reduce)
-    cap, offered = net.arc_capacity, net.arc_offered
-    has_cap = cap > 0
-    if has_cap.all():  # the common case: no arc without capacity to mark
-        util = offered / cap
-    else:
-        util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=has_cap)
-    util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)
-    link = np.empty((n_l, 5), dtype=np.float32)
-    link[:, 0] = util
-    link[:, 1] = np.maximum(net.arc_loss[0::2], net.arc_loss[1::2])
-    link[:, 2] = np.maximum(net.arc_latency[0::2], net.arc_latency[1::2])
-    link[:, 3] = net.arc_carried[0::2] + net.arc_carried[1::2]
-    link_up = st.network.link_down == 0
-    if st.network.node_down.any():  # a link is up while it and both its ends are
-        node_up = st.network.node_down == 0
-        link_up &= node_up[topo.link_a] & node_up[topo.link_b]
-    link[:, 4] = link_up
-    devs = w.devices
-    device = np.empty((devs.shape[0], 3), dtype=np.float32)
-    device[:, 0] = ~st.control.health_alarm
-    through = net.node_gbps[devs]
-    # control-plane CPU: a base, a little per forwarded packet (forwarding is in hardware),
-    # plus route processing load a fault or churn puts on it
-    cpu_dev = np.minimum(0.1 + 0.2 * through / mon.device_capacity + st.network.node_cpu[devs], 1.0)
-    device[:, 1] = np.where(st.network.node_down[devs] > 0, 0.0, cpu_dev)
-    device[:, 2] = through
-    n_s = len(w.services)
-    service = np.zeros((n_s, 8), dtype=np.float32)
-    kpi: dict[str, float] = {}
-    vol = net.group_wanted
-    # traffic shed at the edge is traffic customers could not send: it counts as lost, except
-    # for a deferrable class, whose senders hold it back and send it later
-    lost = net.group_wanted - net.group_gbps * (1.0 - net.group_loss)
-    deferrable = mon.deferrable
-    deferred_sum = 0.0  # what a zero array sums to
-    if deferrable.any():
-        shed = net.group_wanted * (1.0 - np.tile(st.network.class_limit, lost.size // 2))
-        deferred = np.where(np.tile(deferrable, lost.size // 2), np.clip(shed, 0.0, None), 0.0)
-        lost = lost - deferred
-        deferred_sum = deferred.sum()
-        kpi["deferred_gbps"] = float(deferred_sum)
-    by_class = vol.reshape(-1, 2).sum(axis=0)  # groups are (pair, class) with class fastest
-    lost_by_class = lost.reshape(-1, 2).sum(axis=0)
-    kpi["user_gbps"], kpi["interdc_gbps"] = float(by_class[0]), float(by_class[1])
-    kpi["user_loss"] = float(lost_by_class[0] / max(by_class[0], 1e-9))
-    kpi["interdc_loss"] = float(lost_by_class[1] / max(by_class[1], 1e-9))
-    for plane in topo.planes:
-        idx = mon.plane_links[plane]
-        kpi[f"{plane}_utilisation"] = float(util[idx].sum() / idx.size) if idx.size else 0.0  # .mean(), unwrapped
-        kpi[f"{plane}_gbps"] = float(link[idx, 3].sum()) if idx.size else 0.0
-    violations = int(kpi["user_loss"] > sc.slo.user_loss) + int(
-        kpi["interdc_loss"] > sc.slo.user_loss
-    )
-    net_bad = float((lost.sum() + DEFERRED_WEIGHT * deferred_sum) / max(vol.sum(), 1e-9))
-    impact = net_bad
-    if svc is not None:
-        res, cpu, mem_frac, up, entry, customer_err = svc
-        service[:, 0] = res.rps
-        service[:, 1] = res.p50_ms
-        service[:, 2] = res.p99_ms
-        service[:, 3] = customer_err
-        service[:, 4] = up
-        service[:, 5] = cpu
-        service[:, 6] = mem_frac
-        service[:, 7] = np.maximum(st.services.replicas - up, 0.0)
-        bad = (res.p99_ms > mon.slo_p99) | (customer_err > mon.slo_err)
-        violations += int(bad.sum())
-        slow = np.where(res.p99_ms > mon.slo_p99, 0.5, 0.0)
-        weight = entry / max(entry.sum(), 1e-9)
-        # np.clip(x, 0, 1): x (a sum with +0.0 or 0.5) is never -0.0, so minimum/maximum agree with it
-        svc_bad = float((weight * np.minimum(np.maximum(customer_err + slow, 0.0), 1.0)).sum())
-        kpi["service_bad"] = svc_bad
-        impact = 0.5 * (net_bad + svc_bad)
-    kpi["net_bad"] = net_bad
-    kpi["impact"] = impact
-    kpi["slo_violations"] = float(violations)
-    return Readings(link, service, device), kpi, by_class.astype(np.float32).reshape(len(CLASSES), 1)
+    """The physics' exact values per entity, the sandbox's KPIs, and per-class volume (the batch of one)."""
+    return _truth_many(mon, [st], [net], [svc])[0]
 
 
 def _truth_many(mon: Monitors, states: list[TwinState], nets: list[NetworkResult],
                 svcs: list) -> list[tuple[Readings, dict[str, float], np.ndarray]]:
-    """:func:`_truth` for several twins of one world at once, each result bit-identical to its own call.
-
-    The members' arrays are stacked member-major and the elementwise maths runs once; the
-    KPI sums are row sums of C-ordered (members, n) arrays, which add each row as the 1-D sum
-    of that row alone does (a test checks it bit for bit, float32 and float64; a fancy-indexed
-    ``x[:, idx]`` is not C-ordered and does not, so those are taken as C-ordered copies).
-    """
+    """The physics' exact values per entity, the sandbox's KPIs and per-class volume of each
+    member of a batch (a solo twin: the batch of one), in one kernel call
+    (:func:`~twin.sim.monitor_kernels.truth`)."""
     b = len(states)
-    w, sc = mon.world, mon.scenario
-    topo = w.topology
-    n_l, n_n = topo.n_links, len(topo.nodes)
-    cat = lambda xs: np.concatenate(xs)  # noqa: E731
-    cap, offered = cat([n.arc_capacity for n in nets]), cat([n.arc_offered for n in nets])
-    util = np.divide(offered, cap, out=np.where(offered > 0, 10.0, 0.0), where=cap > 0)
-    util = np.minimum(np.maximum(util[0::2], util[1::2]), 10.0)  # arcs per member are even: links stay member-major
-    arc_loss, arc_latency, arc_carried = (cat([getattr(n, f) for n in nets]) for f in ("arc_loss", "arc_latency", "arc_carried"))
-    link = np.empty((b * n_l, 5), dtype=np.float32)
-    link[:, 0] = util
-    link[:, 1] = np.maximum(arc_loss[0::2], arc_loss[1::2])
-    link[:, 2] = np.maximum(arc_latency[0::2], arc_latency[1::2])
-    link[:, 3] = arc_carried[0::2] + arc_carried[1::2]
-    node_down = np.stack([st.network.node_down for st in states])
-    node_up = node_down == 0
-    link_up = (np.stack([st.network.link_down for st in states]) == 0) & node_up[:, topo.link_a] & node_up[:, topo.link_b]
-    link[:, 4] = link_up.ravel()
-    devs = w.devices
-    n_d = devs.shape[0]
-    device = np.empty((b * n_d, 3), dtype=np.float32)
-    device[:, 0] = ~cat([st.control.health_alarm for st in states])
-    through = np.stack([n.node_gbps for n in nets])[:, devs]
-    node_cpu = np.stack([st.network.node_cpu for st in states])[:, devs]
-    cpu_dev = np.minimum(0.1 + 0.2 * through / mon.device_capacity + node_cpu, 1.0)
-    device[:, 1] = np.where(node_down[:, devs] > 0, 0.0, cpu_dev).ravel()
-    device[:, 2] = through.ravel()
-    n_s = len(w.services)
-    service = np.zeros((b * n_s, 8), dtype=np.float32)
-    vol = np.stack([n.group_wanted for n in nets])
-    lost = vol - np.stack([n.group_gbps for n in nets]) * (1.0 - np.stack([n.group_loss for n in nets]))
-    deferrable = mon.deferrable
-    kpi_cols: dict[str, np.ndarray] = {}
-    deferred_sum = 0.0
-    n_g = vol.shape[1]
-    if deferrable.any():
-        limit = np.stack([np.tile(st.network.class_limit, n_g // 2) for st in states])
-        shed = vol * (1.0 - limit)
-        deferred = np.where(np.tile(deferrable, n_g // 2), np.clip(shed, 0.0, None), 0.0)
-        lost = lost - deferred
-        deferred_sum = deferred.sum(axis=1)
-        kpi_cols["deferred_gbps"] = deferred_sum
-    by_class = vol.reshape(b, -1, 2).sum(axis=1)
-    lost_by_class = lost.reshape(b, -1, 2).sum(axis=1)
-    kpi_cols["user_gbps"], kpi_cols["interdc_gbps"] = by_class[:, 0], by_class[:, 1]
-    kpi_cols["user_loss"] = lost_by_class[:, 0] / np.maximum(by_class[:, 0], 1e-9)
-    kpi_cols["interdc_loss"] = lost_by_class[:, 1] / np.maximum(by_class[:, 1], 1e-9)
-    util2 = util.reshape(b, n_l)
-    link3 = link.reshape(b, n_l, 5)
-    plane_gbps = {}
-    for plane in topo.planes:
-        idx = mon.plane_links[plane]
-        # C-ordered copies: ``x[:, idx]`` may come out in another memory order, which sums in another order
-        kpi_cols[f"{plane}_utilisation"] = util2.take(idx, axis=1).sum(axis=1) / idx.size if idx.size else np.zeros(b)
-        plane_gbps[plane] = np.ascontiguousarray(link3[:, idx, 3]).sum(axis=1).tolist() if idx.size else [0.0] * b
-    violations = ((kpi_cols["user_loss"] > sc.slo.user_loss).astype(int)
-                  + (kpi_cols["interdc_loss"] > sc.slo.user_loss).astype(int))
-    net_bad = (lost.sum(axis=1) + DEFERRED_WEIGHT * deferred_sum) / np.maximum(vol.sum(axis=1), 1e-9)
-    impact = net_bad
-    if svcs[0] is not None:
+    w, topo = mon.world, mon.world.topology
+    nw = [st.network for st in states]
+    with_services = svcs[0] is not None
+    if with_services:
         parts = list(zip(*svcs))
         res = parts[0]
-        p99 = cat([r.p99_ms for r in res])
-        cpu, mem_frac, up, entry, customer_err = (cat(x) for x in parts[1:])
-        service[:, 0] = cat([r.rps for r in res])
-        service[:, 1] = cat([r.p50_ms for r in res])
-        service[:, 2] = p99
-        service[:, 3] = customer_err
-        service[:, 4] = up
-        service[:, 5] = cpu
-        service[:, 6] = mem_frac
-        service[:, 7] = np.maximum(cat([st.services.replicas for st in states]) - up, 0.0)
-        p99, customer_err, entry = p99.reshape(b, n_s), customer_err.reshape(b, n_s), entry.reshape(b, n_s)
-        bad = (p99 > mon.slo_p99) | (customer_err > mon.slo_err)
-        violations = violations + bad.sum(axis=1)
-        slow = np.where(p99 > mon.slo_p99, 0.5, 0.0)
-        weight = entry / np.maximum(entry.sum(axis=1), 1e-9)[:, None]
-        svc_bad = (weight * np.minimum(np.maximum(customer_err + slow, 0.0), 1.0)).sum(axis=1)
-        kpi_cols["service_bad"] = svc_bad
-        impact = 0.5 * (net_bad + svc_bad)
-    kpi_cols["net_bad"] = net_bad
-    kpi_cols["impact"] = impact
-    kpi_cols["slo_violations"] = violations.astype(float)
-    # the solo KPI dict's key order
-    order = (["deferred_gbps"] if "deferred_gbps" in kpi_cols else []) + ["user_gbps", "interdc_gbps", "user_loss",
-                                                                           "interdc_loss"]
-    cols = {k: v.tolist() for k, v in kpi_cols.items()}
-    traffic = by_class.astype(np.float32).reshape(b, len(CLASSES), 1)
-    out = []
-    for k in range(b):
-        kpi = {name: cols[name][k] for name in order}
-        for plane in topo.planes:
-            kpi[f"{plane}_utilisation"] = cols[f"{plane}_utilisation"][k]
-            kpi[f"{plane}_gbps"] = plane_gbps[plane][k]
-        for name in ("service_bad", "net_bad", "impact", "slo_violations"):
-            if name in cols:
-                kpi[name] = cols[name][k]
-        # copies: a member's samples must not keep the whole batch's arrays alive after the batch
-        out.append((Readings(link3[k].copy(), service[k * n_s:(k + 1) * n_s].copy(), device[k * n_d:(k + 1) * n_d].copy()),
-                    kpi, traffic[k].copy()))
-    return out
+        svc_in = ([_cat([r.rps for r in res]), _cat([r.p50_ms for r in res]), _cat([r.p99_ms for r in res])]
+                  + [_cat(parts[i]) for i in (5, 3, 1, 2)] + [_cat(parts[4]), _cat([st.services.replicas for st in states])])
+    else:
+        svc_in = [_NONE] * 9
+    link, device, service, kpi = monitor_kernels.truth(
+        b, _cat([n.arc_capacity for n in nets]), _cat([n.arc_offered for n in nets]), _cat([n.arc_loss for n in nets]),
+        _cat([n.arc_latency for n in nets]), _cat([n.arc_carried for n in nets]), mon.link_ends,
+        _cat([n.link_down for n in nw]), _cat([n.node_down for n in nw]), _cat([n.node_cpu for n in nw]),
+        _cat([n.node_gbps for n in nets]), _cat([st.control.health_alarm for st in states]), w.devices,
+        mon.device_capacity, _cat([n.group_wanted for n in nets]), _cat([n.group_gbps for n in nets]),
+        _cat([n.group_loss for n in nets]), _cat([n.class_limit for n in nw]), mon.deferrable, mon.planes,
+        mon.plane_n, *svc_in, mon.slo, mon.scenario.slo.user_loss, with_services)
+    names = mon.kpi_names(with_services)
+    cols = mon.kpi_cols(with_services)
+    kpis = kpi[:, cols].tolist()
+    traffic = kpi[:, 1:3].astype(np.float32).reshape(b, len(CLASSES), 1)
+    if b == 1:
+        return [(Readings(link, service, device), dict(zip(names, kpis[0])), traffic[0])]
+    n_l, n_s, n_d = topo.n_links, len(w.services), w.devices.shape[0]
+    # copies: a member's samples must not keep the whole batch's arrays alive after the batch
+    return [(Readings(link[k * n_l:(k + 1) * n_l].copy(), service[k * n_s:(k + 1) * n_s].copy(),
+                      device[k * n_d:(k + 1) * n_d].copy()), dict(zip(names, kpis[k])), traffic[k].copy())
+            for k in range(b)]
 
 
 def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray | None:
@@ -496,7 +376,7 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
         if read is None:
             continue
         seen = read[0]
-        _noise(mon.sampling[kind], seen, rng.standard_normal(seen.shape, dtype=np.float32))
+        _noise(mon.sampling[kind], seen, rng.standard_normal(seen.shape, dtype=np.float32), mon.upper[kind])
         _lose(mon, st, rng, now, kind, exact, via, read)
     return _visible(st, now, truth, kpi, exact)
 
@@ -523,7 +403,7 @@ def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
         z = np.empty((len(ks),) + shape, dtype=np.float32)
         for j, k in enumerate(ks):  # each member's draw, as alone, into its row
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
-        _noise(g, seen, z)
+        _noise(g, seen, z, mon.upper[kind])
         for j, k in enumerate(ks):
             _lose(mon, states[k], rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
     return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
@@ -559,50 +439,28 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
         mem.next_sample[kind] = now + g.interval
         return v.copy() if copy else v, fast, None, None, None
     counters = mem.counters[kind]
-    vt = v.T
-    for row, (col, den) in zip(counters, g.counts):  # counters count in value x ticks (dt applied at the read)
-        np.add(row, vt[col] if den < 0 else vt[col] * vt[den], out=row)
+    # counters count in value x ticks (dt applied at the read)
+    monitor_kernels.count(counters, v, g.cidx, mon.count_den[kind])
     if now + 1e-9 < mem.next_sample[kind]:
         return None
     mem.next_sample[kind] = now + g.interval
     last, last_t = mem.last_read[kind], mem.last_read[kind + "/t"]
-    delta = counters - last
-    seen = v.copy()
-    seen[:, g.cidx] = (delta / ((end - last_t) / dt)).T
-    if g.rpos.size:  # drops over offered, errors over requests; nothing offered: as it is now
-        den = delta[g.rden_pos]
-        ratio = v.T[g.rcol].astype(float)
-        np.divide(delta[g.rpos], den, out=ratio, where=den > 1e-12)
-        seen[:, g.rcol] = ratio.T
+    seen = monitor_kernels.read(v, counters, last, last_t, end, dt, g.cidx, g.rpos, g.rden_pos, g.rcol)
     return seen, fast, counters, last, last_t
 
 
-def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray) -> None:
+def _noise(g: MonitorGroup, seen: np.ndarray, z: np.ndarray, upper: np.ndarray | None = None) -> None:
     """A read's noise, in place: ``seen`` is (entities, columns), or a stack of members' reads
-    (members, entities, columns) with their draws ``z``; elementwise either way.
+    (members, entities, columns) with their draws ``z``; elementwise either way
+    (:func:`~twin.sim.monitor_kernels.noise`; ``upper``: ``g.upper`` as 2-D, if at hand).
 
     Counters are exact: a rate errs only by the jitter of its read's timestamp (ratios cancel
     it); gauges carry their own measurement noise; error and drop ratios a small positive
     background (floor x chi-square(1): mean ``floor``).
     """
-    n = seen.shape[-2]
-    if n < 512:
-        factor = g.scale * z  # in float64, as ``1.0 + g.scale * z`` would be
-        factor += 1.0
-        seen *= factor
-    else:  # many entities: only the noisy columns (the others would be multiplied by exactly 1.0)
-        noisy = np.flatnonzero(g.scale)
-        factor = g.scale[noisy] * z[..., noisy]
-        factor += 1.0
-        seen[..., noisy] *= factor
-    if g.floor_idx.size and n < 512:
-        seen += g.floor * (z * z)
-    elif g.floor_idx.size:  # many entities: the same, column by column (zero floors only turn -0.0 to 0.0)
-        seen += np.float32(0.0)
-        fz = z[..., g.floor_idx]
-        seen[..., g.floor_idx] += g.floor[g.floor_idx] * (fz * fz)
-    # float32 against the float32 bound: the float32 of min(x, u) for every float32 x and double u
-    np.minimum(seen, g.upper, out=seen)
+    n, c = seen.shape[-2:]
+    monitor_kernels.noise(seen.reshape(-1, c), z.reshape(-1, c), n, g.scale, g.floor, g.floor_idx.size > 0,
+                          np.atleast_2d(g.upper) if upper is None else upper)
 
 
 def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, kind: str, exact: dict,
@@ -673,102 +531,49 @@ def _visible(st: TwinState, now: float, truth: Readings, kpi: dict[str, float], 
 
 
 def _evaluate(mon: Monitors, st: TwinState, now: float, sample: Sample) -> list[Alert]:
-    dt = mon.tick
-    closed: list[Alert] = []
-    for group in mon.groups:
-        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
-        at = sample.measured_at.get(kind)
-        if at is not None and st.alerts.quiet.get(kind) == at:
-            continue  # the sample seen last tick, which fired nothing and had nothing open: it still does
-        # signed so every rule fires above its threshold; NaN (a silent monitor) compares False
-        values = getattr(sample, kind)[:, group.cols] * sign
-        hit = values > thr
-        pending = _pending(st, kind, values.shape)
-        is_open = st.alerts.pending[kind + "/open"]
-        any_hit = bool(hit.any())  # the common case, nothing past a threshold, costs one test
-        sparse = values.size > SPARSE_CELLS
-        # on a big group the few (entity, rule) cells that hit or are open carry all the work,
-        # taken sparsely; on a small one whole-array operations are fewer calls (same values)
-        new_pending, opened = group.zeros, None  # shared while nothing hits: no one writes to it
-        if any_hit and not sparse:
-            new_pending = np.where(hit, pending + dt, 0.0)
-            opened = hit & (new_pending >= group.for_s) & ~is_open
-        elif any_hit:
-            hi, hr = np.nonzero(hit)
-            held = pending[hi, hr] + dt
-            new_pending = np.zeros(values.shape)
-            new_pending[hi, hr] = held
-            fired = (held >= group.for_s[hr]) & ~is_open[hi, hr]
-            if fired.any():
-                opened = np.zeros(values.shape, dtype=bool)
-                opened[hi[fired], hr[fired]] = True
-        st.alerts.pending[kind] = new_pending
-        # hysteresis: an open alert clears only once the value stayed past the clear threshold
-        # for its clear time; a silent monitor (NaN) neither fires nor clears
-        ci = cr = None
-        any_open = bool(is_open.any())
-        _quiet(st, kind, at, any_hit, any_open)
-        if any_open and not sparse:
-            calm_s = np.where(is_open & (values < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-            done = is_open & (calm_s >= clear_for)
-            if done.any():
-                ci, cr = np.nonzero(done)
-                calm_s[done] = 0.0
-            st.alerts.pending[kind + "/calm"] = calm_s
-        elif any_open:
-            oi, orr = np.nonzero(is_open)
-            calm_o = np.where(values[oi, orr] < clear_thr[oi, orr], st.alerts.pending[kind + "/calm"][oi, orr] + dt, 0.0)
-            done = calm_o >= clear_for[orr]
-            # the seconds calm are 0.0 but where an alert is open: this state's own array, updated there
-            calm_s = st.alerts.pending[kind + "/calm"]
-            if not calm_s.flags.writeable:
-                calm_s = calm_s.copy()
-            if done.any():
-                ci, cr = oi[done], orr[done]
-                calm_o[done] = 0.0
-            calm_s[oi, orr] = calm_o
-            st.alerts.pending[kind + "/calm"] = calm_s
-        _changed(mon, st, now, group, values, opened, ci, cr, is_open, closed)
-    return closed
+    """Open and clear alerts in ``st`` on what monitors saw (the batch of one)."""
+    return _evaluate_many(mon, [st], [now], [sample])[0]
 
 
 def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
                    samples: list[Sample]) -> list[list[Alert]]:
-    """:func:`_evaluate` for several twins of one world, member ``k`` at ``nows[k]``: each rule
-    group's tests for every member not quiet at once on the members' samples stacked
-    (elementwise), each member's alert state and its alerts opened and cleared as alone (held
-    and calm seconds count ticks, so only an alert's start and end take the member's time)."""
+    """Alerts of several twins of one world, member ``k`` at ``nows[k]``: each rule group's
+    tests for every member not quiet in one kernel call
+    (:func:`~twin.sim.monitor_kernels.evaluate`), each member's alert state and its alerts
+    opened and cleared as alone (held and calm seconds count ticks, so only an alert's start
+    and end take the member's time)."""
     dt = mon.tick
     closed: list[list[Alert]] = [[] for _ in states]
     for group in mon.groups:
-        kind, thr, clear_thr, clear_for, sign = group.kind, group.threshold, group.clear, group.clear_for_s, group.sign
+        kind = group.kind
         ats = [s.measured_at.get(kind) for s in samples]
+        # a sample seen already, which fired nothing and had nothing open, still does
         ks = [k for k, (st, at) in enumerate(zip(states, ats)) if not (at is not None and st.alerts.quiet.get(kind) == at)]
         if not ks:
             continue
-        values = np.stack([getattr(samples[k], kind) for k in ks])[:, :, group.cols] * sign
-        hit = values > thr
-        shape = values.shape[1:]
-        pending = np.stack([_pending(states[k], kind, shape) for k in ks])
-        is_open = np.stack([states[k].alerts.pending[kind + "/open"] for k in ks])
-        any_hit = hit.reshape(len(ks), -1).any(axis=1).tolist()
-        any_open = is_open.reshape(len(ks), -1).any(axis=1).tolist()
-        # where nothing hit this is 0.0 everywhere, as np.zeros alone
-        pending = np.where(hit, pending + dt, 0.0)
-        opened = hit & (pending >= group.for_s) & ~is_open
+        shape = group.threshold.shape
+        pending = [_pending(states[k], kind, shape) for k in ks]
+        parts = ([getattr(samples[k], kind) for k in ks], pending, [states[k].alerts.pending[kind + "/calm"] for k in ks],
+                 [states[k].alerts.pending[kind + "/open"] for k in ks])
+        if len(ks) == 1 and pending[0] is group.zeros:  # its writable twin: a kernel types read-only arrays apart
+            parts = parts[:1] + ([mon.no_pending[kind]],) + parts[2:]
+        v, pending, calm, is_open = (x[0][None] if len(ks) == 1 else np.stack(x) for x in parts)
+        flags, held, opened, calm_s, cleared = monitor_kernels.evaluate(
+            v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
+            pending, calm, is_open, dt)
+        one = len(ks) == 1
         for j, k in enumerate(ks):
             st = states[k]
-            st.alerts.pending[kind] = pending[j].copy()
-            _quiet(st, kind, ats[k], any_hit[j], any_open[j])
+            any_hit, any_open = bool(flags[j, 0]), bool(flags[j, 1])
+            # nothing past a threshold: the shared zeros (no one writes to them)
+            st.alerts.pending[kind] = (held[j] if one else held[j].copy()) if any_hit else group.zeros
+            _quiet(st, kind, ats[k], any_hit, any_open)
             ci = cr = None
-            if any_open[j]:
-                calm_s = np.where(is_open[j] & (values[j] < clear_thr), st.alerts.pending[kind + "/calm"] + dt, 0.0)
-                done = is_open[j] & (calm_s >= clear_for)
-                if done.any():
-                    ci, cr = np.nonzero(done)
-                    calm_s[done] = 0.0
-                st.alerts.pending[kind + "/calm"] = calm_s
-            _changed(mon, st, nows[k], group, values[j], opened[j] if any_hit[j] else None, ci, cr, is_open[j], closed[k])
+            if any_open:
+                st.alerts.pending[kind + "/calm"] = calm_s[j] if one else calm_s[j].copy()
+                if cleared[j].any():
+                    ci, cr = np.nonzero(cleared[j])
+            _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
     return closed
 
 
@@ -790,13 +595,15 @@ def _quiet(st: TwinState, kind: str, at: float | None, any_hit: bool, any_open: 
         st.alerts.quiet.pop(kind, None)
 
 
-def _changed(mon: Monitors, st: TwinState, now: float, group: RuleGroup, values: np.ndarray, opened: np.ndarray | None,
+def _changed(mon: Monitors, st: TwinState, now: float, group: RuleGroup, sample: np.ndarray, opened: np.ndarray | None,
              ci: np.ndarray | None, cr: np.ndarray | None, is_open: np.ndarray, closed: list[Alert]) -> None:
-    """Alerts that open (``opened``) and clear (``ci``, ``cr``) now: into the state, the cleared into ``closed``."""
+    """Alerts that open (``opened``) and clear (``ci``, ``cr``) now on the values ``sample`` (entities x
+    metrics): into the state, the cleared into ``closed``."""
     if ci is None and (opened is None or not opened.any()):
         return
     kind, rules, thr, sign = group.kind, group.rules, group.threshold, group.sign
     names = mon.entities
+    values = sample[:, group.cols] * sign  # signed, as the rules tested them
     if opened is None:
         opened = np.zeros(values.shape, dtype=bool)
     for i, r in zip(*np.nonzero(opened)):
