@@ -106,7 +106,6 @@ def stages(name: str, hours: float, cpu: bool = False) -> str:
     from twin.sim.twin import Twin as _Twin
 
     sc = load_scenario(name)
-    _warm_up(sc)
     spent: Counter = Counter()
     clock = time.thread_time if cpu else time.perf_counter
     # warm-up: compiled kernels load (or compile) on their first call, which may come late in the run
