@@ -51,8 +51,14 @@ def table(stats: pstats.Stats, key: str, top: int) -> str:
     return "\n".join(lines)
 
 
+def _warm_up(sc) -> None:
+    """A few ticks first: compiled kernels compile (or load from their cache) on their first call."""
+    Twin(sc, seed=1).run(until=5 * sc.tick)
+
+
 def profile(name: str, hours: float, top: int) -> str:
     sc = load_scenario(name)
+    _warm_up(sc)
     twin = Twin(sc, seed=1)
     until = 3600.0 * hours
     prof = cProfile.Profile()
@@ -100,6 +106,7 @@ def stages(name: str, hours: float, cpu: bool = False) -> str:
     from twin.sim.twin import Twin as _Twin
 
     sc = load_scenario(name)
+    _warm_up(sc)
     spent: Counter = Counter()
     clock = time.thread_time if cpu else time.perf_counter
     with ExitStack() as stack:
