@@ -4,8 +4,9 @@ it was written in numpy before it became a kernel, kept here only to check the k
 Bit for bit when the oracle takes its transcendentals (``exp``, ``log``, ``log1p``, ``exp2``,
 ``pow``) from the C library, as the kernel does: every other operation is the same, in the same
 order. With numpy's own loops for them (SIMD, which may differ in the last bit) the results
-agree to a relative 1e-9 (absolute 1e-14 near 0: an error rate is 1 - exp(x)): the graph iterations amplify a last-bit difference (a steep timeout
-tail, retries that double the backoff), up to 2e-11 on these inputs.
+agree to a relative 1e-9 (absolute 1e-14 near 0: an error rate is 1 - exp(x)): the graph
+iterations amplify a last-bit difference (a steep timeout tail, retries that double the
+backoff), up to 2e-11 on these inputs.
 """
 
 import math

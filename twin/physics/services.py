@@ -1,7 +1,8 @@
 """Microservice physics: queues that fill, clients that time out and retry, errors up the graph.
 
-One call per tick of ``dt`` seconds, vectorised over services and call edges (a fluid model:
-rates and expected values, no per-request loop).
+One call per tick of ``dt`` seconds over all services and call edges (a fluid model: rates and
+expected values, no per-request loop), compiled as one loop nest (:mod:`twin.physics.jit`) over
+the members of a batch, each member computed as it would be alone.
 
 1. **Clients decide how much to send** from what they saw last tick. An edge's attempt failure
    probability ``q`` (last tick's) gives the retries a call makes, ``q + q^2 + ... + q^r``,
