@@ -510,8 +510,8 @@ class Twin:
             ss.memory_mb, limit, ss.replicas_up, ss.crashloop, ss.release_crashloop, arr["capacity_rps"], ss.cpu_hog,
             arr["entry_rps"], float(scale), ss.entry_factor, ss.entry_limit,
             float(st.network.class_resolvable[_USER]), arr["service_time_ms"], arr["queue_limit"], ss.injected_error,
-            ss.release_error, w.call_src.shape[0], cross, group, net.group_loss, net.group_latency, fab, probe,
-            net.flow_loss, net.flow_latency)
+            ss.release_error, w.call_src.shape[0], cross, group, _read_only(net.group_loss),
+            _read_only(net.group_latency), fab, probe, _read_only(net.flow_loss), _read_only(net.flow_latency))
         mem_frac, gc, up, capacity, entry, admitted, service_time, queue_limit, injected = own
         args = (Services(admitted, capacity, service_time, queue_limit, injected), self._clients(),
                 Carried(*_CARRIED(ss)), calls[0], calls[1], w.call_depth)
@@ -604,6 +604,15 @@ def _tick_together(members: list[Twin], times: list[float],
     for m, t, sample, closed in zip(members, times, samples, monitors.evaluate_many(states, when, samples)):
         m._tick_done = (t, m._tick_recorded(sample, closed))
         m.env.step()
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: network results share some arrays read-only on some ticks, and a
+    kernel compiles (or loads) once per flag, so its arguments always go read-only."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
