@@ -1,7 +1,8 @@
 """Microservice physics: queues that fill, clients that time out and retry, errors up the graph.
 
-One call per tick of ``dt`` seconds, vectorised over services and call edges (a fluid model:
-rates and expected values, no per-request loop).
+One call per tick of ``dt`` seconds over all services and call edges (a fluid model: rates and
+expected values, no per-request loop), compiled as one loop nest (:mod:`twin.physics.jit`) over
+the members of a batch, each member computed as it would be alone.
 
 1. **Clients decide how much to send** from what they saw last tick. An edge's attempt failure
    probability ``q`` (last tick's) gives the retries a call makes, ``q + q^2 + ... + q^r``,
@@ -46,9 +47,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, NamedTuple
+import math
+from typing import NamedTuple
 
 import numpy as np
+
+from twin.physics.jit import kernel
 
 __all__ = ["Services", "Clients", "Carried", "ServiceResult", "service_step", "lognormal_quantiles",
            "CLOSED", "OPEN", "HALF_OPEN"]
@@ -109,27 +113,26 @@ class Clients:
     def derived(self) -> "_Derived":
         """What every tick reads of the fixed policy (computed on first use: clients are immutable)."""
         fan, timeout = self.fanout, self.timeout_ms
+        policy = np.stack([fan, timeout, self.retries, self.backoff_ms, self.retry_budget, self.breaker_threshold,
+                           self.breaker_window_s, self.breaker_cooldown_s, self.max_inflight,
+                           np.maximum(fan * (1.0 - fan), 0.0),  # a call made by a share of requests varies
+                           # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of
+                           # requests making one call, above 1 that many independent calls
+                           np.minimum(fan, 1.0), np.maximum(fan, 1.0),
+                           np.log(timeout), timeout * timeout]).astype(float)
         return _Derived(
             breakers=bool(np.isfinite(self.breaker_threshold).any()),
             limited=bool(np.isfinite(self.max_inflight).any()),
-            fan_var=np.maximum(fan * (1.0 - fan), 0.0),  # a call made by a share of requests varies
-            # log P(calls ok) = outer * log(1 - inner * p): fanout <= 1 is a share of requests
-            # making one call, above 1 that many independent calls
-            inner=np.minimum(fan, 1.0),
-            outer=np.maximum(fan, 1.0),
-            log_timeout=np.log(timeout),
-            t2=timeout * timeout,
+            policy=policy,
+            ends=np.stack([self.src, self.dst]).astype(np.int64),
         )
 
 
 class _Derived(NamedTuple):
     breakers: bool  # some edge has a circuit breaker
     limited: bool  # some edge has a concurrency limit
-    fan_var: np.ndarray
-    inner: np.ndarray
-    outer: np.ndarray
-    log_timeout: np.ndarray
-    t2: np.ndarray
+    policy: np.ndarray  # (14, edges): the policy's fields and what is derived of them, rows _FAN ... _T2
+    ends: np.ndarray  # (2, edges): src, dst
 
 
 @dataclass(frozen=True)
@@ -171,10 +174,41 @@ class ServiceResult:
     carried: Carried  # the state for the next tick
 
 
-def _lognormal(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = np.maximum(mean, 1e-9)
-    s2 = np.log1p(np.maximum(var, 0.0) / (m * m))
-    return np.log(m) - 0.5 * s2, np.sqrt(s2)
+#: Rows of ``Clients.derived.policy``: the fixed policy per call edge, and what every tick derives from it.
+_FAN, _TIMEOUT, _RETRIES, _BACKOFF, _BUDGET, _THRESHOLD, _WINDOW, _COOLDOWN, _MAX_INFLIGHT = range(9)
+_FAN_VAR, _INNER, _OUTER, _LOG_TIMEOUT, _T2 = range(9, 14)
+#: Rows of the kernel's per-service and per-edge outputs.
+_RPS, _UTIL, _LAT, _P50, _P99, _ERR_RATE, _BACKLOG, _SHED, _WASTED, _SERVED, _LAT_VAR, _ERR = range(12)
+_ATTEMPT_FAIL, _ATTEMPT_MS, _FAIL_RATIO, _UNTIL = range(4)
+
+
+@kernel
+def _minimum(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (a NaN wins, as there)."""
+    return a if a <= b or a != a else b
+
+
+@kernel
+def _maximum(a: float, b: float) -> float:
+    """``np.maximum`` of two floats (a NaN wins, as there)."""
+    return a if a >= b or a != a else b
+
+
+@kernel
+def _quantiles(mean: float, var: float) -> tuple[float, float]:
+    """p50 and p99 of the lognormal with this mean and variance."""
+    m = _maximum(mean, 1e-9)
+    s2 = math.log1p(_maximum(var, 0.0) / (m * m))
+    mu = math.log(m) - 0.5 * s2
+    return math.exp(mu), math.exp(mu + Z99 * math.sqrt(s2))
+
+
+@kernel
+def _quantiles_of(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p50, p99 = np.empty(mean.shape[0]), np.empty(mean.shape[0])
+    for i in range(mean.shape[0]):
+        p50[i], p99[i] = _quantiles(mean[i], var[i])
+    return p50, p99
 
 
 def lognormal_quantiles(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,56 +218,184 @@ def lognormal_quantiles(mean: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, 
     >>> round(float((p99 / p50)[0]), 1)
     6.9
     """
-    mu, sigma = _lognormal(mean, var)
-    return np.exp(mu), np.exp(mu + Z99 * sigma)
+    return _quantiles_of(np.ascontiguousarray(mean, dtype=float), np.ascontiguousarray(var, dtype=float))
 
 
-def _normal_sf(z: np.ndarray) -> np.ndarray:
+@kernel
+def _normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal (a logistic fit of the normal CDF, |error| < 2e-4)."""
-    z = np.minimum(np.maximum(z, -8.0), 8.0)  # np.clip's result (non-zero bounds), without its wrapper
-    return 1.0 / (1.0 + np.exp(z * (1.5976 + 0.070566 * z * z)))
+    z = _minimum(_maximum(z, -8.0), 8.0)
+    return 1.0 / (1.0 + math.exp(z * (1.5976 + 0.070566 * z * z)))
 
 
-def _retries(q: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Expected retries of a call whose attempts fail with probability q: q + q^2 + ... + q^r."""
-    one_q = 1.0 - q
-    regular = np.abs(one_q) > 1e-9
-    return np.where(regular, q * (1.0 - q**r) / np.where(regular, one_q, 1.0), r)
+@kernel
+def _step(entry, mu, st, queue_limit, injected, policy, ends, backlog0, attempt_fail0, attempt_ms0, fail_ratio0,
+          state, until0, served0, latency0, variance0, error0, net_loss, net_latency, now, depth, dt, members,
+          breakers, limited):
+    """Steps 1-5 for each member (services ``k*n ..``, edges ``k*m ..``); ``now`` one or one per edge.
+    Returns the per-service rows (``_RPS ..``), the per-edge rows (``_ATTEMPT_FAIL ..``), the breakers."""
+    n_all, m_all = entry.shape[0], ends.shape[1]
+    n, m = n_all // members, m_all // members
+    src, dst = ends[0], ends[1]
+    fan, timeout, r, backoff, budget = policy[_FAN], policy[_TIMEOUT], policy[_RETRIES], policy[_BACKOFF], policy[_BUDGET]
+    fan_var, inner, outer, log_timeout, t2 = policy[_FAN_VAR], policy[_INNER], policy[_OUTER], policy[_LOG_TIMEOUT], policy[_T2]
+    out = np.empty((12, n_all))
+    edge_out = np.empty((4, m_all))
+    breaker = state.copy()
+    arrivals, served, lat_m, lat_v, err = out[_RPS], out[_SERVED], out[_LAT], out[_LAT_VAR], out[_ERR]
+    backlog, shed = out[_BACKLOG], out[_SHED]
+    q, t_att = edge_out[_ATTEMPT_FAIL], edge_out[_ATTEMPT_MS]  # q clipped to [0, 1] at the end
+    fail_ratio, until = edge_out[_FAIL_RATIO], edge_out[_UNTIL]
+    # scratch, per service and per edge
+    work, own_mean, own_var, healthy = np.empty(n_all), np.empty(n_all), np.empty(n_all), np.empty(n_all)
+    sum_m, sum_v, sum_log = np.empty(n_all), np.empty(n_all), np.empty(n_all)
+    per_call, admit, sent, sent_ok = np.empty(m_all), np.ones(m_all), np.empty(m_all), np.empty(m_all)
+    p_to = np.empty(m_all)
+    rounds = max(depth, 1) + 1
+    failing_fast = breakers or limited
+    for k in range(members):
+        s0, s1, e0, e1 = k * n, (k + 1) * n, k * m, (k + 1) * m
 
+        # 1. what clients send: retries from last tick's failures within the budget; breakers; limits
+        for e in range(e0, e1):
+            qp = _minimum(attempt_fail0[e], 0.999)
+            one_q = 1.0 - qp
+            retries = qp * (1.0 - qp ** r[e]) / one_q if abs(one_q) > 1e-9 else r[e]  # qp + qp^2 + ... + qp^r
+            passing = 1.0
+            if breakers:
+                passing = 0.0 if state[e] == OPEN else (PROBE_SHARE if state[e] == HALF_OPEN else 1.0)
+            per_call[e] = fan[e] * (1.0 + _minimum(retries, budget[e])) * passing  # attempts per request served
+            sent_ok[e] = passing
 
-class _Rounds:
-    """Convergence of the graph iterations, per member of a batch (one member: the plain
-    ``all()`` test). A member counts as converged from the round its own test passes."""
+        # 2-3. load flows down from callers' throughput; queues fill and drain. After i rounds every
+        # service at depth < i from an entry is exact, whatever the start
+        for s in range(s0, s1):
+            served[s] = served0[s]
+        for _ in range(rounds):
+            sum_m[s0:s1] = 0.0
+            for e in range(e0, e1):
+                want = per_call[e] * served[src[e]]
+                if limited:
+                    inflight = want * attempt_ms0[e] / 1000.0  # Little's law
+                    admit[e] = _minimum(1.0, policy[_MAX_INFLIGHT, e] / inflight if inflight > 0 else 1.0)
+                    want = want * admit[e]
+                sum_m[dst[e]] += want
+            settled = True
+            for s in range(s0, s1):
+                arrivals[s] = entry[s] + sum_m[s]
+                work[s] = backlog0[s] + arrivals[s] * dt
+                before = served[s]
+                served[s] = _minimum(work[s], mu[s] * dt) / dt
+                settled &= abs(served[s] - before) <= TOL * served[s]
+            if settled:
+                break
+        for e in range(e0, e1):
+            sent[e] = per_call[e] * admit[e] * served[src[e]]  # attempts/s on each edge
+            sent_ok[e] *= admit[e]  # not failed fast by an open breaker or the concurrency limit
 
-    __slots__ = ("members", "n", "m", "batched", "active")
+        # sojourn: service time + the larger of the M/M/1 wait and the backlog's drain time
+        cold = True
+        for s in range(s0, s1):
+            left = work[s] - served[s] * dt
+            backlog[s] = _minimum(left, queue_limit[s])
+            shed[s] = _minimum((left - backlog[s]) / (arrivals[s] * dt) if arrivals[s] > 0 else 0.0, 1.0)
+            up = mu[s] > 0
+            inv_mu = 1000.0 / mu[s] if up else 0.0  # ms per request
+            rho = arrivals[s] / mu[s] if up else (np.inf if arrivals[s] > 0 else 0.0)
+            out[_UTIL, s] = _minimum(rho, 10.0)
+            rc = _minimum(rho, RHO_CAP)
+            full_ms = queue_limit[s] * inv_mu if up else 1e6
+            mm1 = _minimum(st[s] * rc / (1.0 - rc), full_ms)
+            drain = 0.5 * (backlog0[s] + backlog[s]) * inv_mu
+            own_mean[s] = st[s] + _minimum(_maximum(mm1, drain), full_ms) if up else 1e6
+            spread = (backlog[s] - backlog0[s]) * inv_mu
+            own_var[s] = (st[s] + mm1) * (st[s] + mm1) + spread * spread / 12.0  # exponential sojourn + where in the tick one arrived
+            healthy[s] = (1.0 - injected[s]) * (1.0 - shed[s])
+            cold &= latency0[s] == 0.0
 
-    def __init__(self, members: int, n: int, m: int) -> None:
-        if members < 1 or n % members or m % members:
-            raise ValueError(f"members={members} must be >= 1 and divide the services ({n}) and edges ({m})")
-        self.members, self.n, self.m, self.batched = members, n // members, m // members, members > 1
-        self.active = np.ones(members, dtype=bool) if self.batched else None
+        # 4. latency and errors up the DAG; after i + 1 rounds every service of height <= i is exact
+        for s in range(s0, s1):
+            if cold:  # a cold start: from the services' own figures
+                lat_m[s], lat_v[s], err[s] = own_mean[s], own_var[s], 1.0 - healthy[s]
+            else:
+                lat_m[s], lat_v[s], err[s] = latency0[s], variance0[s], error0[s]
+        for _ in range(rounds):
+            sum_m[s0:s1] = 0.0
+            sum_v[s0:s1] = 0.0
+            sum_log[s0:s1] = 0.0
+            for e in range(e0, e1):
+                d = dst[e]
+                one_loss = 1.0 - net_loss[e]
+                net_ok = one_loss * one_loss  # request and response both cross the path
+                mean = _maximum(lat_m[d] + 2.0 * net_latency[e], 1e-6)
+                v = lat_v[d]
+                s2 = math.log1p(v / (mean * mean))
+                p_to[e] = _normal_sf((log_timeout[e] - math.log(mean) + 0.5 * s2) / math.sqrt(s2 + 1e-18))  # lognormal tail past the timeout
+                ok = 1.0 - p_to[e]
+                qe = _minimum(1.0 - net_ok * (1.0 - err[d]) * ok, 0.999999)
+                q[e] = qe
+                mt = _minimum(mean, timeout[e])
+                t_att[e] = mt + p_to[e] * (timeout[e] - mt)
+                one_q, not_all_r = 1.0 - qe, 1.0 - qe ** r[e]
+                unbudgeted = qe * not_all_r / one_q  # q + q^2 + ... + q^r
+                retries = _minimum(unbudgeted, budget[e])
+                share = retries / _maximum(unbudgeted, 1e-12)  # of failed calls, those the budget lets retry
+                call_fail = qe * (1.0 - share * not_all_r)
+                # backoff b, 2b, 4b ... before retries 1, 2, 3 ...: b (2^k - 1) after k retries
+                tries = 1.0 + retries
+                call_m = tries * t_att[e] + backoff[e] * (np.exp2(retries) - 1.0)
+                call_v = tries * ok * _minimum(v, t2[e]) + retries * one_q * t_att[e] * t_att[e]
+                if failing_fast:
+                    so = sent_ok[e]
+                    call_fail = 1.0 - so * (1.0 - call_fail)
+                    call_v = so * call_v + so * (1.0 - so) * call_m * call_m
+                    call_m = so * call_m
+                c = src[e]
+                sum_m[c] += fan[e] * call_m
+                sum_v[c] += fan[e] * call_v + fan_var[e] * call_m * call_m
+                sum_log[c] += outer[e] * math.log1p(-inner[e] * _minimum(call_fail, 1 - 1e-12))
+            settled = True
+            for s in range(s0, s1):
+                before_m, before_err = lat_m[s], err[s]
+                lat_m[s] = own_mean[s] + sum_m[s]
+                lat_v[s] = own_var[s] + sum_v[s]
+                err[s] = 1.0 - healthy[s] * math.exp(sum_log[s])
+                settled &= abs(lat_m[s] - before_m) <= TOL * lat_m[s] and abs(err[s] - before_err) <= 0.1 * TOL
+            if settled:
+                break
+        sum_m[s0:s1] = 0.0
+        sum_v[s0:s1] = 0.0
+        for e in range(e0, e1):
+            sum_m[dst[e]] += sent[e]
+            sum_v[dst[e]] += sent[e] * p_to[e]
+        for s in range(s0, s1):
+            out[_P50, s], out[_P99, s] = _quantiles(lat_m[s], lat_v[s])
+            out[_WASTED, s] = sum_v[s] / sum_m[s] if sum_m[s] > 0 else 0.0
+            out[_ERR_RATE, s] = _minimum(_maximum(err[s], 0.0), 1.0)
 
-    def restart(self) -> None:
-        if self.batched:
-            self.active = np.ones(self.members, dtype=bool)
-
-    def keep(self, new, old, edges: bool = False):
-        """``new`` for members still iterating, ``old`` for those that had converged."""
-        if self.active.all():
-            return new
-        rows = np.repeat(self.active, self.m if edges else self.n)
-        return np.where(rows, new, old)
-
-    def converged(self, first: np.ndarray, then: Callable[[], np.ndarray] | None = None) -> bool:
-        """Record this round's per-service tests (``then`` computed only when needed: one member
-        stops at the first failing test); True once every member has converged."""
-        if not self.batched:
-            return bool(first.all()) and (then is None or bool(then().all()))
-        done = first.reshape(self.members, self.n).all(axis=1)
-        if then is not None:
-            done &= then().reshape(self.members, self.n).all(axis=1)
-        self.active &= ~done
-        return not self.active.any()
+        # 5. breakers: windowed failure ratio; open above threshold, half-open after the cooldown
+        for e in range(e0, e1):
+            ratio, at = fail_ratio0[e], until0[e]
+            if breakers:
+                t = now[e] if now.shape[0] > 1 else now[0]
+                threshold = policy[_THRESHOLD, e]
+                w = 1.0 - math.exp(-dt / _maximum(policy[_WINDOW, e], 1e-9))
+                if sent[e] > 0:
+                    ratio = (1.0 - w) * ratio + w * q[e]
+                was = state[e]
+                opening = was == CLOSED and ratio > threshold and sent[e] > 0
+                probe_bad = was == HALF_OPEN and q[e] > threshold
+                if opening or probe_bad:
+                    breaker[e] = OPEN
+                    at = t + policy[_COOLDOWN, e]
+                if was == HALF_OPEN and not probe_bad:
+                    breaker[e] = CLOSED
+                    ratio = q[e]
+                if was == OPEN and t + dt >= at:
+                    breaker[e] = HALF_OPEN
+            fail_ratio[e], until[e] = ratio, at
+            q[e] = _minimum(_maximum(q[e], 0.0), 1.0)
+    return out, edge_out, breaker
 
 
 def service_step(
@@ -243,7 +405,7 @@ def service_step(
     net_loss: np.ndarray,
     net_latency_ms: np.ndarray,
     depth: int,
-    now: float = 0.0,
+    now: float | np.ndarray = 0.0,
     dt: float = 10.0,
     members: int = 1,
 ) -> ServiceResult:
@@ -251,147 +413,20 @@ def service_step(
 
     ``members`` > 1: the arrays hold that many twins of one call graph, member-major (each
     member's services, then its edges, contiguous; ``clients.src``/``dst`` offset to the
-    member's services). The graph iterations stop per member exactly where that member alone
-    would stop (a member that has converged keeps its values while the others go on), so
-    each member's slice of the result is bit-identical to its own call.
+    member's services). Each member's graph iterations stop where that member alone would
+    stop, so each member's slice of the result is bit-identical to its own call. ``now``: one
+    time, or one per call edge (members apart in time).
     """
-    c = clients
-    n = svc.entry_rps.shape[0]
-    rounds = _Rounds(members, n, c.src.shape[0])
-    src, dst = c.src, c.dst
-    mu = svc.capacity_rps
-    r, budget, timeout = c.retries, c.retry_budget, c.timeout_ms
-
-    # 1. what clients send: retries from last tick's failures within the budget; breakers; limits
-    q_prev = np.minimum(carried.attempt_fail, 0.999)
-    attempts = 1.0 + np.minimum(_retries(q_prev, r), budget)
-    state = carried.breaker
-    fixed = c.derived
-    breakers = fixed.breakers
-    passing = np.where(state == OPEN, 0.0, np.where(state == HALF_OPEN, PROBE_SHARE, 1.0)) if breakers else 1.0
-    per_call = c.fanout * attempts * passing  # attempts per caller request served
-    limited = fixed.limited
-
-    # 2-3. load flows down from callers' throughput; queues fill and drain. After i rounds every
-    # service at depth < i from an entry is exact, whatever the start
-    backlog0 = carried.backlog
-    served_rps = carried.served_rps
-    arrivals, work = svc.entry_rps, backlog0
-    admit = 1.0
-    for _ in range(max(depth, 1) + 1):
-        before, before_arrivals, before_work, before_admit = served_rps, arrivals, work, admit
-        want = per_call * served_rps[src]
-        if limited:
-            inflight = want * carried.attempt_ms / 1000.0  # Little's law
-            admit = np.minimum(1.0, np.divide(c.max_inflight, inflight, out=np.ones_like(inflight), where=inflight > 0))
-            want = want * admit
-        arrivals = svc.entry_rps + np.bincount(dst, weights=want, minlength=n)
-        work = backlog0 + arrivals * dt
-        served_rps = np.minimum(work, mu * dt) / dt
-        if rounds.batched:  # members that had converged keep their values
-            served_rps, arrivals, work = (rounds.keep(new, old) for new, old in
-                                          ((served_rps, before), (arrivals, before_arrivals), (work, before_work)))
-            admit = rounds.keep(admit, before_admit, edges=True) if limited else admit
-        if rounds.converged(np.abs(served_rps - before) <= TOL * served_rps):
-            break
-    sent = per_call * admit * served_rps[src]  # attempts/s on each edge
-    left = work - served_rps * dt
-    backlog = np.minimum(left, svc.queue_limit)
-    shed = np.minimum(np.divide(left - backlog, arrivals * dt, out=np.zeros(n), where=arrivals > 0), 1.0)
-
-    # sojourn: service time + the larger of the M/M/1 wait and the backlog's drain time
-    st = svc.service_time_ms
-    up = mu > 0
-    inv_mu = np.divide(1000.0, mu, out=np.zeros(n), where=up)  # ms per request
-    rho = np.divide(arrivals, mu, out=np.where(arrivals > 0, np.inf, 0.0), where=up)
-    rc = np.minimum(rho, RHO_CAP)
-    full_ms = np.where(up, svc.queue_limit * inv_mu, 1e6)
-    mm1 = np.minimum(st * rc / (1.0 - rc), full_ms)
-    drain = 0.5 * (backlog0 + backlog) * inv_mu
-    own_mean = np.where(up, st + np.minimum(np.maximum(mm1, drain), full_ms), 1e6)
-    spread = (backlog - backlog0) * inv_mu
-    own_var = (st + mm1) ** 2 + spread * spread / 12.0  # exponential sojourn + where in the tick one arrived
-
-    # 4. latency and errors up the DAG; after i + 1 rounds every service of height <= i is exact
-    healthy = (1.0 - svc.injected_error) * (1.0 - shed)
-    lat_m, lat_v, err = carried.latency_ms, carried.latency_var, carried.error
-    if not lat_m.any():  # a cold start: from the services' own figures
-        lat_m, lat_v, err = own_mean, own_var, 1.0 - healthy
-    net_ok = (1.0 - net_loss) ** 2  # request and response both cross the path
-    rtt = 2.0 * net_latency_ms
-    fan = c.fanout
-    fan_var, inner, outer = fixed.fan_var, fixed.inner, fixed.outer
-    failing_fast = breakers or limited
-    sent_ok = passing * admit  # not failed fast by an open breaker or the concurrency limit
-    log_timeout, t2 = fixed.log_timeout, fixed.t2
-    q = p_to = t_att = np.zeros_like(fan)
-    rounds.restart()
-    for _ in range(max(depth, 1) + 1):
-        before_m, before_err = lat_m, err
-        before_v, before_q, before_p_to, before_t_att = lat_v, q, p_to, t_att
-        m = np.maximum(lat_m[dst] + rtt, 1e-6)
-        v = lat_v[dst]
-        s2 = np.log1p(v / (m * m))
-        p_to = _normal_sf((log_timeout - np.log(m) + 0.5 * s2) / np.sqrt(s2 + 1e-18))  # lognormal tail past the timeout
-        ok = 1.0 - p_to
-        q = np.minimum(1.0 - net_ok * (1.0 - err[dst]) * ok, 0.999999)
-        mt = np.minimum(m, timeout)
-        t_att = mt + p_to * (timeout - mt)
-        one_q, not_all_r = 1.0 - q, 1.0 - q**r
-        unbudgeted = q * not_all_r / one_q  # q + q^2 + ... + q^r
-        retries = np.minimum(unbudgeted, budget)
-        share = retries / np.maximum(unbudgeted, 1e-12)  # of failed calls, those the budget lets retry
-        call_fail = q * (1.0 - share * not_all_r)
-        # backoff b, 2b, 4b ... before retries 1, 2, 3 ...: b (2^k - 1) after k retries
-        tries = 1.0 + retries
-        call_m = tries * t_att + c.backoff_ms * (np.exp2(retries) - 1.0)
-        call_v = tries * ok * np.minimum(v, t2) + retries * one_q * t_att * t_att
-        if failing_fast:
-            call_fail = 1.0 - sent_ok * (1.0 - call_fail)
-            call_v = sent_ok * call_v + sent_ok * (1.0 - sent_ok) * call_m * call_m
-            call_m = sent_ok * call_m
-        lat_m = own_mean + np.bincount(src, weights=fan * call_m, minlength=n)
-        lat_v = own_var + np.bincount(src, weights=fan * call_v + fan_var * call_m * call_m, minlength=n)
-        log_ok = np.bincount(src, weights=outer * np.log1p(-inner * np.minimum(call_fail, 1 - 1e-12)), minlength=n)
-        err = 1.0 - healthy * np.exp(log_ok)
-        if rounds.batched:  # members that had converged keep their values
-            lat_m, lat_v, err = (rounds.keep(new, old) for new, old in
-                                 ((lat_m, before_m), (lat_v, before_v), (err, before_err)))
-            q, p_to, t_att = (rounds.keep(new, old, edges=True) for new, old in
-                              ((q, before_q), (p_to, before_p_to), (t_att, before_t_att)))
-        if rounds.converged(np.abs(lat_m - before_m) <= TOL * lat_m, lambda: np.abs(err - before_err) <= 0.1 * TOL):
-            break
-    p50, p99 = lognormal_quantiles(lat_m, lat_v)
-    into = np.bincount(dst, weights=sent, minlength=n)
-    wasted = np.divide(np.bincount(dst, weights=sent * p_to, minlength=n), into, out=np.zeros(n), where=into > 0)
-
-    # 5. breakers: windowed failure ratio; open above threshold, half-open after the cooldown
-    fail_ratio, new, until = carried.fail_ratio, state, carried.breaker_until
-    if breakers:
-        w = 1.0 - np.exp(-dt / np.maximum(c.breaker_window_s, 1e-9))
-        fail_ratio = np.where(sent > 0, (1.0 - w) * fail_ratio + w * q, fail_ratio)
-        new = state.copy()
-        opening = (state == CLOSED) & (fail_ratio > c.breaker_threshold) & (sent > 0)
-        probe_bad = (state == HALF_OPEN) & (q > c.breaker_threshold)
-        new[opening | probe_bad] = OPEN
-        until = np.where(opening | probe_bad, now + c.breaker_cooldown_s, until)
-        new[(state == HALF_OPEN) & ~probe_bad] = CLOSED
-        fail_ratio = np.where((state == HALF_OPEN) & ~probe_bad, q, fail_ratio)
-        new[(state == OPEN) & (now + dt >= until)] = HALF_OPEN
-
-    nxt = Carried(backlog=backlog, attempt_fail=np.clip(q, 0.0, 1.0), attempt_ms=t_att, fail_ratio=fail_ratio,
-                  breaker=new, breaker_until=until, served_rps=served_rps, latency_ms=lat_m, latency_var=lat_v,
-                  error=err)
-    return ServiceResult(
-        rps=arrivals,
-        utilisation=np.minimum(rho, 10.0),
-        latency_ms=lat_m,
-        p50_ms=p50,
-        p99_ms=p99,
-        error_rate=np.clip(err, 0.0, 1.0),
-        attempt_fail=nxt.attempt_fail,
-        backlog=backlog,
-        shed=shed,
-        wasted=wasted,
-        carried=nxt,
-    )
+    n, m = svc.entry_rps.shape[0], clients.src.shape[0]
+    if members < 1 or n % members or m % members:
+        raise ValueError(f"members={members} must be >= 1 and divide the services ({n}) and edges ({m})")
+    fixed, c = clients.derived, carried
+    out, edge_out, breaker = _step(
+        svc.entry_rps, svc.capacity_rps, svc.service_time_ms, svc.queue_limit, svc.injected_error, fixed.policy,
+        fixed.ends, c.backlog, c.attempt_fail, c.attempt_ms, c.fail_ratio, c.breaker, c.breaker_until, c.served_rps,
+        c.latency_ms, c.latency_var, c.error, net_loss, net_latency_ms, np.asarray(now, dtype=float).reshape(-1),
+        depth, float(dt), members, fixed.breakers, fixed.limited)
+    nxt = Carried(out[_BACKLOG], edge_out[_ATTEMPT_FAIL], edge_out[_ATTEMPT_MS], edge_out[_FAIL_RATIO], breaker,
+                  edge_out[_UNTIL], out[_SERVED], out[_LAT], out[_LAT_VAR], out[_ERR])
+    return ServiceResult(out[_RPS], out[_UTIL], out[_LAT], out[_P50], out[_P99], out[_ERR_RATE], nxt.attempt_fail,
+                         nxt.backlog, out[_SHED], out[_WASTED], nxt)

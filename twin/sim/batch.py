@@ -29,10 +29,10 @@ The plan, in the order it pays, and where it stands:
 
 1. **Services** (done): the services model runs once for all members on their arrays
    concatenated member-major (call edges' ``src``/``dst`` offset by the member's first
-   service). ``bincount`` adds each bin's weights in input order, so offsets give each member
-   the sums it would get alone; elementwise ufuncs are per element (both checked by a test).
-   The graph iterations stop per member where it alone would stop: a member that converged
-   keeps its values while the others go on (``service_step(members=...)``).
+   service), as one compiled kernel (``twin.physics.services``) that loops over the members,
+   each member's graph iterations its own loop stopping where it alone would stop: a member is
+   its solo self by construction. The services' inputs and figures around the model are one
+   kernel call each per member (``twin.sim.service_tick``).
 2. **Network** (done, but for the flow model): ``network_steps`` stacks the jobs' flows, arcs,
    groups and nodes with offsets; members whose tables differ have different routings, whose
    index arrays are stacked (and kept while the members keep their routings). A twin alone is

@@ -14,6 +14,7 @@ takes the same phases with one job.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Callable, NamedTuple, Sequence, overload
 
 import numpy as np
@@ -22,6 +23,7 @@ import simpy
 from twin.errors import SimulationError
 from twin.physics.clients import next_amplification
 from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
+from twin.sim.service_tick import model_inputs, tick_figures
 from twin.faults.trigger import fault_step, mitigate
 from twin.scenario import Scenario, load_scenario
 from twin.sim import control
@@ -39,6 +41,11 @@ from twin.telemetry.alerts import Alert
 from twin.telemetry.recorder import Event, Telemetry
 
 __all__ = ["Twin", "ServiceInputs", "run_together"]
+
+#: The user class's index among the traffic classes.
+_USER = CLASSES.index("user")
+#: The services model's carried state as the twin's state holds it (same names), in Carried's order.
+_CARRIED = operator.attrgetter(*Carried.__dataclass_fields__)
 
 
 class Twin:
@@ -493,35 +500,21 @@ class Twin:
             st.services.replicas_ready_at.append((self.now + 30.0, int(i), float(lost), False))
             st.services.memory_mb[i] = 0.3 * limit[i]
             self.log("health", services[i].name, f"{int(lost)} replica(s) of {services[i].name} OOM-killed and restarting")
-        mem_frac = st.services.memory_mb / limit
-        if st.services.cpu_hog_growth.any():  # a growing hog takes more CPU each tick, up to its cap
-            grown = st.services.cpu_hog + st.services.cpu_hog_growth * dt
-            st.services.cpu_hog = np.where(st.services.cpu_hog_growth > 0,
-                                           np.minimum(grown, np.maximum(st.services.cpu_hog_cap, st.services.cpu_hog)),
-                                           st.services.cpu_hog)
-        gc = np.minimum(np.maximum(1.0 - 2.0 * (mem_frac - 0.75), 0.2), 1.0)  # np.clip's result (non-zero bounds)
-        up = np.maximum(st.services.replicas_up - st.services.crashloop - st.services.release_crashloop, 0.0)
-        per = arr["capacity_rps"]
-        capacity = up * per * (1.0 - st.services.cpu_hog) * gc
-        entry = arr["entry_rps"] * scale * st.services.entry_factor
-        # users whose names do not resolve (every DNS POP withdrawn) never reach the entry services
-        admitted = np.minimum(entry, st.services.entry_limit) * st.network.class_resolvable[CLASSES.index("user")]
-        n_calls = w.call_src.shape[0]
-        net_loss = np.zeros(n_calls)
-        net_lat = np.full(n_calls, 0.05)
-        cross, group, fab, probe = _call_paths(w, self.routing())
-        if cross.size:
-            net_loss[cross] = net.group_loss[group]
-            net_lat[cross] = net.group_latency[group]
-        if fab.size:
-            net_loss[fab] = net.flow_loss[probe]
-            net_lat[fab] = net.flow_latency[probe]
         ss = st.services
-        args = (Services(admitted, capacity, arr["service_time_ms"] / gc, arr["queue_limit"] * up,
-                         1.0 - (1.0 - ss.injected_error) * (1.0 - ss.release_error)),
-                self._clients(),
-                Carried(**{name: getattr(ss, name) for name in Carried.__dataclass_fields__}),
-                net_loss, net_lat, w.call_depth)
+        if ss.cpu_hog_growth.any():  # a growing hog takes more CPU each tick, up to its cap
+            grown = ss.cpu_hog + ss.cpu_hog_growth * dt
+            ss.cpu_hog = np.where(ss.cpu_hog_growth > 0, np.minimum(grown, np.maximum(ss.cpu_hog_cap, ss.cpu_hog)),
+                                  ss.cpu_hog)
+        cross, group, fab, probe = _call_paths(w, self.routing())
+        own, calls = model_inputs(
+            ss.memory_mb, limit, ss.replicas_up, ss.crashloop, ss.release_crashloop, arr["capacity_rps"], ss.cpu_hog,
+            arr["entry_rps"], float(scale), ss.entry_factor, ss.entry_limit,
+            float(st.network.class_resolvable[_USER]), arr["service_time_ms"], arr["queue_limit"], ss.injected_error,
+            ss.release_error, w.call_src.shape[0], cross, group, _read_only(net.group_loss),
+            _read_only(net.group_latency), fab, probe, _read_only(net.flow_loss), _read_only(net.flow_latency))
+        mem_frac, gc, up, capacity, entry, admitted, service_time, queue_limit, injected = own
+        args = (Services(admitted, capacity, service_time, queue_limit, injected), self._clients(),
+                Carried(*_CARRIED(ss)), calls[0], calls[1], w.call_depth)
         return ServiceInputs(args, mem_frac, gc, up, entry, admitted)
 
     def _services_done(self, res: ServiceResult, inputs: "ServiceInputs"):
@@ -530,14 +523,9 @@ class Twin:
         ss = st.services
         per = self.world.service_arrays["capacity_rps"]
         gc, up, entry, admitted = inputs.gc, inputs.up, inputs.entry, inputs.admitted
-        for name, value in vars(res.carried).items():
-            setattr(ss, name, value)
-        cpu = np.clip(np.where(per > 0, res.rps / np.maximum(up * per * gc, 1e-9), 0.0) * (1 - st.services.cpu_hog) + st.services.cpu_hog, 0, 1)
-        cpu = np.where(up > 0, cpu, 0.0)
+        vars(ss).update(vars(res.carried))  # the model's carried state (its fields are the state's names)
+        cpu, customer_err = tick_figures(res.rps, res.error_rate, up, per, gc, ss.cpu_hog, entry, admitted)
         st.last["svc_cpu"] = cpu
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rejected = np.where(entry > 0, 1.0 - admitted / np.maximum(entry, 1e-12), 0.0)
-        customer_err = 1 - (1 - res.error_rate) * (1 - rejected)
         return res, cpu, inputs.mem_frac, up, entry, customer_err
 
 
@@ -616,6 +604,15 @@ def _tick_together(members: list[Twin], times: list[float],
     for m, t, sample, closed in zip(members, times, samples, monitors.evaluate_many(states, when, samples)):
         m._tick_done = (t, m._tick_recorded(sample, closed))
         m.env.step()
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: network results share some arrays read-only on some ticks, and a
+    kernel compiles (or loads) once per flag, so its arguments always go read-only."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 def _call_paths(world: World, routing: Routing) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
