@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from twin.model.fabric import FatTree
+from twin.physics.jit import kernel
 from twin.model.topology import Topology
 
-__all__ = ["quantised_split", "hashed_split", "connection_draws", "fat_tree_ecmp", "path_arcs"]
+__all__ = ["quantised_split", "hashed_split", "connection_draws", "te_splits", "fat_tree_ecmp", "path_arcs"]
 
 
 def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
@@ -21,28 +22,76 @@ def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
     return [topology.arc(u, v) for u, v in zip(nodes[:-1], nodes[1:])]
 
 
+@kernel
+def _sum(x, n):
+    """``x[:n].sum()`` as numpy adds (pairwise: eight running sums from 8 terms on)."""
+    if n < 8:
+        total = x[0] if n > 0 else 0.0
+        for i in range(1, n):
+            total += x[i]
+        return total
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _sum(x, half) + _sum(x[half:], n - half)
+    r = x[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += x[i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += x[i]
+        i += 1
+    return total
+
+
+@kernel
+def _quantise(weights, n, units, out):
+    """:func:`quantised_split` of ``weights[:n]`` into ``out[:n]``."""
+    w = np.empty(n)
+    for i in range(n):
+        w[i] = 0.0 if weights[i] < 0.0 else weights[i]  # np.maximum(w, 0): NaN stays NaN
+    total = _sum(w, n)
+    if total <= 0:
+        w[:] = 1.0
+        total = _sum(w, n)
+    base = np.empty(n, dtype=np.int64)
+    left = np.empty(n)  # the remainders' negatives: numpy's sort key
+    short = units
+    for i in range(n):
+        exact = w[i] / total * units
+        base[i] = np.int64(np.floor(exact))
+        left[i] = -(exact - base[i])
+        short -= base[i]
+    # the ``short`` smallest keys, ties to the lower index (a stable argsort's first ``short``)
+    taken = np.zeros(n, dtype=np.bool_)
+    for _ in range(min(short, n)):
+        pick = -1
+        for i in range(n):
+            if not taken[i] and (pick < 0 or left[i] < left[pick]):
+                pick = i
+        taken[pick] = True
+        base[pick] += 1
+    for i in range(n):
+        out[i] = base[i] / units
+
+
 def quantised_split(weights: np.ndarray, quantum: float) -> np.ndarray:
     """Split ratios proportional to ``weights`` in multiples of ``quantum``, summing to 1.
 
     Rounds by largest remainder, as a TE controller installing weighted ECMP groups does.
+    Negative weights count as 0; all-zero weights split evenly.
 
     >>> quantised_split(np.array([2.0, 1.0, 1.0]), 0.25).tolist()
     [0.5, 0.25, 0.25]
     """
-    # np.maximum, not np.clip's slower wrapper: they differ only in the sign of a zero, which no
-    # step below can see (a zero weight floors to 0 units and sorts with the other zeros either way)
-    w = np.maximum(np.asarray(weights, dtype=float), 0.0)
-    if w.size == 0:
-        return w
-    if w.sum() <= 0:
-        w = np.ones_like(w)
-    units = int(round(1.0 / quantum))
-    exact = w / w.sum() * units
-    base = np.floor(exact).astype(int)
-    short = units - base.sum()
-    order = np.argsort(-(exact - base), kind="stable")
-    base[order[:short]] += 1
-    return base / units
+    w = np.ascontiguousarray(weights, dtype=float)
+    out = np.empty(w.size)
+    if w.size:
+        _quantise(w, w.size, int(round(1.0 / quantum)), out)
+    return out
 
 
 def connection_draws(salt: int, n_connections: int, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,38 +108,124 @@ def connection_draws(salt: int, n_connections: int, n_buckets: int) -> tuple[np.
     return sizes, rng.integers(0, n_buckets, n_connections)
 
 
-def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: int,
-                 draws: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+@kernel
+def _hash_shares(split, n, units, sizes, bucket, out):
+    """:func:`hashed_split` of ``split[:n]`` into ``out[:n]``, the connections given."""
+    m = 0
+    for i in range(n):
+        m += np.int64(np.rint(split[i] * units))
+    owner = np.empty(m, dtype=np.int64)  # bucket -> tunnel, as np.repeat lays them out
+    m = 0
+    for i in range(n):
+        for _ in range(np.int64(np.rint(split[i] * units))):
+            owner[m] = i
+            m += 1
+    if n <= 1 or sizes.shape[0] == 0 or m == 0:
+        out[:n] = split[:n]
+        return
+    carried = np.zeros(n)
+    for j in range(sizes.shape[0]):
+        carried[owner[bucket[j]]] += sizes[j]
+    total = _sum(carried, n)
+    for i in range(n):
+        out[i] = carried[i] / total
+
+
+def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: int) -> np.ndarray:
     """The shares tunnels really carry when connections are hashed onto WCMP buckets.
 
-    A TE controller installs ``split`` as ``1 / quantum`` hash buckets, each pointing at one
-    tunnel. ``n_connections`` connections of unequal (heavy-tailed, Pareto 1.5) size hash onto
-    the buckets, so a tunnel carries the bytes of the connections that landed on its buckets,
-    not exactly its ratio. Sizes and hashes are drawn from ``salt`` alone (deterministic,
-    :func:`connection_draws`; ``draws``, keyed by ``(salt, n_connections, buckets)``, keeps them
-    for the next call); ``n_connections`` = 0 returns ``split`` unchanged (an ideal, infinitely
-    fine split).
+    A TE controller installs ``split`` (multiples of ``quantum``) as ``1 / quantum`` hash
+    buckets, each pointing at one tunnel. ``n_connections`` connections of unequal
+    (heavy-tailed, Pareto 1.5) size hash onto the buckets, so a tunnel carries the bytes of the
+    connections that landed on its buckets, not exactly its ratio. Sizes and hashes are drawn
+    from ``salt`` alone (deterministic, :func:`connection_draws`); ``n_connections`` = 0 returns
+    ``split`` unchanged (an ideal, infinitely fine split).
 
     >>> s = hashed_split(np.array([0.5, 0.5]), 0.125, 64, salt=3)
     >>> bool(abs(s.sum() - 1) < 1e-12), bool(abs(s[0] - 0.5) > 0.01)
     (True, True)
     """
-    split = np.asarray(split, dtype=float)
+    split = np.ascontiguousarray(split, dtype=float)
+    units = int(round(1.0 / quantum))
     if n_connections <= 0 or split.size <= 1:
         return split
-    units = int(round(1.0 / quantum))
-    buckets = np.repeat(np.arange(split.size), np.round(split * units).astype(int))
-    if buckets.size == 0:
+    n_buckets = int(np.round(split * units).sum())
+    if n_buckets == 0:
         return split
-    key = (int(salt), n_connections, buckets.size)
-    drawn = draws.get(key) if draws is not None else None
-    if drawn is None:
-        drawn = connection_draws(*key)
-        if draws is not None:
-            draws[key] = drawn
-    sizes, bucket = drawn
-    carried = np.bincount(buckets[bucket], weights=sizes, minlength=split.size)
-    return carried / carried.sum()
+    sizes, bucket = connection_draws(salt, n_connections, n_buckets)
+    out = np.empty(split.size)
+    _hash_shares(split, split.size, units, sizes, bucket.astype(np.int64), out)
+    return out
+
+
+@kernel
+def _te_splits(order, volume, count, n_arcs, arcs, residual, units, sizes, bucket, installed, carried):
+    n_max = count.max() if count.shape[0] else 0
+    amounts, room, eye = np.empty(n_max), np.empty(n_max), np.zeros(n_max)
+    if n_max:
+        eye[0] = 1.0
+    cut = np.empty(arcs.shape[2])
+    for g in order:
+        n = count[g]
+        if n == 0:
+            continue
+        vol = volume[g]
+        # shortest tunnel first, each up to its bottleneck's residual capacity
+        amounts[:n] = 0.0
+        left = vol
+        for i in range(n):
+            low = residual[arcs[g, i, 0]]
+            for j in range(1, n_arcs[g, i]):
+                low = min(low, residual[arcs[g, i, j]])
+            room[i] = low if low > 0.0 else 0.0
+            amounts[i] = left if left <= room[i] else room[i]
+            left -= amounts[i]
+            if left <= 1e-9:
+                break
+        if left > 1e-9:  # the rest spills in proportion to the tunnels' room
+            for i in range(n):
+                low = residual[arcs[g, i, 0]]
+                for j in range(1, n_arcs[g, i]):
+                    low = min(low, residual[arcs[g, i, j]])
+                room[i] = (low if not 0.0 > low else 0.0) + 1e-6
+            total = _sum(room, n)
+            for i in range(n):
+                amounts[i] += left * room[i] / total
+        _quantise(amounts if vol > 0 else eye, n, units, installed[g])
+        for i in range(n):
+            placed = vol * installed[g, i]
+            m = n_arcs[g, i]
+            for j in range(m):  # as numpy's ``residual[t] -= placed``: a repeated arc loses it once
+                cut[j] = residual[arcs[g, i, j]] - placed
+            for j in range(m):
+                residual[arcs[g, i, j]] = cut[j]
+        _hash_shares(installed[g], n, units, sizes[g], bucket[g], carried[g])
+
+
+def te_splits(volume: np.ndarray, count: np.ndarray, n_arcs: np.ndarray, arcs: np.ndarray, capacity: np.ndarray,
+              quantum: float, sizes: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Place every flow group on its tunnels, as a TE controller does, largest group first.
+
+    Group ``g`` has ``count[g]`` tunnels, tunnel ``i`` along arcs ``arcs[g, i, :n_arcs[g, i]]``.
+    Each group fills its tunnels shortest first, up to each one's residual capacity (of
+    ``capacity`` per arc, less what earlier groups placed); what does not fit spills onto the
+    tunnels in proportion to their room. The ratios installed are quantised
+    (:func:`quantised_split`); what each tunnel carries is the connections ``sizes[g]`` hashed
+    onto buckets ``bucket[g]`` (:func:`hashed_split`; no connections: the installed ratios).
+    Returns ``(installed, carried)``, ``(groups, max tunnels)`` each, 0 past a group's tunnels.
+
+    >>> arcs = np.array([[[0, 1], [2, -1]]])  # one group: a two-arc tunnel, then a one-arc one
+    >>> installed, carried = te_splits(np.array([3.0]), np.array([2]), np.array([[2, 1]]), arcs,
+    ...                                np.array([2.0, 2.0, 10.0]), 0.25, np.zeros((1, 0)), np.zeros((1, 0), int))
+    >>> installed.tolist()
+    [[0.75, 0.25]]
+    """
+    n_groups, width = arcs.shape[0], arcs.shape[1]
+    installed, carried = np.zeros((n_groups, width)), np.zeros((n_groups, width))
+    order = np.argsort(-volume, kind="stable")
+    _te_splits(order, np.ascontiguousarray(volume, dtype=float), count, n_arcs, arcs, capacity.astype(float),
+               int(round(1.0 / quantum)), sizes, bucket, installed, carried)
+    return installed, carried
 
 
 def fat_tree_ecmp(
