@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from twin.scenario import Scenario
 
 __all__ = ["Routing", "build_routing", "NetworkParams", "NetworkResult", "network_params", "network_step", "network_steps", "NetworkJob", "usable_links", "blend_results",
+           "RoutingPool", "routing_key",
            "arc_capacity"]
 
 
@@ -229,6 +230,54 @@ def _fabric_paths(world: World, site: str, link_ok: np.ndarray, reuse: tuple[Rou
     return out
 
 
+def routing_key(state: TwinState, class_plane: dict[str, str], k: int, quantum: float, demand_scale: float,
+                hash_connections: int, links: np.ndarray) -> tuple:
+    """What :func:`build_routing` builds from, as a comparable value: the FIB view, the TE
+    placement, the planes' configs (content, not version: twins number their edits apart),
+    the tunnel count, quantum, demand scale and connections hashed. Equal keys, equal routings
+    (of one world)."""
+    planes = sorted(set(class_plane.values()))
+    return (links.tobytes(), tuple(sorted(class_plane.items())),
+            tuple(plane_key(state.network.configs, p) for p in planes), int(k), float(quantum), float(demand_scale),
+            int(hash_connections))
+
+
+class RoutingPool:
+    """The last routings built in a twin's lineage (it, its forks, a batch's members), found by
+    :func:`routing_key`: a routing is a pure function of its key, so twins that ask for the same
+    one (a pre-check's forks draining the same link at the same instant) build it once and
+    share it; it is never changed after its build (its cache only gains arrays derived from it,
+    keyed by their own inputs). A cache, so a pickled pool arrives empty.
+
+    >>> pool = RoutingPool(size=1)
+    >>> pool.put("a", "routing a"); pool.put("b", "routing b")
+    >>> pool.get("a") is None, pool.get("b")
+    (True, 'routing b')
+    """
+
+    __slots__ = ("size", "_kept")
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: dict = {}
+
+    def __reduce__(self) -> tuple:
+        return RoutingPool, (self.size,)
+
+    def get(self, key: tuple) -> Routing | None:
+        return self._kept.get(key)
+
+    def put(self, key: tuple, routing: Routing) -> None:
+        self._kept.pop(key, None)
+        self._kept[key] = routing
+        while len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]  # the oldest
+
+    def routings(self) -> tuple[Routing, ...]:
+        """The routings kept, newest first."""
+        return tuple(reversed(self._kept.values()))
+
+
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
                   demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None,
                   reuse: tuple[Routing, ...] = ()) -> Routing:
@@ -236,8 +285,8 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
 
     ``links``: the links the forwarding tables route over (the IGP's installed view,
     ``state.network.link_routed``); default: the links usable right now (instant convergence).
-    ``reuse``: routings built earlier in this twin's history (same configs version lineage):
-    a plane's tunnels and a fabric's ECMP paths are taken from them where their links match.
+    ``reuse``: routings built earlier (of this world): a plane's tunnels and a fabric's ECMP
+    paths are taken from them where their links (and the plane's configs) match.
     """
     topo = world.topology
     usable = usable_links(world, state) if links is None else links
