@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from twin import Twin, load_scenario
-from twin.sim.network import build_routing
 
 from wan_fixture import square
 
@@ -15,10 +14,10 @@ FIELDS = ("flow_group", "flow_ratio", "flow_fabric", "routable", "flow_of", "arc
 
 
 def _own_build(t: Twin):
-    """The routing ``t`` holds, built again from scratch (no pool, nothing reused)."""
-    st, sc = t.state, t.scenario
-    return build_routing(t.world, st, st.control.te_class_plane, sc.control.te.tunnels, sc.control.te.quantum,
-                         t._diurnal(t.now), sc.network.hash_connections, st.network.link_routed)
+    """The routing ``t`` holds, built again from scratch by a fork with no pool and no routing."""
+    f = t.fork()
+    f.state.network.routing, f.state.network.routing_built, f.state.network.routing_pool = None, (), None
+    return f.routing()
 
 
 def test_forks_draining_one_link_share_its_routing():
@@ -30,6 +29,7 @@ def test_forks_draining_one_link_share_its_routing():
         f.run(until=600)
     assert a.routing() is b.routing() is not t.routing()
     again = _own_build(a)
+    assert again is not a.routing()
     for name in FIELDS:
         assert getattr(again, name).tobytes() == getattr(a.routing(), name).tobytes(), name
 
