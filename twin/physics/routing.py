@@ -228,6 +228,40 @@ def te_splits(volume: np.ndarray, count: np.ndarray, n_arcs: np.ndarray, arcs: n
     return installed, carried
 
 
+@kernel
+def _ecmp(half, tor_agg, agg_core, src, dst, flow_hash, link_ok, links, routable):
+    for f in range(src.shape[0]):
+        links[f, :] = -1
+        if src[f] == dst[f]:
+            routable[f] = True
+            continue
+        sp, st = src[f] // half, src[f] % half
+        dp, dt = dst[f] // half, dst[f] % half
+        same_pod = sp == dp
+        cores = 1 if same_pod else half  # inside a pod only the aggregation choice matters
+        n_alive = 0
+        for a in range(half):
+            if link_ok[tor_agg[sp, st, a]] and link_ok[tor_agg[dp, dt, a]]:
+                for i in range(cores):
+                    if same_pod or (link_ok[agg_core[sp, a, i]] and link_ok[agg_core[dp, a, i]]):
+                        n_alive += 1
+        routable[f] = n_alive > 0
+        if n_alive == 0:
+            continue
+        left = flow_hash[f] % n_alive  # the pick-th alive (aggregation, core) choice, in order
+        for a in range(half):
+            if link_ok[tor_agg[sp, st, a]] and link_ok[tor_agg[dp, dt, a]]:
+                for i in range(cores):
+                    if same_pod or (link_ok[agg_core[sp, a, i]] and link_ok[agg_core[dp, a, i]]):
+                        if left == 0:
+                            links[f, 0] = tor_agg[sp, st, a]
+                            links[f, 3] = tor_agg[dp, dt, a]
+                            if not same_pod:
+                                links[f, 1] = agg_core[sp, a, i]
+                                links[f, 2] = agg_core[dp, a, i]
+                        left -= 1
+
+
 def fat_tree_ecmp(
     ft: FatTree,
     src_tor: np.ndarray,
@@ -240,44 +274,15 @@ def fat_tree_ecmp(
 
     Returns ``(links, routable)``: ``links`` is an ``(n, 4)`` array of link ids along each
     flow's path in order (ToR-agg, agg-core, core-agg, agg-ToR; -1 where unused, e.g. inside
-    a pod), and ``routable`` is False for flows with no alive path. A flow's hash picks the
-    ``hash mod n_alive``-th alive choice, so a failure moves only the flows that used it.
+    a pod), and ``routable`` is False for flows with no alive path. A flow's choices are the
+    (aggregation, core) pairs alive at both ends (one per aggregation switch inside a pod), in
+    that order; its hash picks the ``hash mod n_alive``-th, so a failure moves only the flows
+    that used it. ``arc_of_link`` is not used (kept for callers that pass it).
     """
-    half = ft.half
-    sp, st = np.divmod(src_tor, half)
-    dp, dt = np.divmod(dst_tor, half)
     n = src_tor.shape[0]
-    links = np.full((n, 4), -1, dtype=np.int64)
-    # choices: (agg a, core i) flattened as a*half + i; aliveness from per-pod tables, so only
-    # the chosen column's link ids are ever gathered
-    ok_up = link_ok[ft.tor_agg]  # [pod, tor, agg]
-    ok_core = link_ok[ft.agg_core]  # [pod, agg, i]
-    same_pod = sp == dp
-    ends = ok_up[sp, st] & ok_up[dp, dt]  # [flow, agg]
-    alive = ends[:, :, None] & (same_pod[:, None, None] | (ok_core[sp] & ok_core[dp]))
-    # inside a pod only the aggregation choice matters: keep one core column per agg
-    alive[same_pod, :, 1:] = False
-    alive = alive.reshape(n, half * half)
-    n_alive = alive.sum(axis=1)
-    routable = n_alive > 0
-    pick = np.where(routable, flow_hash % np.maximum(n_alive, 1), 0)
-    # the pick-th alive choice: with every choice alive it is the pick-th column (one per agg
-    # inside a pod); otherwise count along the row
-    full = np.where(same_pod, n_alive == half, n_alive == half * half)
-    choice = np.where(same_pod, pick * half, pick)
-    part = np.flatnonzero(~full)
-    if part.size:
-        sub = alive[part]
-        rank = np.cumsum(sub, axis=1) - 1
-        choice[part] = np.argmax(sub & (rank == pick[part, None]), axis=1)
-    a, i = np.divmod(choice, half)
-    links[:, 0] = ft.tor_agg[sp, st, a]
-    links[:, 3] = ft.tor_agg[dp, dt, a]
-    inter = ~same_pod
-    links[inter, 1] = ft.agg_core[sp[inter], a[inter], i[inter]]
-    links[inter, 2] = ft.agg_core[dp[inter], a[inter], i[inter]]
-    same_tor = src_tor == dst_tor
-    links[same_tor] = -1
-    routable |= same_tor
-    links[~routable] = -1
+    links = np.empty((n, 4), dtype=np.int64)
+    routable = np.empty(n, dtype=bool)
+    _ecmp(int(ft.half), np.ascontiguousarray(ft.tor_agg, dtype=np.int64), np.ascontiguousarray(ft.agg_core, dtype=np.int64),
+          np.asarray(src_tor, dtype=np.int64), np.asarray(dst_tor, dtype=np.int64), np.asarray(flow_hash, dtype=np.int64),
+          np.ascontiguousarray(link_ok, dtype=bool), links, routable)
     return links, routable

@@ -1,5 +1,5 @@
 """The compiled route-build kernels against the numpy and networkx code they replaced (kept
-here as the oracles): TE placement, quantised and hashed splits, penalised tunnels. No
+here as the oracles): TE placement, quantised and hashed splits, penalised tunnels, fat-tree ECMP. No
 transcendental is involved, so they must agree bit for bit."""
 
 import networkx as nx
@@ -8,7 +8,7 @@ import pytest
 
 from twin import Twin, load_scenario
 from twin.physics.paths import adjacency, link_adjacency, penalised_tunnels
-from twin.physics.routing import connection_draws, te_splits
+from twin.physics.routing import connection_draws, fat_tree_ecmp, te_splits
 from twin.model.world import CLASSES
 from twin.sim.network import TUNNEL_PENALTY, _wan_tunnels
 
@@ -179,3 +179,54 @@ def test_link_adjacency_is_the_plane_graph(name):
         for v in range(got.nodes.size):
             for j in range(got.ptr[v], got.ptr[v + 1]):
                 assert got.arc[j] == topo.arc(int(got.nodes[v]), int(got.nodes[got.nbr[j]]))
+
+
+def _ecmp_oracle(ft, src_tor, dst_tor, flow_hash, link_ok):
+    """fat_tree_ecmp as it was, in numpy."""
+    half = ft.half
+    sp, st = np.divmod(src_tor, half)
+    dp, dt = np.divmod(dst_tor, half)
+    n = src_tor.shape[0]
+    links = np.full((n, 4), -1, dtype=np.int64)
+    ok_up = link_ok[ft.tor_agg]
+    ok_core = link_ok[ft.agg_core]
+    same_pod = sp == dp
+    ends = ok_up[sp, st] & ok_up[dp, dt]
+    alive = ends[:, :, None] & (same_pod[:, None, None] | (ok_core[sp] & ok_core[dp]))
+    alive[same_pod, :, 1:] = False
+    alive = alive.reshape(n, half * half)
+    n_alive = alive.sum(axis=1)
+    routable = n_alive > 0
+    pick = np.where(routable, flow_hash % np.maximum(n_alive, 1), 0)
+    full = np.where(same_pod, n_alive == half, n_alive == half * half)
+    choice = np.where(same_pod, pick * half, pick)
+    part = np.flatnonzero(~full)
+    if part.size:
+        sub = alive[part]
+        rank = np.cumsum(sub, axis=1) - 1
+        choice[part] = np.argmax(sub & (rank == pick[part, None]), axis=1)
+    a, i = np.divmod(choice, half)
+    links[:, 0] = ft.tor_agg[sp, st, a]
+    links[:, 3] = ft.tor_agg[dp, dt, a]
+    inter = ~same_pod
+    links[inter, 1] = ft.agg_core[sp[inter], a[inter], i[inter]]
+    links[inter, 2] = ft.agg_core[dp[inter], a[inter], i[inter]]
+    same_tor = src_tor == dst_tor
+    links[same_tor] = -1
+    routable |= same_tor
+    links[~routable] = -1
+    return links, routable
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_fat_tree_ecmp_matches_numpy_on_scenario_fabrics(name):
+    w = Twin(load_scenario(name), seed=1).world
+    rng = np.random.default_rng(5)
+    for site, ft in w.fabrics.items():
+        src, dst, _gbps, hashes = w.fabric_flows[site]
+        src, dst, hashes = (np.asarray(x, dtype=np.int64) for x in (src, dst, hashes))
+        for p_fail in (0.0, 0.02, 0.2, 0.7):
+            ok = rng.random(len(w.topology.links)) >= p_fail
+            got = fat_tree_ecmp(ft, src, dst, hashes, ok)
+            want = _ecmp_oracle(ft, src, dst, hashes, ok)
+            assert got[0].tobytes() == want[0].tobytes() and got[1].tobytes() == want[1].tobytes()
