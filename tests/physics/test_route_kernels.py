@@ -8,7 +8,7 @@ import pytest
 
 from twin import Twin, load_scenario
 from twin.physics.paths import adjacency, link_adjacency, penalised_tunnels
-from twin.physics.routing import connection_draws, fat_tree_ecmp, te_splits
+from twin.physics.routing import connection_draws, fat_tree_ecmp, hashed_shares, te_splits
 from twin.model.world import CLASSES
 from twin.sim.network import TUNNEL_PENALTY, _wan_tunnels
 
@@ -75,7 +75,7 @@ def _draws(count, n_connections, units):
 
 def _check(volume, count, n_arcs, arcs, residual, quantum, n_connections):
     sizes, bucket = _draws(count, n_connections, int(round(1.0 / quantum)))
-    _, carried = te_splits(volume, count, n_arcs, arcs, residual, quantum, sizes, bucket)
+    carried = hashed_shares(te_splits(volume, count, n_arcs, arcs, residual, quantum), count, quantum, sizes, bucket)
     expected = _placement_oracle(volume, count, n_arcs, arcs, residual, quantum, n_connections)
     for g in range(count.size):
         if count[g]:

@@ -14,7 +14,7 @@ from twin.model.fabric import FatTree
 from twin.physics.jit import kernel
 from twin.model.topology import Topology
 
-__all__ = ["quantised_split", "hashed_split", "connection_draws", "te_splits", "fat_tree_ecmp", "path_arcs"]
+__all__ = ["quantised_split", "hashed_split", "connection_draws", "te_splits", "hashed_shares", "fat_tree_ecmp", "path_arcs"]
 
 
 def path_arcs(topology: Topology, nodes: list[int]) -> list[int]:
@@ -109,8 +109,23 @@ def connection_draws(salt: int, n_connections: int, n_buckets: int) -> tuple[np.
 
 
 @kernel
+def _whole(split, n):
+    """Whether ``split[:n]`` puts everything on one tunnel (one 1, the rest 0)."""
+    whole = False
+    for i in range(n):
+        if split[i] == 1.0 and not whole:
+            whole = True
+        elif split[i] != 0.0:
+            return False
+    return whole
+
+
+@kernel
 def _hash_shares(split, n, units, sizes, bucket, out):
     """:func:`hashed_split` of ``split[:n]`` into ``out[:n]``, the connections given."""
+    if _whole(split, n):  # every bucket on one tunnel: it carries everything, as the split says
+        out[:n] = split[:n]
+        return
     m = 0
     for i in range(n):
         m += np.int64(np.rint(split[i] * units))
@@ -159,7 +174,7 @@ def hashed_split(split: np.ndarray, quantum: float, n_connections: int, salt: in
 
 
 @kernel
-def _te_splits(order, volume, count, n_arcs, arcs, residual, units, sizes, bucket, installed, carried):
+def _te_splits(order, volume, count, n_arcs, arcs, residual, units, installed):
     n_max = count.max() if count.shape[0] else 0
     amounts, room, eye = np.empty(n_max), np.empty(n_max), np.zeros(n_max)
     if n_max:
@@ -199,37 +214,58 @@ def _te_splits(order, volume, count, n_arcs, arcs, residual, units, sizes, bucke
                 cut[j] = residual[arcs[g, i, j]] - placed
             for j in range(m):
                 residual[arcs[g, i, j]] = cut[j]
-        _hash_shares(installed[g], n, units, sizes[g], bucket[g], carried[g])
+
+
+@kernel
+def _hashed_rows(installed, count, units, sizes, bucket, carried):
+    for g in range(count.shape[0]):
+        _hash_shares(installed[g], count[g], units, sizes[g], bucket[g], carried[g])
 
 
 def te_splits(volume: np.ndarray, count: np.ndarray, n_arcs: np.ndarray, arcs: np.ndarray, capacity: np.ndarray,
-              quantum: float, sizes: np.ndarray, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              quantum: float) -> np.ndarray:
     """Place every flow group on its tunnels, as a TE controller does, largest group first.
 
     Group ``g`` has ``count[g]`` tunnels, tunnel ``i`` along arcs ``arcs[g, i, :n_arcs[g, i]]``.
     Each group fills its tunnels shortest first, up to each one's residual capacity (of
     ``capacity`` per arc, less what earlier groups placed); what does not fit spills onto the
-    tunnels in proportion to their room. The ratios installed are quantised
-    (:func:`quantised_split`); what each tunnel carries is the connections ``sizes[g]`` hashed
-    onto buckets ``bucket[g]`` (:func:`hashed_split`; no connections: the installed ratios).
-    Returns ``(installed, carried)``, ``(groups, max tunnels)`` each, 0 past a group's tunnels.
+    tunnels in proportion to their room. Returns the ratios installed, quantised
+    (:func:`quantised_split`), ``(groups, max tunnels)``, 0 past a group's tunnels.
 
     >>> arcs = np.array([[[0, 1], [2, -1]]])  # one group: a two-arc tunnel, then a one-arc one
-    >>> installed, carried = te_splits(np.array([3.0]), np.array([2]), np.array([[2, 1]]), arcs,
-    ...                                np.array([2.0, 2.0, 10.0]), 0.25, np.zeros((1, 0)), np.zeros((1, 0), int))
-    >>> installed.tolist()
+    >>> te_splits(np.array([3.0]), np.array([2]), np.array([[2, 1]]), arcs, np.array([2.0, 2.0, 10.0]), 0.25).tolist()
     [[0.75, 0.25]]
     """
-    n_groups, width = arcs.shape[0], arcs.shape[1]
-    installed, carried = np.zeros((n_groups, width)), np.zeros((n_groups, width))
+    installed = np.zeros(arcs.shape[:2])
     order = np.argsort(-volume, kind="stable")
     _te_splits(order, np.ascontiguousarray(volume, dtype=float), count, n_arcs, arcs, capacity.astype(float),
-               int(round(1.0 / quantum)), sizes, bucket, installed, carried)
-    return installed, carried
+               int(round(1.0 / quantum)), installed)
+    return installed
+
+
+def hashed_shares(installed: np.ndarray, count: np.ndarray, quantum: float, sizes: np.ndarray,
+                  bucket: np.ndarray) -> np.ndarray:
+    """What each group's tunnels carry (:func:`hashed_split` row by row): its connections
+    ``sizes[g]`` hashed onto buckets ``bucket[g]`` (none: the installed ratios). A row that puts
+    everything on one tunnel carries it whole, so its connections are never read."""
+    carried = np.zeros(installed.shape)
+    _hashed_rows(installed, count, int(round(1.0 / quantum)), sizes, bucket, carried)
+    return carried
 
 
 @kernel
 def _ecmp(half, tor_agg, agg_core, src, dst, flow_hash, link_ok, links, routable):
+    # a ToR with every uplink alive, a pod with every core link alive: there the hash picks
+    # its choice directly
+    pods = tor_agg.shape[0]
+    tor_full = np.ones((pods, half), dtype=np.bool_)
+    pod_full = np.ones(pods, dtype=np.bool_)
+    for p in range(pods):
+        for a in range(half):
+            for t in range(half):
+                tor_full[p, t] &= link_ok[tor_agg[p, t, a]]
+            for i in range(half):
+                pod_full[p] &= link_ok[agg_core[p, a, i]]
     for f in range(src.shape[0]):
         links[f, :] = -1
         if src[f] == dst[f]:
@@ -239,6 +275,16 @@ def _ecmp(half, tor_agg, agg_core, src, dst, flow_hash, link_ok, links, routable
         dp, dt = dst[f] // half, dst[f] % half
         same_pod = sp == dp
         cores = 1 if same_pod else half  # inside a pod only the aggregation choice matters
+        if tor_full[sp, st] and tor_full[dp, dt] and (same_pod or (pod_full[sp] and pod_full[dp])):
+            pick = flow_hash[f] % (half * cores)
+            a, i = pick // cores, pick % cores
+            routable[f] = True
+            links[f, 0] = tor_agg[sp, st, a]
+            links[f, 3] = tor_agg[dp, dt, a]
+            if not same_pod:
+                links[f, 1] = agg_core[sp, a, i]
+                links[f, 2] = agg_core[dp, a, i]
+            continue
         n_alive = 0
         for a in range(half):
             if link_ok[tor_agg[sp, st, a]] and link_ok[tor_agg[dp, dt, a]]:

@@ -11,7 +11,7 @@ from twin.physics.clients import RetryPolicy
 from twin.physics.flows import Flows, Links, solve, solve_many
 from twin.physics.paths import all_shortest, link_adjacency, penalised_tunnels
 from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, plane_key, site_prefix
-from twin.physics.routing import connection_draws, fat_tree_ecmp, path_arcs, te_splits
+from twin.physics.routing import connection_draws, fat_tree_ecmp, hashed_shares, path_arcs, te_splits
 from twin.sim.state import TwinState
 from twin.model.world import CLASSES, World
 
@@ -181,11 +181,12 @@ def _plane_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarra
     return tunnels, reannounced
 
 
-def _connection_draws(n_groups: int, n_connections: int, units: int, count: np.ndarray, reuse: tuple[Routing, ...],
+def _connection_draws(n_groups: int, n_connections: int, units: int, need: np.ndarray, reuse: tuple[Routing, ...],
                       cache: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per flow group, the connections hashed onto its buckets (:func:`connection_draws`, salted
-    by the group): drawn for the groups with two tunnels or more (the others are not hashed),
-    each once, and kept for later builds (they depend on the group alone)."""
+    by the group): drawn for the groups ``need`` marks (split over two tunnels or more; the
+    others carry their split whole), each once, and kept for later builds (they depend on the
+    group alone)."""
     if n_connections <= 0:
         return np.zeros((n_groups, 0)), np.zeros((n_groups, 0), dtype=np.int64)
     key = (n_groups, n_connections, units)
@@ -195,7 +196,7 @@ def _connection_draws(n_groups: int, n_connections: int, units: int, count: np.n
         kept = (key, np.zeros((n_groups, n_connections)), np.zeros((n_groups, n_connections), dtype=np.int64),
                 np.zeros(n_groups, dtype=bool))
     _, sizes, bucket, drawn = kept
-    for g in np.flatnonzero((count >= 2) & ~drawn).tolist():
+    for g in np.flatnonzero(need & ~drawn).tolist():
         sizes[g], bucket[g] = connection_draws(g, n_connections, units)
         drawn[g] = True
     cache["connection_draws"] = kept
@@ -310,10 +311,12 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
         count[c::2], n_arcs[c::2, :w], arcs[c::2, :w, :a], delivered[c::2, :w] = t.count, t.n_arcs, t.arcs, t.delivered
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
-    sizes, bucket = _connection_draws(n_groups, hash_connections, int(round(1.0 / quantum)), count, reuse, cache)
     # the controller installs quantised splits; hashing real connections onto their buckets
     # decides what each tunnel actually carries
-    _installed, carried = te_splits(volume, count, n_arcs, arcs, residual, quantum, sizes, bucket)
+    installed = te_splits(volume, count, n_arcs, arcs, residual, quantum)
+    sizes, bucket = _connection_draws(n_groups, hash_connections, int(round(1.0 / quantum)),
+                                      (installed != 0).sum(axis=1) >= 2, reuse, cache)
+    carried = hashed_shares(installed, count, quantum, sizes, bucket)
     # the WAN flows, group by group: a group without tunnels is one unroutable flow, else a
     # flow per tunnel that carries a share
     slots = np.concatenate([(count == 0)[:, None], (np.arange(width) < count[:, None]) & ~(carried <= 0)], axis=1)
