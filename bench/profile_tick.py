@@ -6,6 +6,7 @@ Profiling inflates the times (every call is counted); compare tables made by thi
 One known distortion: ``np.errstate`` blocks show up as ``<'set' of '_contextvars.ContextVar'
 objects>`` with tens of microseconds a call under cProfile, about 1 us without it.
 
+Each scenario runs a few ticks untimed first (compiled kernels load on their first call).
 ``--stages`` times the tick's stages instead, with plain clocks (no profiler distortion):
 routing builds, network physics (flow model inside), services (their model inside), monitors'
 truth, sampling and alert evaluation, and the rest of the tick. ``--cpu`` times them by this
@@ -121,6 +122,14 @@ def stages(name: str, hours: float, cpu: bool = False) -> str:
     return "\n".join(lines)
 
 
+def warm_up(names: list[str]) -> None:
+    """A few ticks of each scenario first: compiled kernels load (or compile) on their first
+    call, which is no tick's cost."""
+    for name in names:
+        sc = load_scenario(name)
+        Twin(sc, seed=1).run(until=3 * sc.tick)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
@@ -129,6 +138,7 @@ def main() -> None:
     p.add_argument("--stages", action="store_true", help="time the tick's stages (no profiler) instead")
     p.add_argument("--cpu", action="store_true", help="with --stages: this thread's CPU time, not the wall clock")
     a = p.parse_args()
+    warm_up(a.scenarios)
     for name in a.scenarios:
         print(stages(name, a.hours, a.cpu) if a.stages else profile(name, a.hours, a.top), flush=True)
 
