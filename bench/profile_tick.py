@@ -6,6 +6,7 @@ Profiling inflates the times (every call is counted); compare tables made by thi
 One known distortion: ``np.errstate`` blocks show up as ``<'set' of '_contextvars.ContextVar'
 objects>`` with tens of microseconds a call under cProfile, about 1 us without it.
 
+Each scenario runs untimed first (compiled kernels load on their first call).
 ``--stages`` times the tick's stages instead, with plain clocks (no profiler distortion):
 routing builds, network physics (flow model inside), services (their model inside), monitors'
 truth, sampling and alert evaluation, and the rest of the tick. ``--cpu`` times them by this

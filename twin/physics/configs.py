@@ -37,7 +37,7 @@ import networkx as nx
 
 from twin.model.topology import Topology
 
-__all__ = ["PolicyTerm", "RouterConfig", "DEFAULT_LOCAL_PREF", "site_prefix", "exports", "session_up",
+__all__ = ["PolicyTerm", "RouterConfig", "DEFAULT_LOCAL_PREF", "site_prefix", "plane_key", "exports", "session_up",
            "igp_weight", "best_announcer", "acl_drops", "static_next_hop", "covers", "pinned_path",
            "EDITS", "apply_edit", "edited_routers", "record_edit",
            "parse_edit", "split_edit"]
@@ -80,6 +80,16 @@ class RouterConfig:
     def is_default(self) -> bool:
         return not (self.ospf_cost or self.acl_deny or self.prefix_deny or self.bgp_shutdown or self.static_routes
                     or self.policy or self.address)
+
+
+def plane_key(configs: dict[str, RouterConfig], plane: str) -> tuple[tuple[str, str], ...]:
+    """What routing in ``plane`` reads of ``configs``, as a comparable value: every router's
+    config there that is not the default, by name (equal keys, equal routes, in any twin).
+
+    >>> plane_key({"b2-x": RouterConfig("b2-x", "b2", "x")}, "b2")
+    ()
+    """
+    return tuple(sorted((name, repr(c)) for name, c in configs.items() if c.plane == plane and not c.is_default))
 
 
 def site_prefix(topology: Topology) -> dict[str, str]:

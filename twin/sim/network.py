@@ -9,17 +9,18 @@ import numpy as np
 
 from twin.physics.clients import RetryPolicy
 from twin.physics.flows import ARC_COLUMNS, FLOW_COLUMNS, Flows, solve_packed
-from twin.physics.paths import Adjacency, adjacency, dijkstra_path, shortest_paths
+from twin.physics.paths import all_shortest, link_adjacency, penalised_tunnels
 from twin.physics.jit import kernel
-from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, site_prefix
-from twin.physics.routing import fat_tree_ecmp, hashed_split, path_arcs, quantised_split
+from twin.physics.configs import acl_drops, best_announcer, igp_weight, pinned_path, plane_key, site_prefix
+from twin.physics.routing import connection_draws, fat_tree_ecmp, hashed_shares, path_arcs, te_splits
 from twin.sim.state import TwinState
 from twin.model.world import CLASSES, World
 
 if TYPE_CHECKING:
     from twin.scenario import Scenario
 
-__all__ = ["Routing", "build_routing", "te_split", "NetworkParams", "NetworkResult", "network_params", "network_step", "network_steps", "NetworkJob", "usable_links", "blend_results",
+__all__ = ["Routing", "build_routing", "NetworkParams", "NetworkResult", "network_params", "network_step", "network_steps", "NetworkJob", "usable_links", "blend_results",
+           "RoutingPool", "routing_key",
            "arc_capacity"]
 
 
@@ -72,108 +73,103 @@ def arc_capacity(world: World, state: TwinState) -> np.ndarray:
 TUNNEL_PENALTY = 4.0
 
 
-def _penalised_tunnels(adj: Adjacency, s: int, d: int, k: int, first: list[int]) -> list[list[int]]:
-    """Up to ``k`` distinct tunnels (node paths): the shortest path ``first``, then shortest paths
-    with the links of earlier tunnels penalised (the diverse-path heuristic TE controllers use,
-    far cheaper than enumerating k shortest simple paths)."""
-    tunnels = [first]
-    used: set[tuple[int, int]] = {(min(e), max(e)) for e in zip(first[:-1], first[1:])}
-    for _ in range(k - 1):
-        path = dijkstra_path(adj, s, d, penalised=used, penalty=TUNNEL_PENALTY)
-        if path in tunnels:
-            break
-        tunnels.append(path)
-        used |= {(min(e), max(e)) for e in zip(path[:-1], path[1:])}
-    return tunnels
+class PlaneTunnels(NamedTuple):
+    """A plane's tunnels per site pair, padded: pair ``p`` has ``count[p]``; its tunnel ``i``
+    runs along ``arcs[p, i, :n_arcs[p, i]]``, and ``delivered[p, i]`` is False where an ACL
+    along it drops the traffic."""
+
+    count: np.ndarray
+    n_arcs: np.ndarray
+    arcs: np.ndarray
+    delivered: np.ndarray
 
 
-#: A plane's tunnels per site pair: (arcs, delivered) per tunnel; ``delivered`` False where an
-#: ACL along it drops the traffic.
-Tunnels = dict[int, list[tuple[list[int], bool]]]
+def _padded(per_pair: list[list[tuple[list[int], bool]]], k: int) -> PlaneTunnels:
+    longest = max([len(arcs) for tunnels in per_pair for arcs, _ in tunnels] or [1])
+    n = len(per_pair)
+    count, n_arcs = np.zeros(n, dtype=np.int64), np.zeros((n, k), dtype=np.int64)
+    arcs, delivered = np.full((n, k, longest), -1, dtype=np.int64), np.zeros((n, k), dtype=bool)
+    for p, tunnels in enumerate(per_pair):
+        count[p] = len(tunnels)
+        for i, (t, ok) in enumerate(tunnels):
+            n_arcs[p, i], delivered[p, i] = len(t), ok
+            arcs[p, i, :len(t)] = t
+    return PlaneTunnels(count, n_arcs, arcs, delivered)
 
 
 def _wan_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
-                 reannounced: np.ndarray | None = None) -> Tunnels:
+                 reannounced: np.ndarray | None = None) -> PlaneTunnels:
     """Each site pair's tunnels in ``plane``, chosen by route selection over the routers'
     configurations (:mod:`twin.physics.configs`) on the links the FIBs know; ``reannounced``
     counts, per router, the pairs that route via its re-announcement of another site's prefix."""
     topo = world.topology
-    g = topo.plane_graph(plane, usable)
     configs = state.network.configs
     custom = any(not c.is_default for c in configs.values() if c.plane == plane)
+    keep = world.plane_masks[plane] & usable
+    weight = topo.metric.astype(float)
     if custom:
-        for _a, _b, edge in g.edges(data=True):
-            edge["weight"] = igp_weight(configs, topo, edge["link"])
-    out: Tunnels = {}
-    adj = adjacency(g)
-    searched = {v: shortest_paths(adj, v) for v in g}  # every router's paths and their lengths
-    paths_cache = {v: paths for v, (paths, _) in searched.items()}
-    if custom:
-        dist = {v: lengths for v, (_, lengths) in searched.items()}
-        prefixes = site_prefix(topo)
-        announcers = [topo.node_index[n] for n, c in configs.items()
-                      if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
-    for p, (src, dst) in enumerate(world.pairs):
-        s, d = topo.router(plane, src), topo.router(plane, dst)
+        weight = weight.copy()
+        for i in np.flatnonzero(keep).tolist():
+            weight[i] = igp_weight(configs, topo, i)
+    adj = link_adjacency(topo.link_a, topo.link_b, weight, keep)
+    local = np.full(len(topo.nodes), -1, dtype=np.int64)
+    local[adj.nodes] = np.arange(adj.nodes.shape[0])
+    src = local[[topo.router(plane, a) for a, _ in world.pairs]] if world.pairs else np.zeros(0, dtype=np.int64)
+    dst = local[[topo.router(plane, b) for _, b in world.pairs]] if world.pairs else np.zeros(0, dtype=np.int64)
+    if not custom:
+        t = penalised_tunnels(adj, src, dst, k, TUNNEL_PENALTY)
+        n_arcs = np.where(np.arange(k) < t.count[:, None], t.length - 1, 0)
+        return PlaneTunnels(t.count, n_arcs, np.ascontiguousarray(t.arcs[:, :, :max(t.arcs.shape[2] - 1, 1)]),
+                            np.arange(k) < t.count[:, None])
+    # route selection over the configs, on every router's shortest paths
+    g = topo.plane_graph(plane, usable)
+    nodes = adj.nodes.tolist()
+    dist_all, pred, order, settled = all_shortest(adj)
+    paths_cache: dict[int, dict[int, list[int]]] = {}
+    dist: dict[int, dict[int, float]] = {}
+    for s in range(len(nodes)):
+        paths, lengths = paths_cache[nodes[s]], dist[nodes[s]] = {}, {}
+        for v in order[s, :settled[s]].tolist():
+            paths[nodes[v]] = paths[nodes[pred[s, v]]] + [nodes[v]] if v != s else [nodes[v]]
+            lengths[nodes[v]] = float(dist_all[s, v])
+    prefixes = site_prefix(topo)
+    announcers = [topo.node_index[n] for n, c in configs.items()
+                  if c.plane == plane and any(t.active and t.match == "any" for t in c.policy)]
+    out: list[list[tuple[list[int], bool]]] = []
+    for p, (src_site, dst_site) in enumerate(world.pairs):
+        s, d = topo.router(plane, src_site), topo.router(plane, dst_site)
         if d not in paths_cache.get(s, {}):
-            out[p] = []
+            out.append([])
             continue
-        if not custom:
-            out[p] = [(path_arcs(topo, t), True) for t in _penalised_tunnels(adj, s, d, k, paths_cache[s][d])]
-            continue
-        prefix = prefixes[dst]
+        prefix = prefixes[dst_site]
         via = best_announcer(topo, configs, s, d, prefix, dist[s], announcers)
         if via is None:
-            out[p] = []  # no route to the prefix: the source drops the traffic
+            out.append([])  # no route to the prefix: the source drops the traffic
             continue
         if via != d:
             if reannounced is not None:
                 reannounced[via] += 1
             path = paths_cache[s][via] + paths_cache[via][d][1:]
-            nodes = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
+            candidates = [path] if len(set(path)) == len(path) else [paths_cache[s][d]]
         else:
-            nodes = _penalised_tunnels(adj, s, d, k, paths_cache[s][d])
+            t = penalised_tunnels(adj, src[p:p + 1], dst[p:p + 1], k, TUNNEL_PENALTY)
+            candidates = [adj.nodes[t.nodes[0, i, :t.length[0, i]]].tolist() for i in range(t.count[0])]
         tunnels = []
-        for path in nodes:
+        for path in candidates:
             pinned = pinned_path(topo, configs, g, path, prefix, paths_cache)
             if pinned is None:
                 tunnels.append((path_arcs(topo, path), False))
             else:
                 tunnels.append((path_arcs(topo, pinned), not acl_drops(configs, topo, pinned, prefix)))
-        out[p] = tunnels
-    return out
-
-
-def te_split(tunnels: list[list[int]], residual: np.ndarray, volume: float, quantum: float) -> np.ndarray:
-    """Fill a flow group onto its tunnels shortest first, up to each tunnel's residual capacity.
-
-    Whatever does not fit spills onto the tunnels in proportion to their capacity, as a TE
-    controller does when demand exceeds what it can place; ratios are then quantised.
-    Updates ``residual`` in place with the placed volume.
-    """
-    amounts = np.zeros(len(tunnels))
-    left = volume
-    for i, t in enumerate(tunnels):
-        room = max(0.0, float(residual[t].min()))
-        take = min(left, room)
-        amounts[i] = take
-        left -= take
-        if left <= 1e-9:
-            break
-    if left > 1e-9:
-        room = np.array([max(float(residual[t].min()), 0.0) for t in tunnels]) + 1e-6
-        amounts += left * room / room.sum()
-    split = quantised_split(amounts if volume > 0 else np.eye(len(tunnels))[0], quantum)
-    for t, r in zip(tunnels, split):
-        residual[t] -= volume * r
-    return split
+        out.append(tunnels)
+    return _padded(out, k)
 
 
 def _plane_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarray, k: int,
-                   reuse: tuple[Routing, ...], cache: dict) -> tuple[Tunnels, np.ndarray]:
+                   reuse: tuple[Routing, ...], cache: dict) -> tuple[PlaneTunnels, np.ndarray]:
     """A plane's tunnels and the re-announcement counts they add, taken from an earlier
-    routing built over the same links of that plane and the same configs when there is one."""
-    key = (usable[world.plane_masks[plane]].tobytes(), state.network.config_version, k)
+    routing built over the same links of that plane and the same configs there when there is one."""
+    key = (usable[world.plane_masks[plane]].tobytes(), plane_key(state.network.configs, plane), k)
     name = f"tunnels:{plane}"
     for r in reuse:
         hit = r.cache.get(name)
@@ -184,6 +180,28 @@ def _plane_tunnels(world: World, state: TwinState, plane: str, usable: np.ndarra
     tunnels = _wan_tunnels(world, state, plane, usable, k, reannounced)
     cache[name] = (key, tunnels, reannounced)
     return tunnels, reannounced
+
+
+def _connection_draws(n_groups: int, n_connections: int, units: int, need: np.ndarray, reuse: tuple[Routing, ...],
+                      cache: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per flow group, the connections hashed onto its buckets (:func:`connection_draws`, salted
+    by the group): drawn for the groups ``need`` marks (split over two tunnels or more; the
+    others carry their split whole), each once, and kept for later builds (they depend on the
+    group alone)."""
+    if n_connections <= 0:
+        return np.zeros((n_groups, 0)), np.zeros((n_groups, 0), dtype=np.int64)
+    key = (n_groups, n_connections, units)
+    kept = next((r.cache["connection_draws"] for r in reuse if r.cache.get("connection_draws", (None,))[0] == key),
+                None)
+    if kept is None:
+        kept = (key, np.zeros((n_groups, n_connections)), np.zeros((n_groups, n_connections), dtype=np.int64),
+                np.zeros(n_groups, dtype=bool))
+    _, sizes, bucket, drawn = kept
+    for g in np.flatnonzero(need & ~drawn).tolist():
+        sizes[g], bucket[g] = connection_draws(g, n_connections, units)
+        drawn[g] = True
+    cache["connection_draws"] = kept
+    return sizes, bucket
 
 
 def _fabric_paths(world: World, site: str, link_ok: np.ndarray, reuse: tuple[Routing, ...],
@@ -214,6 +232,54 @@ def _fabric_paths(world: World, site: str, link_ok: np.ndarray, reuse: tuple[Rou
     return out
 
 
+def routing_key(state: TwinState, class_plane: dict[str, str], k: int, quantum: float, demand_scale: float,
+                hash_connections: int, links: np.ndarray) -> tuple:
+    """What :func:`build_routing` builds from, as a comparable value: the FIB view, the TE
+    placement, the planes' configs (content, not version: twins number their edits apart),
+    the tunnel count, quantum, demand scale and connections hashed. Equal keys, equal routings
+    (of one world)."""
+    planes = sorted(set(class_plane.values()))
+    return (links.tobytes(), tuple(sorted(class_plane.items())),
+            tuple(plane_key(state.network.configs, p) for p in planes), int(k), float(quantum), float(demand_scale),
+            int(hash_connections))
+
+
+class RoutingPool:
+    """The last routings built in a twin's lineage (it, its forks, a batch's members), found by
+    :func:`routing_key`: a routing is a pure function of its key, so twins that ask for the same
+    one (a pre-check's forks draining the same link at the same instant) build it once and
+    share it; it is never changed after its build (its cache only gains arrays derived from it,
+    keyed by their own inputs). A cache, so a pickled pool arrives empty.
+
+    >>> pool = RoutingPool(size=1)
+    >>> pool.put("a", "routing a"); pool.put("b", "routing b")
+    >>> pool.get("a") is None, pool.get("b")
+    (True, 'routing b')
+    """
+
+    __slots__ = ("size", "_kept")
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: dict = {}
+
+    def __reduce__(self) -> tuple:
+        return RoutingPool, (self.size,)
+
+    def get(self, key: tuple) -> Routing | None:
+        return self._kept.get(key)
+
+    def put(self, key: tuple, routing: Routing) -> None:
+        self._kept.pop(key, None)
+        self._kept[key] = routing
+        while len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]  # the oldest
+
+    def routings(self) -> tuple[Routing, ...]:
+        """The routings kept, newest first."""
+        return tuple(reversed(self._kept.values()))
+
+
 def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k: int, quantum: float,
                   demand_scale: float = 1.0, hash_connections: int = 0, links: np.ndarray | None = None,
                   reuse: tuple[Routing, ...] = ()) -> Routing:
@@ -221,52 +287,49 @@ def build_routing(world: World, state: TwinState, class_plane: dict[str, str], k
 
     ``links``: the links the forwarding tables route over (the IGP's installed view,
     ``state.network.link_routed``); default: the links usable right now (instant convergence).
-    ``reuse``: routings built earlier in this twin's history (same configs version lineage):
-    a plane's tunnels and a fabric's ECMP paths are taken from them where their links match.
+    ``reuse``: routings built earlier (of this world): a plane's tunnels and a fabric's ECMP
+    paths are taken from them where their links (and the plane's configs) match.
     """
     topo = world.topology
     usable = usable_links(world, state) if links is None else links
     residual = np.repeat(topo.capacity_gbps * usable, 2) * 0.95
-    groups, ratios, fabric_idx, routable, flow_of, arc_of = [], [], [], [], [], []
     reannounced = np.zeros(len(topo.nodes))
     cache: dict = {}
-    tunnels_by_plane = {}
+    by_plane = {}
     for plane in sorted(set(class_plane.values())):
-        tunnels_by_plane[plane], added = _plane_tunnels(world, state, plane, usable, k, reuse, cache)
+        by_plane[plane], added = _plane_tunnels(world, state, plane, usable, k, reuse, cache)
         reannounced += added  # whole counts: the sum is exact in any order
+    # flow group g = pair * 2 + class: its class's plane's tunnels
+    per_class = [by_plane[class_plane[cls]] for cls in CLASSES]
     n_groups = 2 * len(world.pairs)
+    width, longest = max(t.arcs.shape[1] for t in per_class), max(t.arcs.shape[2] for t in per_class)
+    count = np.zeros(n_groups, dtype=np.int64)
+    n_arcs = np.zeros((n_groups, width), dtype=np.int64)
+    arcs = np.full((n_groups, width, longest), -1, dtype=np.int64)
+    delivered = np.zeros((n_groups, width), dtype=bool)
+    for c, t in enumerate(per_class):
+        w, a = t.arcs.shape[1], t.arcs.shape[2]
+        count[c::2], n_arcs[c::2, :w], arcs[c::2, :w, :a], delivered[c::2, :w] = t.count, t.n_arcs, t.arcs, t.delivered
     volume = np.bincount(world.demand_pair * 2 + world.demand_class, weights=world.demand_gbps * demand_scale,
                          minlength=n_groups)
-    splits: dict[int, np.ndarray] = {}
-    # the connections hashed onto each group's buckets depend on the group alone: kept across rebuilds
-    draws = next((r.cache["connection_draws"] for r in reuse if "connection_draws" in r.cache), {})
-    cache["connection_draws"] = draws
-    for g in np.argsort(-volume, kind="stable"):
-        p, c = divmod(int(g), 2)
-        tunnels = [arcs for arcs, _ in tunnels_by_plane[class_plane[CLASSES[c]]][p]]
-        if tunnels:
-            split = te_split(tunnels, residual, float(volume[g]), quantum)
-            # the controller installs ``split``; hashing real connections onto its buckets
-            # decides what each tunnel actually carries
-            splits[int(g)] = hashed_split(split, quantum, hash_connections, salt=int(g), draws=draws)
-    n = 0
-    for p in range(len(world.pairs)):
-        for c, cls in enumerate(CLASSES):
-            tunnels = tunnels_by_plane[class_plane[cls]][p]
-            if not tunnels:
-                groups.append(p * 2 + c), ratios.append(1.0), fabric_idx.append(-1), routable.append(False)
-                n += 1
-                continue
-            for (t, delivered), r in zip(tunnels, splits[p * 2 + c]):
-                if r <= 0:
-                    continue
-                groups.append(p * 2 + c), ratios.append(float(r)), fabric_idx.append(-1), routable.append(delivered)
-                flow_of.extend([n] * len(t)), arc_of.extend(t)
-                n += 1
-    # the WAN flows as arrays, then each fabric's block after them
-    parts = {"group": [np.array(groups, dtype=np.int64)], "ratio": [np.array(ratios, dtype=float)],
-             "fabric": [np.array(fabric_idx, dtype=np.int64)], "routable": [np.array(routable, dtype=bool)],
-             "flow_of": [np.array(flow_of, dtype=np.int64)], "arc_of": [np.array(arc_of, dtype=np.int64)]}
+    # the controller installs quantised splits; hashing real connections onto their buckets
+    # decides what each tunnel actually carries
+    installed = te_splits(volume, count, n_arcs, arcs, residual, quantum)
+    sizes, bucket = _connection_draws(n_groups, hash_connections, int(round(1.0 / quantum)),
+                                      (installed != 0).sum(axis=1) >= 2, reuse, cache)
+    carried = hashed_shares(installed, count, quantum, sizes, bucket)
+    # the WAN flows, group by group: a group without tunnels is one unroutable flow, else a
+    # flow per tunnel that carries a share
+    slots = np.concatenate([(count == 0)[:, None], (np.arange(width) < count[:, None]) & ~(carried <= 0)], axis=1)
+    g_of, col = np.divmod(np.flatnonzero(slots), width + 1)
+    tunnel = np.maximum(col - 1, 0)
+    on_tunnel = np.flatnonzero(col > 0)
+    taken = n_arcs[g_of[on_tunnel], tunnel[on_tunnel]]
+    n = g_of.shape[0]
+    parts = {"group": [g_of.astype(np.int64)], "ratio": [np.where(col > 0, carried[g_of, tunnel], 1.0)],
+             "fabric": [np.full(n, -1, dtype=np.int64)], "routable": [(col > 0) & delivered[g_of, tunnel]],
+             "flow_of": [np.repeat(on_tunnel, taken).astype(np.int64)],
+             "arc_of": [arcs[g_of[on_tunnel], tunnel[on_tunnel]][np.arange(longest) < taken[:, None]]]}
     call_flow = np.full(world.call_src.shape[0], -1, dtype=np.int64)
     offset = 0
     for site in world.fabrics:

@@ -83,7 +83,7 @@ class NetworkState(_Part):
     ``link_routed`` is what the installed forwarding tables believe, which lags ``link_down``
     by the IGP's timers (traffic sent into a dead link meanwhile is lost)."""
 
-    SHARED = ("routing", "routing_built")
+    SHARED = ("routing", "routing_built", "routing_pool")
     link_down: np.ndarray = _empty(np.int64)
     link_drained: np.ndarray = _empty(bool)
     link_loss: np.ndarray = _empty()  # the link's own loss (corruption), 0..1
@@ -99,6 +99,7 @@ class NetworkState(_Part):
     retry_amp: np.ndarray = _empty()  # per (pair, class): attempts per request its clients send (empty: no retries)
     routing: Any = None
     routing_built: tuple = ()  # the last routings built, as ((FIB view, placement, config version), routing)
+    routing_pool: Any = None  # twin.sim.network.RoutingPool, made on the first build: one per lineage (forks share it)
     config_version: int = 0  # bumped by every config edit
     # configuration state of every WAN router (twin.physics.configs.RouterConfig), and what each
     # change replaced: change id -> the touched routers' configs before it (None: router had none)

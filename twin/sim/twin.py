@@ -30,8 +30,8 @@ from twin.sim import control
 from twin.sim.releases import start_releases
 from twin.sim.actions import ActionContext, complete_action, start_action
 from twin.sim import igp
-from twin.sim.network import (NetworkJob, NetworkResult, NetworkParams, Routing, blend_results, build_routing,
-                               network_params, network_steps)
+from twin.sim.network import (NetworkJob, NetworkResult, NetworkParams, Routing, RoutingPool, blend_results, build_routing,
+                               network_params, network_steps, routing_key)
 from twin.sim.batch import TwinBatch
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
@@ -373,16 +373,25 @@ class Twin:
     def _routing_for(self, view: np.ndarray) -> Routing:
         """The routing over the FIB view ``view``: reused while the view, the TE placement and
         the configs are those it was built from (a routing built for a mid-tick install, or a
-        TE kick before the FIBs changed, costs nothing)."""
+        TE kick before the FIBs changed, costs nothing); else taken from the lineage's pool
+        when a fork or a batch member built it from the same inputs; else built."""
         st = self.state
         key = (view.tobytes(), tuple(sorted(st.control.te_class_plane.items())), st.network.config_version)
         for k, r in st.network.routing_built:
             if k == key:
                 return r
-        te = self.scenario.control.te
-        r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum,
-                          self._diurnal(self.now), self.scenario.network.hash_connections, view,
-                          reuse=tuple(r for _, r in st.network.routing_built))
+        te, scale = self.scenario.control.te, self._diurnal(self.now)
+        pool = st.network.routing_pool
+        if pool is None:
+            pool = st.network.routing_pool = RoutingPool()
+        content = routing_key(st, st.control.te_class_plane, te.tunnels, te.quantum, scale,
+                              self.scenario.network.hash_connections, view)
+        r = pool.get(content)
+        if r is None:
+            r = build_routing(self.world, st, st.control.te_class_plane, te.tunnels, te.quantum, scale,
+                              self.scenario.network.hash_connections, view,
+                              reuse=(*(r for _, r in st.network.routing_built), *pool.routings()))
+            pool.put(content, r)
         st.network.routing_built = ((key, r), *st.network.routing_built[:1])
         return r
 
