@@ -350,8 +350,10 @@ def flat_result(result: ToolResult | None) -> dict[str, Any]:
         return {"ok": False, "tool": "", "summary": "", "error": "", "args": "{}", "data": "{}", "allowed": "[]",
                 "t_start": 0.0, "t_end": 0.0}
     return {"ok": bool(result.ok), "tool": result.tool, "summary": result.summary, "error": result.error or "",
-            "args": json.dumps(result.args, default=str), "data": json.dumps(result.data, default=str),
-            "allowed": json.dumps(list(result.allowed or [])), "t_start": float(result.t_start),
-            "t_end": float(result.t_end)}
+            "args": _JSON.encode(result.args), "data": _JSON.encode(result.data),
+            "allowed": json.dumps(list(result.allowed)) if result.allowed else "[]",
+            "t_start": float(result.t_start), "t_end": float(result.t_end)}
 
 
+# what ``json.dumps(x, default=str)`` builds on every call, built once
+_JSON = json.JSONEncoder(default=str)
