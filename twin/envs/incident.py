@@ -290,7 +290,10 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def _obs(self, impact_change: float) -> dict[str, np.ndarray]:
         elapsed = self.twin.now / self.time_limit if self.time_limit > 0 else 1.0
-        obs = self.encoder.encode(self.twin, elapsed, self.last, self.last_slot, self._impact(), impact_change)
+        # kept: the vector env stacks its members' flat observations in one call
+        self._obs_flat = self.encoder.encode_flat(self.twin, elapsed, self.last, self.last_slot, self._impact(),
+                                                  impact_change)
+        obs = self.encoder.split(self._obs_flat)
         if self.posterior_k:
             obs["posterior"], obs["posterior_kind"] = self._observe_posterior()
         return obs

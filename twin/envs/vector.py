@@ -206,5 +206,12 @@ class IncidentVectorEnv(VectorEnv):
             spares = [(i, t) for i, t in spares if t.now < envs[i].time_limit and not critical_open(t)]
 
     def _stacked_obs(self) -> dict[str, np.ndarray]:
-        keys = self._obs[0].keys()
-        return {k: np.stack([o[k] for o in self._obs]) for k in keys}
+        """The members' observations batched: the encoder's keys from one stack of the members'
+        flat observations (each member's latest, which ``_obs`` holds), split into contiguous
+        copies; any other key (the posterior) stacked on its own."""
+        first = self.envs[0]
+        flats = np.stack([e._obs_flat for e in self.envs])
+        out = {k: np.ascontiguousarray(v) for k, v in first.encoder.split(flats).items()}
+        for k in self._obs[0].keys() - out.keys():
+            out[k] = np.stack([o[k] for o in self._obs])
+        return {k: out[k] for k in self._obs[0]}
