@@ -101,6 +101,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._posterior_key: Any = None
         self._posterior: tuple[np.ndarray, np.ndarray] | None = None
         self.twin = probe
+        self._obs_flat: np.ndarray | None = None  # the last observation as the encoder's flat vector
         self._reset_state()
 
     def _reset_state(self) -> None:
