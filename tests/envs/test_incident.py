@@ -203,3 +203,21 @@ def test_the_posterior_is_an_optional_observation() -> None:
     plain, _ = IncidentEnv("b2b4-casc1", max_steps=3).reset(seed=0)
     assert "posterior" not in plain
     check_env(IncidentEnv("b2b4-casc1", posterior=2, max_steps=3), skip_render_check=True)
+
+
+def test_mitigated_kept_step_by_step_agrees_with_is_mitigated():
+    """The env keeps the SLO-clean run as samples arrive; twin.episode walks the history back."""
+    from twin.episode import is_mitigated
+
+    env = IncidentEnv("b2b4-casc1", max_steps=64)
+    rng = np.random.default_rng(7)
+    seen = set()
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        for _ in range(64):
+            _, _, terminated, truncated, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"]))))
+            assert terminated == is_mitigated(env.twin, env.start)
+            seen.add(terminated)
+            if terminated or truncated:
+                break
+    assert False in seen

@@ -193,3 +193,40 @@ def test_bad_arguments_name_the_field():
         env.reset(seed=[1, 2, 3])
     with pytest.raises(ValueError, match="reset_mask"):
         env.reset(options={"reset_mask": np.zeros(2, dtype=bool)})
+
+
+def test_batched_observations_are_contiguous_and_the_members_own():
+    """The batch is split from one stack of flat observations: each key a contiguous copy
+    (no view into another key's memory), row i equal to member i's own observation."""
+    envs = IncidentVectorEnv(3, "b2b4-casc1", max_steps=4)
+    obs, info = envs.reset(seed=5)
+    obs, *_ = envs.step(envs.action_masks().argmax(axis=1))
+    assert list(obs) == list(envs._obs[0])
+    for key, batch in obs.items():
+        assert batch.flags.c_contiguous
+        assert not any(np.shares_memory(batch, other) for k, other in obs.items() if k != key)
+        for i in range(3):
+            np.testing.assert_array_equal(batch[i], envs._obs[i][key])
+
+
+def test_add_info_batches_as_gymnasium_does():
+    from gymnasium.vector import VectorEnv
+
+    envs = IncidentVectorEnv(3, "b2b4-casc1", max_steps=4)
+    _, info = envs.reset(seed=1)
+    single = envs.envs[0]._info()
+    ours, theirs = {}, {}
+    for i, extra in enumerate(({}, {"final_obs": envs._obs[1], "final_info": single}, {})):
+        ours = envs._add_info(ours, {**single, **extra}, i)
+        theirs = VectorEnv._add_info(envs, theirs, {**single, **extra}, i)
+
+    def same(a, b):
+        assert list(a) == list(b)
+        for k in a:
+            if isinstance(a[k], dict):
+                same(a[k], b[k])
+            else:
+                assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape
+                assert all(x is y or np.array_equal(x, y) for x, y in zip(a[k], b[k]))
+
+    same(ours, theirs)

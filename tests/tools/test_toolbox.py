@@ -168,3 +168,41 @@ def test_tool_result_text_and_dict():
     r = ToolResult(False, "drain_link", {"link": "z"}, {}, "error: bad", error="bad", allowed=("a", "b"))
     assert "allowed: a, b" in r.text() and r.to_dict()["allowed"] == ["a", "b"]
     assert callable(tool)
+
+
+def test_plain_schema_check_only_passes_what_jsonschema_passes():
+    """The fast check skips jsonschema only for arguments jsonschema accepts (odd types, NaN,
+    huge ints, bounds, enums, patterns, extra and missing names probed on every built-in tool)."""
+    import jsonschema
+
+    from twin.tools.toolbox import _plain_schema, _plainly_valid
+
+    probes = ["a", "", "10m", "x y", 0, 1, -1, 1000, 1001, 0.5, 1.5, -0.1, float("nan"), float("inf"), True, None,
+              [1], {"a": 1}, 10**400]
+    fast = 0
+    for t in default_registry():
+        plain = _plain_schema(t.parameters)
+        assert plain is not None, t.name  # every built-in schema is flat and scalar
+        validator = jsonschema.Draft202012Validator(t.parameters)
+        props = t.parameters.get("properties", {})
+        full = {p: (spec.get("enum") or ["a"])[0] for p, spec in props.items()}
+        enums = [v for spec in props.values() for v in spec.get("enum", [])]
+        for name in [*props, "extra"]:
+            for value in probes + enums:
+                for base in ({}, full):
+                    args = {**base, name: value}
+                    if _plainly_valid(plain, args):
+                        fast += 1
+                        assert validator.is_valid(args), (t.name, args)
+    assert fast > 0
+
+
+def test_tool_windows_read_the_same_samples_as_a_scan():
+    from twin import Twin
+    from twin.tools._common import samples_since, samples_until
+
+    twin = Twin("b2b4-casc1", seed=0)
+    twin.run(until=900.0)
+    for since in (-1.0, 0.0, 300.0, 601.0, 899.0, 2000.0):
+        assert samples_since(twin, since) == twin.telemetry.window(since=since)
+        assert samples_until(twin, since) == twin.telemetry.window(until=since)

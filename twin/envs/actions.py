@@ -47,18 +47,35 @@ class ActionTable:
         self.index = {t.name: i for i, t in enumerate(self.tools)}
         self._cache_twin: Any = None
         self._cache: dict[tuple, list[str]] = {}
-        #: target name -> rank; ranked targets take the first slots (the env's ``order="alerts"``)
-        self.priority: dict[str, int] = {}
+        # the last answer: (toolbox, change count, targets, mask); a step that adds no change
+        # record (most) gets the same targets, so both are kept rather than rebuilt per tool
+        self._last: tuple[Any, int, list[list[str]], np.ndarray] | None = None
+        self._priority: dict[str, int] = {}
+
+    @property
+    def priority(self) -> dict[str, int]:
+        """Target name -> rank; ranked targets take the first slots (the env's ``order="alerts"``).
+        Assign a new dict to change it (assigning drops the targets worked out so far)."""
+        return self._priority
+
+    @priority.setter
+    def priority(self, value: dict[str, int]) -> None:
+        self._priority = value
+        self._last = None
 
     def targets(self, toolbox: Any) -> list[list[str]]:
         """Per tool, the names its target slots stand for right now (empty for no-target tools).
 
         Entity lists are fixed for a twin's lifetime except the change log, so they are cached per
-        twin and target kind; ``change`` targets are re-read when the log grows.
+        twin and target kind; ``change`` targets are re-read when the log grows. The lists
+        returned are shared between calls: read them, do not change them.
         """
+        n_changes = toolbox.change_count()
+        last = self._last
+        if last is not None and last[0] is toolbox and last[1] == n_changes:
+            return last[2]
         if self._cache_twin is not toolbox:
             self._cache_twin, self._cache = toolbox, {}
-        n_changes = toolbox.change_count()
         out: list[list[str]] = []
         for t in self.tools:
             if t.target is None:
@@ -72,13 +89,21 @@ class ActionTable:
                 except Exception:  # a plugin tool whose targets cannot be listed gets no slots
                     names = []
                 names = self._cache[key] = _wan_first(toolbox.world, names)
-            if self.priority:
-                last = len(self.priority)
-                names = sorted(names, key=lambda n: self.priority.get(n, last))
+            if self._priority:
+                rank = len(self._priority)
+                names = sorted(names, key=lambda n: self._priority.get(n, rank))
             out.append(names[: self.max_targets])
+        self._last = (toolbox, n_changes, out, self._mask(out))
         return out
 
     def mask(self, targets: list[list[str]]) -> np.ndarray:
+        """Valid (tool, slot) pairs for ``targets``, int8 (a fresh array)."""
+        last = self._last
+        if last is not None and last[2] is targets:
+            return last[3].copy()
+        return self._mask(targets)
+
+    def _mask(self, targets: list[list[str]]) -> np.ndarray:
         m = np.zeros((len(self.tools), self.max_targets), dtype=np.int8)
         for i, t in enumerate(self.tools):
             if t.target is None:

@@ -101,6 +101,7 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._posterior_key: Any = None
         self._posterior: tuple[np.ndarray, np.ndarray] | None = None
         self.twin = probe
+        self._obs_flat: np.ndarray | None = None  # the last observation as the encoder's flat vector
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -111,6 +112,12 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.pending: list[tuple[int, float]] = []  # (action record index, impact before it)
         self._targets = self.table.targets(self.toolbox)
         self._seen = len(self.twin.telemetry.samples)
+        # start of the current run of SLO-clean samples since the episode began (None: in a violation)
+        self._clean_since: float | None = None
+        for sample in reversed(self.twin.telemetry.samples.tail(self._seen)):
+            if sample.t < self.start or sample.kpi.get("slo_violations", 0) > 0:
+                break
+            self._clean_since = sample.t
 
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -215,7 +222,8 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.steps += 1
         self.last, self.last_slot = result, slot
         penalty = 0.0 if result.ok else INVALID_PENALTY
-        reward = -self._impact_minutes() - STEP_COST - penalty - HARM_PENALTY * self._harm()
+        new = self._new_samples()
+        reward = -self._impact_minutes(new) - STEP_COST - penalty - HARM_PENALTY * self._harm()
         terminated = self._mitigated()
         truncated = not terminated and (self.steps >= self.max_steps or self.twin.now >= self.time_limit)
         if truncated:  # the incident goes on unmitigated until the time limit
@@ -258,12 +266,21 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         value = latest.kpi.get("impact", 0.0) if latest is not None else 0.0
         return float(value) if np.isfinite(value) else 0.0
 
-    def _impact_minutes(self) -> float:
-        """Impact over the samples taken since the last step, in traffic-weighted minutes."""
+    def _new_samples(self) -> list[Any]:
+        """The samples taken since the last step (oldest first); keeps the SLO-clean run current."""
         samples = self.twin.telemetry.samples
         n = len(samples)
         new = samples.tail(n - self._seen) if n > self._seen else []
         self._seen = n
+        for sample in new:
+            if sample.t < self.start or sample.kpi.get("slo_violations", 0) > 0:
+                self._clean_since = None
+            elif self._clean_since is None:
+                self._clean_since = sample.t
+        return new
+
+    def _impact_minutes(self, new: list[Any]) -> float:
+        """Impact over the samples taken since the last step, in traffic-weighted minutes."""
         tick = self.scenario.tick
         return float(sum(s.kpi.get("impact", 0.0) for s in new)) * tick / 60.0
 
@@ -284,13 +301,18 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return float(harmed)
 
     def _mitigated(self) -> bool:
-        from twin.episode import is_mitigated
-
-        return bool(is_mitigated(self.twin, self.start))
+        """:func:`twin.episode.is_mitigated` since the episode began, from the clean run kept step
+        by step (that function walks the whole history back each time)."""
+        latest = self.twin.telemetry.latest()
+        return (self._clean_since is not None and latest is not None
+                and latest.t - self._clean_since >= self.twin.scenario.settle)
 
     def _obs(self, impact_change: float) -> dict[str, np.ndarray]:
         elapsed = self.twin.now / self.time_limit if self.time_limit > 0 else 1.0
-        obs = self.encoder.encode(self.twin, elapsed, self.last, self.last_slot, self._impact(), impact_change)
+        # kept: the vector env stacks its members' flat observations in one call
+        self._obs_flat = self.encoder.encode_flat(self.twin, elapsed, self.last, self.last_slot, self._impact(),
+                                                  impact_change)
+        obs = self.encoder.split(self._obs_flat)
         if self.posterior_k:
             obs["posterior"], obs["posterior_kind"] = self._observe_posterior()
         return obs
@@ -350,8 +372,10 @@ def flat_result(result: ToolResult | None) -> dict[str, Any]:
         return {"ok": False, "tool": "", "summary": "", "error": "", "args": "{}", "data": "{}", "allowed": "[]",
                 "t_start": 0.0, "t_end": 0.0}
     return {"ok": bool(result.ok), "tool": result.tool, "summary": result.summary, "error": result.error or "",
-            "args": json.dumps(result.args, default=str), "data": json.dumps(result.data, default=str),
-            "allowed": json.dumps(list(result.allowed or [])), "t_start": float(result.t_start),
-            "t_end": float(result.t_end)}
+            "args": _JSON.encode(result.args), "data": _JSON.encode(result.data),
+            "allowed": json.dumps(list(result.allowed)) if result.allowed else "[]",
+            "t_start": float(result.t_start), "t_end": float(result.t_end)}
 
 
+# what ``json.dumps(x, default=str)`` builds on every call, built once
+_JSON = json.JSONEncoder(default=str)

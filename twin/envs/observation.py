@@ -36,6 +36,14 @@ HIGH = 10.0  # ratios are clipped here
 
 
 class ObservationEncoder:
+    """A twin's latest sample as the observation dict.
+
+    The layout is fixed per encoder (:attr:`layout`), so a step's observation is one fresh
+    float32 buffer whose slices are the dict's arrays, computed with a few array operations on
+    index arrays made once: per entity kind, one gather of the metric columns and one division
+    by per-row divisors (1 for plain features, the baseline or the SLO for ratios).
+    """
+
     def __init__(self, twin: Twin, tools: list[Tool], max_entities: dict[str, int], max_targets: int,
                  priority: dict[str, int] | None = None) -> None:
         """``priority`` (entity name -> rank) puts ranked entities in the first rows."""
@@ -57,56 +65,126 @@ class ObservationEncoder:
                             for s in names["service"]], dtype=float)
         self.slo_p99 = slo_p99[self.rows["service"]] if len(slo_p99) else slo_p99
         self.baseline: dict[str, np.ndarray] | None = None
+        self._entity_index = twin.telemetry.entity_index
+        #: key -> (start, end, shape) of its array in the flat observation, in the dict's order
+        self.layout: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+        end = 0
+        for key, (shape, _, _) in self._boxes().items():
+            self.layout[key] = (end, end + int(np.prod(shape)), shape)
+            end = self.layout[key][1]
+        self.size = end
+        # alerts, entity blocks and masks (everything before ``elapsed``) are worked out in float64
+        self._blank = np.zeros(self.layout["elapsed"][0], dtype=float)
+        self._pick: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for kind, key in _KEYS:
+            n = len(self.rows[kind])
+            start = self.layout[f"{key}_mask"][0]
+            self._blank[start: start + n] = 1.0
+            src = np.array([_COLUMN[kind][m] for m in _SOURCE[kind]], dtype=np.intp)
+            self._pick[kind] = (np.asarray(self.rows[kind], dtype=np.intp)[:, None], src[None, :])
+        # (alert name, entity, kind) -> the cells an open alert sets: its alerts cell, its row's "alerting"
+        self._alert_cells: dict[tuple[str, str, str], tuple[int, ...]] = {}
+        self._divisors()
 
     def space(self) -> spaces.Dict:
-        f32 = np.float32
-        d: dict[str, spaces.Space[Any]] = {
-            "alerts": spaces.Box(0.0, 1.0, (len(ALERT_NAMES) * len(ENTITY_KINDS),), f32),
-        }
-        for kind, key in (("link", "links"), ("service", "services"), ("device", "devices")):
-            d[key] = spaces.Box(-1.0, HIGH, (self.max[kind], len(FEATURES[kind])), f32)
-            d[f"{key}_mask"] = spaces.Box(0.0, 1.0, (self.max[kind],), f32)
-        d["elapsed"] = spaces.Box(0.0, 1.0, (1,), f32)
-        d["last_result"] = spaces.Box(-HIGH, HIGH, (len(self.tools) + len(RESULT_VALUES),), f32)
-        return spaces.Dict(d)
+        return spaces.Dict({key: spaces.Box(low, high, shape, np.float32)
+                            for key, (shape, low, high) in self._boxes().items()})
+
+    def _boxes(self) -> dict[str, tuple[tuple[int, ...], float, float]]:
+        """Each observation key's shape and bounds, in the order of the observation dict."""
+        d = {"alerts": ((len(ALERT_NAMES) * len(ENTITY_KINDS),), 0.0, 1.0)}
+        for kind, key in _KEYS:
+            d[key] = ((self.max[kind], len(FEATURES[kind])), -1.0, HIGH)
+            d[f"{key}_mask"] = ((self.max[kind],), 0.0, 1.0)
+        d["elapsed"] = ((1,), 0.0, 1.0)
+        d["last_result"] = ((len(self.tools) + len(RESULT_VALUES),), -HIGH, HIGH)
+        return d
 
     def reset(self, twin: Twin) -> None:
         """Take per-entity baselines from the first sample (before any fault in a scenario)."""
         first = next(iter(twin.telemetry.samples), None)
         self.baseline = {}
-        if first is None:
-            return
-        for kind, col in (("link", "latency_ms"), ("service", "rps"), ("device", "throughput_gbps")):
-            vals = getattr(first, kind)[self.rows[kind], METRICS[kind].index(col)].astype(float)
-            self.baseline[kind] = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
+        if first is not None:
+            for kind, col in _BASELINE.items():
+                vals = getattr(first, kind)[self.rows[kind], METRICS[kind].index(col)].astype(float)
+                self.baseline[kind] = np.where(np.isfinite(vals) & (vals > 0), vals, np.nan)
+        self._divisors()
+
+    def _divisors(self) -> None:
+        """Per kind, what each feature column is divided by (1 for a plain reading; a ratio over
+        the baseline or the SLO otherwise), and the ratio columns with no baseline (they read 0)."""
+        self._den: dict[str, np.ndarray] = {}
+        self._unbased: dict[str, list[int]] = {}
+        for kind in ENTITY_KINDS:
+            den = np.ones((len(self.rows[kind]), len(_SOURCE[kind])))
+            base = (self.baseline or {}).get(kind)
+            unbased = []
+            for col, over in _RATIO[kind].items():
+                if over == "slo":
+                    den[:, col] = self.slo_p99
+                elif base is None:
+                    unbased.append(col)
+                else:
+                    den[:, col] = base
+            self._den[kind], self._unbased[kind] = den, unbased
 
     def encode(self, twin: Twin, elapsed: float, last: ToolResult | None, last_slot: int,
                impact: float, impact_change: float) -> dict[str, np.ndarray]:
+        flat = self.encode_flat(twin, elapsed, last, last_slot, impact, impact_change)
+        return self.split(flat)
+
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation dict over a flat buffer (views: stacking flats of many members and
+        splitting the stack gives the vector env's batched dict)."""
+        lead = flat.shape[:-1]
+        return {key: flat[..., a:b].reshape(*lead, *shape) for key, (a, b, shape) in self.layout.items()}
+
+    def encode_flat(self, twin: Twin, elapsed: float, last: ToolResult | None, last_slot: int,
+                    impact: float, impact_change: float) -> np.ndarray:
+        """The observation as one fresh float32 vector in :attr:`layout`'s order."""
         sample = twin.telemetry.latest()
-        alerting = {k: np.zeros(len(self.rows[k]), dtype=np.float32) for k in ENTITY_KINDS}
-        alert_vec = np.zeros((len(ALERT_NAMES), len(ENTITY_KINDS)), dtype=np.float32)
-        row_of = self.row_of
+        work = self._blank.copy()
+        cells: list[int] = []
         critical = 0
         for (name, entity), alert in twin.state.alerts.open.items():
             critical += alert["severity"] == "critical"
             kind = alert["entity_kind"]
-            if kind not in ENTITY_KINDS:
-                continue
-            alert_vec[self.alert_index.get(name, len(ALERT_NAMES) - 1), ENTITY_KINDS.index(kind)] = 1.0
-            row = row_of[kind].get(twin.telemetry.entity_index(kind, entity))
-            if row is not None:
-                alerting[kind][row] = 1.0
-        obs: dict[str, np.ndarray] = {"alerts": alert_vec.reshape(-1)}
-        for kind, key in (("link", "links"), ("service", "services"), ("device", "devices")):
-            block = np.zeros((self.max[kind], len(FEATURES[kind])), dtype=np.float32)
-            n = len(self.rows[kind])
-            if sample is not None and n:
-                block[:n] = self._features(kind, getattr(sample, kind)[self.rows[kind]].astype(float), alerting[kind])
-            mask = np.zeros(self.max[kind], dtype=np.float32)
-            mask[:n] = 1.0
-            obs[key], obs[f"{key}_mask"] = block, mask
-        obs["elapsed"] = np.array([min(max(elapsed, 0.0), 1.0)], dtype=np.float32)
-        res = np.zeros(len(self.tools) + len(RESULT_VALUES), dtype=np.float32)
+            found = self._alert_cells.get((name, entity, kind))
+            if found is None:
+                found = self._alert_cells[(name, entity, kind)] = self._cells(name, entity, kind)
+            cells.extend(found)
+        if cells:
+            work[cells] = 1.0
+        gaps = []
+        if sample is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for kind, key in _KEYS:
+                    rows, src = self._pick[kind]
+                    n, f = len(rows), len(FEATURES[kind])
+                    if not n:
+                        continue
+                    readings = getattr(sample, kind)
+                    start = self.layout[key][0]
+                    block = work[start: start + n * f].reshape(n, f)
+                    features = np.divide(readings[rows, src], self._den[kind], out=block[:, :-1])
+                    if kind == "service":
+                        unavailable = features[:, _SHARE]
+                        reps = readings[rows[:, 0], _COLUMN[kind]["replicas"]] + unavailable
+                        features[:, _SHARE] = np.where(reps > 0, unavailable / reps, 0.0)
+                    if self._unbased[kind]:
+                        features[:, self._unbased[kind]] = 0.0
+                    if np.isnan(readings.min()):  # a monitoring outage somewhere: which rows?
+                        gaps.append((block, np.isnan(readings[rows[:, 0]]).any(axis=1)))
+        np.copyto(work, 0.0, where=np.isnan(work))
+        np.clip(work, 0.0, HIGH, out=work)  # infinities to the bounds
+        for block, gap in gaps:
+            block[gap, :-1] = -1.0  # the whole row of an entity its monitors did not see reads -1
+        flat = np.empty(self.size, dtype=np.float32)
+        flat[: len(work)] = work
+        e = self.layout["elapsed"][0]
+        flat[e] = min(max(elapsed, 0.0), 1.0)
+        res = flat[self.layout["last_result"][0]:]
+        res[:] = 0.0
         if last is not None:
             ti = self.tool_index.get(last.tool)
             if ti is not None:
@@ -120,34 +198,38 @@ class ObservationEncoder:
             res[n_t + 5] = impact_change
             # what operators see of SLO breaches: critical alerts open (the KPIs are the sandbox's truth)
             res[n_t + 6] = critical / 10.0
-        np.copyto(res, -1.0, where=np.isnan(res))
-        obs["last_result"] = np.clip(res, -HIGH, HIGH, out=res)  # infinities to the bounds
-        return obs
+            np.copyto(res, -1.0, where=np.isnan(res))
+            np.clip(res, -HIGH, HIGH, out=res)  # infinities to the bounds
+        return flat
 
-    def _features(self, kind: str, v: np.ndarray, alerting: np.ndarray) -> np.ndarray:
-        c = _COLUMN[kind]
-        base = (self.baseline or {}).get(kind)
-        block = np.empty((len(v), len(FEATURES[kind])))  # float64 columns, as np.stack of them gives
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if kind == "link":
-                block[:, 0], block[:, 1], block[:, 3] = v[:, c["utilisation"]], v[:, c["loss"]], v[:, c["up"]]
-                block[:, 2] = v[:, c["latency_ms"]] / base if base is not None else 0.0
-            elif kind == "service":
-                reps = v[:, c["replicas"]] + v[:, c["unavailable"]]
-                block[:, 0] = v[:, c["p99_ms"]] / self.slo_p99
-                block[:, 1], block[:, 2], block[:, 3] = v[:, c["error_rate"]], v[:, c["cpu"]], v[:, c["memory"]]
-                block[:, 4] = np.where(reps > 0, v[:, c["unavailable"]] / reps, 0.0)
-                block[:, 5] = v[:, c["rps"]] / base if base is not None else 0.0
-            else:
-                block[:, 0], block[:, 1] = v[:, c["up"]], v[:, c["cpu"]]
-                block[:, 2] = v[:, c["throughput_gbps"]] / base if base is not None else 0.0
-        block[:, -1] = alerting
-        gap = np.isnan(v).any(axis=1)  # monitoring outage: the whole row reads -1
-        np.copyto(block, 0.0, where=np.isnan(block))
-        np.clip(block, 0.0, HIGH, out=block)  # infinities to the bounds
-        block[gap, :-1] = -1.0
-        return block.astype(np.float32)
+    def _cells(self, name: str, entity: str, kind: str) -> tuple[int, ...]:
+        """The work cells an open alert sets to 1: its (rule, kind) cell and its entity's
+        "alerting" feature (if the entity has a row)."""
+        if kind not in ENTITY_KINDS:
+            return ()
+        k = ENTITY_KINDS.index(kind)
+        out = [self.layout["alerts"][0] + self.alert_index.get(name, len(ALERT_NAMES) - 1) * len(ENTITY_KINDS) + k]
+        row = self.row_of[kind].get(self._entity_index(kind, entity))
+        if row is not None:
+            f = len(FEATURES[kind])
+            out.append(self.layout[_KEYS[k][1]][0] + row * f + f - 1)
+        return tuple(out)
 
+
+_KEYS: tuple[tuple[str, str], ...] = (("link", "links"), ("service", "services"), ("device", "devices"))
+#: The reading each feature but "alerting" comes from (``unavailable`` for the unavailable share,
+#: which is worked out from it and ``replicas``).
+_SOURCE: dict[str, tuple[str, ...]] = {
+    "link": ("utilisation", "loss", "latency_ms", "up"),
+    "service": ("p99_ms", "error_rate", "cpu", "memory", "unavailable", "rps"),
+    "device": ("up", "cpu", "throughput_gbps"),
+}
+_SHARE = FEATURES["service"].index("unavailable_share")
+#: Feature columns that are ratios: over the SLO, or over the entity's baseline reading.
+_RATIO: dict[str, dict[int, str]] = {"link": {2: "baseline"}, "service": {0: "slo", 5: "baseline"},
+                                     "device": {2: "baseline"}}
+#: The reading each kind's baseline is taken of (in the first sample).
+_BASELINE: dict[str, str] = {"link": "latency_ms", "service": "rps", "device": "throughput_gbps"}
 
 #: Column of each metric in a sample's readings, per entity kind.
 _COLUMN: dict[str, dict[str, int]] = {kind: {name: i for i, name in enumerate(m)} for kind, m in METRICS.items()}

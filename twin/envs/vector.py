@@ -112,7 +112,8 @@ class IncidentVectorEnv(VectorEnv):
             raise ValueError(f"actions: {len(actions)} actions for num_envs={self.num_envs}")
         resetting = [i for i in range(self.num_envs) if self._autoreset[i]] \
             if self.autoreset_mode == AutoresetMode.NEXT_STEP else []
-        stepping = [i for i in range(self.num_envs) if i not in set(resetting)]
+        skip = set(resetting)
+        stepping = [i for i in range(self.num_envs) if i not in skip]
         infos: dict[str, Any] = {}
         outcomes = dict(zip(stepping, self._step_members(stepping, [actions[i] for i in stepping], resetting)))
         for i in resetting:
@@ -138,6 +139,35 @@ class IncidentVectorEnv(VectorEnv):
     def action_masks(self) -> np.ndarray:
         """Every member's current mask, (num_envs, n_actions) booleans (for MaskablePPO)."""
         return np.stack([e.action_masks() for e in self.envs])
+
+    def _add_info(self, vector_infos: dict[str, Any], env_info: dict[str, Any], env_num: int) -> dict[str, Any]:
+        """gymnasium's ``VectorEnv._add_info`` (the same keys, arrays, masks and key order),
+        without the fresh mask array it builds per key and member only to drop when one exists."""
+        n = self.num_envs
+        for key, value in env_info.items():
+            if key == "final_obs":
+                array = vector_infos.get(key)
+                if array is None:
+                    array = np.full(n, fill_value=None, dtype=object)
+                array[env_num] = value
+            elif isinstance(value, dict):
+                array = self._add_info(vector_infos.get(key, {}), value, env_num)
+            else:
+                array = vector_infos.get(key)
+                if array is None:
+                    if type(value) in (int, float, bool) or issubclass(type(value), np.number):
+                        array = np.zeros(n, dtype=type(value))
+                    elif isinstance(value, np.ndarray):
+                        array = np.zeros((n, *value.shape), dtype=value.dtype)
+                    else:
+                        array = np.full(n, fill_value=None, dtype=object)
+                array[env_num] = value
+            vector_infos[key] = array
+            mask = vector_infos.get(f"_{key}")
+            if mask is None:
+                mask = vector_infos[f"_{key}"] = np.zeros(n, dtype=np.bool_)
+            mask[env_num] = True
+        return vector_infos
 
     def close_extras(self, **kwargs: Any) -> None:
         self.envs = []
@@ -206,5 +236,12 @@ class IncidentVectorEnv(VectorEnv):
             spares = [(i, t) for i, t in spares if t.now < envs[i].time_limit and not critical_open(t)]
 
     def _stacked_obs(self) -> dict[str, np.ndarray]:
-        keys = self._obs[0].keys()
-        return {k: np.stack([o[k] for o in self._obs]) for k in keys}
+        """The members' observations batched: the encoder's keys from one stack of the members'
+        flat observations (each member's latest, which ``_obs`` holds), split into contiguous
+        copies; any other key (the posterior) stacked on its own."""
+        first = self.envs[0]
+        flats = np.stack([e._obs_flat for e in self.envs])
+        out = {k: np.ascontiguousarray(v) for k, v in first.encoder.split(flats).items()}
+        for k in self._obs[0].keys() - out.keys():
+            out[k] = np.stack([o[k] for o in self._obs])
+        return {k: out[k] for k in self._obs[0]}

@@ -12,7 +12,7 @@ from twin.units import parse_duration
 if TYPE_CHECKING:
     from twin.sim.twin import Twin
 
-__all__ = ["WINDOW", "entity_arg", "kind_of", "r", "schema", "series"]
+__all__ = ["WINDOW", "entity_arg", "kind_of", "r", "schema", "samples_since", "samples_until", "series"]
 
 #: A time window argument such as "10m" or "1h30m".
 WINDOW: dict[str, Any] = {"type": "string", "pattern": "^([0-9]+([.][0-9]+)?(ms|s|m|h|d)?)+$",
@@ -38,8 +38,33 @@ def kind_of(twin: Twin, name: str) -> str:
 def series(twin: Twin, kind: str, name: str, metric: str, window: str | float) -> tuple[np.ndarray, np.ndarray]:
     """Times and values of one entity's metric over the last ``window``."""
     since = twin.now - parse_duration(window)
-    times, values = twin.telemetry.array(kind, metric, since=since)
-    return times, values[:, twin.telemetry.entity_index(kind, name)] if len(times) else np.zeros(0)
+    samples = samples_since(twin, since)
+    if not samples:
+        return np.zeros(0), np.zeros(0)
+    i, col = twin.telemetry.entity_index(kind, name), METRICS[kind].index(metric)
+    return np.array([s.t for s in samples]), np.array([getattr(s, kind)[i, col] for s in samples], dtype=float)
+
+
+def samples_since(twin: Twin, since: float) -> list[Any]:
+    """The samples taken at or after ``since``, oldest first, read from the end of the history
+    (samples are appended in time order), so a window costs its own length, not the run's."""
+    samples = twin.telemetry.samples
+    n, total = 16, len(samples)
+    while True:
+        tail = samples.tail(min(n, total))
+        if len(tail) >= total or (tail and tail[0].t < since):
+            return [s for s in tail if s.t >= since]
+        n *= 4
+
+
+def samples_until(twin: Twin, t: float) -> list[Any]:
+    """The samples taken at or before ``t``, oldest first, read from the start of the history."""
+    out = []
+    for s in twin.telemetry.samples:
+        if s.t > t:
+            break
+        out.append(s)
+    return out
 
 
 def r(x: Any, nd: int = 4) -> float | None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from twin.model.world import CLASSES
 from twin.telemetry.recorder import METRICS
-from twin.tools._common import WINDOW, entity_arg, kind_of, r, schema, series
+from twin.tools._common import WINDOW, entity_arg, kind_of, r, samples_until, schema, series
 from twin.tools.registry import tool
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def compare_baseline(twin: Twin, args: dict[str, Any]) -> tuple[dict, str]:
     name = args["entity"]
     kind = kind_of(twin, name)
     col = twin.telemetry.entity_index(kind, name)
-    base = [getattr(s, kind)[col] for s in twin.telemetry.window(until=BASELINE_S)]
+    base = [getattr(s, kind)[col] for s in samples_until(twin, BASELINE_S)]
     latest = twin.telemetry.latest()
     if not base or latest is None:
         return {"entity": name, "kind": kind, "metrics": {}}, f"{name}: no baseline yet"

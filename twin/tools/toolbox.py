@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import weakref
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -124,6 +125,7 @@ class Toolbox:
         self.history: list[ToolResult] = []
         self.mitigations_applied: list[ToolResult] = []
         self._validators: dict[str, Any] = {}
+        self._known: dict[str, frozenset[str]] = {}
 
     # -- what there is -----------------------------------------------------------------------
     @property
@@ -313,7 +315,7 @@ class Toolbox:
             return err
         for key, value in args.items():
             kind = props.get(key, {}).get("x-entity")
-            if kind is None:
+            if kind is None or self._is_known(kind, value):
                 continue
             known = self.entities(kind)
             if value not in known:
@@ -321,9 +323,27 @@ class Toolbox:
                 return f"unknown {kind} {value!r} for {name}.{key} (known: {shown or 'none'})", known
         return None
 
+    def _is_known(self, kind: str, value: Any) -> bool:
+        """Whether ``value`` names an entity of ``kind``: a set per kind, made once (a twin's
+        entities are fixed for its lifetime, bar change ids: the log grows, so never "known" here)."""
+        if kind == "change":
+            return False
+        found = self._known.get(kind)
+        if found is None:
+            found = self._known[kind] = frozenset(self.entities(kind))
+        try:
+            return value in found
+        except TypeError:  # an unhashable value names nothing
+            return False
+
     def _schema_error(self, tool: Tool, args: dict[str, Any]) -> tuple[str, list[str] | None] | None:
         import jsonschema
 
+        plain = _PLAIN.get(tool.name)
+        if plain is None or plain[0] is not tool:
+            plain = _PLAIN[tool.name] = (tool, _plain_schema(tool.parameters))
+        if plain[1] is not None and _plainly_valid(plain[1], args):
+            return None
         # compiled once per tool object and shared by every toolbox (episodes build many), with
         # the checks made so far: a pure function of the schema and the arguments
         entry = _VALIDATORS.get(id(tool))
@@ -357,6 +377,69 @@ class Toolbox:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+
+# tool name -> (tool, its schema as _plain_schema reads it, or None where it cannot)
+_PLAIN: dict[str, tuple[Tool, Any]] = {}
+_PLAIN_KEYS = {"type", "properties", "required", "additionalProperties", "description", "title"}
+_PLAIN_PROP_KEYS = {"type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
+                    "description", "title", "default", "x-entity"}
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float),
+                                             "boolean": (bool,)}
+
+
+def _plain_schema(schema: dict[str, Any]) -> tuple[dict[str, tuple], frozenset[str], bool] | None:
+    """An object schema of flat scalar properties, read once for :func:`_plainly_valid`: per
+    property (types, string enum, bounds, compiled pattern), the required names, and whether
+    other names are allowed. None for a schema using anything else (jsonschema checks those)."""
+    import re
+
+    if set(schema) - _PLAIN_KEYS or schema.get("type") != "object":
+        return None
+    props: dict[str, tuple] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if not isinstance(prop, dict) or set(prop) - _PLAIN_PROP_KEYS or prop.get("type") not in _PLAIN_TYPES:
+            return None
+        enum = prop.get("enum")
+        if enum is not None and not all(type(v) is str for v in enum):
+            return None
+        bounds = [prop.get(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")]
+        if not all(b is None or type(b) in (int, float) for b in bounds):
+            return None
+        pattern = re.compile(prop["pattern"]) if "pattern" in prop else None
+        props[name] = (_PLAIN_TYPES[prop["type"]], frozenset(enum) if enum is not None else None, *bounds, pattern)
+    extra = schema.get("additionalProperties", True)
+    if extra not in (True, False):
+        return None
+    return props, frozenset(schema.get("required", ())), extra
+
+
+def _plainly_valid(plain: tuple[dict[str, tuple], frozenset[str], bool], args: dict[str, Any]) -> bool:
+    """True only where ``args`` is certainly valid against the schema :func:`_plain_schema` read
+    (exact Python types, finite numbers); False sends the call to jsonschema, for the verdict
+    and its message."""
+    props, required, extra = plain
+    if not required.issubset(args):
+        return False
+    for name, value in args.items():
+        spec = props.get(name)
+        if spec is None:
+            if not extra:
+                return False
+            continue
+        types, enum, lo, hi, xlo, xhi, pattern = spec
+        if type(value) not in types:
+            return False
+        if enum is not None and value not in enum:
+            return False
+        if type(value) is float and not math.isfinite(value):
+            return False
+        if type(value) is not str and type(value) is not bool:
+            if (lo is not None and value < lo) or (hi is not None and value > hi) \
+                    or (xlo is not None and value <= xlo) or (xhi is not None and value >= xhi):
+                return False
+        if pattern is not None and (type(value) is not str or pattern.search(value) is None):
+            return False
+    return True
 
 
 def _args_key(args: dict[str, Any]) -> tuple | None:
