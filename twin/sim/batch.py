@@ -105,8 +105,9 @@ __all__ = ["TwinBatch"]
 #: calls (``large`` has 65k entries: its members run one per call).
 STACKED_ENTRIES = 32768
 
-#: Fields of the services model's arrays that are per call edge (the rest are per service).
-_EDGE_FIELDS = frozenset({"attempt_fail", "attempt_ms", "fail_ratio", "breaker", "breaker_until"})
+#: A services result's array fields, in order (``carried`` comes last), and the carried state's.
+_RESULT_FIELDS = tuple(f for f in ServiceResult.__dataclass_fields__ if f != "carried")
+_CARRIED_FIELDS = tuple(Carried.__dataclass_fields__)
 
 
 class TwinBatch:
@@ -192,7 +193,7 @@ class TwinBatch:
             np.concatenate([i.args[3] for i in inputs]), np.concatenate([i.args[4] for i in inputs]),
             inputs[0].args[5], at, dt, members=b,
         )
-        return [_member_result(stacked, i, n, m) for i in range(b)]
+        return _member_results(stacked, b)
 
     def _stacked_clients(self, clients: tuple[Clients, ...], n: int) -> Clients:
         """The members' client policies as one (kept while every member keeps its own)."""
@@ -212,12 +213,9 @@ class TwinBatch:
         return stacked
 
 
-def _member_result(res: ServiceResult, i: int, n: int, m: int) -> ServiceResult:
-    """Member ``i``'s slice (views) of a stacked services result."""
-    def cut(name: str, a: np.ndarray) -> np.ndarray:
-        k = m if name in _EDGE_FIELDS else n
-        return a[i * k:(i + 1) * k]
-
-    carried = Carried(**{f: cut(f, getattr(res.carried, f)) for f in Carried.__dataclass_fields__})
-    fields = {f: cut(f, getattr(res, f)) for f in ServiceResult.__dataclass_fields__ if f != "carried"}
-    return ServiceResult(**fields, carried=carried)
+def _member_results(res: ServiceResult, b: int) -> list[ServiceResult]:
+    """Each member's part (views) of a stacked services result: every field seen once as a
+    (members, services or edges) array, of which member ``i`` takes row ``i``."""
+    rows = [getattr(res, f).reshape(b, -1) for f in _RESULT_FIELDS]
+    carried = [getattr(res.carried, f).reshape(b, -1) for f in _CARRIED_FIELDS]
+    return [ServiceResult(*[r[i] for r in rows], Carried(*[c[i] for c in carried])) for i in range(b)]
