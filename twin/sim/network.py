@@ -539,7 +539,9 @@ def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: 
     flow_p = np.empty((sub_flows.size, len(FLOW_COLUMNS)))
     for c, name in enumerate(FLOW_COLUMNS):
         flow_p[:, c] = getattr(template, name)
+    flow_p.setflags(write=False)  # a template: each tick's problem is a copy
     sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "inc": np.stack([sub_f, sub_a]), "flow_p": flow_p,
+           "take": np.stack([sub_flows, routing.routable[sub_flows].astype(np.int64)]),
            "sizes": (sub_f.size, sub_flows.size)}
     stale = [k for k in routing.cache if isinstance(k, tuple) and k[0] == "hot"]
     for k in stale[:-3]:  # keep a few hot sets: they alternate as load swings
@@ -714,52 +716,34 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     # with no flow through the flow model, a flow loses all or nothing: the routing's own read-only array
     flow_loss = stk["unroutable_loss"] if demand is None else stk["unroutable_loss"].copy()
     queue = np.zeros(b * n_arcs) if demand is not None else None
+    # the posed jobs' arcs are written in place (a job alone: offered is nobody else's)
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
-    any_hot = False
     # the flow model, on the flows that cross each job's hot arcs: one kernel call for all
-    incs, flow_ps, arc_ps, lo, posed = [], [], [], [(0, 0, 0)], []
+    incs, flow_ps, arc_ps, lo, posed, subs = [], [], [], [(0, 0, 0)], [], []
     for k, j in enumerate(jobs):
-        arcs, flows = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
-        hot_k = hot[arcs]
+        hot_k = hot[k * n_arcs:(k + 1) * n_arcs]
         if not hot_k.any():
             continue
-        any_hot = True
         routing = j.routing
         sub = _hot_subset(routing, hot_k, routing.cache["elastic"], params)
-        sub_flows, sub_a = sub["flows"], sub["a"]
-        flow_p = sub["flow_p"].copy()
-        sub_demand = flow_p[:, 0]  # an elastic aggregate sends what congestion control allows, never more than it wants
-        np.copyto(sub_demand, np.where(routing.routable[sub_flows], demand[flows][sub_flows], 0.0))
-        background = offered[arcs] - np.bincount(sub_a, weights=sub_demand[sub["f"]], minlength=n_arcs)
-        background = np.maximum(background, 0.0)
-        cap_k, packet_k, _, _ = limits_k[k]
-        arc_p = _arc_params(routing, params, world).copy()
-        arc_p[:, 0] = np.maximum(cap_k - background, 0.0)
-        arc_p[:, 3] = packet_k
-        if own_loss[k] is not None:
-            arc_p[:, 6] = own_loss[k]
         incs.append(sub["inc"])
-        flow_ps.append(flow_p)
-        arc_ps.append(arc_p)
+        flow_ps.append(sub["flow_p"])
+        arc_ps.append(_arc_params(routing, params, world))
+        subs.append(sub["take"])
         n_e, n_f = sub["sizes"]
         lo.append((lo[-1][0] + n_e, lo[-1][1] + n_f, lo[-1][2] + n_arcs))
-        posed.append((k, arcs, flows, sub_flows, background, arc_p[:, 6]))
+        posed.append(k)
+    any_hot = bool(posed)
     if posed:
-        flow_out, arc_out = solve_packed(np.array(lo, dtype=np.int64), _cat_axis1(incs), _cat(flow_ps), _cat(arc_ps),
-                                         np.full(len(posed), params.rto_min_ms))
-    for i, (k, arcs, flows, sub_flows, background, base_loss) in enumerate(posed):
-        routing = jobs[k].routing
-        f, a = slice(lo[i][1], lo[i + 1][1]), slice(lo[i][2], lo[i + 1][2])
-        arrival_k = background + arc_out[0, a]
-        carried_k = background * (1.0 - base_loss) + arc_out[1, a]
-        loss_k = np.divide(arrival_k - carried_k, arrival_k, out=np.zeros(n_arcs), where=arrival_k > 0)
-        queue_k = arc_out[3, a]
-        if b == 1:  # the job's arrays are the whole
-            arrival, carried, arc_loss, queue = arrival_k, carried_k, loss_k, queue_k
-        else:
-            arrival[arcs], carried[arcs], arc_loss[arcs], queue[arcs] = arrival_k, carried_k, loss_k, queue_k
-        flow_loss[flows][sub_flows] = np.where(routing.routable[sub_flows], flow_out[3, f], 1.0)
-        delivered[flows][sub_flows] = flow_out[1, f]
+        at = np.array(lo, dtype=np.int64)
+        members = np.array(posed, dtype=np.int64)
+        inc, take = _cat_axis1(incs), _cat_axis1(subs)
+        flow_p, arc_p = np.concatenate(flow_ps), np.concatenate(arc_ps)  # copies: the tick's columns go in
+        own = (_cat([np.zeros(n_arcs) if x is None else x for x in own_loss]) if lossy else _NO_FLOWS)
+        background = _pose(at, members, inc, take, foff, demand, offered, cap, packet_ms, own, flow_p, arc_p, n_arcs)
+        flow_out, arc_out = solve_packed(at, inc, flow_p, arc_p, np.full(len(posed), params.rto_min_ms))
+        _take(at, members, take, foff, background, arc_p, arc_out, flow_out, arrival, carried, arc_loss, queue,
+              flow_loss, delivered, n_arcs)
     n_g = b * n_groups
     latency, flow_latency, group_loss, group_latency = _path_metrics(
         arrival, cap, packet_ms, stk["arc_delay"], hot, queue if any_hot else arrival, float(params.buffer_ms),
@@ -830,6 +814,55 @@ def _offered_load(key, vol, wanted, n_g, wan_live, wan_live_ratio, wan_arcs, n_w
         offered[a] += fab_scales[a // per_member] * fab_arc_base[a]
         hot[a] = offered[a] > overloaded_above[a]
     return group_gbps, group_wanted, demand_w, offered, hot
+
+
+@kernel
+def _pose(at, members, inc, take, foff, demand, offered, cap, packet_ms, own_loss, flow_p, arc_p,
+          n_arcs):  # pragma: no cover - compiled
+    """Pose each job's hot-flow problem in place in ``flow_p``/``arc_p`` (problem ``i`` is
+    member ``members[i]``'s, its entries, flows and arcs from ``at[i]`` to ``at[i + 1]``): a
+    flow's demand (0 if unroutable), an arc's room left by the traffic outside the problem,
+    its packet time and own loss (``own_loss`` empty: none). Returns that background load."""
+    background = np.empty(arc_p.shape[0])
+    for i in range(members.shape[0]):
+        k = members[i]
+        e0, f0, a0 = at[i, 0], at[i, 1], at[i, 2]
+        for f in range(f0, at[i + 1, 1]):
+            flow_p[f, 0] = demand[foff[k] + take[0, f]] if take[1, f] != 0 else 0.0
+        sub = np.zeros(n_arcs)
+        for e in range(e0, at[i + 1, 0]):
+            sub[inc[1, e]] += flow_p[f0 + inc[0, e], 0]
+        for a in range(n_arcs):
+            g = k * n_arcs + a
+            x = offered[g] - sub[a]
+            x = x if (x > 0.0 or x != x) else 0.0
+            background[a0 + a] = x
+            room = cap[g] - x
+            arc_p[a0 + a, 0] = room if (room > 0.0 or room != room) else 0.0
+            arc_p[a0 + a, 3] = packet_ms[g]
+            if own_loss.shape[0] > 0:
+                arc_p[a0 + a, 6] = own_loss[g]
+    return background
+
+
+@kernel
+def _take(at, members, take, foff, background, arc_p, arc_out, flow_out, arrival, carried, arc_loss, queue,
+          flow_loss, delivered, n_arcs):  # pragma: no cover - compiled
+    """Each posed job's flow-model solution into its arcs' and flows' places in the stacked arrays."""
+    for i in range(members.shape[0]):
+        k = members[i]
+        f0, a0 = at[i, 1], at[i, 2]
+        for a in range(n_arcs):
+            g, x = k * n_arcs + a, a0 + a
+            arr = background[x] + arc_out[0, x]
+            car = background[x] * (1.0 - arc_p[x, 6]) + arc_out[1, x]
+            arrival[g], carried[g] = arr, car
+            arc_loss[g] = (arr - car) / arr if arr > 0 else 0.0
+            queue[g] = arc_out[3, x]
+        for f in range(f0, at[i + 1, 1]):
+            gf = foff[k] + take[0, f]
+            flow_loss[gf] = flow_out[3, f] if take[1, f] != 0 else 1.0
+            delivered[gf] = flow_out[1, f]
 
 
 #: ``_path_metrics``' delivered rates when the flow model did not run (the WAN flows' demands are).
