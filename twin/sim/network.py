@@ -660,16 +660,24 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
                 kept["stacked"] = (routings, stk)
     n_flows, foff, sizes = stk["n_flows"], stk["foff"], stk["sizes"]
     cls = world.demand_class
-    factors, limits, amps, own_loss, arc_limits = [], [], [], [], []
+    amps, own_loss, arc_limits = [], [], []
     retrying = lossy = False
-    for j in jobs:
-        net = j.state.network
+    nets = [j.state.network for j in jobs]
+    if b == 1:
+        net = nets[0]
         factor = net.class_factor
-        if not j.state.control.automation_halted:  # load driven by running automation stops when it is halted
+        if not jobs[0].state.control.automation_halted:  # load driven by running automation stops when it is halted
             factor = factor * net.automation_factor
-        factors.append(factor[cls])
+        factors = factor[cls]
         # what edge rate limits let in, of what could resolve the service's name (twin.sim.dns)
-        limits.append((net.class_limit * net.class_resolvable)[cls])
+        limits = (net.class_limit * net.class_resolvable)[cls]
+    else:  # the same per class, for all jobs at once: (jobs, classes) arrays, then each demand's class
+        factor = np.array([n.class_factor for n in nets])
+        halted = np.array([j.state.control.automation_halted for j in jobs])
+        factor = np.where(halted[:, None], factor, factor * np.array([n.automation_factor for n in nets]))
+        factors = factor[:, cls].ravel()
+        limits = (np.array([n.class_limit for n in nets]) * np.array([n.class_resolvable for n in nets]))[:, cls].ravel()
+    for j, net in zip(jobs, nets):
         if net.retry_amp.size:  # clients retrying what the path lost (twin.physics.clients)
             amps.append(net.retry_amp[world.demand_pair * 2 + cls])
             retrying = True
@@ -682,11 +690,11 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
             own_loss.append(None)
         arc_limits.append(_arc_limits(world, j.state, j.routing, params))
     scales = np.repeat(np.array([j.demand_scale for j in jobs]), n_dem) if b > 1 else jobs[0].demand_scale
-    wanted = stk["demand_gbps"] * scales * _cat([j.noise for j in jobs]) * _cat(factors)
+    wanted = stk["demand_gbps"] * scales * _cat([j.noise for j in jobs]) * factors
     key = stk["key"]
     if retrying:
         wanted = wanted * _cat([np.ones(n_dem) if a is None else a for a in amps])
-    vol = wanted * _cat(limits)
+    vol = wanted * limits
     limits_k = arc_limits
     if b == 1:
         cap, packet_ms, overloaded_above, has_cap = limits_k[0]
@@ -720,11 +728,8 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     arrival, carried, arc_loss = offered.copy() if b > 1 else offered, offered.copy(), np.zeros(b * n_arcs)
     # the flow model, on the flows that cross each job's hot arcs: one kernel call for all
     incs, flow_ps, arc_ps, lo, posed, subs = [], [], [], [(0, 0, 0)], [], []
-    for k, j in enumerate(jobs):
-        hot_k = hot[k * n_arcs:(k + 1) * n_arcs]
-        if not hot_k.any():
-            continue
-        routing = j.routing
+    for k in (np.flatnonzero(hot.reshape(b, n_arcs).any(axis=1)).tolist() if b > 1 else [0] if hot.any() else []):
+        hot_k, routing = hot[k * n_arcs:(k + 1) * n_arcs], jobs[k].routing
         sub = _hot_subset(routing, hot_k, routing.cache["elastic"], params)
         incs.append(sub["inc"])
         flow_ps.append(sub["flow_p"])
@@ -753,18 +758,18 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     loss = arc_loss
     # what stale tables send into a link that is down is dropped by the sending router (output
     # drops on a down interface): the groups lose it, the dead link shows no traffic
-    dead_parts: list[np.ndarray | None] = []
-    for k, j in enumerate(jobs):
-        net = j.state.network
-        topo_down = net.link_down > 0
-        dead = None
-        if topo_down.any() or net.node_down.any():
-            dead = np.repeat(topo_down | (net.node_down[topo.link_a] > 0) | (net.node_down[topo.link_b] > 0), 2)
-            if not (offered[k * n_arcs:(k + 1) * n_arcs][dead] > 0).any():
+    if b == 1:
+        net, dead = nets[0], None
+        if net.link_down.any() or net.node_down.any():  # cheap first test; the next lines decide
+            dead = np.repeat((net.link_down > 0) | (net.node_down[topo.link_a] > 0) | (net.node_down[topo.link_b] > 0), 2)
+            if not (offered[dead] > 0).any():
                 dead = None
-        dead_parts.append(dead)
-    if any(d is not None for d in dead_parts):
-        dead = _cat([np.zeros(n_arcs, dtype=bool) if d is None else d for d in dead_parts])
+    else:  # the same for all jobs at once, as (jobs, links) and (jobs, arcs) arrays
+        link_down, node_down = np.array([n.link_down for n in nets]), np.array([n.node_down for n in nets])
+        dead = np.repeat((link_down > 0) | (node_down[:, topo.link_a] > 0) | (node_down[:, topo.link_b] > 0), 2, axis=1)
+        sending = (dead & (offered.reshape(b, n_arcs) > 0)).any(axis=1)
+        dead = np.where(sending[:, None], dead, False).ravel() if sending.any() else None
+    if dead is not None:
         offered, loss = np.where(dead, 0.0, offered), np.where(dead, 0.0, loss)
     arc_dst = stk["arc_dst"]
     node_gbps = np.bincount(arc_dst, weights=carried, minlength=b * n_nodes)
@@ -777,19 +782,19 @@ def network_steps(world: World, jobs: list[NetworkJob], params: NetworkParams = 
     if b == 1:
         return [NetworkResult(offered, carried, loss, latency, limits_k[0][0], flow_loss, flow_latency, group_gbps,
                               group_wanted, group_loss, group_latency, node_gbps, patterns)]
+    # each job's rows of the (jobs, arcs | groups | nodes) views; its flows are a slice
+    per_arc = [x.reshape(b, n_arcs) for x in (offered, carried, loss, latency)]
+    per_group = [x.reshape(b, n_groups) for x in (group_gbps, group_wanted, group_loss, group_latency)]
+    per_node = node_gbps.reshape(b, n_nodes)
+    per_pattern = {p: v.reshape(b, n_nodes) for p, v in patterns.items()}
+    ends = (foff + sizes).tolist()
     out = []
-    for k in range(b):
-        a, f = slice(k * n_arcs, (k + 1) * n_arcs), slice(int(foff[k]), int(foff[k] + sizes[k]))
-        gr, nd = slice(k * n_groups, (k + 1) * n_groups), slice(k * n_nodes, (k + 1) * n_nodes)
+    for k, f0 in enumerate(foff.tolist()):
+        f = slice(f0, ends[k])
         out.append(NetworkResult(
-            arc_offered=offered[a], arc_carried=carried[a], arc_loss=loss[a], arc_latency=latency[a],
-            arc_capacity=limits_k[k][0], flow_loss=flow_loss[f], flow_latency=flow_latency[f],
-            group_gbps=group_gbps[gr], group_wanted=group_wanted[gr], group_loss=group_loss[gr],
-            group_latency=group_latency[gr], node_gbps=node_gbps[nd],
-            pattern_node_gbps={p: v[nd] for p, v in patterns.items()},
-        ))
+            *[x[k] for x in per_arc], limits_k[k][0], flow_loss[f], flow_latency[f], *[x[k] for x in per_group],
+            per_node[k], {p: v[k] for p, v in per_pattern.items()}))
     return out
-
 
 @kernel
 def _offered_load(key, vol, wanted, n_g, wan_live, wan_live_ratio, wan_arcs, n_wan, fab_arc_base, fab_scales,
