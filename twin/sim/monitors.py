@@ -38,7 +38,7 @@ from twin.model.world import CLASSES, World
 from twin.sim import monitor_kernels
 from twin.sim.export_path import export_loss
 from twin.sim.network import NetworkResult
-from twin.sim.state import TwinState
+from twin.sim.state import AlertState, TwinState
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
 from twin.telemetry.recorder import METRICS, Readings, Sample
 
@@ -424,8 +424,13 @@ def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
         for j, k in enumerate(ks):  # each member's draw, as alone, into its row
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
         _noise(g, seen, z, mon.upper[kind])
+        lossless = g.loss == 0 and g.export_links.size == 0  # only an outage or an export plane loses samples
         for j, k in enumerate(ks):
-            _lose(mon, states[k], rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
+            st = states[k]
+            if lossless and reads[k][1] and not st.alerts.monitoring_down and kind not in vias[k]:
+                _send(st.alerts, g, kind, nows[k], seen[j].copy())  # _lose's case of nothing lost over one tick
+            else:
+                _lose(mon, st, rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
     return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
 
 
@@ -533,6 +538,11 @@ def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, ki
         last_t.fill(end)
         if g.interval <= dt + 1e-9:
             mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
+    _send(mem, g, kind, now, seen)
+
+
+def _send(mem: AlertState, g: MonitorGroup, kind: str, now: float, seen: np.ndarray) -> None:
+    """A sample taken at ``now`` on its way to operators, visible ``g.delay`` later."""
     # monitors ran before the twin started: the first sample is visible at once
     visible_at = now + g.delay if kind in mem.visible else now
     mem.in_flight.append((visible_at, kind, now, seen))
@@ -595,18 +605,17 @@ def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
             v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
             pending, calm, is_open, dt)
         one = len(ks) == 1
-        for j, k in enumerate(ks):
+        for j, (any_hit, any_open, any_opened, any_cleared) in enumerate(flags.tolist()):
+            k = ks[j]
             st = states[k]
-            any_hit, any_open = bool(flags[j, 0]), bool(flags[j, 1])
             # nothing past a threshold: the shared zeros (no one writes to them)
             st.alerts.pending[kind] = (held[j] if one else held[j].copy()) if any_hit else group.zeros
             _quiet(st, kind, ats[k], any_hit, any_open)
-            ci = cr = None
             if any_open:
                 st.alerts.pending[kind + "/calm"] = calm_s[j] if one else calm_s[j].copy()
-                if cleared[j].any():
-                    ci, cr = np.nonzero(cleared[j])
-            _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
+            if any_opened or any_cleared:
+                ci, cr = np.nonzero(cleared[j]) if any_cleared else (None, None)
+                _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
     return closed
 
 
