@@ -283,13 +283,14 @@ def evaluate(v, cols, sign, thr, for_s, clear, clear_for, pending, calm, is_open
     """One rule group's tests on the samples of ``m`` members, ``v`` (m, entities, metrics):
     rule ``j`` reads column ``cols[j]``, signed by ``sign[j]`` so every rule fires above its
     threshold (NaN, a silent monitor, neither fires nor clears). Returns per member whether
-    anything is past a threshold and whether any alert is open (``flags``, m x 2); the seconds
+    anything is past a threshold, whether any alert is open, whether any opens and whether any
+    clears (``flags``, m x 4: the caller's bookkeeping skips a member with nothing to do); the seconds
     held (``pending`` + ``dt`` where past, else 0) and the alerts that open (held ``for_s``,
     not open yet), for all members if any hit (else empty arrays); the seconds calm (an open
     alert's value below ``clear``; 0 once it clears or is not open) and the alerts that clear
     (calm ``clear_for``), likewise if any is open."""
     m, n, r = pending.shape
-    flags = np.zeros((m, 2), dtype=np.bool_)
+    flags = np.zeros((m, 4), dtype=np.bool_)
     for k in range(m):
         for i in range(n):
             for j in range(r):
@@ -310,6 +311,8 @@ def evaluate(v, cols, sign, thr, for_s, clear, clear_for, pending, calm, is_open
                     if v[k, i, cols[j]] * sign[j] > thr[i, j]:
                         held[k, i, j] = pending[k, i, j] + dt
                         opened[k, i, j] = held[k, i, j] >= for_s[j] and not is_open[k, i, j]
+                        if opened[k, i, j]:
+                            flags[k, 2] = True
         if flags[k, 1]:
             for i in range(n):
                 for j in range(r):
@@ -317,6 +320,7 @@ def evaluate(v, cols, sign, thr, for_s, clear, clear_for, pending, calm, is_open
                         s = calm[k, i, j] + dt if v[k, i, cols[j]] * sign[j] < clear[i, j] else 0.0
                         if s >= clear_for[j]:
                             cleared[k, i, j] = True
+                            flags[k, 3] = True
                             s = 0.0
                         calm_s[k, i, j] = s
     return flags, held, opened, calm_s, cleared

@@ -38,7 +38,7 @@ from twin.model.world import CLASSES, World
 from twin.sim import monitor_kernels
 from twin.sim.export_path import export_loss
 from twin.sim.network import NetworkResult
-from twin.sim.state import TwinState
+from twin.sim.state import AlertState, TwinState
 from twin.telemetry.alerts import Alert, AlertRule, default_rules
 from twin.telemetry.recorder import METRICS, Readings, Sample
 
@@ -264,7 +264,8 @@ class Monitors:
         mon = self.scenario.monitoring
         vias = [{kind: export_loss(self.world, getattr(mon, kind).export_via, net)
                  for kind in ("link", "service", "device") if getattr(mon, kind).export_via} for net in nets]
-        return _observe_many(self, states, nows, _truth_many(self, states, nets, svcs), vias)
+        block = _truth_block(self, states, nets, svcs)
+        return _observe_many(self, states, nows, _hand_out(*block), vias, block)
 
     def evaluate_many(self, states: list[TwinState], now: float | Sequence[float],
                       samples: list[Sample]) -> list[list[Alert]]:
@@ -315,6 +316,13 @@ def _truth_many(mon: Monitors, states: list[TwinState], nets: list[NetworkResult
     """The physics' exact values per entity, the sandbox's KPIs and per-class volume of each
     member of a batch (a solo twin: the batch of one), in one kernel call
     (:func:`~twin.sim.monitor_kernels.truth`)."""
+    return _hand_out(*_truth_block(mon, states, nets, svcs))
+
+
+def _truth_block(mon: Monitors, states: list[TwinState], nets: list[NetworkResult], svcs: list) -> tuple:
+    """:func:`_truth_many`'s values as the kernel gives them, member-major: links, services and
+    devices as (members, entities, columns), the KPIs as one list per member, per-class volume
+    as (members, classes, 1)."""
     b = len(states)
     w, topo = mon.world, mon.world.topology
     nw = [st.network for st in states]
@@ -334,17 +342,20 @@ def _truth_many(mon: Monitors, states: list[TwinState], nets: list[NetworkResult
         mon.device_capacity, _cat([n.group_wanted for n in nets]), _cat([n.group_gbps for n in nets]),
         _cat([n.group_loss for n in nets]), _cat([n.class_limit for n in nw]), mon.deferrable, mon.planes,
         mon.plane_n, *svc_in, mon.slo, mon.scenario.slo.user_loss, with_services)
-    names = mon.kpi_names(with_services)
-    cols = mon.kpi_cols(with_services)
-    kpis = kpi[:, cols].tolist()
+    kpis = kpi[:, mon.kpi_cols(with_services)].tolist()
     traffic = kpi[:, 1:3].astype(np.float32).reshape(b, len(CLASSES), 1)
-    if b == 1:
-        return [(Readings(link, service, device), dict(zip(names, kpis[0])), traffic[0])]
-    n_l, n_s, n_d = topo.n_links, len(w.services), w.devices.shape[0]
+    return (mon.kpi_names(with_services), link.reshape(b, -1, link.shape[1]), service.reshape(b, -1, service.shape[1]),
+            device.reshape(b, -1, device.shape[1]), kpis, traffic)
+
+
+def _hand_out(names: tuple[str, ...], link: np.ndarray, service: np.ndarray, device: np.ndarray, kpis: list,
+              traffic: np.ndarray) -> list[tuple[Readings, dict[str, float], np.ndarray]]:
+    """Each member's part of :func:`_truth_block`'s values: its readings, KPI dict and volume."""
+    if link.shape[0] == 1:
+        return [(Readings(link[0], service[0], device[0]), dict(zip(names, kpis[0])), traffic[0])]
     # copies: a member's samples must not keep the whole batch's arrays alive after the batch
-    return [(Readings(link[k * n_l:(k + 1) * n_l].copy(), service[k * n_s:(k + 1) * n_s].copy(),
-                      device[k * n_d:(k + 1) * n_d].copy()), dict(zip(names, kpis[k])), traffic[k].copy())
-            for k in range(b)]
+    return [(Readings(x.copy(), y.copy(), z.copy()), dict(zip(names, row)), v.copy())
+            for x, y, z, row, v in zip(link, service, device, kpis, traffic)]
 
 
 def _silent(mon: Monitors, st: TwinState, kind: str, n: int) -> np.ndarray | None:
@@ -382,31 +393,58 @@ def _observe(mon: Monitors, st: TwinState, now: float, truth: Readings, kpi: dic
 
 
 def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
-                  truths: list[tuple[Readings, dict[str, float], np.ndarray]], vias: list[dict[str, float]]) -> list[Sample]:
+                  truths: list[tuple[Readings, dict[str, float], np.ndarray]], vias: list[dict[str, float]],
+                  block: tuple | None = None) -> list[Sample]:
     """:func:`_observe` for several twins of one world, member ``k`` at ``nows[k]`` (its
     timestamps, its counters' spans, whether its period's next read is due): each member reads
     its counters, draws its noise and its lost samples from its own generator in its own order
     (kind by kind, the noise before the losses), and the noise maths, elementwise, runs once on
     the reads of the members that read stacked. Each member's samples are its own arrays
-    (copies), as alone."""
-    b = len(states)
+    (copies), as alone. ``block``: the exact values as :func:`_truth_block` gave them, if at
+    hand (a kind every member reads over one tick is then copied from it at once)."""
+    b, dt = len(states), mon.tick
     rngs = [_monitor_rng(mon, st) for st in states]
     exacts = [{"link": t.link, "service": t.service, "device": t.device, "traffic": traffic} for t, _, traffic in truths]
+    stacked = dict(zip(("link", "service", "device", "traffic"), block[1:4] + block[5:])) if block else {}
     for kind in GROUPS:
         g = mon.sampling[kind]
-        reads = [_read(mon, st, now, kind, exact[kind], copy=False) for st, now, exact in zip(states, nows, exacts)]
-        ks = [k for k in range(b) if reads[k] is not None]
-        if not ks:
-            continue
-        shape = reads[ks[0]][0].shape
-        seen = np.stack([reads[k][0] for k in ks])  # a copy: the exact values stay as they are
-        z = np.empty((len(ks),) + shape, dtype=np.float32)
+        if kind in stacked and _one_tick_reads(states, kind, g.interval <= dt + 1e-9):
+            if stacked[kind].shape[1] == 0:
+                continue
+            for st, now in zip(states, nows):
+                st.alerts.next_sample[kind] = now + g.interval
+            ks, reads, seen = range(b), [(None, True, None, None, None)] * b, stacked[kind].copy()
+        else:
+            reads = [_read(mon, st, now, kind, exact[kind], copy=False) for st, now, exact in zip(states, nows, exacts)]
+            ks = [k for k in range(b) if reads[k] is not None]
+            if not ks:
+                continue
+            seen = np.stack([reads[k][0] for k in ks])  # a copy: the exact values stay as they are
+        z = np.empty(seen.shape, dtype=np.float32)
         for j, k in enumerate(ks):  # each member's draw, as alone, into its row
             rngs[k].standard_normal(out=z[j], dtype=np.float32)
         _noise(g, seen, z, mon.upper[kind])
+        lossless = g.loss == 0 and g.export_links.size == 0  # only an outage or an export plane loses samples
         for j, k in enumerate(ks):
-            _lose(mon, states[k], rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
+            st = states[k]
+            if lossless and reads[k][1] and not st.alerts.monitoring_down and kind not in vias[k]:
+                _send(st.alerts, g, kind, nows[k], seen[j].copy())  # _lose's case of nothing lost over one tick
+            else:
+                _lose(mon, st, rngs[k], nows[k], kind, exacts[k], vias[k], (seen[j].copy(),) + reads[k][1:])
     return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
+
+
+def _one_tick_reads(states: list[TwinState], kind: str, every_tick: bool) -> bool:
+    """Whether every member reads ``kind`` over this one tick (:func:`_read`'s fast case: a
+    group read every tick, counters started, no read missed)."""
+    if not every_tick:
+        return False
+    gap = kind + "/gap"
+    for st in states:
+        mem = st.alerts
+        if kind not in mem.counters or mem.last_read.get(gap, False):
+            return False
+    return True
 
 
 def _monitor_rng(mon: Monitors, st: TwinState) -> np.random.Generator:
@@ -500,6 +538,11 @@ def _lose(mon: Monitors, st: TwinState, rng: np.random.Generator, now: float, ki
         last_t.fill(end)
         if g.interval <= dt + 1e-9:
             mem.last_read[gap_key] = np.False_  # every entity read: back to one-tick reads
+    _send(mem, g, kind, now, seen)
+
+
+def _send(mem: AlertState, g: MonitorGroup, kind: str, now: float, seen: np.ndarray) -> None:
+    """A sample taken at ``now`` on its way to operators, visible ``g.delay`` later."""
     # monitors ran before the twin started: the first sample is visible at once
     visible_at = now + g.delay if kind in mem.visible else now
     mem.in_flight.append((visible_at, kind, now, seen))
@@ -562,18 +605,17 @@ def _evaluate_many(mon: Monitors, states: list[TwinState], nows: list[float],
             v, group.cols, group.sign, group.threshold, group.for_s, group.clear, group.clear_for_s,
             pending, calm, is_open, dt)
         one = len(ks) == 1
-        for j, k in enumerate(ks):
+        for j, (any_hit, any_open, any_opened, any_cleared) in enumerate(flags.tolist()):
+            k = ks[j]
             st = states[k]
-            any_hit, any_open = bool(flags[j, 0]), bool(flags[j, 1])
             # nothing past a threshold: the shared zeros (no one writes to them)
             st.alerts.pending[kind] = (held[j] if one else held[j].copy()) if any_hit else group.zeros
             _quiet(st, kind, ats[k], any_hit, any_open)
-            ci = cr = None
             if any_open:
                 st.alerts.pending[kind + "/calm"] = calm_s[j] if one else calm_s[j].copy()
-                if cleared[j].any():
-                    ci, cr = np.nonzero(cleared[j])
-            _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
+            if any_opened or any_cleared:
+                ci, cr = np.nonzero(cleared[j]) if any_cleared else (None, None)
+                _changed(mon, st, nows[k], group, v[j], opened[j] if any_hit else None, ci, cr, is_open[j], closed[k])
     return closed
 
 
