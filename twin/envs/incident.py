@@ -37,6 +37,7 @@ from gymnasium import spaces
 from twin.envs.actions import ActionTable, default_args
 from twin.envs.observation import ObservationEncoder
 from twin.scenario import Scenario, load_scenario
+from twin.sim.collect import fewer_collections
 from twin.sim.twin import Twin
 from twin.tools.base import Tool, ToolResult
 from twin.tools.registry import ToolRegistry, default_registry
@@ -120,11 +121,13 @@ class IncidentEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             self._clean_since = sample.t
 
     # -- gymnasium API -------------------------------------------------------------------------
+    @fewer_collections()
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._reset_twin(seed)
         self._run_to_first_critical()
         return self._reset_done()
 
+    @fewer_collections()
     def step(self, action: Any):
         return self._run_step(self._begin_step(action))
 

@@ -6,7 +6,7 @@ the matching ``*_mask``. Entities beyond ``max_*`` are left out in a fixed order
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from gymnasium import spaces

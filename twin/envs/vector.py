@@ -37,6 +37,7 @@ from gymnasium.vector.utils import batch_space, iterate
 from twin.envs.incident import IncidentEnv, critical_open
 from twin.scenario import Scenario, load_scenario
 from twin.sim.batch import TwinBatch
+from twin.sim.collect import fewer_collections
 from twin.sim.twin import Twin, run_together
 
 __all__ = ["IncidentVectorEnv"]
@@ -82,6 +83,7 @@ class IncidentVectorEnv(VectorEnv):
         self._obs: list[dict[str, np.ndarray]] = [{} for _ in range(self.num_envs)]
 
     # -- gymnasium API -------------------------------------------------------------------------
+    @fewer_collections()
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         """Reset every member (or those in ``options["reset_mask"]``); an int seed gives member i
         ``seed + i``, as ``SyncVectorEnv`` does."""
@@ -106,6 +108,7 @@ class IncidentVectorEnv(VectorEnv):
             infos = self._add_info(infos, info, i)
         return self._stacked_obs(), infos
 
+    @fewer_collections()
     def step(self, actions: Any):
         actions = list(iterate(self.action_space, actions))
         if len(actions) != self.num_envs:

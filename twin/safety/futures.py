@@ -45,6 +45,7 @@ from twin.safety.figures import read_figures, wan_links
 from twin.safety.mitigation import Mitigation
 from twin.sim.actions import ACTIONS
 from twin.sim.batch import TwinBatch
+from twin.sim.collect import fewer_collections
 from twin.sim.twin import Twin, run_together
 
 __all__ = ["FAIL_AFTER_S", "SERVICE_TOOLS", "Trial", "landing_time", "run_jobs", "run_trials", "split_draws"]
@@ -134,6 +135,7 @@ def _n1_read(g: Twin) -> bool:
 
 
 # -- every future of a decision ---------------------------------------------------------------
+@fewer_collections()
 def run_trials(twin: Twin | Sequence[Twin], draws: Sequence, trials: Sequence[Trial], end: float, settle: float,
                batched: bool | None = None) -> list[tuple]:
     """Simulate ``trials`` on futures of ``twin`` (at its present) up to ``end``.

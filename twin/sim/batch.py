@@ -91,6 +91,7 @@ from typing import Callable
 import numpy as np
 
 from twin.errors import SimulationError
+from twin.sim.collect import fewer_collections
 from twin.sim.network import NetworkParams, NetworkResult, network_steps
 from twin.physics.services import Carried, Clients, ServiceResult, Services, service_step
 
@@ -149,7 +150,8 @@ class TwinBatch:
             raise SimulationError(f"members are at different times {sorted(nows)}: run them alone to one time first")
         if target < self.now:
             raise SimulationError(f"until={target} is in the past (now={self.now})")
-        self._driver(self.members, target, self._network, self._services)
+        with fewer_collections():
+            self._driver(self.members, target, self._network, self._services)
 
     def advance(self, targets: list[float]) -> None:
         """Advance member ``i`` to ``targets[i]``, whatever time each is at now (a vector env's
@@ -157,7 +159,8 @@ class TwinBatch:
         due to tick then and bound beyond it tick together."""
         if len(targets) != len(self.members):
             raise SimulationError(f"{len(targets)} targets for {len(self.members)} members: give one each")
-        self._driver(self.members, list(targets), self._network, self._services)
+        with fewer_collections():
+            self._driver(self.members, list(targets), self._network, self._services)
 
     def _network(self, jobs: list, params: NetworkParams) -> list[NetworkResult]:
         """The members' network physics, stacked in chunks of at most ``STACKED_ENTRIES`` path

@@ -33,6 +33,7 @@ from twin.sim import igp
 from twin.sim.network import (NetworkJob, NetworkResult, NetworkParams, Routing, RoutingPool, blend_results, build_routing,
                                network_params, network_steps, routing_key)
 from twin.sim.batch import TwinBatch
+from twin.sim.collect import fewer_collections
 from twin.sim.effects import Effects
 from twin.sim.monitors import Monitors
 from twin.sim.state import ChangeRecord, FaultRecord, TwinState
@@ -231,7 +232,8 @@ class Twin:
         if target < self.env.now:
             raise SimulationError(f"until={target} is in the past (now={self.env.now})")
         if target > self.env.now:
-            self.env.run(until=target)
+            with fewer_collections():
+                self.env.run(until=target)
         self.state.now = self.now
 
     @overload
