@@ -42,7 +42,7 @@ from twin.errors import SafetyError, TwinError
 from twin.safety.mitigation import Mitigation, describe
 from twin.safety.policy import Policy, load_policy
 from twin.safety.precheck import (
-    _ORDER, Candidate, _Session, _workers, crossed_limits, draw_summary, harms, plan_draws, prepare, summarise,
+    _ORDER, Candidate, _Session, _workers, crossed_limits, harms, plan_draws, prepare, summarise,
 )
 from twin.safety.futures import Trial, run_jobs, split_draws
 from twin.safety.report import Spread

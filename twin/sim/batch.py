@@ -4,26 +4,29 @@ Why: the safety pre-check runs 5 candidates x 8 what-if draws of the same networ
 engine ~100 hypotheses, a vector env many episodes. They differ in state, not in topology, and a
 tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
 
-Where a solo tick goes (``python bench/profile_tick.py --stages``, seed 1, one hour; f6e1567,
-before the batched pre-check and vector env, and now, run one after the other on the same
-2-core machine)::
+Where a solo tick goes (``python bench/profile_tick.py --stages --cpu``, seed 1, one hour, CPU
+microseconds a tick on the shared 2-core machine; "first" at f6e1567, before the batched
+pre-check and vector env, "now" after the compiled kernels of ``twin.physics.jit``)::
 
     stage                     b2b4-casc1 us/tick   large us/tick
-                               before    now       before    now
-    routing builds                15      11          187     132
-    network_steps                201     196          368     210
-      solve (flow model)         105     104            2       2
-    Twin._services               258     255          216     207
-      service_step               197     195          147     141
-    monitors: truth               72      67          153     140
-    monitors: sampling            74      69          279     299
-    monitors: alerts              46      47           96      90
-    rest of the tick + timers     56      56           86      81
-    total                        722     700         1386    1159
+                               first     now        first     now
+    routing builds                15       4          187      19
+    network_steps                201      77          368     168
+      solve (flow model)         105      14            2       2
+    Twin._services               258      56          216      71
+      service_step               197      22          147      30
+    monitors: truth               72      30          153     111
+    monitors: sampling            74      32          279     229
+    monitors: alerts              46      32           96      74
+    rest of the tick + timers     56      61           86      95
+    total                        722     292         1386     767
 
-A solo tick is now mostly memory traffic on large (its arrays hold 16.7k flows and 65k path
-entries: a read's 31k noise draws alone are a fixed floor) and per-call overhead on b2b4-casc1;
-the batch below shares the latter.
+A solo tick is now mostly per-call overhead around the kernels on b2b4-casc1 (each stage is a
+few kernel calls and the Python that feeds them) and memory traffic on large (its arrays hold
+16.7k flows and 65k path entries: a read's 31k noise draws alone are a fixed floor). In a batch
+the member's own Python stays: its SimPy events (~60 us a member-tick), the services' inputs
+(~20 us), health checks, the monitors' counters; the garbage collector's passes over the
+twins' long-lived state are kept out of runs (``twin.sim.collect``).
 
 The plan, in the order it pays, and where it stands:
 
@@ -58,9 +61,9 @@ The plan, in the order it pays, and where it stands:
    members whose sample is not quiet; pending/open/calm state and opened/cleared alerts stay
    per member. What remains per member there: the counters' bookkeeping (``_read``, ``_lose``)
    and the alert state's dictionaries.
-5. **Per-member Python** (after): routing builds, the services' inputs (OOM kills, hogs) and
-   the control-plane steps stay per member by design; routing builds could be shared between
-   members whose tables and configs match.
+5. **Per-member Python**: the services' inputs (OOM kills, hogs) and the control-plane steps
+   stay per member by design; routing builds are shared between members whose tables and
+   configs match (``RoutingPool``, keyed by content).
 
 What stays per member: the SimPy environment, every control-plane process (TE, IGP, health,
 DNS, autoscaler, changes, faults, operator actions) and the random streams. The driver brings

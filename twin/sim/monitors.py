@@ -324,7 +324,7 @@ def _truth_block(mon: Monitors, states: list[TwinState], nets: list[NetworkResul
     devices as (members, entities, columns), the KPIs as one list per member, per-class volume
     as (members, classes, 1)."""
     b = len(states)
-    w, topo = mon.world, mon.world.topology
+    w = mon.world
     nw = [st.network for st in states]
     with_services = svcs[0] is not None
     if with_services:
