@@ -5,21 +5,21 @@ engine ~100 hypotheses, a vector env many episodes. They differ in state, not in
 tick is ~500 numpy calls on small arrays, so a solo tick's cost is mostly per-call overhead.
 
 Where a solo tick goes (``python bench/profile_tick.py --stages --cpu``, seed 1, one hour, CPU
-microseconds a tick on the shared 2-core machine; "first" at f6e1567, before the batched
-pre-check and vector env, "now" after the compiled kernels of ``twin.physics.jit``)::
+microseconds a tick; "before" at 2570985, before the compiled kernels of ``twin.physics.jit``,
+and "now" after them, run one after the other on the shared 2-core machine)::
 
     stage                     b2b4-casc1 us/tick   large us/tick
-                               first     now        first     now
-    routing builds                15       4          187      19
-    network_steps                201      77          368     168
-      solve (flow model)         105      14            2       2
-    Twin._services               258      56          216      71
-      service_step               197      22          147      30
-    monitors: truth               72      30          153     111
-    monitors: sampling            74      32          279     229
-    monitors: alerts              46      32           96      74
-    rest of the tick + timers     56      61           86      95
-    total                        722     292         1386     767
+                               before    now       before    now
+    routing builds                11       3          162      17
+    network_steps                214      74          250     166
+      solve (flow model)         112      14            2       1
+    Twin._services               269      54          253      70
+      service_step               204      21          171      30
+    monitors: truth               71      30          164     111
+    monitors: sampling            79      32          336     224
+    monitors: alerts              52      28          103      76
+    rest of the tick + timers     70      60          111      96
+    total                        766     282         1380     759
 
 A solo tick is now mostly per-call overhead around the kernels on b2b4-casc1 (each stage is a
 few kernel calls and the Python that feeds them) and memory traffic on large (its arrays hold

@@ -402,13 +402,13 @@ def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
     the reads of the members that read stacked. Each member's samples are its own arrays
     (copies), as alone. ``block``: the exact values as :func:`_truth_block` gave them, if at
     hand (a kind every member reads over one tick is then copied from it at once)."""
-    b, dt = len(states), mon.tick
+    b = len(states)
     rngs = [_monitor_rng(mon, st) for st in states]
     exacts = [{"link": t.link, "service": t.service, "device": t.device, "traffic": traffic} for t, _, traffic in truths]
     stacked = dict(zip(("link", "service", "device", "traffic"), block[1:4] + block[5:])) if block else {}
     for kind in GROUPS:
         g = mon.sampling[kind]
-        if kind in stacked and _one_tick_reads(states, kind, g.interval <= dt + 1e-9):
+        if kind in stacked and _one_tick_reads(mon, states, kind):
             if stacked[kind].shape[1] == 0:
                 continue
             for st, now in zip(states, nows):
@@ -434,17 +434,18 @@ def _observe_many(mon: Monitors, states: list[TwinState], nows: list[float],
     return [_visible(st, now, t, kpi, exact) for st, now, (t, kpi, _), exact in zip(states, nows, truths, exacts)]
 
 
-def _one_tick_reads(states: list[TwinState], kind: str, every_tick: bool) -> bool:
-    """Whether every member reads ``kind`` over this one tick (:func:`_read`'s fast case: a
-    group read every tick, counters started, no read missed)."""
-    if not every_tick:
-        return False
-    gap = kind + "/gap"
-    for st in states:
-        mem = st.alerts
-        if kind not in mem.counters or mem.last_read.get(gap, False):
-            return False
-    return True
+def _one_tick_read(mem: AlertState, g: MonitorGroup, kind: str, dt: float) -> bool:
+    """Whether a read of ``kind`` this tick spans this one tick: the group is read every tick
+    and no read was missed, so a rate is the tick's own value and the counters need not be
+    kept until a read is lost."""
+    return g.interval <= dt + 1e-9 and not mem.last_read.get(kind + "/gap", False)
+
+
+def _one_tick_reads(mon: Monitors, states: list[TwinState], kind: str) -> bool:
+    """Whether every member reads ``kind`` over this one tick (:func:`_read`'s fast case, with
+    its counters started)."""
+    g, dt = mon.sampling[kind], mon.tick
+    return all(kind in st.alerts.counters and _one_tick_read(st.alerts, g, kind, dt) for st in states)
 
 
 def _monitor_rng(mon: Monitors, st: TwinState) -> np.random.Generator:
@@ -469,10 +470,7 @@ def _read(mon: Monitors, st: TwinState, now: float, kind: str, v: np.ndarray, co
         mem.last_read[kind] = np.zeros((g.cidx.size, n))
         mem.last_read[kind + "/t"] = np.full(n, now)
         mem.next_sample[kind] = now
-    gap_key = kind + "/gap"
-    # read every tick and no read missed: a rate over one tick is the tick's own value, so
-    # the counters need not be kept until a read is lost
-    fast = g.interval <= dt + 1e-9 and not mem.last_read.get(gap_key, False)
+    fast = _one_tick_read(mem, g, kind, dt)
     if fast:
         mem.next_sample[kind] = now + g.interval
         return v.copy() if copy else v, fast, None, None, None
