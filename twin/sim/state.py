@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,66 @@ class FaultRecord:
     change: str | None = None
 
 
+#: Values a copy may share: immutable, and nothing in the state edits them in place.
+_ATOMS = frozenset({str, int, float, bool, type(None), bytes, np.float64, np.int64, np.bool_})
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of plain state (arrays, dicts, lists, tuples, sets and atoms), several times
+    faster than ``copy.deepcopy`` on the state's small containers; anything else (a router's
+    config, a fault's undo record) goes through ``copy.deepcopy``. Unlike ``deepcopy`` it keeps
+    no memo: one object reached twice inside ``value`` is copied twice (no part of the state
+    holds one object in two places and edits it through both)."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is np.ndarray:
+        return value.copy()
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if kind is list:
+        return [clone(v) for v in value]
+    if kind is tuple:
+        return tuple([clone(v) for v in value])
+    if kind is set:
+        return {clone(v) for v in value}
+    if kind is np.random.Generator:
+        return copy_rng(value)
+    names = _dataclass_fields(kind)
+    if names is not None:  # a record: its fields cloned; a frozen one of atoms is shared
+        values = [getattr(value, n) for n in names]
+        cloned = [clone(v) for v in values]
+        if kind.__dataclass_params__.frozen and all(a is b for a, b in zip(values, cloned)):  # type: ignore[attr-defined]
+            return value
+        out = copy.copy(value)
+        for n, v in zip(names, cloned):
+            object.__setattr__(out, n, v)
+        return out
+    return copy.deepcopy(value)
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _dataclass_fields(kind: type) -> tuple[str, ...] | None:
+    """A dataclass type's field names (kept per type), or ``None`` for any other type."""
+    try:
+        return _FIELDS[kind]
+    except KeyError:
+        names = tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
+        _FIELDS[kind] = names
+        return names
+
+
+def copy_rng(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator that draws what ``rng`` would draw next (its bit generator's
+    state copied; a third of ``copy.deepcopy``'s cost)."""
+    bits = rng.bit_generator
+    other = type(bits)()
+    other.state = bits.state
+    return np.random.Generator(other)
+
+
 def _empty(dtype: Any = float) -> Any:
     return field(default_factory=lambda: np.zeros(0, dtype=dtype))
 
@@ -61,7 +121,7 @@ class _Part:
             if isinstance(value, np.ndarray):
                 setattr(out, f.name, value.copy())
             elif isinstance(value, (dict, list, set)):
-                setattr(out, f.name, copy.deepcopy(value))
+                setattr(out, f.name, clone(value))
         return out
 
     def size(self) -> int:
@@ -233,7 +293,7 @@ class AlertState(_Part):
 
     def copy(self) -> "AlertState":
         out = super().copy()
-        out.rng = copy.deepcopy(self.rng)
+        out.rng = None if self.rng is None else copy_rng(self.rng)
         return out
 
 
@@ -259,9 +319,9 @@ class TwinState:
     def copy(self) -> "TwinState":
         """An independent copy: arrays and containers copied, immutable caches shared."""
         out = copy.copy(self)
-        out.rng = copy.deepcopy(self.rng)
+        out.rng = copy_rng(self.rng)
         out.wake = dict(self.wake)
-        out.actions = copy.deepcopy(self.actions)
+        out.actions = clone(self.actions)
         out.last = dict(self.last)
         for name in self.PARTS:
             setattr(out, name, getattr(self, name).copy())
