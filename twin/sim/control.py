@@ -112,6 +112,8 @@ def te_step(world: World, state: TwinState, now: float, te: TESpec) -> tuple[flo
 def health_step(world: World, state: TwinState, now: float, health: HealthSpec) -> tuple[float | None, Effects]:
     """Health checks of every device: an alarm after ``health.failures`` failed checks in a row."""
     st, w, fx = state, world, Effects()
+    if not (st.network.node_down.any() or st.control.health_fail.any() or st.control.health_alarm.any()):
+        return now + health.period, fx  # every device up, no failure counted, no alarm: nothing changes
     down = st.network.node_down[w.devices] > 0
     st.control.health_fail = np.where(down, st.control.health_fail + 1, 0)
     alarm = st.control.health_fail >= health.failures
