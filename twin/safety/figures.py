@@ -45,7 +45,12 @@ class RunFigures:
 
 
 def wan_links(twin: Twin) -> np.ndarray:
-    topo = twin.world.topology
+    return wan_links_of(twin.world)
+
+
+def wan_links_of(w: World) -> np.ndarray:
+    """Which links are WAN links (those of a plane), as a mask."""
+    topo = w.topology
     return np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
 
 
@@ -106,14 +111,40 @@ def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Genera
     return out
 
 
+_WAN_ROWS: weakref.WeakKeyDictionary[World, np.ndarray] = weakref.WeakKeyDictionary()
+_PLANE_LINKS: weakref.WeakKeyDictionary[World, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _plane_links(w: World) -> dict[str, np.ndarray]:
+    """Each plane's links (indices, in link order), kept per world."""
+    hit = _PLANE_LINKS.get(w)
+    if hit is None:
+        plane_of = np.asarray(w.topology.link_plane)
+        hit = _PLANE_LINKS[w] = {p: np.flatnonzero(plane_of == p) for p in w.topology.planes}
+    return hit
+
+
+def _wan_rows(w: World) -> np.ndarray:
+    """The WAN links (those of a plane), in link order: :func:`wan_links` as indices, kept per world."""
+    hit = _WAN_ROWS.get(w)
+    if hit is None:
+        hit = _WAN_ROWS[w] = np.flatnonzero(wan_links_of(w))
+    return hit
+
+
 def _plane_loss(samples: list[Sample], twin: Twin) -> dict[str, float]:
     topo = twin.world.topology
     out = {}
     if not samples:
         return {p: 0.0 for p in topo.planes}
-    block = np.stack([s.truth.link for s in samples]).astype(float)  # a simulated future: its truth
+    planes = _plane_links(twin.world)
+    rows = np.concatenate([planes[p] for p in topo.planes])
+    # a simulated future: its truth (the planes' links' rows only)
+    block = np.stack([s.truth.link[rows] for s in samples]).astype(float)
+    at = 0
     for plane in topo.planes:
-        mask = np.array([p == plane for p in topo.link_plane])
+        mask = np.arange(at, at + planes[plane].size)
+        at += planes[plane].size
         loss = np.nan_to_num(np.clip(block[:, mask, _L["loss"]], 0, 0.999))
         carried = np.nan_to_num(block[:, mask, _L["throughput_gbps"]])
         offered = carried / (1 - loss)
@@ -127,11 +158,13 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
     tick = fork.scenario.tick
     samples = fork.telemetry.samples.tail(len(fork.telemetry.samples) - n_before)
     after = [s for s in samples if s.t >= landing + settle] or samples[-1:]
-    wan = wan_links(fork)
+    rows = _wan_rows(fork.world)
     k = {name: np.array([s.kpi.get(name, 0.0) for s in samples]) for name in ("slo_violations", "impact", "user_loss",
                                                                              "interdc_loss")}
     ka = {name: np.array([s.kpi.get(name, 0.0) for s in after]) for name in ("slo_violations", "user_loss", "interdc_loss")}
-    links = np.stack([s.truth.link for s in after]).astype(float) if after else np.zeros((0, wan.size, 5))
+    # the WAN links' rows only (a fabric's thousands of links are never read here), then as before
+    links = np.stack([s.truth.link[rows] for s in after]).astype(float) if after else np.zeros((0, rows.size, 5))
+    wan = np.arange(rows.size)
     util = np.nan_to_num(links[:, wan, _L["utilisation"]]) if links.size else np.zeros((1, 1))
     lloss = np.nan_to_num(links[:, wan, _L["loss"]]) if links.size else np.zeros((1, 1))
     class_loss = np.maximum(ka["user_loss"], ka["interdc_loss"])
