@@ -12,7 +12,7 @@ Flow sizes are lognormal with a Pareto tail; a flow's completion time is ``size 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -45,7 +45,13 @@ class RunFigures:
 
 
 def wan_links(twin: Twin) -> np.ndarray:
-    return wan_links_of(twin.world)
+    """Which of ``twin``'s links are WAN links, as a read-only mask (kept per world)."""
+    w = twin.world
+    hit = _WAN_MASK.get(w)
+    if hit is None:
+        hit = _WAN_MASK[w] = wan_links_of(w)
+        hit.setflags(write=False)
+    return hit
 
 
 def wan_links_of(w: World) -> np.ndarray:
@@ -111,42 +117,50 @@ def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Genera
     return out
 
 
-_WAN_ROWS: weakref.WeakKeyDictionary[World, np.ndarray] = weakref.WeakKeyDictionary()
-_PLANE_LINKS: weakref.WeakKeyDictionary[World, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+_WAN_MASK: weakref.WeakKeyDictionary[World, np.ndarray] = weakref.WeakKeyDictionary()
+_WAN_ROWS: weakref.WeakKeyDictionary[World, tuple[np.ndarray, dict[str, np.ndarray]]] = weakref.WeakKeyDictionary()
 
 
-def _plane_links(w: World) -> dict[str, np.ndarray]:
-    """Each plane's links (indices, in link order), kept per world."""
-    hit = _PLANE_LINKS.get(w)
-    if hit is None:
-        plane_of = np.asarray(w.topology.link_plane)
-        hit = _PLANE_LINKS[w] = {p: np.flatnonzero(plane_of == p) for p in w.topology.planes}
-    return hit
-
-
-def _wan_rows(w: World) -> np.ndarray:
-    """The WAN links (those of a plane), in link order: :func:`wan_links` as indices, kept per world."""
+def wan_rows(w: World) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The WAN links (those of a plane) as indices in link order, and each plane's links as
+    positions among them; kept per world."""
     hit = _WAN_ROWS.get(w)
     if hit is None:
-        hit = _WAN_ROWS[w] = np.flatnonzero(wan_links_of(w))
+        rows = np.flatnonzero(wan_links_of(w))
+        plane_of = np.asarray(w.topology.link_plane)[rows]
+        hit = _WAN_ROWS[w] = (rows, {p: np.flatnonzero(plane_of == p) for p in w.topology.planes})
     return hit
 
 
-def _plane_loss(samples: list[Sample], twin: Twin) -> dict[str, float]:
+def slim_sample(sample: Sample, rows: np.ndarray) -> Sample:
+    """What the figures read of a future's sample (its KPIs, its WAN links' truth), as a sample
+    whose ``link`` and ``truth.link`` hold the WAN links' rows only (``rows``: :func:`wan_rows`).
+    A large fabric's sample holds ~250 kB, nearly all of it fabric links; a ranking keeps
+    thousands of samples, and faulting in that memory cost more than simulating it."""
+    truth = sample.truth
+    if truth is None or truth.link.shape[0] == rows.size:
+        return sample
+    return replace(sample, link=sample.link[rows], truth=truth._replace(link=truth.link[rows]))
+
+
+def _wan_truth(sample: Sample, rows: np.ndarray) -> np.ndarray:
+    """A sample's WAN links' truth, from a full sample or a slim one (:func:`slim_sample`)."""
+    link = sample.truth.link
+    return link if link.shape[0] == rows.size else link[rows]
+
+
+def _plane_loss(links: np.ndarray, twin: Twin) -> dict[str, float]:
+    """Each plane's share of its offered traffic lost, over ``links``: the samples' WAN links'
+    truth as (samples, WAN links, metrics)."""
     topo = twin.world.topology
     out = {}
-    if not samples:
+    if not links.size:
         return {p: 0.0 for p in topo.planes}
-    planes = _plane_links(twin.world)
-    rows = np.concatenate([planes[p] for p in topo.planes])
-    # a simulated future: its truth (the planes' links' rows only)
-    block = np.stack([s.truth.link[rows] for s in samples]).astype(float)
-    at = 0
+    _, planes = wan_rows(twin.world)
     for plane in topo.planes:
-        mask = np.arange(at, at + planes[plane].size)
-        at += planes[plane].size
-        loss = np.nan_to_num(np.clip(block[:, mask, _L["loss"]], 0, 0.999))
-        carried = np.nan_to_num(block[:, mask, _L["throughput_gbps"]])
+        mask = planes[plane]
+        loss = np.nan_to_num(np.clip(links[:, mask, _L["loss"]], 0, 0.999))
+        carried = np.nan_to_num(links[:, mask, _L["throughput_gbps"]])
         offered = carried / (1 - loss)
         out[plane] = float((offered * loss).sum() / offered.sum()) if offered.sum() > 0 else 0.0
     return out
@@ -158,12 +172,12 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
     tick = fork.scenario.tick
     samples = fork.telemetry.samples.tail(len(fork.telemetry.samples) - n_before)
     after = [s for s in samples if s.t >= landing + settle] or samples[-1:]
-    rows = _wan_rows(fork.world)
+    rows, _ = wan_rows(fork.world)
     k = {name: np.array([s.kpi.get(name, 0.0) for s in samples]) for name in ("slo_violations", "impact", "user_loss",
                                                                              "interdc_loss")}
     ka = {name: np.array([s.kpi.get(name, 0.0) for s in after]) for name in ("slo_violations", "user_loss", "interdc_loss")}
-    # the WAN links' rows only (a fabric's thousands of links are never read here), then as before
-    links = np.stack([s.truth.link[rows] for s in after]).astype(float) if after else np.zeros((0, rows.size, 5))
+    # the WAN links' rows only (a fabric's thousands of links are never read here)
+    links = np.stack([_wan_truth(s, rows) for s in after]).astype(float) if after else np.zeros((0, rows.size, 5))
     wan = np.arange(rows.size)
     util = np.nan_to_num(links[:, wan, _L["utilisation"]]) if links.size else np.zeros((1, 1))
     lloss = np.nan_to_num(links[:, wan, _L["loss"]]) if links.size else np.zeros((1, 1))
@@ -208,4 +222,4 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
             if a["entity_kind"] == "service":
                 services.add(a["entity"])
     values["services_affected"] = float(len(services))
-    return RunFigures(values, _plane_loss(after, fork), alerts, tuple(sorted(services)), active)
+    return RunFigures(values, _plane_loss(links, fork), alerts, tuple(sorted(services)), active)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 __all__ = ["History"]
 
@@ -13,12 +13,22 @@ class History(Generic[T]):
     """Append-only sequence. ``fork()`` returns a child that sees this log up to now and
     appends to its own tail; later appends here never show in the child."""
 
-    __slots__ = ("_parent", "_upto", "_own")
+    __slots__ = ("_parent", "_upto", "_own", "_rewritten")
 
     def __init__(self, parent: "History[T] | None" = None, upto: int = 0) -> None:
         self._parent = parent
         self._upto = upto
         self._own: list[T] = []
+        self._rewritten = 0  # own items already passed through rewrite_own
+
+    def rewrite_own(self, fn: Callable[[T], T], keep_last: int = 1) -> None:
+        """Replace each item this log appended itself (never its parent's), but for the last
+        ``keep_last``, by ``fn(item)``, once per item. Forks taken earlier see the rewritten
+        items too: ``fn`` must keep whatever any reader of this lineage needs of an item."""
+        own, end = self._own, max(self._rewritten, len(self._own) - keep_last)
+        for i in range(self._rewritten, end):
+            own[i] = fn(own[i])
+        self._rewritten = end
 
     def append(self, item: T) -> None:
         self._own.append(item)
