@@ -45,23 +45,34 @@ class RunFigures:
 
 
 def wan_links(twin: Twin) -> np.ndarray:
-    """Which of ``twin``'s links are WAN links, as a read-only mask (kept per world)."""
-    w = twin.world
-    hit = _WAN_MASK.get(w)
+    """Which of ``twin``'s links are WAN links (those of a plane), as a read-only mask."""
+    return _wan(twin.world)[0]
+
+
+def wan_rows(w: World) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The WAN links as indices in link order, and each plane's links as positions among them."""
+    _, rows, planes = _wan(w)
+    return rows, planes
+
+
+def _wan(w: World) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The WAN links of ``w`` as a mask, as indices, and per plane as positions among them (kept per world)."""
+    hit = _WAN.get(w)
     if hit is None:
-        hit = _WAN_MASK[w] = wan_links_of(w)
-        hit.setflags(write=False)
+        topo = w.topology
+        mask = np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
+        mask.setflags(write=False)
+        rows = np.flatnonzero(mask)
+        plane_of = np.asarray(topo.link_plane)[rows]
+        hit = _WAN[w] = (mask, rows, {p: np.flatnonzero(plane_of == p) for p in topo.planes})
     return hit
-
-
-def wan_links_of(w: World) -> np.ndarray:
-    """Which links are WAN links (those of a plane), as a mask."""
-    topo = w.topology
-    return np.array([p in topo.planes for p in topo.link_plane], dtype=bool)
 
 
 # keyed by the World object itself (weakly): an id() key could be recycled by another world
 _HOPS: weakref.WeakKeyDictionary[World, dict[str, float]] = weakref.WeakKeyDictionary()
+#: per world: its WAN links as a mask, as indices, and per plane as positions among them
+_WAN: weakref.WeakKeyDictionary[World, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def class_hops(w: World) -> dict[str, float]:
@@ -117,21 +128,6 @@ def flow_percentiles(loss: np.ndarray, rtt_ms: np.ndarray, rng: np.random.Genera
     return out
 
 
-_WAN_MASK: weakref.WeakKeyDictionary[World, np.ndarray] = weakref.WeakKeyDictionary()
-_WAN_ROWS: weakref.WeakKeyDictionary[World, tuple[np.ndarray, dict[str, np.ndarray]]] = weakref.WeakKeyDictionary()
-
-
-def wan_rows(w: World) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The WAN links (those of a plane) as indices in link order, and each plane's links as
-    positions among them; kept per world."""
-    hit = _WAN_ROWS.get(w)
-    if hit is None:
-        rows = np.flatnonzero(wan_links_of(w))
-        plane_of = np.asarray(w.topology.link_plane)[rows]
-        hit = _WAN_ROWS[w] = (rows, {p: np.flatnonzero(plane_of == p) for p in w.topology.planes})
-    return hit
-
-
 def slim_sample(sample: Sample, rows: np.ndarray) -> Sample:
     """What the figures read of a future's sample (its KPIs, its WAN links' truth), as a sample
     whose ``link`` and ``truth.link`` hold the WAN links' rows only (``rows``: :func:`wan_rows`).
@@ -158,9 +154,9 @@ def _plane_loss(links: np.ndarray, twin: Twin) -> dict[str, float]:
         return {p: 0.0 for p in topo.planes}
     _, planes = wan_rows(twin.world)
     for plane in topo.planes:
-        mask = planes[plane]
-        loss = np.nan_to_num(np.clip(links[:, mask, _L["loss"]], 0, 0.999))
-        carried = np.nan_to_num(links[:, mask, _L["throughput_gbps"]])
+        at = planes[plane]
+        loss = np.nan_to_num(np.clip(links[:, at, _L["loss"]], 0, 0.999))
+        carried = np.nan_to_num(links[:, at, _L["throughput_gbps"]])
         offered = carried / (1 - loss)
         out[plane] = float((offered * loss).sum() / offered.sum()) if offered.sum() > 0 else 0.0
     return out
@@ -178,7 +174,7 @@ def read_figures(fork: Twin, n_before: int, t0: float, landing: float, settle: f
     ka = {name: np.array([s.kpi.get(name, 0.0) for s in after]) for name in ("slo_violations", "user_loss", "interdc_loss")}
     # the WAN links' rows only (a fabric's thousands of links are never read here)
     links = np.stack([_wan_truth(s, rows) for s in after]).astype(float) if after else np.zeros((0, rows.size, 5))
-    wan = np.arange(rows.size)
+    wan = np.arange(rows.size)  # indexed, not sliced: the arrays reduced below keep their layout and bits
     util = np.nan_to_num(links[:, wan, _L["utilisation"]]) if links.size else np.zeros((1, 1))
     lloss = np.nan_to_num(links[:, wan, _L["loss"]]) if links.size else np.zeros((1, 1))
     class_loss = np.maximum(ka["user_loss"], ka["interdc_loss"])

@@ -72,7 +72,8 @@ def clone(value: Any) -> Any:
     if names is not None:  # a record: its fields cloned; a frozen one of atoms is shared
         values = [getattr(value, n) for n in names]
         cloned = [clone(v) for v in values]
-        if kind.__dataclass_params__.frozen and all(a is b for a, b in zip(values, cloned)):  # type: ignore[attr-defined]
+        frozen = kind.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        if frozen and all(a is b for a, b in zip(values, cloned)):
             return value
         out = copy.copy(value)
         for n, v in zip(names, cloned):
