@@ -602,10 +602,19 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
     foff = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     wan_sizes = np.array([p["wan_idx"].size for p in preps], dtype=np.int64)
     woff = np.concatenate([[0], np.cumsum(wan_sizes)[:-1]]).astype(np.int64)
+    steps = {"flow": foff, "wan": woff, "arc": np.arange(b, dtype=np.int64) * n_arcs,
+             "group": np.arange(b, dtype=np.int64) * n_groups}
 
     def cat(name: str, step: str | None = None) -> np.ndarray:
-        off = {"flow": foff, "wan": woff, "arc": np.arange(b) * n_arcs, "group": np.arange(b) * n_groups, None: None}[step]
-        return _cat([p[name] if off is None else p[name] + off[k] for k, p in enumerate(preps)])
+        """The members' ``name`` arrays as one; ``step``: each member's offset past the members
+        before it (added to all of a member's entries at once: one ``repeat``, not one add each)."""
+        arrays = [p[name] for p in preps]
+        if b == 1:
+            return arrays[0]  # read, never written: the routing's own arrays
+        out = np.concatenate(arrays)
+        if step is not None:
+            out += np.repeat(steps[step], [a.shape[0] for a in arrays])
+        return out
 
     elastic_arcs = [r.cache["elastic_arcs"] for r in routings]
     unroutable_loss = cat("unroutable_loss")
@@ -624,7 +633,8 @@ def _stacked(world: World, routings: tuple[Routing, ...], params: NetworkParams)
         needed=np.stack([cat("needed_flow_of", "flow"), cat("needed_arc_of", "arc")]),
         wan_gi=np.stack([cat("wan_g", "group"), cat("wan_idx", "flow")]),
         wan_wr=np.stack([cat("wan_w"), cat("wan_routable").astype(float)]),
-        arc_delay=np.tile(world.arc_delay, b), arc_dst=_cat([world.arc_dst + k * n_nodes for k in range(b)]),
+        arc_delay=np.tile(world.arc_delay, b),
+        arc_dst=np.tile(world.arc_dst, b) + np.repeat(np.arange(b, dtype=np.int64) * n_nodes, world.arc_dst.shape[0]),
         demand_gbps=np.tile(world.demand_gbps, b),
         pattern_masks={p: np.tile(m, b) for p, m in world.pattern_masks.items()},
     )
