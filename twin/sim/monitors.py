@@ -326,21 +326,27 @@ def _truth_block(mon: Monitors, states: list[TwinState], nets: list[NetworkResul
     b = len(states)
     w = mon.world
     nw = [st.network for st in states]
+    # each input as one array, member-major (a lone member's own array: no copy, no list)
+    if b == 1:
+        def cat(objs: list, name: str) -> np.ndarray:
+            return getattr(objs[0], name)
+    else:
+        def cat(objs: list, name: str) -> np.ndarray:
+            return np.concatenate([getattr(o, name) for o in objs])
     with_services = svcs[0] is not None
-    if with_services:
-        parts = list(zip(*svcs))
-        res = parts[0]
-        svc_in = ([_cat([r.rps for r in res]), _cat([r.p50_ms for r in res]), _cat([r.p99_ms for r in res])]
-                  + [_cat(parts[i]) for i in (5, 3, 1, 2)] + [_cat(parts[4]), _cat([st.services.replicas for st in states])])
+    if with_services:  # each member's (result, cpu, memory, up, entry, customer errors)
+        res = [s[0] for s in svcs]
+        svc_in = ([cat(res, "rps"), cat(res, "p50_ms"), cat(res, "p99_ms")]
+                  + [svcs[0][i] if b == 1 else np.concatenate([s[i] for s in svcs]) for i in (5, 3, 1, 2, 4)]
+                  + [states[0].services.replicas if b == 1 else np.concatenate([st.services.replicas for st in states])])
     else:
         svc_in = [_NONE] * 9
+    ctl = [st.control for st in states]
     link, device, service, kpi = monitor_kernels.truth(
-        b, _cat([n.arc_capacity for n in nets]), _cat([n.arc_offered for n in nets]), _cat([n.arc_loss for n in nets]),
-        _cat([n.arc_latency for n in nets]), _cat([n.arc_carried for n in nets]), mon.link_ends,
-        _cat([n.link_down for n in nw]), _cat([n.node_down for n in nw]), _cat([n.node_cpu for n in nw]),
-        _cat([n.node_gbps for n in nets]), _cat([st.control.health_alarm for st in states]), w.devices,
-        mon.device_capacity, _cat([n.group_wanted for n in nets]), _cat([n.group_gbps for n in nets]),
-        _cat([n.group_loss for n in nets]), _cat([n.class_limit for n in nw]), mon.deferrable, mon.planes,
+        b, cat(nets, "arc_capacity"), cat(nets, "arc_offered"), cat(nets, "arc_loss"), cat(nets, "arc_latency"),
+        cat(nets, "arc_carried"), mon.link_ends, cat(nw, "link_down"), cat(nw, "node_down"), cat(nw, "node_cpu"),
+        cat(nets, "node_gbps"), cat(ctl, "health_alarm"), w.devices, mon.device_capacity, cat(nets, "group_wanted"),
+        cat(nets, "group_gbps"), cat(nets, "group_loss"), cat(nw, "class_limit"), mon.deferrable, mon.planes,
         mon.plane_n, *svc_in, mon.slo, mon.scenario.slo.user_loss, with_services)
     kpis = kpi[:, mon.kpi_cols(with_services)].tolist()
     traffic = kpi[:, 1:3].astype(np.float32).reshape(b, len(CLASSES), 1)

@@ -517,6 +517,23 @@ def _burstiness(routing: Routing, params: NetworkParams) -> np.ndarray:
     return np.where(wan, by_class[np.maximum(routing.flow_group, 0) % 2], 1.0)
 
 
+def _flow_table(routing: Routing, elastic: np.ndarray, params: NetworkParams) -> np.ndarray:
+    """Every flow of the routing as the flow model's packed row (``FLOW_COLUMNS``, demand 0),
+    built once and kept on the routing: a hot subset's template is its rows."""
+    table = routing.cache.get("flow_table")
+    if table is None:
+        n = routing.n_flows
+        flows = Flows.make(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), demand=np.zeros(n), elastic=elastic,
+                           connections=_connections(routing, params), packet=params.packet_bytes * 8 / 1e9,
+                           burstiness=_burstiness(routing, params), rto_min_ms=params.rto_min_ms)
+        table = np.empty((n, len(FLOW_COLUMNS)))
+        for c, name in enumerate(FLOW_COLUMNS):
+            table[:, c] = getattr(flows, name)
+        table.setflags(write=False)
+        routing.cache["flow_table"] = table
+    return table
+
+
 def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: NetworkParams) -> dict:
     """The flows crossing a hot arc, renumbered, with their static flow-model data; cached on
     the routing for as long as the same arcs stay hot."""
@@ -532,13 +549,8 @@ def _hot_subset(routing: Routing, hot: np.ndarray, elastic: np.ndarray, params: 
     renum = np.full(routing.n_flows, -1, dtype=np.int64)
     renum[sub_flows] = np.arange(sub_flows.size)
     sub_f, sub_a = renum[flow_of[sel]], arc_of[sel]
-    template = Flows.make(sub_f, sub_a, demand=np.zeros(sub_flows.size), elastic=elastic[sub_flows],
-                          connections=_connections(routing, params)[sub_flows], packet=params.packet_bytes * 8 / 1e9,
-                          burstiness=_burstiness(routing, params)[sub_flows], rto_min_ms=params.rto_min_ms)
     # the flow model's packed arguments (twin.physics.flows.solve_packed); the demand column is the tick's
-    flow_p = np.empty((sub_flows.size, len(FLOW_COLUMNS)))
-    for c, name in enumerate(FLOW_COLUMNS):
-        flow_p[:, c] = getattr(template, name)
+    flow_p = _flow_table(routing, elastic, params)[sub_flows]
     flow_p.setflags(write=False)  # a template: each tick's problem is a copy
     sub = {"flows": sub_flows, "f": sub_f, "a": sub_a, "inc": np.stack([sub_f, sub_a]), "flow_p": flow_p,
            "take": np.stack([sub_flows, routing.routable[sub_flows].astype(np.int64)]),
