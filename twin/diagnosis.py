@@ -139,9 +139,28 @@ def _wan_links(t: Twin) -> set[str]:
     return {name for name in t.world.topology.link_index if ":" in name}
 
 
+def _wan_link_frame(t: Twin, until: float) -> pd.DataFrame:
+    """The WAN links' utilisation and loss as monitors showed them up to ``until``, long form
+    (``t.metrics("link")`` of those links and columns): their rows are taken from each sample
+    before stacking, not after (a large fabric's samples are nearly all fabric links)."""
+    from twin.telemetry.recorder import METRICS
+
+    names = t.telemetry.entities["link"]
+    rows = np.array([i for i, n in enumerate(names) if ":" in n], dtype=np.int64)
+    samples = t.telemetry.window(None, until)
+    if not samples or not rows.size:
+        links = t.metrics("link")
+        return links[links["entity"].isin(_wan_links(t)) & (links["time"] <= until)][
+            ["time", "entity", "utilisation", "loss"]].reset_index(drop=True)
+    cols = [METRICS["link"].index(c) for c in ("utilisation", "loss")]
+    block = np.stack([s.link[rows][:, cols] for s in samples]).astype(float).reshape(-1, len(cols))
+    return pd.DataFrame({"time": np.repeat([s.t for s in samples], rows.size),
+                         "entity": np.tile(np.array([names[i] for i in rows], dtype=object), len(samples)),
+                         "utilisation": block[:, 0], "loss": block[:, 1]})
+
+
 def _frames(t: Twin, until: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    links = t.metrics("link")
-    links = links[links["entity"].isin(_wan_links(t)) & (links["time"] <= until)][["time", "entity", "utilisation", "loss"]]
+    links = _wan_link_frame(t, until)
     if t.world.callgraph is not None:
         svc = t.metrics("service")
         svc = svc[svc["time"] <= until][["time", "entity", "error_rate"]]

@@ -243,3 +243,19 @@ def test_the_worker_pool_changes_nothing_but_the_wall_time():
     b = diagnose("cloudflare-2020-07-17", at, workers=2)
     assert [(s.label, round(s.probability, 9)) for s in a.ranked] == [(s.label, round(s.probability, 9)) for s in b.ranked]
     assert a.simulated == b.simulated > len(a.ranked)  # the likeliest causes ran on several draws
+
+
+@pytest.mark.parametrize("name", ["b2b4-casc1", "large"])
+def test_the_wan_links_frame_is_the_monitored_frame_of_those_links(name: str) -> None:
+    """The evidence's and the hypotheses' link frames take the WAN rows of each sample before
+    stacking; they must be the long-form metrics of those links, filtered, to the bit."""
+    import pandas as pd
+
+    t = Twin(load_scenario(name), seed=3)
+    t.run(until=1260)
+    links = t.metrics("link")
+    for until in (600.0, 1200.0):
+        whole = links[links["entity"].isin(diagnosis._wan_links(t)) & (links["time"] <= until)]
+        pd.testing.assert_frame_equal(diagnosis._wan_link_frame(t, until),
+                                      whole[["time", "entity", "utilisation", "loss"]].reset_index(drop=True),
+                                      check_exact=True)
