@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from gymnasium import spaces
 
+from twin.physics.jit import kernel
+
 from twin.telemetry.alerts import default_rules
 from twin.telemetry.recorder import METRICS
 
@@ -127,6 +129,12 @@ class ObservationEncoder:
                 else:
                     den[:, col] = base
             self._den[kind], self._unbased[kind] = den, unbased
+        # per kind, :func:`_features`' arguments after the readings: rows, columns, divisors, start, unbased columns
+        self._args = {}
+        for kind, key in _KEYS:
+            rows, src = self._pick[kind]
+            self._args[kind] = (rows[:, 0].astype(np.int64), src[0].astype(np.int64), self._den[kind],
+                                self.layout[key][0], np.array(self._unbased[kind], dtype=np.int64))
 
     def encode(self, twin: Twin, elapsed: float, last: ToolResult | None, last_slot: int,
                impact: float, impact_change: float) -> dict[str, np.ndarray]:
@@ -155,30 +163,13 @@ class ObservationEncoder:
             cells.extend(found)
         if cells:
             work[cells] = 1.0
-        gaps = []
-        if sample is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                for kind, key in _KEYS:
-                    rows, src = self._pick[kind]
-                    n, f = len(rows), len(FEATURES[kind])
-                    if not n:
-                        continue
-                    readings = getattr(sample, kind)
-                    start = self.layout[key][0]
-                    block = work[start: start + n * f].reshape(n, f)
-                    features = np.divide(readings[rows, src], self._den[kind], out=block[:, :-1])
-                    if kind == "service":
-                        unavailable = features[:, _SHARE]
-                        reps = readings[rows[:, 0], _COLUMN[kind]["replicas"]] + unavailable
-                        features[:, _SHARE] = np.where(reps > 0, unavailable / reps, 0.0)
-                    if self._unbased[kind]:
-                        features[:, self._unbased[kind]] = 0.0
-                    if np.isnan(readings.min()):  # a monitoring outage somewhere: which rows?
-                        gaps.append((block, np.isnan(readings[rows[:, 0]]).any(axis=1)))
-        np.copyto(work, 0.0, where=np.isnan(work))
-        np.clip(work, 0.0, HIGH, out=work)  # infinities to the bounds
-        for block, gap in gaps:
-            block[gap, :-1] = -1.0  # the whole row of an entity its monitors did not see reads -1
+        if sample is None:
+            none = _NO_READINGS
+            _features(work, none, *self._args["link"], none, *self._args["service"], none, *self._args["device"],
+                      _SHARE, _COLUMN["service"]["replicas"])
+        else:
+            _features(work, sample.link, *self._args["link"], sample.service, *self._args["service"], sample.device,
+                      *self._args["device"], _SHARE, _COLUMN["service"]["replicas"])
         flat = np.empty(self.size, dtype=np.float32)
         flat[: len(work)] = work
         e = self.layout["elapsed"][0]
@@ -249,3 +240,57 @@ def _ordered_rows(twin: Twin, kind: str, names: tuple[str, ...]) -> list[int]:
         return 0
 
     return sorted(range(len(names)), key=key)
+
+
+#: No sample yet: readings of no entity (the kernel then only bounds the alerts and masks).
+_NO_READINGS = np.zeros((0, 1), dtype=np.float32)
+
+
+@kernel
+def _entity_block(work, readings, rows, src, den, start, unbased, share, replicas):  # pragma: no cover - compiled
+    """One kind's entity rows into ``work`` from ``start``: each feature its reading over its
+    divisor (``share`` >= 0: that column is the unavailable share, unavailable over replicas
+    plus unavailable), columns with no baseline 0. Returns which rows had a reading missing
+    (a monitoring gap: any NaN in the entity's readings, when any reading at all is NaN)."""
+    n, c = (rows.shape[0] if readings.shape[0] else 0), src.shape[0]  # no readings: no sample yet
+    f = c + 1
+    for i in range(n):
+        for j in range(c):
+            work[start + i * f + j] = readings[rows[i], src[j]] / den[i, j]
+        if share >= 0:
+            unavailable = work[start + i * f + share]
+            reps = readings[rows[i], replicas] + unavailable
+            work[start + i * f + share] = unavailable / reps if reps > 0 else 0.0
+        for j in unbased:
+            work[start + i * f + j] = 0.0
+    gap = np.zeros(n, dtype=np.bool_)
+    if readings.size and np.isnan(readings.min()):
+        for i in range(n):
+            for j in range(readings.shape[1]):
+                if np.isnan(readings[rows[i], j]):
+                    gap[i] = True
+                    break
+    return gap
+
+
+@kernel
+def _features(work, link, l_rows, l_src, l_den, l_start, l_unbased, service, s_rows, s_src, s_den, s_start,
+              s_unbased, device, d_rows, d_src, d_den, d_start, d_unbased, share, replicas):  # pragma: no cover
+    """The entity blocks of ``work`` (its alerts cells already set) from a sample's readings,
+    then every cell bounded as the observation space says: NaN 0, clipped to [0, HIGH] (as
+    ``np.clip``: -0.0 reads 0.0), and a row whose entity its monitors did not see -1 but for
+    its "alerting" cell."""
+    gl = _entity_block(work, link, l_rows, l_src, l_den, l_start, l_unbased, -1, 0)
+    gs = _entity_block(work, service, s_rows, s_src, s_den, s_start, s_unbased, share, replicas)
+    gd = _entity_block(work, device, d_rows, d_src, d_den, d_start, d_unbased, -1, 0)
+    for i in range(work.shape[0]):
+        x = work[i]
+        x = 0.0 if np.isnan(x) else x
+        x = x if x > 0.0 else 0.0
+        work[i] = x if x < HIGH else HIGH
+    for gap, start, f in ((gl, l_start, l_src.shape[0] + 1), (gs, s_start, s_src.shape[0] + 1),
+                          (gd, d_start, d_src.shape[0] + 1)):
+        for i in range(gap.shape[0]):
+            if gap[i]:
+                for j in range(f - 1):
+                    work[start + i * f + j] = -1.0
