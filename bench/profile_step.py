@@ -44,6 +44,9 @@ PARTS = (
     (ObservationEncoder, "encode_flat", "observation"),
     (tw.Twin, "run", "Twin.run (all of it)"),
 )
+#: The Twin's step of one process wake-up (labelled by the process's kind), and its tick.
+PROCESS_STEP = (tw.Twin, "_step")
+TICK = (tw.Twin, "_tick")
 
 
 class Steps:
@@ -85,7 +88,8 @@ def split(scenario: str, steps: int) -> None:
                     calls[label] += 1
         return wrapper
 
-    real_step = tw.Twin._step
+    step_owner, step_attr = PROCESS_STEP
+    real_step = getattr(step_owner, step_attr)
 
     def process_step(self, name):  # each process wake-up by kind: tick, health, te, action, ...
         t0 = time.perf_counter()
@@ -100,7 +104,7 @@ def split(scenario: str, steps: int) -> None:
     with ExitStack() as stack:
         for obj, attr, label in PARTS:
             stack.enter_context(mock.patch.object(obj, attr, timed(getattr(obj, attr), label)))
-        stack.enter_context(mock.patch.object(tw.Twin, "_step", process_step))
+        stack.enter_context(mock.patch.object(step_owner, step_attr, process_step))
         run.run(300)
         spent.clear(), calls.clear()
         run.wall = 0.0
@@ -129,7 +133,8 @@ def kernels(scenario: str, steps: int) -> None:
             return d(*args)
         return wrapper
 
-    real_tick = tw.Twin._tick
+    tick_owner, tick_attr = TICK
+    real_tick = getattr(tick_owner, tick_attr)
 
     def tick(self):
         if run.inside:
@@ -143,7 +148,7 @@ def kernels(scenario: str, steps: int) -> None:
                 if isinstance(v, CPUDispatcher):
                     w = wrappers.setdefault(id(v), recording(v))
                     stack.enter_context(mock.patch.object(m, attr, w))
-        stack.enter_context(mock.patch.object(tw.Twin, "_tick", tick))
+        stack.enter_context(mock.patch.object(tick_owner, tick_attr, tick))
         run.run(100)
         recorded.clear()
         ticks[0] = 0
